@@ -1,0 +1,141 @@
+//! The application's entry point (Spark's `SparkContext`): configuration, parallelism, and the
+//! thread pool on which RDD operations run.
+//!
+//! ```
+//! use ember::{Conf, Context};
+//! let sc = Context::get_or_create(Conf::new().set_master("local[2]")).unwrap();
+//! let rdd = sc.parallelize(vec![1, 2, 3, 4], 2);
+//! assert_eq!(rdd.map(|x| x * 10).collect(), vec![10, 20, 30, 40]);
+//! ```
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::conf::{Conf, Master};
+use crate::data::Data;
+use crate::error::{Error, Result};
+use crate::rdd::Rdd;
+
+/// The process's active context, for [`Context::get_or_create`].
+static ACTIVE: Mutex<Option<Context>> = Mutex::new(None);
+
+/// A handle to the application's context; cheap to clone, shared by every RDD and stream made
+/// from it.
+#[derive(Clone)]
+pub struct Context {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conf: Conf,
+    master: Master,
+    pool: rayon::ThreadPool,
+    stopped: AtomicBool,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("app_name", &self.inner.conf.app_name())
+            .field("master", &self.inner.master)
+            .field("stopped", &self.is_stopped())
+            .finish()
+    }
+}
+
+impl Context {
+    /// Creates the process's context. Fails if another context is active (not stopped), as
+    /// Spark allows one `SparkContext` per JVM.
+    pub fn new(conf: Conf) -> Result<Context> {
+        let mut active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(ctx) = active.as_ref().filter(|c| !c.is_stopped()) {
+            return Err(Error::IllegalState(format!(
+                "Only one Context should be running in this process; the running one is '{}'. \
+                 Stop it first or use Context::get_or_create.",
+                ctx.conf().app_name()
+            )));
+        }
+        let ctx = Context::build(conf)?;
+        *active = Some(ctx.clone());
+        Ok(ctx)
+    }
+
+    /// Returns the active context, or creates one from `conf` (Spark's `SparkContext.getOrCreate`;
+    /// `conf` is ignored when a context is already active).
+    pub fn get_or_create(conf: Conf) -> Result<Context> {
+        let mut active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(ctx) = active.as_ref().filter(|c| !c.is_stopped()) {
+            return Ok(ctx.clone());
+        }
+        let ctx = Context::build(conf)?;
+        *active = Some(ctx.clone());
+        Ok(ctx)
+    }
+
+    fn build(conf: Conf) -> Result<Context> {
+        let master = conf.master()?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(master.threads())
+            .thread_name(|i| format!("ember-rdd-{i}"))
+            .build()
+            .map_err(|e| Error::Execution(format!("cannot start the RDD thread pool: {e}")))?;
+        Ok(Context { inner: Arc::new(Inner { conf, master, pool, stopped: AtomicBool::new(false) }) })
+    }
+
+    /// The configuration this context was created with.
+    pub fn conf(&self) -> &Conf {
+        &self.inner.conf
+    }
+
+    /// The parsed master (threads, cluster processes).
+    pub fn master(&self) -> &Master {
+        &self.inner.master
+    }
+
+    /// Default number of partitions: the number of workers over all processes (Spark's
+    /// `defaultParallelism`, the total number of cores).
+    pub fn default_parallelism(&self) -> usize {
+        self.inner.master.total_workers()
+    }
+
+    /// Distributes a local collection into an RDD of `partitions` slices (at least one), cut into
+    /// contiguous ranges as Spark's `parallelize` does.
+    pub fn parallelize<T: Data>(&self, data: Vec<T>, partitions: usize) -> Rdd<T> {
+        let n = partitions.max(1);
+        let len = data.len();
+        let mut parts: Vec<Vec<T>> = Vec::with_capacity(n);
+        let mut iter = data.into_iter();
+        for i in 0..n {
+            let start = i * len / n;
+            let end = (i + 1) * len / n;
+            parts.push(iter.by_ref().take(end - start).collect());
+        }
+        Rdd::from_partitions(self, parts)
+    }
+
+    /// An RDD with no partitions and no elements.
+    pub fn empty_rdd<T: Data>(&self) -> Rdd<T> {
+        Rdd::from_partitions(self, Vec::new())
+    }
+
+    /// Stops the context. Streams built on it can no longer start; a new context may be created.
+    pub fn stop(&self) {
+        if !self.inner.stopped.swap(true, Ordering::SeqCst) {
+            tracing::info!(app = self.conf().app_name(), "context stopped");
+        }
+        let mut active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
+        if active.as_ref().is_some_and(|c| Arc::ptr_eq(&c.inner, &self.inner)) {
+            *active = None;
+        }
+    }
+
+    /// Whether [`Context::stop`] has been called.
+    pub fn is_stopped(&self) -> bool {
+        self.inner.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Runs `f` on this context's thread pool, where RDD operations execute in parallel.
+    pub(crate) fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        self.inner.pool.install(f)
+    }
+}

@@ -1,0 +1,19 @@
+//! ember: Spark Streaming's discretized streams (DStreams) on timely dataflow.
+
+#![warn(missing_docs)]
+
+pub mod conf;
+pub mod context;
+pub mod data;
+pub mod error;
+pub mod hash;
+pub mod rdd;
+pub mod receiver;
+pub mod time;
+
+pub use conf::Conf;
+pub use context::Context;
+pub use data::{Data, Key};
+pub use error::{Error, Result};
+pub use rdd::Rdd;
+pub use time::{Duration, Interval, Time};

@@ -1,0 +1,1 @@
+//! Receivers: long-running sources that push records into the stream.
