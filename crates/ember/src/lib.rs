@@ -3,6 +3,11 @@
 #![warn(missing_docs)]
 
 pub mod conf;
+pub mod dstream;
+mod exec;
+pub mod scheduler;
+pub mod streaming;
+pub mod testing;
 pub mod context;
 pub mod data;
 pub mod error;
@@ -15,5 +20,7 @@ pub use conf::Conf;
 pub use context::Context;
 pub use data::{Data, Key};
 pub use error::{Error, Result};
+pub use dstream::{DStream, RddQueue};
 pub use rdd::Rdd;
+pub use streaming::{StreamingContext, StreamingContextState};
 pub use time::{Duration, Interval, Time};

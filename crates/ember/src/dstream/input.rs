@@ -1,0 +1,247 @@
+//! Input streams: where batches come from (Spark's `InputDStream`s and the receiver tracker).
+//!
+//! An input's records enter the dataflow on the driver worker only; a receiver's blocks are
+//! spread over the partitions in turn, a batch source's partitions keep their index, and every
+//! partition then travels to its worker.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use crate::conf::Conf;
+use crate::data::Data;
+use crate::dstream::{Meta, Node};
+use crate::exec::{Builder, Flow};
+use crate::rdd::Rdd;
+use crate::receiver::Receiver;
+use crate::receiver::supervisor::{ReceiverHandle, ReceiverSettings};
+use crate::receiver::file_selector::FileSelector;
+use crate::scheduler::runtime::Runtime;
+use crate::time::{Duration, Time};
+
+/// A source of records for one input stream, driven by the driver worker.
+pub(crate) trait InputSource<T>: Send {
+    /// Moves the blocks that arrived since the last call into `out` (receivers).
+    fn poll(&mut self, _out: &mut Vec<Vec<T>>) {}
+    /// The partitions this source contributes to the batch at `time`, produced when the batch
+    /// closes (queues, directories). An error fails the batch's jobs that use this input.
+    fn batch(&mut self, _time: Time, _out: &mut Vec<Vec<T>>) -> Result<(), String> {
+        Ok(())
+    }
+    /// Stops receiving; blocks already queued are still returned by `poll`.
+    fn stop(&mut self) {}
+    /// What the last batch consisted of, for listener events.
+    fn describe(&self) -> String {
+        String::new()
+    }
+}
+
+type MakeSource<T> = Box<dyn FnOnce(&Arc<Runtime>, usize) -> Box<dyn InputSource<T>> + Send>;
+
+/// The graph node of an input stream.
+pub(crate) struct InputNode<T> {
+    stream_id: usize,
+    partitions: usize,
+    make: Mutex<Option<MakeSource<T>>>,
+}
+
+impl<T: Data> InputNode<T> {
+    pub(crate) fn new(
+        stream_id: usize,
+        partitions: usize,
+        make: impl FnOnce(&Arc<Runtime>, usize) -> Box<dyn InputSource<T>> + Send + 'static,
+    ) -> Self {
+        InputNode { stream_id, partitions, make: Mutex::new(Some(Box::new(make))) }
+    }
+}
+
+/// Stands in for a source that was already taken: a context starts at most once, so this only
+/// happens if a graph were built twice on the driver, which `Builder::memo` prevents.
+struct Exhausted;
+
+impl<T> InputSource<T> for Exhausted {}
+
+impl<T: Data> Node<T> for InputNode<T> {
+    fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, T> {
+        let rt = b.runtime().clone();
+        let stream_id = self.stream_id;
+        b.input(stream_id, meta.id, self.partitions, || {
+            // Only the driver calls this, so only the driver takes the source.
+            let make = self.make.lock().unwrap_or_else(|p| p.into_inner()).take();
+            match make {
+                Some(make) => make(&rt, stream_id),
+                None => Box::new(Exhausted),
+            }
+        })
+    }
+}
+
+/// A receiver running on its supervisor thread; its blocks are polled by the driver.
+pub(crate) struct ReceiverSource<T> {
+    handle: ReceiverHandle<T>,
+}
+
+impl<T: Data> ReceiverSource<T> {
+    pub(crate) fn launch(receiver: Box<dyn Receiver<T>>, stream_id: usize, rt: &Arc<Runtime>, conf: &Conf) -> Self {
+        let restart_ms = conf.get_millis(crate::conf::RECEIVER_RESTART_DELAY, 2000).unwrap_or(2000);
+        let settings = ReceiverSettings {
+            restart_delay: std::time::Duration::from_millis(restart_ms),
+            queue_blocks: 16,
+        };
+        let waker = rt.clone();
+        let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || waker.wake_driver());
+        let handle = crate::receiver::supervisor::launch(receiver, stream_id, settings, rt.receiver_events(), wake);
+        ReceiverSource { handle }
+    }
+}
+
+impl<T: Data> InputSource<T> for ReceiverSource<T> {
+    fn poll(&mut self, out: &mut Vec<Vec<T>>) {
+        while let Some(block) = self.handle.try_recv() {
+            out.push(block);
+        }
+    }
+
+    fn stop(&mut self) {
+        self.handle.stop(std::time::Duration::from_secs(10));
+    }
+}
+
+/// A queue of RDDs feeding a [`queue_stream`](crate::streaming::StreamingContext::queue_stream).
+/// Cloning shares the queue; RDDs pushed while the stream runs are picked up by later batches.
+pub struct RddQueue<T> {
+    inner: Arc<Mutex<VecDeque<Rdd<T>>>>,
+}
+
+impl<T> Clone for RddQueue<T> {
+    fn clone(&self) -> Self {
+        RddQueue { inner: self.inner.clone() }
+    }
+}
+
+impl<T: Data> Default for RddQueue<T> {
+    fn default() -> Self {
+        RddQueue { inner: Arc::new(Mutex::new(VecDeque::new())) }
+    }
+}
+
+impl<T: Data> RddQueue<T> {
+    /// An empty queue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Appends an RDD.
+    pub fn push(&self, rdd: Rdd<T>) {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).push_back(rdd);
+    }
+    /// RDDs waiting.
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+    /// Whether no RDD is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    fn take(&self, all: bool) -> Vec<Rdd<T>> {
+        let mut q = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if all { q.drain(..).collect() } else { q.pop_front().into_iter().collect() }
+    }
+}
+
+impl<T: Data> From<Vec<Rdd<T>>> for RddQueue<T> {
+    fn from(rdds: Vec<Rdd<T>>) -> Self {
+        let q = RddQueue::new();
+        for r in rdds {
+            q.push(r);
+        }
+        q
+    }
+}
+
+pub(crate) struct QueueSource<T> {
+    queue: RddQueue<T>,
+    one_at_a_time: bool,
+    default: Option<Rdd<T>>,
+}
+
+impl<T: Data> QueueSource<T> {
+    pub(crate) fn new(queue: RddQueue<T>, one_at_a_time: bool, default: Option<Rdd<T>>) -> Self {
+        QueueSource { queue, one_at_a_time, default }
+    }
+}
+
+impl<T: Data> InputSource<T> for QueueSource<T> {
+    fn batch(&mut self, _time: Time, out: &mut Vec<Vec<T>>) -> Result<(), String> {
+        let rdds = self.queue.take(!self.one_at_a_time);
+        if rdds.is_empty() {
+            if let Some(d) = &self.default {
+                out.extend(d.clone().into_partitions());
+            }
+        }
+        // Several RDDs at once form their union: partitions one after the other.
+        for rdd in rdds {
+            out.extend(rdd.into_partitions());
+        }
+        Ok(())
+    }
+}
+
+/// The files of a monitored directory; each new file is one partition, read by the worker that
+/// owns the partition (see `text_file_stream`).
+pub(crate) struct FileSource {
+    selector: FileSelector,
+    slide: Duration,
+    last: Vec<PathBuf>,
+}
+
+impl FileSource {
+    pub(crate) fn new(dir: PathBuf, created: Time, slide: Duration, conf: &Conf) -> Self {
+        let remember_ms = conf.get_millis(crate::conf::FILE_MIN_REMEMBER, 60_000).unwrap_or(60_000);
+        let selector = FileSelector::new(dir, true, created, Duration::milliseconds(remember_ms));
+        FileSource { selector, slide, last: Vec::new() }
+    }
+}
+
+impl InputSource<String> for FileSource {
+    fn batch(&mut self, time: Time, out: &mut Vec<Vec<String>>) -> Result<(), String> {
+        let files = self.selector.select(time, self.slide).map_err(|e| e.to_string())?;
+        out.extend(files.iter().map(|f| vec![f.to_string_lossy().into_owned()]));
+        self.last = files;
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        self.last.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Reads each file named by `files` into lines, on the worker of the file's partition.
+pub(crate) fn read_files(files: &crate::dstream::DStream<String>, max_line_bytes: usize) -> crate::dstream::DStream<String> {
+    let node = ReadLines { parent: files.clone(), max_line_bytes };
+    files.derive("text_file_stream", files.meta.slide, files.meta.partitions, &[&files.meta], node)
+}
+
+struct ReadLines {
+    parent: crate::dstream::DStream<String>,
+    max_line_bytes: usize,
+}
+
+impl Node<String> for ReadLines {
+    fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, String> {
+        let max = self.max_line_bytes;
+        self.parent.flow(b).narrow(b, meta.id, "text_file_stream", move |p, path, out| {
+            let (lines, stats) = crate::receiver::lines::read_lines(std::path::Path::new(&path), max)
+                .map_err(|e| e.to_string())?;
+            if stats.invalid_utf8_lines > 0 || stats.oversized_lines > 0 {
+                tracing::warn!(
+                    file = %path,
+                    invalid_utf8_lines = stats.invalid_utf8_lines,
+                    oversized_lines = stats.oversized_lines,
+                    "replaced invalid UTF-8 and dropped lines over the size limit"
+                );
+            }
+            out.extend(lines.into_iter().map(|l| (p, l)));
+            Ok(())
+        })
+    }
+}

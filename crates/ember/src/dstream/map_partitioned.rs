@@ -1,0 +1,81 @@
+//! Whole-partition transformations: `map_partitions`, `map_partitions_with_index`, `glom`
+//! (Spark's `MapPartitionedDStream`, `GlommedDStream`). They see each partition of a batch
+//! whole, so they run once the batch is complete.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::data::Data;
+use crate::dstream::DStream;
+use crate::dstream::node::{BatchNode, WorkerInfo};
+use crate::exec::{BatchLogic, Route, Tick};
+
+type PartitionFn<T, U> = Arc<dyn Fn(usize, Vec<T>) -> Vec<U> + Send + Sync>;
+
+struct PerPartition<T, U> {
+    f: PartitionFn<T, U>,
+    worker: WorkerInfo,
+    partitions: usize,
+    slide: crate::time::Duration,
+}
+
+impl<T: Data, U: Data> BatchLogic<T, U> for PerPartition<T, U> {
+    type Acc = BTreeMap<u32, Vec<T>>;
+
+    fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, record: T) {
+        acc.entry(partition).or_default().push(record);
+    }
+
+    fn finish(&mut self, tick: &Tick, mut acc: Self::Acc, out: &mut Vec<(u32, U)>) {
+        if !tick.is_slide_time(self.slide) {
+            return;
+        }
+        // Every partition this worker owns is processed, empty or not, as Spark runs a task per
+        // partition; partitions beyond the usual count (inputs whose batches vary) too.
+        let mut parts: Vec<u32> = self.worker.owned(self.partitions).collect();
+        parts.extend(acc.keys().copied().filter(|p| *p as usize >= self.partitions));
+        for p in parts {
+            let records = acc.remove(&p).unwrap_or_default();
+            out.extend((self.f)(p as usize, records).into_iter().map(|u| (p, u)));
+        }
+    }
+}
+
+impl<T: Data> DStream<T> {
+    /// Applies `f` to each partition of each batch as a whole.
+    pub fn map_partitions<U: Data, I>(&self, f: impl Fn(Vec<T>) -> I + Send + Sync + 'static) -> DStream<U>
+    where
+        I: IntoIterator<Item = U>,
+    {
+        self.map_partitions_with_index(move |_, part| f(part))
+    }
+
+    /// Applies `f` to each partition of each batch as a whole, with the partition's index.
+    pub fn map_partitions_with_index<U: Data, I>(
+        &self,
+        f: impl Fn(usize, Vec<T>) -> I + Send + Sync + 'static,
+    ) -> DStream<U>
+    where
+        I: IntoIterator<Item = U>,
+    {
+        let f: PartitionFn<T, U> = Arc::new(move |i, part| f(i, part).into_iter().collect());
+        self.per_partition("map_partitions", f)
+    }
+
+    /// One vector per partition of each batch, holding the partition's elements.
+    pub fn glom(&self) -> DStream<Vec<T>> {
+        self.per_partition("glom", Arc::new(|_, part| vec![part]))
+    }
+
+    fn per_partition<U: Data>(&self, name: &'static str, f: PartitionFn<T, U>) -> DStream<U> {
+        let partitions = self.meta.partitions;
+        let slide = self.meta.slide;
+        let node = BatchNode::new(self, name, Route::Local, move |worker| PerPartition {
+            f: f.clone(),
+            worker,
+            partitions,
+            slide,
+        });
+        self.derive(name, slide, partitions, &[&self.meta], node)
+    }
+}

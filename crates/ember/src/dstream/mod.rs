@@ -1,0 +1,115 @@
+//! Discretized streams (Spark's `DStream`): a sequence of RDDs, one per batch, and the
+//! operations that transform them. One small type per operation, as in Spark's `dstream/`.
+//!
+//! A [`DStream`] is a node of the stream graph held by its
+//! [`StreamingContext`](crate::streaming::StreamingContext). Nothing runs until the context
+//! starts; then every worker builds the same dataflow from the graph (see `exec`).
+//!
+//! Transformations never fail when called; one made after the context started carries Spark's
+//! error, and registering an output operation on it returns that error.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crate::data::Data;
+use crate::error::{Error, Result};
+use crate::exec::{Builder, Flow};
+use crate::streaming::StreamingContext;
+use crate::time::Duration;
+
+pub(crate) mod counted;
+pub(crate) mod input;
+pub(crate) mod map_partitioned;
+pub(crate) mod mapped;
+pub(crate) mod node;
+pub(crate) mod output;
+pub(crate) mod pair;
+pub(crate) mod repartitioned;
+pub(crate) mod shuffled;
+pub(crate) mod transformed;
+pub(crate) mod union;
+
+pub use input::RddQueue;
+
+/// What every stream knows about itself, independent of its element type.
+pub(crate) struct Meta {
+    /// Node id, unique in its graph; the order of creation.
+    pub(crate) id: usize,
+    /// Operation name (`map`, `reduce_by_key`, ...), used in logs and the graph fingerprint.
+    pub(crate) name: &'static str,
+    /// Interval between the stream's batches (the batch interval unless windowed).
+    pub(crate) slide: Duration,
+    /// Partitions of its batches (for inputs whose batches vary, the usual count).
+    pub(crate) partitions: usize,
+    /// This node and every node it depends on.
+    pub(crate) lineage: Arc<BTreeSet<usize>>,
+    /// Why this stream cannot be used (made after start, invalid arguments).
+    pub(crate) poisoned: Option<Arc<str>>,
+}
+
+/// How a node builds its part of the dataflow.
+pub(crate) trait Node<T: Data>: Send + Sync + 'static {
+    fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, T>;
+}
+
+/// A discretized stream of `T`: at every batch time (every slide), one RDD of `T`.
+pub struct DStream<T: Data> {
+    pub(crate) ssc: StreamingContext,
+    pub(crate) node: Arc<dyn Node<T>>,
+    pub(crate) meta: Arc<Meta>,
+}
+
+impl<T: Data> Clone for DStream<T> {
+    fn clone(&self) -> Self {
+        DStream { ssc: self.ssc.clone(), node: self.node.clone(), meta: self.meta.clone() }
+    }
+}
+
+impl<T: Data> std::fmt::Debug for DStream<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DStream")
+            .field("id", &self.meta.id)
+            .field("operation", &self.meta.name)
+            .field("slide", &self.meta.slide)
+            .finish()
+    }
+}
+
+impl<T: Data> DStream<T> {
+    /// The streaming context this stream belongs to.
+    pub fn context(&self) -> &StreamingContext {
+        &self.ssc
+    }
+
+    /// Time between this stream's batches.
+    pub fn slide_duration(&self) -> Duration {
+        self.meta.slide
+    }
+
+    /// The stream's part of the dataflow, built once per worker.
+    pub(crate) fn flow<'s>(&self, b: &mut Builder<'s>) -> Flow<'s, T> {
+        let node = self.node.clone();
+        let meta = self.meta.clone();
+        b.memo(meta.id, move |b| node.build(b, &meta))
+    }
+
+    /// A new stream computed from `parents` by `node`.
+    pub(crate) fn derive<U: Data>(
+        &self,
+        name: &'static str,
+        slide: Duration,
+        partitions: usize,
+        parents: &[&Meta],
+        node: impl Node<U>,
+    ) -> DStream<U> {
+        self.ssc.new_stream(name, slide, partitions, parents, None, node)
+    }
+
+    /// The error that makes this stream unusable, if any.
+    pub(crate) fn check(&self) -> Result<()> {
+        match &self.meta.poisoned {
+            Some(message) => Err(Error::IllegalState(message.to_string())),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Generic graph nodes most operations are made of: a per-record node and a per-batch node.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::data::Data;
+use crate::dstream::{DStream, Meta, Node};
+use crate::exec::{BatchLogic, Builder, Flow, Route};
+
+/// Where a per-batch logic instance runs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WorkerInfo {
+    /// This worker's index over all processes.
+    pub(crate) index: usize,
+    /// Workers over all processes.
+    pub(crate) workers: usize,
+    /// Whether this worker is the driver.
+    pub(crate) driver: bool,
+}
+
+impl WorkerInfo {
+    /// The partitions among `0..partitions` that live on this worker.
+    pub(crate) fn owned(&self, partitions: usize) -> impl Iterator<Item = u32> + use<> {
+        (self.index..partitions).step_by(self.workers.max(1)).map(|p| p as u32)
+    }
+}
+
+/// A per-record transformation: `f(partition, record, out)`.
+pub(crate) struct NarrowNode<S: Data, T, F> {
+    pub(crate) parent: DStream<S>,
+    pub(crate) name: &'static str,
+    pub(crate) f: Arc<F>,
+    pub(crate) _out: PhantomData<fn() -> T>,
+}
+
+impl<S, T, F> NarrowNode<S, T, F>
+where
+    S: Data,
+    T: Data,
+    F: Fn(u32, S, &mut Vec<(u32, T)>) -> Result<(), String> + Send + Sync + 'static,
+{
+    pub(crate) fn new(parent: &DStream<S>, name: &'static str, f: F) -> Self {
+        NarrowNode { parent: parent.clone(), name, f: Arc::new(f), _out: PhantomData }
+    }
+}
+
+impl<S, T, F> Node<T> for NarrowNode<S, T, F>
+where
+    S: Data,
+    T: Data,
+    F: Fn(u32, S, &mut Vec<(u32, T)>) -> Result<(), String> + Send + Sync + 'static,
+{
+    fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, T> {
+        let f = self.f.clone();
+        self.parent.flow(b).narrow(b, meta.id, self.name, move |p, x, out| f(p, x, out))
+    }
+}
+
+/// A per-batch operation; `make` creates the logic on each worker.
+pub(crate) struct BatchNode<S: Data, T, M> {
+    pub(crate) parent: DStream<S>,
+    pub(crate) name: &'static str,
+    pub(crate) route: Route,
+    pub(crate) make: M,
+    pub(crate) _out: PhantomData<fn() -> T>,
+}
+
+impl<S: Data, T: Data, M> BatchNode<S, T, M> {
+    pub(crate) fn new(parent: &DStream<S>, name: &'static str, route: Route, make: M) -> Self {
+        BatchNode { parent: parent.clone(), name, route, make, _out: PhantomData }
+    }
+}
+
+impl<S, T, L, M> Node<T> for BatchNode<S, T, M>
+where
+    S: Data,
+    T: Data,
+    L: BatchLogic<S, T>,
+    M: Fn(WorkerInfo) -> L + Send + Sync + 'static,
+{
+    fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, T> {
+        let info = WorkerInfo { index: b.worker_index(), workers: b.workers(), driver: b.is_driver() };
+        let logic = (self.make)(info);
+        self.parent.flow(b).batch(b, self.route, meta.id, self.name, logic)
+    }
+}
+
+/// Rebuilds the partitions of a gathered batch: partition `p` at index `p`, at least
+/// `partitions` of them, in arrival order (which is the order within each partition, since a
+/// partition comes from one worker over one FIFO channel).
+pub(crate) fn into_partitions<T>(records: Vec<(u32, T)>, partitions: usize) -> Vec<Vec<T>> {
+    let n = records.iter().map(|(p, _)| *p as usize + 1).max().unwrap_or(0).max(partitions);
+    let mut parts: Vec<Vec<T>> = (0..n).map(|_| Vec::new()).collect();
+    for (p, x) in records {
+        parts[p as usize].push(x);
+    }
+    parts
+}

@@ -1,0 +1,260 @@
+//! Output operations (Spark's `ForEachDStream`): `print`, `pprint`, `foreach_rdd`,
+//! `save_as_text_files`. Each gathers its stream's batch on the driver as an [`Rdd`] and runs as
+//! a job of that batch, after the batch is complete, in the order the outputs were defined.
+
+use std::collections::BTreeMap;
+use std::fmt::{Debug, Display, Write as _};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::data::Data;
+use crate::dstream::node::into_partitions;
+use crate::dstream::{DStream, Meta};
+use crate::error::Result;
+use crate::exec::{BatchLogic, Builder, OutputNode, Route, Tick};
+use crate::rdd::Rdd;
+use crate::scheduler::runtime::{Job, Runtime, StopMode};
+use crate::time::{Duration, Time};
+
+type Action<T> = Arc<dyn Fn(Rdd<T>, Time, &Runtime) -> Result<(), String> + Send + Sync>;
+
+const DASHES: &str = "-------------------------------------------";
+
+struct GatherOutput<T: Data> {
+    parent: DStream<T>,
+    op: usize,
+    name: &'static str,
+    /// Keep at most this many records per partition (`print` needs only `num + 1`).
+    limit: Option<usize>,
+    action: Action<T>,
+}
+
+/// Keeps the first `limit` records of each partition of a batch.
+struct TakePerPartition {
+    limit: usize,
+}
+
+impl<T: Data> BatchLogic<T, T> for TakePerPartition {
+    type Acc = BTreeMap<u32, Vec<T>>;
+
+    fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, record: T) {
+        let part = acc.entry(partition).or_default();
+        if part.len() < self.limit {
+            part.push(record);
+        }
+    }
+
+    fn finish(&mut self, _tick: &Tick, acc: Self::Acc, out: &mut Vec<(u32, T)>) {
+        for (p, part) in acc {
+            out.extend(part.into_iter().map(|x| (p, x)));
+        }
+    }
+}
+
+/// On the driver: turns the gathered batch into an RDD and queues the output job.
+struct SubmitJob<T: Data> {
+    runtime: Arc<Runtime>,
+    driver: bool,
+    op: usize,
+    name: &'static str,
+    lineage: Arc<std::collections::BTreeSet<usize>>,
+    partitions: usize,
+    slide: Duration,
+    action: Action<T>,
+}
+
+impl<T: Data> BatchLogic<T, ()> for SubmitJob<T> {
+    type Acc = Vec<(u32, T)>;
+
+    fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, record: T) {
+        acc.push((partition, record));
+    }
+
+    fn finish(&mut self, tick: &Tick, acc: Self::Acc, _out: &mut Vec<(u32, ())>) {
+        if !self.driver || !tick.is_slide_time(self.slide) {
+            return;
+        }
+        let rdd = Rdd::from_partitions(&self.runtime.ctx, into_partitions(acc, self.partitions));
+        let action = self.action.clone();
+        let runtime = self.runtime.clone();
+        let time = tick.time;
+        let job = Job {
+            op: self.op,
+            name: self.name,
+            lineage: self.lineage.clone(),
+            run: Box::new(move || action(rdd, time, &runtime)),
+        };
+        self.runtime.submit_job(time, job);
+    }
+}
+
+impl<T: Data> OutputNode for GatherOutput<T> {
+    fn build<'s>(&self, b: &mut Builder<'s>) {
+        let meta: &Meta = &self.parent.meta;
+        let mut flow = self.parent.flow(b);
+        if let Some(limit) = self.limit {
+            flow = flow.batch(b, Route::Local, meta.id, "take", TakePerPartition { limit });
+        }
+        let logic = SubmitJob {
+            runtime: b.runtime().clone(),
+            driver: b.is_driver(),
+            op: self.op,
+            name: self.name,
+            lineage: meta.lineage.clone(),
+            partitions: meta.partitions,
+            slide: meta.slide,
+            action: self.action.clone(),
+        };
+        let done = flow.batch(b, Route::Driver, meta.id, self.name, logic);
+        b.probe(done);
+    }
+}
+
+/// Writes `text` to stdout at once. A closed pipe (`ember ... | head`) stops the stream quietly
+/// instead of failing every later batch.
+fn write_stdout(text: &str, runtime: &Runtime) -> Result<(), String> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            tracing::debug!("stdout closed; stopping");
+            runtime.request_stop(StopMode::Immediate);
+            Ok(())
+        }
+        Err(e) => Err(format!("writing to stdout: {e}")),
+    }
+}
+
+/// Spark's print framing: dashes, the time line, dashes, up to `num` elements, `...` when there
+/// are more, and an empty line.
+pub(crate) fn format_batch<T: Debug>(time_line: &str, first: &[T], num: usize) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{DASHES}\n{time_line}\n{DASHES}");
+    for x in first.iter().take(num) {
+        let _ = writeln!(s, "{x:?}");
+    }
+    if first.len() > num {
+        s.push_str("...\n");
+    }
+    s.push('\n');
+    s
+}
+
+impl<T: Data> DStream<T> {
+    fn output(&self, name: &'static str, limit: Option<usize>, action: Action<T>) -> Result<()> {
+        let parent = self.clone();
+        self.ssc
+            .register_output(name, &self.meta, move |op| GatherOutput { parent, op, name, limit, action })
+            .map(|_| ())
+    }
+
+    /// Runs `f` on the driver with every batch's RDD and time (Spark's `foreachRDD`). A panic in
+    /// `f` fails that batch's job: it is reported to listeners and by `await_termination`, and
+    /// later batches keep running.
+    pub fn foreach_rdd(&self, f: impl Fn(Rdd<T>, Time) + Send + Sync + 'static) -> Result<()> {
+        self.output("foreach_rdd", None, Arc::new(move |rdd, time, _| {
+            f(rdd, time);
+            Ok(())
+        }))
+    }
+
+    /// As [`foreach_rdd`](Self::foreach_rdd) with a fallible function; an `Err` fails the batch's
+    /// job with the error's message.
+    pub fn try_foreach_rdd<E: Display>(
+        &self,
+        f: impl Fn(Rdd<T>, Time) -> std::result::Result<(), E> + Send + Sync + 'static,
+    ) -> Result<()> {
+        self.output("foreach_rdd", None, Arc::new(move |rdd, time, _| f(rdd, time).map_err(|e| e.to_string())))
+    }
+
+    /// Writes each batch to the directory `prefix-<batch ms>[.suffix]` (just `<batch ms>` for an
+    /// empty prefix), one `part-NNNNN` file per partition, one element per line in `Debug` form,
+    /// even for empty batches (Spark's `saveAsTextFiles`). The directory appears atomically: it
+    /// is written under a temporary name and renamed; a re-run batch replaces it.
+    pub fn save_as_text_files(&self, prefix: &str, suffix: &str) -> Result<()>
+    where
+        T: Debug,
+    {
+        let (prefix, suffix) = (prefix.to_owned(), suffix.to_owned());
+        self.output("save_as_text_files", None, Arc::new(move |rdd, time, _| {
+            let mut name = if prefix.is_empty() {
+                time.as_millis().to_string()
+            } else {
+                format!("{prefix}-{}", time.as_millis())
+            };
+            if !suffix.is_empty() {
+                name = format!("{name}.{suffix}");
+            }
+            write_text_dir(&PathBuf::from(name), &rdd).map_err(|e| e.to_string())
+        }))
+    }
+}
+
+impl<T: Data + Debug> DStream<T> {
+    /// Prints the first `num` elements of every batch in Spark's Scala framing, with the time as
+    /// `Time: <ms> ms` and elements in `Debug` form.
+    pub fn print(&self, num: usize) -> Result<()> {
+        self.output("print", Some(num + 1), Arc::new(move |rdd, time, rt| {
+            let text = format_batch(&format!("Time: {time}"), &rdd.take(num + 1), num);
+            write_stdout(&text, rt)
+        }))
+    }
+
+    /// Prints the first `num` elements of every batch in PySpark's framing, with the time in
+    /// local time (`Time: 2026-11-24 10:00:01`) and elements in `Debug` form.
+    pub fn pprint(&self, num: usize) -> Result<()> {
+        self.output("pprint", Some(num + 1), Arc::new(move |rdd, time, rt| {
+            let text = format_batch(&format!("Time: {}", time.to_local_datetime_string()), &rdd.take(num + 1), num);
+            write_stdout(&text, rt)
+        }))
+    }
+}
+
+fn write_text_dir<T: Data + Debug>(dir: &std::path::Path, rdd: &Rdd<T>) -> std::io::Result<()> {
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let file_name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = parent.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp)?;
+    }
+    std::fs::create_dir(&tmp)?;
+    for (i, part) in rdd.partitions().iter().enumerate() {
+        let mut text = String::new();
+        for x in part {
+            let _ = writeln!(text, "{x:?}");
+        }
+        let path = tmp.join(format!("part-{i:05}"));
+        let mut f = std::fs::File::create(&path)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::File::create(tmp.join("_SUCCESS"))?.sync_all()?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    std::fs::rename(&tmp, dir)?;
+    if let Ok(d) = std::fs::File::open(parent) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn print_framing_matches_spark() {
+        let text = format_batch("Time: 1000 ms", &["a", "b", "c"], 2);
+        assert_eq!(
+            text,
+            "-------------------------------------------\nTime: 1000 ms\n-------------------------------------------\n\"a\"\n\"b\"\n...\n\n"
+        );
+        let empty: Vec<u8> = vec![];
+        assert_eq!(format_batch("Time: 1000 ms", &empty, 10), format!("{DASHES}\nTime: 1000 ms\n{DASHES}\n\n"));
+        assert_eq!(DASHES.len(), 43);
+    }
+}

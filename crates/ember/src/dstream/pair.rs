@@ -1,0 +1,176 @@
+//! Operations on streams of key-value pairs that are not aggregations: `map_values`,
+//! `flat_map_values`, and the per-batch `cogroup` and joins (Spark's `PairDStreamFunctions`).
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Data, Key};
+use crate::dstream::node::NarrowNode;
+use crate::dstream::{DStream, Meta, Node};
+use crate::exec::{BatchLogic, Builder, Flow, Route, Tick};
+use crate::hash::stable_hash;
+
+impl<K: Key, V: Data> DStream<(K, V)> {
+    /// Applies `f` to every value, keeping keys (and partitions).
+    pub fn map_values<U: Data>(&self, f: impl Fn(V) -> U + Send + Sync + 'static) -> DStream<(K, U)> {
+        let node = NarrowNode::new(self, "map_values", move |p, (k, v), out: &mut Vec<(u32, (K, U))>| {
+            out.push((p, (k, f(v))));
+            Ok(())
+        });
+        self.derive("map_values", self.meta.slide, self.meta.partitions, &[&self.meta], node)
+    }
+
+    /// Applies `f` to every value and pairs each result with the key.
+    pub fn flat_map_values<U: Data, I>(&self, f: impl Fn(V) -> I + Send + Sync + 'static) -> DStream<(K, U)>
+    where
+        I: IntoIterator<Item = U>,
+    {
+        let node = NarrowNode::new(self, "flat_map_values", move |p, (k, v), out: &mut Vec<(u32, (K, U))>| {
+            out.extend(f(v).into_iter().map(|u| (p, (k.clone(), u))));
+            Ok(())
+        });
+        self.derive("flat_map_values", self.meta.slide, self.meta.partitions, &[&self.meta], node)
+    }
+
+    /// For each key of either stream's batch, the values of both (Spark's `cogroup`).
+    pub fn cogroup<W: Data>(&self, other: &DStream<(K, W)>, partitions: Option<usize>) -> DStream<(K, (Vec<V>, Vec<W>))> {
+        let n = partitions.unwrap_or_else(|| self.ssc.context().default_parallelism()).max(1);
+        let poison = (self.meta.slide != other.meta.slide)
+            .then(|| "requirement failed: Some of the DStreams have different slide durations".to_owned());
+        let node = Cogroup { left: self.clone(), right: other.clone(), partitions: n };
+        self.ssc.new_stream("cogroup", self.meta.slide, n, &[&self.meta, &other.meta], poison, node)
+    }
+
+    /// Pairs of values for keys present in both batches (Spark's `join`).
+    pub fn join<W: Data>(&self, other: &DStream<(K, W)>, partitions: Option<usize>) -> DStream<(K, (V, W))> {
+        self.cogroup(other, partitions).flat_map(|(k, (vs, ws))| {
+            let mut out = Vec::with_capacity(vs.len() * ws.len());
+            for v in &vs {
+                for w in &ws {
+                    out.push((k.clone(), (v.clone(), w.clone())));
+                }
+            }
+            out
+        })
+    }
+
+    /// Every value of this batch, with the other batch's values of its key or `None`.
+    pub fn left_outer_join<W: Data>(
+        &self,
+        other: &DStream<(K, W)>,
+        partitions: Option<usize>,
+    ) -> DStream<(K, (V, Option<W>))> {
+        self.cogroup(other, partitions).flat_map(|(k, (vs, ws))| {
+            let mut out = Vec::new();
+            for v in &vs {
+                if ws.is_empty() {
+                    out.push((k.clone(), (v.clone(), None)));
+                }
+                for w in &ws {
+                    out.push((k.clone(), (v.clone(), Some(w.clone()))));
+                }
+            }
+            out
+        })
+    }
+
+    /// Every value of the other batch, with this batch's values of its key or `None`.
+    pub fn right_outer_join<W: Data>(
+        &self,
+        other: &DStream<(K, W)>,
+        partitions: Option<usize>,
+    ) -> DStream<(K, (Option<V>, W))> {
+        self.cogroup(other, partitions).flat_map(|(k, (vs, ws))| {
+            let mut out = Vec::new();
+            for w in &ws {
+                if vs.is_empty() {
+                    out.push((k.clone(), (None, w.clone())));
+                }
+                for v in &vs {
+                    out.push((k.clone(), (Some(v.clone()), w.clone())));
+                }
+            }
+            out
+        })
+    }
+
+    /// Every key of either batch, with the values of each side or `None`.
+    pub fn full_outer_join<W: Data>(
+        &self,
+        other: &DStream<(K, W)>,
+        partitions: Option<usize>,
+    ) -> DStream<(K, (Option<V>, Option<W>))> {
+        self.cogroup(other, partitions).flat_map(|(k, (vs, ws))| {
+            let mut out = Vec::new();
+            match (vs.is_empty(), ws.is_empty()) {
+                (false, true) => out.extend(vs.iter().map(|v| (k.clone(), (Some(v.clone()), None)))),
+                (true, false) => out.extend(ws.iter().map(|w| (k.clone(), (None, Some(w.clone()))))),
+                _ => {
+                    for v in &vs {
+                        for w in &ws {
+                            out.push((k.clone(), (Some(v.clone()), Some(w.clone()))));
+                        }
+                    }
+                }
+            }
+            out
+        })
+    }
+}
+
+/// A record of either side of a two-stream operation.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) enum Side<A, B> {
+    Left(A),
+    Right(B),
+}
+
+struct Cogroup<K: Data, V: Data, W: Data> {
+    left: DStream<(K, V)>,
+    right: DStream<(K, W)>,
+    partitions: usize,
+}
+
+type Groups<K, V, W> = HashMap<K, (Vec<V>, Vec<W>), foldhash::fast::RandomState>;
+
+struct CogroupLogic<K, V, W> {
+    partitions: usize,
+    _t: std::marker::PhantomData<fn() -> (K, V, W)>,
+}
+
+impl<K: Key, V: Data, W: Data> BatchLogic<(K, Side<V, W>), (K, (Vec<V>, Vec<W>))> for CogroupLogic<K, V, W> {
+    type Acc = Groups<K, V, W>;
+
+    fn absorb(&mut self, acc: &mut Self::Acc, _partition: u32, (k, side): (K, Side<V, W>)) {
+        let entry = acc.entry(k).or_default();
+        match side {
+            Side::Left(v) => entry.0.push(v),
+            Side::Right(w) => entry.1.push(w),
+        }
+    }
+
+    fn finish(&mut self, _tick: &Tick, acc: Self::Acc, out: &mut Vec<(u32, (K, (Vec<V>, Vec<W>)))>) {
+        let n = self.partitions as u64;
+        let mut rows: Vec<(u64, K, (Vec<V>, Vec<W>))> = acc.into_iter().map(|(k, g)| (stable_hash(&k), k, g)).collect();
+        rows.sort_unstable_by_key(|r| ((r.0 % n), r.0));
+        out.extend(rows.into_iter().map(|(h, k, g)| ((h % n) as u32, (k, g))));
+    }
+}
+
+impl<K: Key, V: Data, W: Data> Node<(K, (Vec<V>, Vec<W>))> for Cogroup<K, V, W> {
+    fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, (K, (Vec<V>, Vec<W>))> {
+        let n = self.partitions as u64;
+        let left = self.left.flow(b).narrow(b, meta.id, "cogroup", move |_p, (k, v), out| {
+            out.push(((stable_hash(&k) % n) as u32, (k, Side::Left(v))));
+            Ok(())
+        });
+        let right = self.right.flow(b).narrow(b, meta.id, "cogroup", move |_p, (k, w), out| {
+            out.push(((stable_hash(&k) % n) as u32, (k, Side::Right(w))));
+            Ok(())
+        });
+        let logic = CogroupLogic { partitions: self.partitions, _t: std::marker::PhantomData };
+        left.concat(right).batch(b, Route::ByPartition, meta.id, "cogroup", logic)
+    }
+}
+

@@ -1,0 +1,189 @@
+//! Key-based aggregation per batch (Spark's `ShuffledDStream`): `combine_by_key` and the
+//! operations built on it (`reduce_by_key`, `group_by_key`, `fold_by_key`).
+//!
+//! Two stages, as Spark's map-side combine: each worker combines the values of each key as
+//! records arrive, so most of the work overlaps with receiving; when the batch closes, the
+//! partial results travel to the worker of their key's partition (a stable hash of the key) and
+//! are merged. Keys come out of a partition in the order of their stable hash, so output does not
+//! depend on arrival order, worker count or process count.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::data::{Data, Key};
+use crate::dstream::DStream;
+use crate::dstream::node::{BatchNode, WorkerInfo};
+use crate::exec::{BatchLogic, Route, Tick};
+use crate::hash::stable_hash;
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Spark's `Aggregator`: how values of one key become a combiner.
+pub(crate) struct Combiner<V, C> {
+    pub(crate) create: Arc<dyn Fn(V) -> C + Send + Sync>,
+    pub(crate) merge_value: Arc<dyn Fn(C, V) -> C + Send + Sync>,
+    pub(crate) merge_combiners: Arc<dyn Fn(C, C) -> C + Send + Sync>,
+}
+
+impl<V, C> Clone for Combiner<V, C> {
+    fn clone(&self) -> Self {
+        Combiner {
+            create: self.create.clone(),
+            merge_value: self.merge_value.clone(),
+            merge_combiners: self.merge_combiners.clone(),
+        }
+    }
+}
+
+/// Stage one: combine locally, then address each key to its partition.
+struct CombineLocally<K, V, C> {
+    agg: Combiner<V, C>,
+    partitions: usize,
+    _k: std::marker::PhantomData<fn() -> K>,
+}
+
+/// Replaces the value in `slot` with `f(value)`, moving it. A slot left empty by a panic in `f`
+/// (the batch has failed then) is skipped.
+fn update<C>(slot: &mut Option<C>, f: impl FnOnce(C) -> C) {
+    if let Some(old) = slot.take() {
+        *slot = Some(f(old));
+    }
+}
+
+impl<K: Key, V: Data, C: Data> BatchLogic<(K, V), (K, C)> for CombineLocally<K, V, C> {
+    type Acc = FastMap<K, Option<C>>;
+
+    fn absorb(&mut self, acc: &mut Self::Acc, _partition: u32, (k, v): (K, V)) {
+        match acc.get_mut(&k) {
+            Some(c) => update(c, |c| (self.agg.merge_value)(c, v)),
+            None => {
+                acc.insert(k, Some((self.agg.create)(v)));
+            }
+        }
+    }
+
+    fn finish(&mut self, _tick: &Tick, acc: Self::Acc, out: &mut Vec<(u32, (K, C))>) {
+        let n = self.partitions as u64;
+        out.reserve(acc.len());
+        for (k, c) in acc {
+            if let Some(c) = c {
+                let p = (stable_hash(&k) % n) as u32;
+                out.push((p, (k, c)));
+            }
+        }
+    }
+}
+
+/// Stage two: merge the partial combiners of each key in its partition.
+struct MergeCombiners<K, C> {
+    merge: Arc<dyn Fn(C, C) -> C + Send + Sync>,
+    _k: std::marker::PhantomData<fn() -> K>,
+}
+
+impl<K: Key, C: Data> BatchLogic<(K, C), (K, C)> for MergeCombiners<K, C> {
+    type Acc = FastMap<K, (u32, Option<C>)>;
+
+    fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, (k, c): (K, C)) {
+        match acc.get_mut(&k) {
+            Some((_, old)) => update(old, |old| (self.merge)(old, c)),
+            None => {
+                acc.insert(k, (partition, Some(c)));
+            }
+        }
+    }
+
+    fn finish(&mut self, _tick: &Tick, acc: Self::Acc, out: &mut Vec<(u32, (K, C))>) {
+        let mut rows: Vec<(u32, u64, K, C)> = acc
+            .into_iter()
+            .filter_map(|(k, (p, c))| c.map(|c| (p, stable_hash(&k), k, c)))
+            .collect();
+        rows.sort_unstable_by_key(|r| (r.0, r.1));
+        out.extend(rows.into_iter().map(|(p, _, k, c)| (p, (k, c))));
+    }
+}
+
+impl<K: Key, V: Data> DStream<(K, V)> {
+    /// Combines the values of each key in each batch (Spark's `combineByKey`), over `partitions`
+    /// partitions (default parallelism when `None`).
+    pub fn combine_by_key<C: Data>(
+        &self,
+        create: impl Fn(V) -> C + Send + Sync + 'static,
+        merge_value: impl Fn(C, V) -> C + Send + Sync + 'static,
+        merge_combiners: impl Fn(C, C) -> C + Send + Sync + 'static,
+        partitions: Option<usize>,
+    ) -> DStream<(K, C)> {
+        let agg = Combiner {
+            create: Arc::new(create),
+            merge_value: Arc::new(merge_value),
+            merge_combiners: Arc::new(merge_combiners),
+        };
+        self.combine_with("combine_by_key", agg, partitions)
+    }
+
+    pub(crate) fn combine_with<C: Data>(
+        &self,
+        name: &'static str,
+        agg: Combiner<V, C>,
+        partitions: Option<usize>,
+    ) -> DStream<(K, C)> {
+        let n = partitions.unwrap_or_else(|| self.ssc.context().default_parallelism()).max(1);
+        let slide = self.meta.slide;
+        let local_agg = agg.clone();
+        let local = BatchNode::new(self, name, Route::Local, move |_w: WorkerInfo| CombineLocally {
+            agg: local_agg.clone(),
+            partitions: n,
+            _k: std::marker::PhantomData,
+        });
+        let partial: DStream<(K, C)> = self.derive(name, slide, n, &[&self.meta], local);
+        let merge = agg.merge_combiners.clone();
+        let node = BatchNode::new(&partial, name, Route::ByPartition, move |_w: WorkerInfo| MergeCombiners {
+            merge: merge.clone(),
+            _k: std::marker::PhantomData,
+        });
+        partial.derive(name, slide, n, &[&partial.meta], node)
+    }
+
+    /// Merges the values of each key in each batch with `f` (Spark's `reduceByKey`).
+    pub fn reduce_by_key(
+        &self,
+        f: impl Fn(V, V) -> V + Send + Sync + 'static,
+        partitions: Option<usize>,
+    ) -> DStream<(K, V)> {
+        let f: Arc<dyn Fn(V, V) -> V + Send + Sync> = Arc::new(f);
+        let agg = Combiner { create: Arc::new(|v| v), merge_value: f.clone(), merge_combiners: f };
+        self.combine_with("reduce_by_key", agg, partitions)
+    }
+
+    /// Folds the values of each key in each batch, starting from `zero` (Spark's `foldByKey`).
+    pub fn fold_by_key(
+        &self,
+        zero: V,
+        f: impl Fn(V, V) -> V + Send + Sync + 'static,
+        partitions: Option<usize>,
+    ) -> DStream<(K, V)> {
+        let f: Arc<dyn Fn(V, V) -> V + Send + Sync> = Arc::new(f);
+        let g = f.clone();
+        let agg = Combiner {
+            create: Arc::new(move |v| g(zero.clone(), v)),
+            merge_value: f.clone(),
+            merge_combiners: f,
+        };
+        self.combine_with("fold_by_key", agg, partitions)
+    }
+
+    /// The values of each key in each batch, together (Spark's `groupByKey`).
+    pub fn group_by_key(&self, partitions: Option<usize>) -> DStream<(K, Vec<V>)> {
+        let agg = Combiner {
+            create: Arc::new(|v| vec![v]),
+            merge_value: Arc::new(|mut c: Vec<V>, v| {
+                c.push(v);
+                c
+            }),
+            merge_combiners: Arc::new(|mut a: Vec<V>, mut b: Vec<V>| {
+                a.append(&mut b);
+                a
+            }),
+        };
+        self.combine_with("group_by_key", agg, partitions)
+    }
+}

@@ -1,0 +1,138 @@
+//! `transform` and `transform_with`: arbitrary RDD-to-RDD functions run on the driver each batch
+//! (Spark's `TransformedDStream`). The batch is gathered on the driver as an [`Rdd`], the
+//! function runs there, and the result's partitions go back to their workers. Use the DStream
+//! operations for work that should stay spread over the workers.
+
+use std::sync::Arc;
+
+use crate::data::Data;
+use crate::dstream::node::into_partitions;
+use crate::dstream::pair::Side;
+use crate::dstream::{DStream, Meta, Node};
+use crate::exec::{BatchLogic, Builder, Flow, Route, Tick};
+use crate::rdd::Rdd;
+use crate::time::{Duration, Time};
+
+type TransformFn<T, U> = Arc<dyn Fn(Rdd<T>, Time) -> Rdd<U> + Send + Sync>;
+type Transform2Fn<A, B, U> = Arc<dyn Fn(Rdd<A>, Rdd<B>, Time) -> Rdd<U> + Send + Sync>;
+
+struct Gathered<S, U> {
+    ctx: crate::context::Context,
+    driver: bool,
+    slide: Duration,
+    run: Box<dyn FnMut(&crate::context::Context, Vec<(u32, S)>, Time) -> Rdd<U>>,
+}
+
+impl<S: Data, U: Data> BatchLogic<S, U> for Gathered<S, U> {
+    type Acc = Vec<(u32, S)>;
+
+    fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, record: S) {
+        acc.push((partition, record));
+    }
+
+    fn finish(&mut self, tick: &Tick, acc: Self::Acc, out: &mut Vec<(u32, U)>) {
+        if !self.driver || !tick.is_slide_time(self.slide) {
+            return;
+        }
+        let result = (self.run)(&self.ctx, acc, tick.time);
+        for (p, part) in result.into_partitions().into_iter().enumerate() {
+            out.extend(part.into_iter().map(|u| (p as u32, u)));
+        }
+    }
+}
+
+struct Transformed<T: Data, U: Data> {
+    parent: DStream<T>,
+    f: TransformFn<T, U>,
+}
+
+impl<T: Data, U: Data> Node<U> for Transformed<T, U> {
+    fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, U> {
+        let f = self.f.clone();
+        let partitions = self.parent.meta.partitions;
+        let logic = Gathered {
+            ctx: b.runtime().ctx.clone(),
+            driver: b.is_driver(),
+            slide: meta.slide,
+            run: Box::new(move |ctx, records, time| f(Rdd::from_partitions(ctx, into_partitions(records, partitions)), time)),
+        };
+        self.parent.flow(b).batch(b, Route::Driver, meta.id, "transform", logic).route_by_partition()
+    }
+}
+
+struct Transformed2<A: Data, B: Data, U: Data> {
+    left: DStream<A>,
+    right: DStream<B>,
+    f: Transform2Fn<A, B, U>,
+}
+
+impl<A: Data, B: Data, U: Data> Node<U> for Transformed2<A, B, U> {
+    fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, U> {
+        let f = self.f.clone();
+        let (left_parts, right_parts) = (self.left.meta.partitions, self.right.meta.partitions);
+        let left = self.left.flow(b).narrow(b, meta.id, "transform_with", |p, a, out| {
+            out.push((p, Side::Left(a)));
+            Ok(())
+        });
+        let right = self.right.flow(b).narrow(b, meta.id, "transform_with", |p, x, out| {
+            out.push((p, Side::Right(x)));
+            Ok(())
+        });
+        let logic = Gathered {
+            ctx: b.runtime().ctx.clone(),
+            driver: b.is_driver(),
+            slide: meta.slide,
+            run: Box::new(move |ctx, records: Vec<(u32, Side<A, B>)>, time| {
+                let (mut ls, mut rs) = (Vec::new(), Vec::new());
+                for (p, r) in records {
+                    match r {
+                        Side::Left(a) => ls.push((p, a)),
+                        Side::Right(x) => rs.push((p, x)),
+                    }
+                }
+                let l = Rdd::from_partitions(ctx, into_partitions(ls, left_parts));
+                let r = Rdd::from_partitions(ctx, into_partitions(rs, right_parts));
+                f(l, r, time)
+            }),
+        };
+        left.concat(right).batch(b, Route::Driver, meta.id, "transform_with", logic).route_by_partition()
+    }
+}
+
+impl<T: Data> DStream<T> {
+    /// Applies an RDD-to-RDD function to every batch, on the driver.
+    pub fn transform<U: Data>(&self, f: impl Fn(Rdd<T>) -> Rdd<U> + Send + Sync + 'static) -> DStream<U> {
+        self.transform_with_time(move |rdd, _| f(rdd))
+    }
+
+    /// Applies an RDD-to-RDD function that also gets the batch time to every batch.
+    pub fn transform_with_time<U: Data>(
+        &self,
+        f: impl Fn(Rdd<T>, Time) -> Rdd<U> + Send + Sync + 'static,
+    ) -> DStream<U> {
+        let node = Transformed { parent: self.clone(), f: Arc::new(f) };
+        self.derive("transform", self.meta.slide, 1, &[&self.meta], node)
+    }
+
+    /// Combines each batch of this stream with the same batch of `other` (Spark's
+    /// `transformWith`). Both streams must have the same slide.
+    pub fn transform_with<B: Data, U: Data>(
+        &self,
+        other: &DStream<B>,
+        f: impl Fn(Rdd<T>, Rdd<B>) -> Rdd<U> + Send + Sync + 'static,
+    ) -> DStream<U> {
+        self.transform_with_time2(other, move |a, b, _| f(a, b))
+    }
+
+    /// As [`transform_with`](Self::transform_with), with the batch time.
+    pub fn transform_with_time2<B: Data, U: Data>(
+        &self,
+        other: &DStream<B>,
+        f: impl Fn(Rdd<T>, Rdd<B>, Time) -> Rdd<U> + Send + Sync + 'static,
+    ) -> DStream<U> {
+        let poison = (self.meta.slide != other.meta.slide)
+            .then(|| "requirement failed: Some of the DStreams have different slide durations".to_owned());
+        let node = Transformed2 { left: self.clone(), right: other.clone(), f: Arc::new(f) };
+        self.ssc.new_stream("transform_with", self.meta.slide, 1, &[&self.meta, &other.meta], poison, node)
+    }
+}

@@ -1,0 +1,143 @@
+//! Building the dataflow from the DStream graph.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::operators::Exchange as _;
+use timely::dataflow::{InputHandle, ProbeHandle, Scope, StreamVec};
+
+use crate::data::Data;
+use crate::dstream::input::InputSource;
+use crate::exec::run::{Driven, TypedInput};
+use crate::scheduler::runtime::Runtime;
+use crate::time::Time;
+
+/// A partition-tagged record: partition `p` lives on worker `p % workers`.
+pub(crate) type Rec<T> = (u32, T);
+
+/// One tick of the batch clock, broadcast to every worker at every batch time, so that every
+/// per-batch operator runs once per batch even when it received no records.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub(crate) struct Tick {
+    /// The batch time.
+    pub(crate) time: Time,
+    /// Spark's `zeroTime`: the first batch time minus the batch interval. A stream with slide
+    /// `s` produces batches at the times `t` with `(t - zero) % s == 0`.
+    pub(crate) zero: Time,
+}
+
+impl Tick {
+    /// Whether a stream sliding every `slide` produces a batch at this tick.
+    pub(crate) fn is_slide_time(&self, slide: crate::time::Duration) -> bool {
+        (self.time - self.zero).is_multiple_of(slide)
+    }
+}
+
+/// A partitioned stream of `T` inside one worker's dataflow.
+pub(crate) struct Flow<'s, T: Data> {
+    pub(super) stream: StreamVec<'s, u64, Rec<T>>,
+}
+
+impl<T: Data> Clone for Flow<'_, T> {
+    fn clone(&self) -> Self {
+        Flow { stream: self.stream.clone() }
+    }
+}
+
+/// Builds one worker's dataflow.
+pub(crate) struct Builder<'s> {
+    pub(super) scope: Scope<'s, u64>,
+    pub(super) ticks: StreamVec<'s, u64, Tick>,
+    pub(super) probe: ProbeHandle<u64>,
+    pub(super) inputs: Vec<Box<dyn Driven>>,
+    pub(super) runtime: Arc<Runtime>,
+    pub(super) driver: bool,
+    /// Streams already built, by node id. Stored with their scope lifetime erased; see `memo`.
+    built: HashMap<usize, Box<dyn Any>>,
+}
+
+impl<'s> Builder<'s> {
+    pub(super) fn new(
+        scope: Scope<'s, u64>,
+        ticks: StreamVec<'s, u64, Tick>,
+        probe: ProbeHandle<u64>,
+        runtime: Arc<Runtime>,
+        driver: bool,
+    ) -> Self {
+        Builder { scope, ticks, probe, inputs: Vec::new(), runtime, driver, built: HashMap::new() }
+    }
+
+    /// Whether this worker is the driver (worker 0 of process 0): it owns the inputs, the batch
+    /// clock and the output jobs.
+    pub(crate) fn is_driver(&self) -> bool {
+        self.driver
+    }
+
+    /// The run's shared state.
+    pub(crate) fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// This worker's index over all processes.
+    pub(crate) fn worker_index(&self) -> usize {
+        self.scope.index()
+    }
+
+    /// Number of workers over all processes.
+    pub(crate) fn workers(&self) -> usize {
+        self.scope.peers()
+    }
+
+    /// The stream of node `id`, building it with `make` the first time, so that a DStream used
+    /// by several consumers is computed once.
+    pub(crate) fn memo<T: Data>(&mut self, id: usize, make: impl FnOnce(&mut Self) -> Flow<'s, T>) -> Flow<'s, T> {
+        if let Some(stored) = self.built.get(&id) {
+            let stream = stored
+                .downcast_ref::<StreamVec<'static, u64, Rec<T>>>()
+                .expect("a node id always maps to the same element type")
+                .clone();
+            // SAFETY: the stream was stored by the `insert` below in this same builder, whose
+            // streams all live in the scope `'s`; the 'static lifetime only existed inside the
+            // map, which never outlives the builder, and so never outlives `'s`.
+            let stream: StreamVec<'s, u64, Rec<T>> = unsafe { std::mem::transmute(stream) };
+            return Flow { stream };
+        }
+        let flow = make(self);
+        // SAFETY: see above; the value is only ever read back as `'s` by this builder. `Any`
+        // needs a 'static type, which is the only reason the lifetime is erased here.
+        let erased: StreamVec<'static, u64, Rec<T>> = unsafe { std::mem::transmute(flow.stream.clone()) };
+        self.built.insert(id, Box::new(erased));
+        flow
+    }
+
+    /// A new input whose records the driver pushes from `source` (made on the driver only).
+    /// Records are routed to the worker of their partition.
+    pub(crate) fn input<T: Data>(
+        &mut self,
+        stream_id: usize,
+        node: usize,
+        partitions: usize,
+        make_source: impl FnOnce() -> Box<dyn InputSource<T>>,
+    ) -> Flow<'s, T> {
+        let mut handle: InputHandle<u64, CapacityContainerBuilder<Vec<Rec<T>>>> = InputHandle::new();
+        let stream = handle.to_stream(self.scope);
+        if self.driver {
+            let source = make_source();
+            self.inputs.push(Box::new(TypedInput::new(stream_id, node, handle, source, partitions)));
+        } else {
+            // Only the driver feeds inputs; closing the handle here lets the frontier follow it.
+            drop(handle);
+        }
+        Flow { stream: stream.exchange(|r: &Rec<T>| r.0 as u64) }
+    }
+
+    /// Makes the driver wait for this stream before considering a batch complete.
+    pub(crate) fn probe<T: Data>(&mut self, flow: Flow<'s, T>) {
+        use timely::dataflow::operators::Probe;
+        let _ = flow.stream.probe_with(&self.probe);
+    }
+}
+

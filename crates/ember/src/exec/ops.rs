@@ -1,0 +1,171 @@
+//! The dataflow primitives every DStream operation is made of.
+
+use std::collections::{BTreeMap, HashMap};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::{Exchange, ParallelizationContract, Pipeline};
+use timely::dataflow::operators::{Concat, Exchange as _, Operator};
+
+use crate::data::Data;
+use crate::exec::build::{Builder, Flow, Rec, Tick};
+use crate::scheduler::runtime::panic_message;
+use crate::time::Time;
+
+/// Where a per-batch operator's input records go before it sees them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// Stay on the worker that has them.
+    Local,
+    /// To the worker of the partition each record is tagged with.
+    ByPartition,
+    /// All to the driver (worker 0).
+    Driver,
+}
+
+/// The logic of a per-batch operator on one worker: records are absorbed as they arrive (so
+/// work overlaps with receiving), and `finish` runs once per batch time, in time order, on every
+/// worker, even when the worker received nothing for that batch.
+pub(crate) trait BatchLogic<T, U>: 'static {
+    /// Per-batch accumulator.
+    type Acc: Default + 'static;
+    /// Takes in one record of the batch.
+    fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, record: T);
+    /// The batch is complete: emit its results as `(partition, record)`.
+    fn finish(&mut self, tick: &Tick, acc: Self::Acc, out: &mut Vec<Rec<U>>);
+}
+
+impl<'s, T: Data> Flow<'s, T> {
+    /// A per-record operator that keeps records on their worker. `f` gets each record with its
+    /// partition and pushes any number of outputs; an `Err` or a panic in `f` fails the batch's
+    /// jobs that depend on `node`, and the stream goes on.
+    pub(crate) fn narrow<U: Data>(
+        self,
+        b: &Builder<'s>,
+        node: usize,
+        name: &'static str,
+        mut f: impl FnMut(u32, T, &mut Vec<Rec<U>>) -> Result<(), String> + 'static,
+    ) -> Flow<'s, U> {
+        let rt = b.runtime.clone();
+        let stream = self.stream.unary::<CapacityContainerBuilder<Vec<Rec<U>>>, _, _, _>(
+            Pipeline,
+            name,
+            move |_cap, _info| {
+                let mut buf: Vec<Rec<U>> = Vec::new();
+                move |input, output| {
+                    input.for_each(|cap, data| {
+                        let time = Time::from_millis(cap.least().copied().unwrap_or_default());
+                        let outcome = catch_unwind(AssertUnwindSafe(|| {
+                            for (p, x) in data.drain(..) {
+                                if let Err(message) = f(p, x, &mut buf) {
+                                    rt.fail(time, node, name, message);
+                                }
+                            }
+                        }));
+                        if let Err(payload) = outcome {
+                            rt.fail(time, node, name, panic_message(payload));
+                            data.clear();
+                        }
+                        if !buf.is_empty() {
+                            output.session(&cap).give_container(&mut buf);
+                            buf.clear();
+                        }
+                    });
+                }
+            },
+        );
+        Flow { stream }
+    }
+
+    /// A per-batch operator (see [`BatchLogic`]) whose input is first routed by `route`.
+    pub(crate) fn batch<U: Data, L: BatchLogic<T, U>>(
+        self,
+        b: &Builder<'s>,
+        route: Route,
+        node: usize,
+        name: &'static str,
+        logic: L,
+    ) -> Flow<'s, U> {
+        match route {
+            Route::Local => self.batch_with(b, Pipeline, node, name, logic),
+            Route::ByPartition => {
+                self.batch_with(b, Exchange::new(|r: &Rec<T>| r.0 as u64), node, name, logic)
+            }
+            Route::Driver => self.batch_with(b, Exchange::new(|_: &Rec<T>| 0u64), node, name, logic),
+        }
+    }
+
+    fn batch_with<U: Data, L: BatchLogic<T, U>, P>(
+        self,
+        b: &Builder<'s>,
+        pact: P,
+        node: usize,
+        name: &'static str,
+        mut logic: L,
+    ) -> Flow<'s, U>
+    where
+        P: ParallelizationContract<u64, Vec<Rec<T>>>,
+    {
+        let rt = b.runtime.clone();
+        let stream = self.stream.binary_frontier::<_, CapacityContainerBuilder<Vec<Rec<U>>>, _, _, _, _>(
+            b.ticks.clone(),
+            pact,
+            Pipeline,
+            name,
+            move |_cap, _info| {
+                let mut accs: HashMap<u64, L::Acc> = HashMap::new();
+                let mut pending = BTreeMap::new();
+                let mut buf: Vec<Rec<U>> = Vec::new();
+                move |(data_in, data_frontier), (tick_in, tick_frontier), output| {
+                    data_in.for_each(|cap, data| {
+                        let time = cap.least().copied().unwrap_or_default();
+                        let acc = accs.entry(time).or_default();
+                        let outcome = catch_unwind(AssertUnwindSafe(|| {
+                            for (p, x) in data.drain(..) {
+                                logic.absorb(acc, p, x);
+                            }
+                        }));
+                        if let Err(payload) = outcome {
+                            rt.fail(Time::from_millis(time), node, name, panic_message(payload));
+                            data.clear();
+                        }
+                    });
+                    tick_in.for_each(|cap, ticks| {
+                        for tick in ticks.drain(..) {
+                            if let Some(c) = cap.retain_least(output.output_index()) {
+                                pending.insert(tick.time.as_millis(), (c, tick));
+                            }
+                        }
+                    });
+                    while let Some((&time, _)) = pending.first_key_value() {
+                        if data_frontier.less_equal(&time) || tick_frontier.less_equal(&time) {
+                            break;
+                        }
+                        let (cap, tick) = pending.remove(&time).expect("first key exists");
+                        let acc = accs.remove(&time).unwrap_or_default();
+                        let outcome = catch_unwind(AssertUnwindSafe(|| logic.finish(&tick, acc, &mut buf)));
+                        if let Err(payload) = outcome {
+                            rt.fail(tick.time, node, name, panic_message(payload));
+                            buf.clear();
+                        }
+                        if !buf.is_empty() {
+                            output.session(&cap).give_container(&mut buf);
+                            buf.clear();
+                        }
+                    }
+                }
+            },
+        );
+        Flow { stream }
+    }
+
+    /// The records of both flows (Spark's `union`; partitions are as tagged).
+    pub(crate) fn concat(self, other: Flow<'s, T>) -> Flow<'s, T> {
+        Flow { stream: self.stream.concat(other.stream) }
+    }
+
+    /// Sends every record to the worker of the partition it is tagged with.
+    pub(crate) fn route_by_partition(self) -> Flow<'s, T> {
+        Flow { stream: self.stream.exchange(|r: &Rec<T>| r.0 as u64) }
+    }
+}

@@ -1,0 +1,401 @@
+//! Which files of a monitored directory belong to a batch: the selection rules of Spark's
+//! `FileInputDStream` (see `shared/reference/spark-streaming.md` §2.1).
+//!
+//! For the batch at time `T` a file is selected when
+//! 1. its name does not start with `.` (Spark's default filter) nor with `_` (see below);
+//! 2. its modification time is after `max(initial threshold, T - remember)`, where the initial
+//!    threshold is the stream's creation time with `new_files_only` (pre-existing files are
+//!    ignored) and 0 otherwise, and `remember = slide × ceil(min_remember / slide)`;
+//! 3. its modification time is not after `T` (a file from the future waits for its batch);
+//! 4. it was not selected by an earlier batch within the remember window.
+//!
+//! Files directly in the directory are candidates, and so are the files one level down in
+//! sub-directories (Spark reads a new sub-directory's files as its quirk). Differences from
+//! Spark, on purpose:
+//! * names starting with `_` are skipped. Spark's filter lets them through, then Hadoop rejects
+//!   them and the *whole batch* is lost with "Input path does not exist";
+//! * a file in a sub-directory is judged by its own modification time, where Spark judges the
+//!   sub-directory's. Files are selected one by one, never whole directories.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, UNIX_EPOCH};
+
+use crate::error::{Error, Result};
+use crate::time::{Duration, Time};
+
+/// Picks the new files of a monitored directory for each batch and remembers what it picked.
+pub(crate) struct FileSelector {
+    dir: PathBuf,
+    /// Files modified at or before this time are never selected.
+    initial_threshold: Time,
+    min_remember: Duration,
+    /// Batch time -> the files selected for it, within the remember window.
+    selected: BTreeMap<Time, Vec<PathBuf>>,
+    /// All files in `selected`, for the "not selected before" check.
+    recent: HashSet<PathBuf>,
+}
+
+/// A candidate file found by listing.
+struct Candidate {
+    path: PathBuf,
+    mtime: Time,
+    len: u64,
+}
+
+impl FileSelector {
+    /// A selector for `dir`, which may not exist yet. With `new_files_only`, files modified at or
+    /// before `created_at` are ignored. `min_remember` is Spark's
+    /// `spark.streaming.fileStream.minRememberDuration` (60 s by default).
+    pub(crate) fn new(dir: PathBuf, new_files_only: bool, created_at: Time, min_remember: Duration) -> Self {
+        let initial_threshold = if new_files_only { created_at } else { Time::from_millis(0) };
+        FileSelector { dir, initial_threshold, min_remember, selected: BTreeMap::new(), recent: HashSet::new() }
+    }
+
+    /// The monitored directory.
+    #[allow(dead_code)]
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// How long selections are remembered: `slide × ceil(min_remember / slide)`.
+    pub(crate) fn remember_duration(&self, slide: Duration) -> Duration {
+        if slide.is_zero() {
+            return self.min_remember;
+        }
+        let slides = self.min_remember.as_millis().div_ceil(slide.as_millis());
+        slide * slides
+    }
+
+    /// The files of the batch at `batch_time`, sorted by (modification time, path).
+    ///
+    /// Asking again for a batch time already answered (for example after [`FileSelector::restore`])
+    /// returns the same files instead of listing again.
+    pub(crate) fn select(&mut self, batch_time: Time, slide: Duration) -> Result<Vec<PathBuf>> {
+        if let Some(files) = self.selected.get(&batch_time) {
+            return Ok(files.clone());
+        }
+        let remember = self.remember_duration(slide);
+        self.forget_before(batch_time - remember);
+        let threshold = self.initial_threshold.max(batch_time - remember);
+
+        let began = Instant::now();
+        let candidates = self.list()?;
+        let mut chosen: Vec<Candidate> = candidates
+            .into_iter()
+            .filter(|c| c.mtime > threshold && c.mtime <= batch_time && !self.recent.contains(&c.path))
+            .collect();
+        chosen.sort_by(|a, b| (a.mtime, &a.path).cmp(&(b.mtime, &b.path)));
+        let took = began.elapsed();
+        if !slide.is_zero() && took > slide.to_std() {
+            tracing::warn!(
+                "Time taken to find new files {} exceeds the batch size. Consider increasing the batch size or reducing the number of files in the monitored directories.",
+                took.as_millis()
+            );
+        }
+
+        for file in chosen.iter().filter(|c| c.len == 0) {
+            tracing::error!(
+                "File {} has no data in it. Spark Streaming can only ingest files that have been \"moved\" to the directory assigned to the file stream. Refer to the streaming programming guide for more details.",
+                file.path.display()
+            );
+        }
+        let files: Vec<PathBuf> = chosen.into_iter().map(|c| c.path).collect();
+        if !files.is_empty() {
+            tracing::debug!("New files at time {batch_time}: {files:?}");
+        }
+        self.recent.extend(files.iter().cloned());
+        self.selected.insert(batch_time, files.clone());
+        Ok(files)
+    }
+
+    /// The remembered selections, oldest batch first (checkpoint data).
+    pub(crate) fn remembered(&self) -> Vec<(Time, Vec<PathBuf>)> {
+        self.selected.iter().map(|(time, files)| (*time, files.clone())).collect()
+    }
+
+    /// Replaces the remembered selections with checkpointed ones.
+    pub(crate) fn restore(&mut self, remembered: Vec<(Time, Vec<PathBuf>)>) {
+        self.selected = remembered.into_iter().collect();
+        self.recent = self.selected.values().flatten().cloned().collect();
+    }
+
+    /// Drops the selections of batches before `limit` (Spark's `clearMetadata`). Safe: a file
+    /// selected before `limit` has an mtime at or before `limit`, which the threshold rejects.
+    fn forget_before(&mut self, limit: Time) {
+        let kept = self.selected.split_off(&limit);
+        let old = std::mem::replace(&mut self.selected, kept);
+        for path in old.into_values().flatten() {
+            self.recent.remove(&path);
+        }
+    }
+
+    /// Regular files of the directory and of its sub-directories (one level), with skipped
+    /// names left out.
+    fn list(&self) -> Result<Vec<Candidate>> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Err(Error::MissingDirectory(self.dir.clone())),
+            Err(e) => return Err(Error::io(format!("listing directory {}", self.dir.display()), e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(format!("listing directory {}", self.dir.display()), e))?;
+            let path = entry.path();
+            if skipped(&path) {
+                continue;
+            }
+            // Follows symbolic links, as a file system listing in Hadoop does.
+            let Some(meta) = metadata(&path) else { continue };
+            if meta.is_file() {
+                out.push(candidate(path, &meta));
+            } else if meta.is_dir() {
+                self.list_sub_directory(&path, &mut out);
+            }
+        }
+        Ok(out)
+    }
+
+    fn list_sub_directory(&self, dir: &Path, out: &mut Vec<Candidate>) {
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                // It may have been removed since the listing of its parent.
+                tracing::debug!("Skipping sub-directory {}: {e}", dir.display());
+                return;
+            }
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if skipped(&path) {
+                continue;
+            }
+            if let Some(meta) = metadata(&path).filter(fs::Metadata::is_file) {
+                out.push(candidate(path, &meta));
+            }
+        }
+    }
+}
+
+/// Names Spark's default filter rejects (`.`), and names Hadoop would fail the batch on (`_`).
+fn skipped(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|name| name.to_str())
+        .is_none_or(|name| name.starts_with('.') || name.starts_with('_'))
+}
+
+fn metadata(path: &Path) -> Option<fs::Metadata> {
+    match fs::metadata(path) {
+        Ok(meta) => Some(meta),
+        Err(e) => {
+            // Removed between listing and stat, or a dangling link: not a file to read.
+            tracing::debug!("Skipping {}: {e}", path.display());
+            None
+        }
+    }
+}
+
+fn candidate(path: PathBuf, meta: &fs::Metadata) -> Candidate {
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as u64);
+    Candidate { path, mtime: Time::from_millis(mtime), len: meta.len() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::File;
+    use std::time::SystemTime;
+
+    /// A batch time well in the past so that tests never depend on the clock.
+    const BASE: u64 = 1_700_000_000_000;
+    const SLIDE: Duration = Duration::seconds(1);
+
+    fn t(offset_ms: i64) -> Time {
+        Time::from_millis((BASE as i64 + offset_ms) as u64)
+    }
+
+    fn write(path: &Path, content: &str, mtime: Time) {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+        let file = File::options().write(true).open(path).unwrap();
+        file.set_modified(SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(mtime.as_millis())).unwrap();
+    }
+
+    fn selector(dir: &Path, new_files_only: bool) -> FileSelector {
+        FileSelector::new(dir.to_path_buf(), new_files_only, t(0), Duration::seconds(60))
+    }
+
+    fn names(files: &[PathBuf], root: &Path) -> Vec<String> {
+        files.iter().map(|p| p.strip_prefix(root).unwrap().to_string_lossy().into_owned()).collect()
+    }
+
+    #[test]
+    fn missing_directory_is_an_error_until_it_exists() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("later");
+        let mut sel = selector(&dir, true);
+        match sel.select(t(1000), SLIDE) {
+            Err(Error::MissingDirectory(path)) => assert_eq!(path, dir),
+            other => panic!("expected MissingDirectory, got {other:?}"),
+        }
+        write(&dir.join("a.txt"), "a", t(1500));
+        assert_eq!(names(&sel.select(t(2000), SLIDE).unwrap(), &dir), ["a.txt"]);
+    }
+
+    #[test]
+    fn dot_and_underscore_files_are_skipped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        write(&dir.join("a.txt"), "a", t(500));
+        write(&dir.join(".hidden.txt"), "h", t(500));
+        write(&dir.join("_SUCCESS"), "s", t(500));
+        write(&dir.join("_tmp/b.txt"), "b", t(500));
+        write(&dir.join(".staging/c.txt"), "c", t(500));
+        let mut sel = selector(dir, true);
+        assert_eq!(names(&sel.select(t(1000), SLIDE).unwrap(), dir), ["a.txt"]);
+    }
+
+    #[test]
+    fn pre_existing_files_are_ignored_only_with_new_files_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        write(&dir.join("old.txt"), "old", t(-10_000));
+        write(&dir.join("at-creation.txt"), "c", t(0));
+        write(&dir.join("new.txt"), "new", t(1));
+        assert_eq!(names(&selector(dir, true).select(t(1000), SLIDE).unwrap(), dir), ["new.txt"]);
+        assert_eq!(
+            names(&selector(dir, false).select(t(1000), SLIDE).unwrap(), dir),
+            ["old.txt", "at-creation.txt", "new.txt"]
+        );
+    }
+
+    #[test]
+    fn future_file_waits_for_its_batch() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        write(&dir.join("future.txt"), "f", t(1500));
+        let mut sel = selector(dir, true);
+        assert!(sel.select(t(1000), SLIDE).unwrap().is_empty());
+        assert_eq!(names(&sel.select(t(2000), SLIDE).unwrap(), dir), ["future.txt"]);
+        assert!(sel.select(t(3000), SLIDE).unwrap().is_empty());
+    }
+
+    #[test]
+    fn mtime_exactly_at_batch_time_belongs_to_that_batch() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        write(&dir.join("edge.txt"), "e", t(2000));
+        let mut sel = selector(dir, true);
+        assert!(sel.select(t(1000), SLIDE).unwrap().is_empty());
+        assert_eq!(names(&sel.select(t(2000), SLIDE).unwrap(), dir), ["edge.txt"]);
+    }
+
+    #[test]
+    fn files_older_than_the_remember_window_are_ignored() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        // Batch at +200 s: threshold = 200 s - 60 s = +140 s.
+        write(&dir.join("too-old.txt"), "x", t(120_000));
+        write(&dir.join("at-threshold.txt"), "x", t(140_000));
+        write(&dir.join("recent.txt"), "x", t(150_000));
+        let mut sel = selector(dir, false);
+        assert_eq!(names(&sel.select(t(200_000), SLIDE).unwrap(), dir), ["recent.txt"]);
+    }
+
+    #[test]
+    fn remember_duration_rounds_up_to_whole_slides() {
+        let sel = FileSelector::new(PathBuf::from("x"), true, t(0), Duration::seconds(60));
+        assert_eq!(sel.remember_duration(Duration::seconds(1)), Duration::seconds(60));
+        assert_eq!(sel.remember_duration(Duration::seconds(7)), Duration::seconds(63));
+        assert_eq!(sel.remember_duration(Duration::seconds(90)), Duration::seconds(90));
+        assert_eq!(sel.remember_duration(Duration::milliseconds(0)), Duration::seconds(60));
+    }
+
+    #[test]
+    fn a_file_is_never_returned_twice() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        write(&dir.join("a.txt"), "a", t(500));
+        let mut sel = selector(dir, true);
+        assert_eq!(names(&sel.select(t(1000), SLIDE).unwrap(), dir), ["a.txt"]);
+        // Rewritten with an mtime inside the window: updates are ignored, as in Spark.
+        write(&dir.join("a.txt"), "a, rewritten", t(1500));
+        write(&dir.join("b.txt"), "b", t(1200));
+        assert_eq!(names(&sel.select(t(2000), SLIDE).unwrap(), dir), ["b.txt"]);
+        for batch in 3..70 {
+            assert!(sel.select(t(batch * 1000), SLIDE).unwrap().is_empty(), "batch {batch}");
+        }
+    }
+
+    #[test]
+    fn asking_twice_for_a_batch_gives_the_same_answer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        write(&dir.join("a.txt"), "a", t(500));
+        let mut sel = selector(dir, true);
+        let first = sel.select(t(1000), SLIDE).unwrap();
+        assert_eq!(sel.select(t(1000), SLIDE).unwrap(), first);
+        assert_eq!(first.len(), 1);
+    }
+
+    #[test]
+    fn sub_directory_files_one_level_down_sorted_by_mtime_then_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        write(&dir.join("z.txt"), "z", t(300));
+        write(&dir.join("sub/b.txt"), "b", t(200));
+        write(&dir.join("sub/a.txt"), "a", t(300));
+        write(&dir.join("sub/deeper/c.txt"), "c", t(300));
+        let mut sel = selector(dir, true);
+        assert_eq!(names(&sel.select(t(1000), SLIDE).unwrap(), dir), ["sub/b.txt", "sub/a.txt", "z.txt"]);
+    }
+
+    #[test]
+    fn empty_files_are_still_selected() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        write(&dir.join("empty.txt"), "", t(500));
+        let mut sel = selector(dir, true);
+        assert_eq!(names(&sel.select(t(1000), SLIDE).unwrap(), dir), ["empty.txt"]);
+    }
+
+    #[test]
+    fn remembered_selections_survive_a_restore() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        write(&dir.join("a.txt"), "a", t(500));
+        write(&dir.join("b.txt"), "b", t(1500));
+        let mut sel = selector(dir, true);
+        sel.select(t(1000), SLIDE).unwrap();
+        sel.select(t(2000), SLIDE).unwrap();
+        let saved = sel.remembered();
+        assert_eq!(saved, [(t(1000), vec![dir.join("a.txt")]), (t(2000), vec![dir.join("b.txt")])]);
+
+        let mut recovered = selector(dir, true);
+        recovered.restore(saved);
+        // The recovered batches give their files again; later batches do not repeat them.
+        assert_eq!(recovered.select(t(2000), SLIDE).unwrap(), [dir.join("b.txt")]);
+        write(&dir.join("c.txt"), "c", t(2500));
+        assert_eq!(names(&recovered.select(t(3000), SLIDE).unwrap(), dir), ["c.txt"]);
+    }
+
+    #[test]
+    fn old_selections_are_forgotten_after_the_remember_window() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        write(&dir.join("a.txt"), "a", t(500));
+        let mut sel = selector(dir, true);
+        sel.select(t(1000), SLIDE).unwrap();
+        sel.select(t(61_000), SLIDE).unwrap();
+        assert_eq!(sel.remembered().first().map(|(time, _)| *time), Some(t(1000)));
+        sel.select(t(62_000), SLIDE).unwrap();
+        assert_eq!(sel.remembered().first().map(|(time, _)| *time), Some(t(61_000)));
+        assert!(sel.recent.is_empty());
+    }
+}

@@ -1,0 +1,330 @@
+//! Incremental splitting of a byte stream into text lines, shared by the socket receiver and
+//! file reading.
+//!
+//! Rules follow Spark's `BufferedReader.readLine` based readers: lines end at `'\n'`, a `'\r'`
+//! right before it is removed, and a last line without a newline is kept at end of input. Two
+//! things differ on purpose, because Spark fails or runs out of memory on them:
+//! invalid UTF-8 is replaced with U+FFFD (and counted) instead of failing the stream, and a line
+//! longer than the configured limit ([`crate::conf::MAX_LINE_BYTES`]) is dropped without being
+//! buffered, so memory stays bounded whatever the input.
+
+use std::fs::File;
+use std::io::{ErrorKind, Read};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Size of one read from a socket or a file. Large reads amortise the system-call cost, which
+/// dominates at hundreds of MB/s of short lines.
+pub(crate) const READ_CHUNK: usize = 1 << 20;
+
+/// Counts of the malformed input a [`LineSplitter`] met.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct LineStats {
+    /// Lines delivered with invalid UTF-8 replaced by U+FFFD.
+    pub invalid_utf8_lines: u64,
+    /// Lines dropped because they were longer than the limit.
+    pub oversized_lines: u64,
+    /// Total length of the dropped lines, in bytes (without their newline).
+    pub oversized_bytes: u64,
+}
+
+impl LineStats {
+    /// Whether any malformed input was seen.
+    pub(crate) fn is_clean(&self) -> bool {
+        self.invalid_utf8_lines == 0 && self.oversized_lines == 0
+    }
+
+    /// A human-readable summary such as `replaced invalid UTF-8 in 3 lines`, or `None` when clean.
+    pub(crate) fn describe(&self, max_line_bytes: usize) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.invalid_utf8_lines > 0 {
+            parts.push(format!("replaced invalid UTF-8 in {} lines", self.invalid_utf8_lines));
+        }
+        if self.oversized_lines > 0 {
+            parts.push(format!(
+                "dropped {} lines longer than {} bytes ({} bytes in all; see {})",
+                self.oversized_lines,
+                max_line_bytes,
+                self.oversized_bytes,
+                crate::conf::MAX_LINE_BYTES
+            ));
+        }
+        if parts.is_empty() { None } else { Some(parts.join("; ")) }
+    }
+}
+
+/// Splits bytes arriving in arbitrary chunks into lines.
+pub(crate) struct LineSplitter {
+    max_line_bytes: usize,
+    /// The start of the current line when it spans chunks. Never longer than
+    /// `max_line_bytes + 1` (the extra byte is a possible `'\r'` that will be stripped).
+    partial: Vec<u8>,
+    /// `Some(n)` while dropping an oversized line of which `n` bytes were seen so far.
+    discarding: Option<u64>,
+    stats: LineStats,
+}
+
+impl LineSplitter {
+    /// A splitter that drops lines longer than `max_line_bytes` bytes (excluding the line end).
+    pub(crate) fn new(max_line_bytes: usize) -> Self {
+        LineSplitter { max_line_bytes, partial: Vec::new(), discarding: None, stats: LineStats::default() }
+    }
+
+    /// Feeds bytes; every complete line is pushed to `out`.
+    pub(crate) fn feed(&mut self, bytes: &[u8], out: &mut Vec<String>) {
+        let mut start = 0;
+        for newline in memchr::memchr_iter(b'\n', bytes) {
+            let segment = &bytes[start..newline];
+            start = newline + 1;
+            if let Some(seen) = self.discarding.take() {
+                self.note_oversized(seen + segment.len() as u64);
+            } else if self.partial.is_empty() {
+                // Fast path: the whole line is inside this chunk, no copy into `partial`.
+                emit(segment, self.max_line_bytes, &mut self.stats, out);
+            } else if self.partial.len() + segment.len() > self.max_line_bytes + 1 {
+                let size = (self.partial.len() + segment.len()) as u64;
+                self.partial.clear();
+                self.note_oversized(size);
+            } else {
+                self.partial.extend_from_slice(segment);
+                emit(&self.partial, self.max_line_bytes, &mut self.stats, out);
+                self.partial.clear();
+            }
+        }
+        let tail = &bytes[start..];
+        if tail.is_empty() {
+            return;
+        }
+        match &mut self.discarding {
+            Some(seen) => *seen += tail.len() as u64,
+            None if self.partial.len() + tail.len() > self.max_line_bytes + 1 => {
+                // Too long already: stop buffering and only count the rest of the line.
+                self.discarding = Some((self.partial.len() + tail.len()) as u64);
+                self.partial.clear();
+            }
+            None => self.partial.extend_from_slice(tail),
+        }
+    }
+
+    /// End of input: a last line without a newline is pushed, as Spark does.
+    pub(crate) fn finish(&mut self, out: &mut Vec<String>) {
+        if let Some(seen) = self.discarding.take() {
+            self.note_oversized(seen);
+        } else if !self.partial.is_empty() {
+            emit(&self.partial, self.max_line_bytes, &mut self.stats, out);
+            self.partial.clear();
+        }
+    }
+
+    /// What malformed input was seen so far.
+    pub(crate) fn stats(&self) -> &LineStats {
+        &self.stats
+    }
+
+    /// Bytes currently held for an incomplete line (to check that memory stays bounded).
+    #[cfg(test)]
+    pub(crate) fn buffered_capacity(&self) -> usize {
+        self.partial.capacity()
+    }
+
+    fn note_oversized(&mut self, size: u64) {
+        record_oversized(size, self.max_line_bytes, &mut self.stats);
+    }
+}
+
+fn record_oversized(size: u64, max_line_bytes: usize, stats: &mut LineStats) {
+    stats.oversized_lines += 1;
+    stats.oversized_bytes += size;
+    tracing::warn!(
+        "Dropped a line of {size} bytes: longer than the limit of {max_line_bytes} bytes ({})",
+        crate::conf::MAX_LINE_BYTES
+    );
+}
+
+/// Pushes one complete line (without its `'\n'`), applying the `'\r'`, size and UTF-8 rules.
+fn emit(segment: &[u8], max_line_bytes: usize, stats: &mut LineStats, out: &mut Vec<String>) {
+    let line = segment.strip_suffix(b"\r").unwrap_or(segment);
+    if line.len() > max_line_bytes {
+        record_oversized(line.len() as u64, max_line_bytes, stats);
+        return;
+    }
+    match std::str::from_utf8(line) {
+        Ok(text) => out.push(text.to_owned()),
+        Err(_) => {
+            stats.invalid_utf8_lines += 1;
+            out.push(String::from_utf8_lossy(line).into_owned());
+        }
+    }
+}
+
+/// Reads a whole file into lines with the rules of [`LineSplitter`].
+pub(crate) fn read_lines(path: &Path, max_line_bytes: usize) -> Result<(Vec<String>, LineStats)> {
+    let mut file = File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+    // Small files are the common case of a file stream: do not allocate a full chunk for them.
+    let size_hint = file.metadata().map(|m| m.len()).unwrap_or(READ_CHUNK as u64);
+    let mut buf = vec![0u8; (size_hint as usize).saturating_add(1).clamp(8 * 1024, READ_CHUNK)];
+    let mut splitter = LineSplitter::new(max_line_bytes);
+    let mut lines = Vec::new();
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => splitter.feed(&buf[..n], &mut lines),
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        }
+    }
+    splitter.finish(&mut lines);
+    Ok((lines, splitter.stats))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split_all(chunks: &[&[u8]], max: usize) -> (Vec<String>, LineStats) {
+        let mut splitter = LineSplitter::new(max);
+        let mut out = Vec::new();
+        for chunk in chunks {
+            splitter.feed(chunk, &mut out);
+        }
+        splitter.finish(&mut out);
+        (out, splitter.stats().clone())
+    }
+
+    #[test]
+    fn lines_split_across_feeds() {
+        let (lines, stats) = split_all(&[b"hel", b"lo\nwor", b"ld\n\nlast"], 100);
+        assert_eq!(lines, ["hello", "world", "", "last"]);
+        assert!(stats.is_clean());
+    }
+
+    #[test]
+    fn every_byte_a_separate_feed() {
+        let input = b"a b\r\nc\n\nd\r\n";
+        let chunks: Vec<&[u8]> = input.chunks(1).collect();
+        let (lines, _) = split_all(&chunks, 100);
+        assert_eq!(lines, ["a b", "c", "", "d"]);
+    }
+
+    #[test]
+    fn carriage_return_before_newline_is_removed() {
+        let (lines, _) = split_all(&[b"one\r", b"\ntwo\r\nthree\rx\n", b"end\r"], 100);
+        // Only a '\r' right before '\n' (or at end of input) is a line end.
+        assert_eq!(lines, ["one", "two", "three\rx", "end"]);
+    }
+
+    #[test]
+    fn last_line_without_newline_is_kept_and_trailing_newline_adds_nothing() {
+        assert_eq!(split_all(&[b"a\nb"], 10).0, ["a", "b"]);
+        assert_eq!(split_all(&[b"a\nb\n"], 10).0, ["a", "b"]);
+        assert!(split_all(&[b""], 10).0.is_empty());
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_and_counted() {
+        let (lines, stats) = split_all(&[b"ok\n\xffbad\nal\xc3", b"\xa9\nx\xc3\n"], 100);
+        // The split UTF-8 sequence "é" across feeds is valid once joined.
+        assert_eq!(lines, ["ok", "\u{fffd}bad", "alé", "x\u{fffd}"]);
+        assert_eq!(stats.invalid_utf8_lines, 2);
+        assert_eq!(stats.describe(100).unwrap(), "replaced invalid UTF-8 in 2 lines");
+    }
+
+    #[test]
+    fn line_at_the_limit_is_kept_one_byte_over_is_dropped() {
+        let (lines, stats) = split_all(&[b"abcd\r\nabcde\nab", b"cd\r\nabc", b"de\n"], 4);
+        assert_eq!(lines, ["abcd", "abcd"]);
+        assert_eq!(stats.oversized_lines, 2);
+        assert_eq!(stats.oversized_bytes, 10);
+    }
+
+    #[test]
+    fn huge_line_is_dropped_with_bounded_memory_and_next_line_delivered() {
+        const MAX: usize = 64 * 1024;
+        let chunk = vec![b'x'; 1 << 20];
+        let mut splitter = LineSplitter::new(MAX);
+        let mut out = Vec::new();
+        splitter.feed(b"before\nstart of huge ", &mut out);
+        for _ in 0..100 {
+            splitter.feed(&chunk, &mut out);
+            assert!(splitter.buffered_capacity() <= 2 * (MAX + 1), "buffer grew to {}", splitter.buffered_capacity());
+        }
+        splitter.feed(b" end\nafter\nlast", &mut out);
+        splitter.finish(&mut out);
+        assert_eq!(out, ["before", "after", "last"]);
+        let stats = splitter.stats();
+        assert_eq!(stats.oversized_lines, 1);
+        assert_eq!(stats.oversized_bytes, 100 * (1 << 20) + "start of huge ".len() as u64 + " end".len() as u64);
+        assert_eq!(stats.invalid_utf8_lines, 0);
+    }
+
+    #[test]
+    fn oversized_last_line_without_newline_is_counted() {
+        let (lines, stats) = split_all(&[b"ok\n", b"0123456789", b"0123456789"], 8);
+        assert_eq!(lines, ["ok"]);
+        assert_eq!(stats.oversized_lines, 1);
+        assert_eq!(stats.oversized_bytes, 20);
+    }
+
+    #[test]
+    fn read_lines_reads_a_file_and_reports_missing_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.txt");
+        std::fs::write(&path, b"alpha\r\nbeta\n\xfe\ngamma").unwrap();
+        let (lines, stats) = read_lines(&path, 1024).unwrap();
+        assert_eq!(lines, ["alpha", "beta", "\u{fffd}", "gamma"]);
+        assert_eq!(stats.invalid_utf8_lines, 1);
+
+        let missing = dir.path().join("missing.txt");
+        let err = read_lines(&missing, 1024).unwrap_err();
+        assert!(err.to_string().starts_with(&format!("opening {}", missing.display())), "{err}");
+    }
+
+    #[test]
+    fn read_lines_on_a_file_larger_than_one_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.txt");
+        let mut content = String::new();
+        for i in 0..60_000 {
+            content.push_str(&format!("line number {i:08} with some padding text\n"));
+        }
+        assert!(content.len() > READ_CHUNK);
+        std::fs::write(&path, &content).unwrap();
+        let (lines, stats) = read_lines(&path, 1024).unwrap();
+        assert_eq!(lines.len(), 60_000);
+        assert_eq!(lines[59_999], "line number 00059999 with some padding text");
+        assert!(stats.is_clean());
+    }
+}
+
+#[cfg(test)]
+mod bench_tmp {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn splitter_speed() {
+        let line = format!("{}\n", "x".repeat(69));
+        let chunk = line.repeat((1 << 20) / line.len());
+        let mut s = LineSplitter::new(1 << 20);
+        let began = std::time::Instant::now();
+        let mut total = 0;
+        let mut out = Vec::new();
+        for _ in 0..1000 {
+            s.feed(chunk.as_bytes(), &mut out);
+            total += out.len();
+            out.clear();
+        }
+        let secs = began.elapsed().as_secs_f64();
+        println!("{:.0} MB/s {} lines", (total * 70) as f64 / secs / 1e6, total);
+        let began = std::time::Instant::now();
+        let mut outs = Vec::new();
+        for _ in 0..1000 {
+            let mut out = Vec::new();
+            s.feed(chunk.as_bytes(), &mut out);
+            outs.push(out);
+            if outs.len() > 16 { outs.remove(0); }
+        }
+        let secs = began.elapsed().as_secs_f64();
+        println!("kept: {:.0} MB/s", (total * 70) as f64 / secs / 1e6);
+    }
+}

@@ -1,0 +1,528 @@
+//! The receiver of `socket_text_stream` (Spark's `SocketReceiver`).
+//!
+//! It connects to `host:port` as a client, reads UTF-8 text lines, and reconnects after the
+//! restart delay when the connection cannot be made or ends, as Spark does ("Error connecting to
+//! host:port", "Socket data stream had no more data"). Unlike Spark, invalid UTF-8 and lines
+//! longer than [`crate::conf::MAX_LINE_BYTES`] do not end the stream: they are replaced or
+//! dropped, and reported once per connection through `report_error`.
+
+use std::io::{self, ErrorKind, Read};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::lines::{LineSplitter, LineStats, READ_CHUNK};
+use super::supervisor::BLOCK_RECORDS;
+use super::{Receiver, ReceiverContext};
+
+/// How long a connection attempt may take before it counts as failed.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long `on_stop` waits for the reading thread. A thread still connecting can take up to the
+/// connect timeout; it is then left to finish on its own (it stores nothing once stopped).
+const JOIN_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Reads `'\n'`-separated UTF-8 lines from a TCP server (Spark's `SocketReceiver`).
+pub struct SocketReceiver {
+    host: String,
+    port: u16,
+    max_line_bytes: usize,
+    connect_timeout: Duration,
+    active: Option<Active>,
+}
+
+/// The reading thread of the current start.
+struct Active {
+    connection: Arc<Connection>,
+    thread: JoinHandle<()>,
+}
+
+/// What `on_stop` needs to interrupt the reading thread.
+#[derive(Default)]
+struct Connection {
+    stop: AtomicBool,
+    /// A clone of the connected stream, so that `on_stop` can shut it down and unblock `read`.
+    stream: Mutex<Option<TcpStream>>,
+}
+
+impl Connection {
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<TcpStream>> {
+        self.stream.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl SocketReceiver {
+    /// A receiver reading from `host:port`; lines longer than `max_line_bytes` bytes are dropped.
+    pub fn new(host: &str, port: u16, max_line_bytes: usize) -> Self {
+        SocketReceiver {
+            host: host.to_string(),
+            port,
+            max_line_bytes,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            active: None,
+        }
+    }
+
+    /// Sets how long one connection attempt may take (5 s by default).
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The address this receiver connects to, as `host:port`.
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+impl Receiver<String> for SocketReceiver {
+    fn on_start(&mut self, ctx: &ReceiverContext<String>) {
+        // A start without a stop in between must not leave an old thread reading.
+        self.on_stop();
+        let connection = Arc::new(Connection::default());
+        let reader = Reader {
+            ctx: ctx.clone(),
+            connection: Arc::clone(&connection),
+            host: self.host.clone(),
+            port: self.port,
+            max_line_bytes: self.max_line_bytes,
+            connect_timeout: self.connect_timeout,
+        };
+        let spawned = thread::Builder::new()
+            .name(format!("ember-socket-receiver-{}", ctx.stream_id()))
+            .spawn(move || reader.run());
+        match spawned {
+            Ok(thread) => self.active = Some(Active { connection, thread }),
+            Err(e) => ctx.restart(&format!("Error starting the socket reading thread: {e}")),
+        }
+    }
+
+    fn on_stop(&mut self) {
+        let Some(active) = self.active.take() else { return };
+        active.connection.stop.store(true, Ordering::Release);
+        if let Some(stream) = active.connection.slot().as_ref() {
+            // Makes a blocked read return at once.
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+        let deadline = Instant::now() + JOIN_TIMEOUT;
+        while !active.thread.is_finished() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(2));
+        }
+        if active.thread.is_finished() {
+            if active.thread.join().is_err() {
+                tracing::error!("Socket reading thread for {} panicked", self.address());
+            }
+        } else {
+            tracing::warn!(
+                "Socket reading thread for {} did not end within {} ms; leaving it behind",
+                self.address(),
+                JOIN_TIMEOUT.as_millis()
+            );
+        }
+    }
+
+    fn name(&self) -> String {
+        "SocketReceiver".to_string()
+    }
+}
+
+/// Everything the reading thread needs.
+struct Reader {
+    ctx: ReceiverContext<String>,
+    connection: Arc<Connection>,
+    host: String,
+    port: u16,
+    max_line_bytes: usize,
+    connect_timeout: Duration,
+}
+
+/// Why a connection's read loop ended.
+enum End {
+    /// The server closed the connection.
+    Eof,
+    /// The receiver is being stopped or restarted.
+    Stopped,
+}
+
+impl Reader {
+    fn stopped(&self) -> bool {
+        self.connection.stopped() || self.ctx.is_stopped()
+    }
+
+    fn run(self) {
+        let address = format!("{}:{}", self.host, self.port);
+        tracing::info!("Connecting to {address}");
+        let mut stream = match connect(&self.host, self.port, self.connect_timeout) {
+            Ok(stream) => stream,
+            Err(e) => {
+                if !self.stopped() {
+                    self.ctx.restart(&format!("Error connecting to {address}: {e}"));
+                }
+                return;
+            }
+        };
+        match stream.try_clone() {
+            Ok(clone) => *self.connection.slot() = Some(clone),
+            Err(e) => {
+                let _ = stream.shutdown(Shutdown::Both);
+                if !self.stopped() {
+                    self.ctx.restart(&format!("Error connecting to {address}: {e}"));
+                }
+                return;
+            }
+        }
+        // on_stop may have run between the connect and the registration above, and then had no
+        // stream to shut down.
+        if self.stopped() {
+            let _ = stream.shutdown(Shutdown::Both);
+            *self.connection.slot() = None;
+            return;
+        }
+        tracing::info!("Connected to {address}");
+        let mut splitter = LineSplitter::new(self.max_line_bytes);
+        let result = self.read_loop(&mut stream, &mut splitter, &address);
+        let _ = stream.shutdown(Shutdown::Both);
+        *self.connection.slot() = None;
+        if let Some(summary) = splitter.stats().describe(self.max_line_bytes) {
+            tracing::warn!("Connection to {address} ended; malformed input: {summary}");
+        }
+        match result {
+            Ok(End::Eof) if !self.stopped() => self.ctx.restart("Socket data stream had no more data"),
+            Ok(_) => tracing::info!("Stopped receiving"),
+            Err(_) if self.stopped() => tracing::info!("Stopped receiving"),
+            Err(e) => {
+                tracing::warn!("Error receiving data from {address}: {e}");
+                self.ctx.restart(&format!("Error receiving data: {e}"));
+            }
+        }
+    }
+
+    /// Reads until end of stream, error or stop, storing lines as blocks.
+    fn read_loop(&self, stream: &mut TcpStream, splitter: &mut LineSplitter, address: &str) -> io::Result<End> {
+        let mut buf = vec![0u8; READ_CHUNK];
+        let mut lines = Vec::new();
+        let mut reported = false;
+        loop {
+            if self.stopped() {
+                return Ok(End::Stopped);
+            }
+            let n = match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            splitter.feed(&buf[..n], &mut lines);
+            self.store(&mut lines);
+            self.report_once(splitter.stats(), &mut reported, address);
+        }
+        // Spark keeps a last line that has no newline when the connection closes.
+        splitter.finish(&mut lines);
+        self.store(&mut lines);
+        self.report_once(splitter.stats(), &mut reported, address);
+        Ok(End::Eof)
+    }
+
+    /// Stores the lines of one read: one block, or blocks of [`BLOCK_RECORDS`] lines for a read
+    /// that brought many short lines, so that blocks (the partitions of a batch) stay moderate.
+    fn store(&self, lines: &mut Vec<String>) {
+        let count = lines.len();
+        if count == 0 {
+            return;
+        }
+        let taken = std::mem::replace(lines, Vec::with_capacity(count.min(2 * BLOCK_RECORDS)));
+        if count <= 2 * BLOCK_RECORDS {
+            self.ctx.store_many(taken);
+            return;
+        }
+        let mut rest = taken.into_iter();
+        loop {
+            let block: Vec<String> = rest.by_ref().take(BLOCK_RECORDS).collect();
+            if block.is_empty() {
+                break;
+            }
+            self.ctx.store_many(block);
+        }
+    }
+
+    /// Reports malformed input the first time a connection shows some.
+    fn report_once(&self, stats: &LineStats, reported: &mut bool, address: &str) {
+        if *reported || stats.is_clean() {
+            return;
+        }
+        *reported = true;
+        if let Some(summary) = stats.describe(self.max_line_bytes) {
+            self.ctx.report_error(&format!("Malformed input from {address}: {summary}"));
+        }
+    }
+}
+
+/// Connects to the first address of `host` that accepts within `timeout`.
+fn connect(host: &str, port: u16, timeout: Duration) -> io::Result<TcpStream> {
+    let mut last_error = None;
+    for address in (host, port).to_socket_addrs()? {
+        match TcpStream::connect_timeout(&address, timeout) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| io::Error::new(ErrorKind::NotFound, format!("no address found for {host}"))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::receiver::supervisor::tests::{collect, events, no_wake, settings};
+    use crate::receiver::supervisor::{ReceiverEvent, ReceiverHandle, launch};
+    use std::io::Write;
+    use std::net::TcpListener;
+
+    const WAIT: Duration = Duration::from_secs(10);
+
+    fn listener() -> (TcpListener, u16) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        (listener, port)
+    }
+
+    /// Accepts one connection within `WAIT` (the listener is non-blocking while waiting so that a
+    /// broken receiver fails the test instead of hanging it).
+    fn accept(listener: &TcpListener) -> TcpStream {
+        listener.set_nonblocking(true).unwrap();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    stream.set_nonblocking(false).unwrap();
+                    return stream;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
+                    thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => panic!("no connection from the receiver: {e}"),
+            }
+        }
+    }
+
+    fn start(port: u16, max_line_bytes: usize, restart_ms: u64) -> (ReceiverHandle<String>, crossbeam_channel::Receiver<ReceiverEvent>) {
+        let (tx, rx) = events();
+        let receiver = SocketReceiver::new("127.0.0.1", port, max_line_bytes);
+        (launch(Box::new(receiver), 0, settings(restart_ms), tx, no_wake()), rx)
+    }
+
+    fn next_event(rx: &crossbeam_channel::Receiver<ReceiverEvent>) -> ReceiverEvent {
+        rx.recv_timeout(WAIT).expect("no receiver event in time")
+    }
+
+    #[test]
+    fn reads_lines_and_keeps_the_last_partial_line() {
+        let (listener, port) = listener();
+        let (handle, rx) = start(port, 1024, 5_000);
+        let mut server = accept(&listener);
+        server.write_all(b"hello world\r\nsecond line\n").unwrap();
+        assert_eq!(collect(&handle, 2, WAIT), ["hello world", "second line"]);
+        server.write_all(b"no newline at the end").unwrap();
+        drop(server);
+        assert_eq!(collect(&handle, 1, WAIT), ["no newline at the end"]);
+
+        assert!(matches!(next_event(&rx), ReceiverEvent::Started(info) if info.name == "SocketReceiver-0"));
+        match next_event(&rx) {
+            ReceiverEvent::Stopped(info) => assert_eq!(info.last_error_message, "Socket data stream had no more data"),
+            other => panic!("expected Stopped, got {other:?}"),
+        }
+        let began = Instant::now();
+        handle.stop(WAIT);
+        assert!(began.elapsed() < Duration::from_secs(2), "stop took {:?}", began.elapsed());
+        assert!(handle.is_stopped());
+    }
+
+    #[test]
+    fn reconnects_after_the_server_closes() {
+        let (listener, port) = listener();
+        let (handle, rx) = start(port, 1024, 150);
+        let mut first = accept(&listener);
+        first.write_all(b"from first\n").unwrap();
+        assert_eq!(collect(&handle, 1, WAIT), ["from first"]);
+        let closed = Instant::now();
+        drop(first);
+        let mut second = accept(&listener);
+        let gap = closed.elapsed();
+        assert!(gap >= Duration::from_millis(150), "reconnected after {gap:?}, before the restart delay");
+        second.write_all(b"from second\n").unwrap();
+        assert_eq!(collect(&handle, 1, WAIT), ["from second"]);
+
+        let kinds: Vec<_> = (0..3)
+            .map(|_| match next_event(&rx) {
+                ReceiverEvent::Started(_) => "started",
+                ReceiverEvent::Stopped(_) => "stopped",
+                ReceiverEvent::Error(_) => "error",
+            })
+            .collect();
+        assert_eq!(kinds, ["started", "stopped", "started"]);
+        // Stopping while a read is blocked must be prompt: the socket is shut down.
+        let began = Instant::now();
+        handle.stop(WAIT);
+        assert!(began.elapsed() < Duration::from_secs(2), "stop took {:?}", began.elapsed());
+        match next_event(&rx) {
+            ReceiverEvent::Stopped(info) => assert_eq!(info.last_error_message, "Stopped by driver"),
+            other => panic!("expected Stopped, got {other:?}"),
+        }
+        // The receiver closed its side of the connection.
+        let mut rest = Vec::new();
+        second.set_read_timeout(Some(WAIT)).unwrap();
+        assert_eq!(second.read_to_end(&mut rest).unwrap(), 0);
+    }
+
+    #[test]
+    fn server_that_never_starts_causes_repeated_connect_attempts_without_hanging() {
+        // Bind then drop to get a port that (most likely) nobody listens on.
+        let port = listener().1;
+        let (handle, rx) = start(port, 1024, 100);
+        let mut connect_errors = 0;
+        let deadline = Instant::now() + WAIT;
+        while connect_errors < 3 && Instant::now() < deadline {
+            if let ReceiverEvent::Stopped(info) = next_event(&rx) {
+                let expected = format!("Error connecting to 127.0.0.1:{port}: ");
+                assert!(info.last_error_message.starts_with(&expected), "{}", info.last_error_message);
+                connect_errors += 1;
+            }
+        }
+        assert_eq!(connect_errors, 3);
+        let began = Instant::now();
+        handle.stop(WAIT);
+        assert!(began.elapsed() < Duration::from_secs(2), "stop took {:?}", began.elapsed());
+        assert!(handle.is_stopped());
+        assert!(handle.try_recv().is_none());
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_and_reported_once() {
+        let (listener, port) = listener();
+        let (handle, rx) = start(port, 1024, 5_000);
+        let mut server = accept(&listener);
+        server.write_all(b"caf\xe9\nok\n\xff\xfe\n").unwrap();
+        assert_eq!(collect(&handle, 3, WAIT), ["caf\u{fffd}", "ok", "\u{fffd}\u{fffd}"]);
+        server.write_all(b"more \xc0\n").unwrap();
+        assert_eq!(collect(&handle, 1, WAIT), ["more \u{fffd}"]);
+
+        assert!(matches!(next_event(&rx), ReceiverEvent::Started(_)));
+        match next_event(&rx) {
+            ReceiverEvent::Error(info) => {
+                assert_eq!(
+                    info.last_error_message,
+                    format!("Malformed input from 127.0.0.1:{port}: replaced invalid UTF-8 in 2 lines")
+                );
+                assert!(info.active);
+            }
+            other => panic!("expected Error, got {other:?}"),
+        }
+        handle.stop(WAIT);
+        // Only the Stopped event follows: the later invalid line was not reported again.
+        assert!(matches!(next_event(&rx), ReceiverEvent::Stopped(_)));
+        assert!(rx.try_recv().is_err());
+        drop(server);
+    }
+
+    #[test]
+    fn huge_line_is_dropped_and_the_next_line_arrives() {
+        const MAX: usize = 64 * 1024;
+        let (listener, port) = listener();
+        let (handle, rx) = start(port, MAX, 5_000);
+        let mut server = accept(&listener);
+        let writer = thread::spawn(move || {
+            server.write_all(b"before\n").unwrap();
+            let chunk = vec![b'y'; 1 << 20];
+            for _ in 0..100 {
+                server.write_all(&chunk).unwrap();
+            }
+            server.write_all(b"\nafter\n").unwrap();
+            server
+        });
+        // The receiver keeps reading while the 100 MiB line streams through.
+        assert_eq!(collect(&handle, 2, Duration::from_secs(60)), ["before", "after"]);
+        let server = writer.join().unwrap();
+        assert!(matches!(next_event(&rx), ReceiverEvent::Started(_)));
+        match next_event(&rx) {
+            ReceiverEvent::Error(info) => assert_eq!(
+                info.last_error_message,
+                format!(
+                    "Malformed input from 127.0.0.1:{port}: dropped 1 lines longer than {MAX} bytes ({} bytes in all; see ember.input.maxLineBytes)",
+                    100 << 20
+                )
+            ),
+            other => panic!("expected Error, got {other:?}"),
+        }
+        handle.stop(WAIT);
+        drop(server);
+    }
+
+    #[test]
+    fn many_lines_arrive_complete_and_in_order() {
+        let (listener, port) = listener();
+        let (handle, _rx) = start(port, 1024, 5_000);
+        let mut server = accept(&listener);
+        const LINES: usize = 50_000;
+        let writer = thread::spawn(move || {
+            let mut text = String::new();
+            for i in 0..LINES {
+                text.push_str(&format!("line {i}\n"));
+            }
+            server.write_all(text.as_bytes()).unwrap();
+            server
+        });
+        let got = collect(&handle, LINES, Duration::from_secs(30));
+        assert_eq!(got.len(), LINES);
+        assert!(got.iter().enumerate().all(|(i, line)| *line == format!("line {i}")));
+        let server = writer.join().unwrap();
+        handle.stop(WAIT);
+        drop(server);
+    }
+
+    #[test]
+    fn on_stop_without_start_is_harmless() {
+        let mut receiver = SocketReceiver::new("localhost", 9, 10);
+        receiver.on_stop();
+        assert_eq!(receiver.name(), "SocketReceiver");
+        assert_eq!(receiver.address(), "localhost:9");
+    }
+
+    /// Throughput check; run with
+    /// `cargo test --release -p ember --lib socket_throughput -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn socket_throughput() {
+        let (listener, port) = listener();
+        let (tx, _rx) = events();
+        let receiver = SocketReceiver::new("127.0.0.1", port, 1 << 20);
+        let handle = launch(Box::new(receiver), 0, settings(5_000), tx, no_wake());
+        let mut server = accept(&listener);
+        const TOTAL: usize = 1 << 30;
+        let line = format!("{}\n", "x".repeat(69));
+        let chunk = line.repeat((1 << 20) / line.len());
+        let rounds = TOTAL / chunk.len();
+        let writer = thread::spawn(move || {
+            for _ in 0..rounds {
+                server.write_all(chunk.as_bytes()).unwrap();
+            }
+        });
+        let began = Instant::now();
+        let want = rounds * ((1 << 20) / line.len());
+        let mut got = 0;
+        while got < want && began.elapsed() < Duration::from_secs(120) {
+            match handle.try_recv() {
+                Some(block) => got += block.len(),
+                None => thread::yield_now(),
+            }
+        }
+        let secs = began.elapsed().as_secs_f64();
+        writer.join().unwrap();
+        handle.stop(WAIT);
+        assert_eq!(got, want);
+        println!("{:.0} MB/s, {:.1} M lines/s", (got * line.len()) as f64 / secs / 1e6, got as f64 / secs / 1e6);
+    }
+}

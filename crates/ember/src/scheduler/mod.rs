@@ -1,0 +1,9 @@
+//! Scheduling: the batch clock, the shared run state, output jobs and listener events
+//! (Spark's `scheduler/`). Nothing here knows timely; `exec` drives these types.
+
+pub mod clock;
+pub mod listener;
+pub(crate) mod runtime;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use listener::{BatchInfo, OutputOperationInfo, StreamInputInfo, StreamingListener};

@@ -1,0 +1,287 @@
+//! State shared by the user's thread, the driver worker and the other workers of one running
+//! `StreamingContext`: stop requests, the first reported error, failures of user code per batch,
+//! output jobs waiting to run, and batch completion.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::Thread;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::context::Context;
+use crate::receiver::supervisor::ReceiverEvent;
+use crate::error::Error;
+use crate::scheduler::clock::Clock;
+use crate::scheduler::listener::{BatchInfo, Event, ListenerBus, OutputOperationInfo};
+use crate::time::{Duration, Time};
+
+/// How a stop was requested.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StopMode {
+    /// Stop now: batches not yet processed are dropped.
+    Immediate,
+    /// Stop receiving, then process everything already received.
+    Graceful,
+}
+
+/// An output operation's work for one batch, run on the driver in definition order.
+pub(crate) struct Job {
+    /// Output operation index.
+    pub(crate) op: usize,
+    /// Short name (`print`, `foreach_rdd`, ...).
+    pub(crate) name: &'static str,
+    /// Node ids this output depends on; a failure in any of them fails the job.
+    pub(crate) lineage: Arc<BTreeSet<usize>>,
+    /// The work; `Err` is a failure with its message.
+    pub(crate) run: Box<dyn FnOnce() -> Result<(), String> + Send>,
+}
+
+/// The first error reported while running; `await_termination` returns it (again on every
+/// call, as Spark rethrows it).
+#[derive(Clone, Debug)]
+enum Reported {
+    Job { time: Time, op: usize, message: String },
+    Execution(String),
+}
+
+impl Reported {
+    fn to_error(&self) -> Error {
+        match self {
+            Reported::Job { time, op, message } => {
+                Error::JobFailed { time: *time, output_op: *op, message: message.clone() }
+            }
+            Reported::Execution(m) => Error::Execution(m.clone()),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Control {
+    stop: Option<StopMode>,
+    terminated: bool,
+    first_error: Option<Reported>,
+    completed: BTreeSet<u64>,
+}
+
+/// Shared state of one run.
+pub(crate) struct Runtime {
+    pub(crate) batch: Duration,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) ctx: Context,
+    pub(crate) bus: ListenerBus,
+    control: Mutex<Control>,
+    changed: Condvar,
+    failures: Mutex<BTreeMap<u64, Vec<(usize, String)>>>,
+    jobs: Mutex<BTreeMap<u64, Vec<Job>>>,
+    driver: Mutex<Option<Thread>>,
+    receiver_events: (Sender<ReceiverEvent>, Receiver<ReceiverEvent>),
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}
+
+impl Runtime {
+    pub(crate) fn new(batch: Duration, clock: Arc<dyn Clock>, ctx: Context, bus: ListenerBus) -> Self {
+        Runtime {
+            batch,
+            clock,
+            ctx,
+            bus,
+            control: Mutex::new(Control::default()),
+            changed: Condvar::new(),
+            failures: Mutex::new(BTreeMap::new()),
+            jobs: Mutex::new(BTreeMap::new()),
+            driver: Mutex::new(None),
+            receiver_events: crossbeam_channel::unbounded(),
+        }
+    }
+
+    pub(crate) fn post(&self, event: Event) {
+        self.bus.post(event);
+    }
+
+    /// Records that user code of node `node` failed in batch `time`.
+    pub(crate) fn fail(&self, time: Time, node: usize, what: &str, message: String) {
+        tracing::error!(batch = %time, operation = what, "user code failed: {message}");
+        lock(&self.failures)
+            .entry(time.as_millis())
+            .or_default()
+            .push((node, format!("{what} failed: {message}")));
+    }
+
+    /// Queues an output job of batch `time`; it runs once the batch is complete.
+    pub(crate) fn submit_job(&self, time: Time, job: Job) {
+        lock(&self.jobs).entry(time.as_millis()).or_default().push(job);
+    }
+
+    /// Runs the output jobs of a completed batch in definition order, posting Spark's events,
+    /// and returns the completed batch's info.
+    pub(crate) fn run_jobs(&self, mut info: BatchInfo) -> BatchInfo {
+        let t = info.batch_time;
+        let mut jobs = lock(&self.jobs).remove(&t.as_millis()).unwrap_or_default();
+        jobs.sort_by_key(|j| j.op);
+        let failures = lock(&self.failures).remove(&t.as_millis()).unwrap_or_default();
+        let start = self.clock.now().as_millis();
+        info.processing_start_time = Some(start.max(info.submission_time));
+        self.post(Event::BatchStarted(info.clone()));
+        for job in jobs {
+            let mut op = OutputOperationInfo {
+                batch_time: t,
+                id: job.op,
+                name: job.name.to_owned(),
+                description: format!("{} of output operation {}", job.name, job.op),
+                start_time: Some(self.clock.now().as_millis()),
+                end_time: None,
+                failure_reason: None,
+            };
+            self.post(Event::OutputStarted(op.clone()));
+            let upstream = failures.iter().find(|(node, _)| job.lineage.contains(node)).map(|(_, m)| m.clone());
+            let outcome = match upstream {
+                Some(m) => Err(m),
+                None => catch_unwind(AssertUnwindSafe(job.run)).unwrap_or_else(|p| Err(panic_message(p))),
+            };
+            if let Err(message) = outcome {
+                tracing::error!("Error running job streaming job {t}.{}: {message}", job.op);
+                self.report(Reported::Job { time: t, op: job.op, message: message.clone() });
+                op.failure_reason = Some(message);
+            }
+            op.end_time = Some(self.clock.now().as_millis());
+            info.output_operation_infos.insert(op.id, op.clone());
+            self.post(Event::OutputCompleted(op));
+        }
+        info.processing_end_time = Some(self.clock.now().as_millis());
+        self.post(Event::BatchCompleted(info.clone()));
+        lock(&self.control).completed.insert(t.as_millis());
+        self.changed.notify_all();
+        info
+    }
+
+    /// Drops the queued jobs of a batch that will not run (immediate stop).
+    pub(crate) fn discard_jobs(&self, time: Time) {
+        lock(&self.jobs).remove(&time.as_millis());
+        lock(&self.failures).remove(&time.as_millis());
+    }
+
+    fn report(&self, r: Reported) {
+        let mut c = lock(&self.control);
+        if c.first_error.is_none() {
+            c.first_error = Some(r);
+        }
+        drop(c);
+        self.changed.notify_all();
+    }
+
+    /// Reports a failure of the execution itself (a worker died).
+    pub(crate) fn report_execution_error(&self, message: String) {
+        self.report(Reported::Execution(message));
+    }
+
+    pub(crate) fn request_stop(&self, mode: StopMode) {
+        let mut c = lock(&self.control);
+        // An immediate request overrides a graceful one, never the reverse.
+        if c.stop != Some(StopMode::Immediate) {
+            c.stop = Some(mode);
+        }
+        drop(c);
+        self.changed.notify_all();
+        self.wake_driver();
+    }
+
+    pub(crate) fn stop_mode(&self) -> Option<StopMode> {
+        lock(&self.control).stop
+    }
+
+    pub(crate) fn mark_terminated(&self) {
+        lock(&self.control).terminated = true;
+        self.changed.notify_all();
+    }
+
+    pub(crate) fn is_terminated(&self) -> bool {
+        lock(&self.control).terminated
+    }
+
+    /// Waits until the run ends or an error is reported, at most `timeout` (forever if `None`).
+    /// `Ok(true)`: ended; `Ok(false)`: timed out; `Err`: the first reported error.
+    pub(crate) fn await_termination(&self, timeout: Option<std::time::Duration>) -> Result<bool, Error> {
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let mut c = lock(&self.control);
+        loop {
+            if let Some(e) = &c.first_error {
+                return Err(e.to_error());
+            }
+            if c.terminated {
+                return Ok(true);
+            }
+            match deadline {
+                None => c = self.changed.wait(c).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let now = std::time::Instant::now();
+                    if now >= d {
+                        return Ok(false);
+                    }
+                    c = self.changed.wait_timeout(c, d - now).unwrap_or_else(|p| p.into_inner()).0;
+                }
+            }
+        }
+    }
+
+    /// Waits until batch `time` has completed (or the run ended), at most `timeout`.
+    pub(crate) fn wait_batch(&self, time: Time, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut c = lock(&self.control);
+        loop {
+            if c.completed.contains(&time.as_millis()) {
+                return true;
+            }
+            if c.terminated {
+                return false;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            c = self.changed.wait_timeout(c, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+
+    pub(crate) fn set_driver_thread(&self, t: Thread) {
+        *lock(&self.driver) = Some(t);
+    }
+
+    /// Wakes the driver worker if it is parked (new input, a stop request, a clock move).
+    pub(crate) fn wake_driver(&self) {
+        if let Some(t) = lock(&self.driver).as_ref() {
+            t.unpark();
+        }
+    }
+
+    /// Where receivers send their lifecycle events.
+    pub(crate) fn receiver_events(&self) -> Sender<ReceiverEvent> {
+        self.receiver_events.0.clone()
+    }
+
+    /// Forwards receivers' events to the listeners (called by the driver loop, so that they
+    /// are ordered with the batch events).
+    pub(crate) fn drain_receiver_events(&self) {
+        while let Ok(event) = self.receiver_events.1.try_recv() {
+            self.post(match event {
+                ReceiverEvent::Started(i) => Event::ReceiverStarted(i),
+                ReceiverEvent::Error(i) => Event::ReceiverError(i),
+                ReceiverEvent::Stopped(i) => Event::ReceiverStopped(i),
+            });
+        }
+    }
+}

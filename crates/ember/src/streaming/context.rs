@@ -1,0 +1,460 @@
+//! [`StreamingContext`]: builds the stream graph, starts it on timely, stops it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use crate::context::Context;
+use crate::data::Data;
+use crate::dstream::input::{InputNode, InputSource, QueueSource, ReceiverSource};
+use crate::dstream::{DStream, Meta, Node, RddQueue};
+use crate::error::{Error, Result};
+use crate::exec::{self, Execution, OutputNode, Plan};
+use crate::rdd::Rdd;
+use crate::receiver::Receiver;
+use crate::scheduler::clock::{Clock, SystemClock};
+use crate::scheduler::listener::{ListenerBus, StreamingListener};
+use crate::scheduler::runtime::{Runtime, StopMode};
+use crate::streaming::StreamingContextState;
+use crate::time::{Duration, Time};
+
+/// The started, not yet stopped, context of this process (Spark allows one per JVM).
+static ACTIVE: Mutex<Option<StreamingContext>> = Mutex::new(None);
+
+const AFTER_START: &str =
+    "Adding new inputs, transformations, and output operations after starting a context is not supported";
+const AFTER_STOP: &str =
+    "Adding new inputs, transformations, and output operations after stopping a context is not supported";
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The entry point of a streaming application (Spark's `StreamingContext`): define inputs,
+/// transformations and output operations, then [`start`](StreamingContext::start) and
+/// [`await_termination`](StreamingContext::await_termination).
+///
+/// Cloning is cheap; all clones are the same context.
+#[derive(Clone)]
+pub struct StreamingContext {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    ctx: Context,
+    batch: Duration,
+    clock: Arc<dyn Clock>,
+    state: Mutex<StreamingContextState>,
+    state_changed: Condvar,
+    graph: Mutex<Graph>,
+    listeners: Mutex<Vec<Arc<dyn StreamingListener>>>,
+    running: Mutex<Option<Running>>,
+}
+
+struct Running {
+    runtime: Arc<Runtime>,
+    execution: Execution,
+    started_at: Time,
+}
+
+#[derive(Default)]
+struct Graph {
+    next_node: usize,
+    next_input: usize,
+    outputs: Vec<Arc<dyn OutputNode>>,
+    /// One line per node and output, for the cluster handshake's fingerprint.
+    shape: Vec<String>,
+    remember: Option<Duration>,
+    checkpoint: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for StreamingContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamingContext")
+            .field("batch", &self.inner.batch)
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+impl StreamingContext {
+    /// A streaming context on `ctx` cutting input into batches of `batch_interval`.
+    ///
+    /// Unlike Spark, which accepts a zero interval and then spins, a zero interval is rejected.
+    pub fn new(ctx: &Context, batch_interval: Duration) -> Result<Self> {
+        Self::with_clock(ctx, batch_interval, Arc::new(SystemClock))
+    }
+
+    /// A streaming context whose batch timer follows `clock`; with a
+    /// [`ManualClock`](crate::scheduler::ManualClock) tests decide when batches close.
+    pub fn with_clock(ctx: &Context, batch_interval: Duration, clock: Arc<dyn Clock>) -> Result<Self> {
+        if batch_interval.is_zero() {
+            return Err(Error::Requirement("Batch duration must be greater than 0 ms".into()));
+        }
+        if ctx.is_stopped() {
+            return Err(Error::IllegalState(
+                "Cannot create a StreamingContext on a stopped Context".into(),
+            ));
+        }
+        Ok(StreamingContext {
+            inner: Arc::new(Inner {
+                ctx: ctx.clone(),
+                batch: batch_interval,
+                clock,
+                state: Mutex::new(StreamingContextState::Initialized),
+                state_changed: Condvar::new(),
+                graph: Mutex::new(Graph::default()),
+                listeners: Mutex::new(Vec::new()),
+                running: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// The context this streaming context runs on (Spark's `sparkContext`).
+    pub fn context(&self) -> &Context {
+        &self.inner.ctx
+    }
+
+    /// The batch interval.
+    pub fn batch_duration(&self) -> Duration {
+        self.inner.batch
+    }
+
+    /// The lifecycle state.
+    pub fn state(&self) -> StreamingContextState {
+        *lock(&self.inner.state)
+    }
+
+    /// The started and not yet stopped context of this process, if any.
+    pub fn get_active() -> Option<StreamingContext> {
+        lock(&ACTIVE).clone()
+    }
+
+    /// Keeps every stream's batches for at least `duration` (Spark's `remember`).
+    pub fn remember(&self, duration: Duration) -> Result<()> {
+        self.check_initialized()?;
+        lock(&self.inner.graph).remember = Some(duration);
+        Ok(())
+    }
+
+    /// Sets the checkpoint directory, creating it if needed.
+    pub fn checkpoint(&self, directory: impl AsRef<Path>) -> Result<()> {
+        let dir = directory.as_ref();
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating checkpoint directory {}", dir.display()), e))?;
+        let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        lock(&self.inner.graph).checkpoint = Some(dir);
+        Ok(())
+    }
+
+    /// The checkpoint directory, if set.
+    pub fn checkpoint_dir(&self) -> Option<PathBuf> {
+        lock(&self.inner.graph).checkpoint.clone()
+    }
+
+    /// Adds a listener; it receives the events of the next start.
+    pub fn add_streaming_listener(&self, listener: impl StreamingListener) {
+        lock(&self.inner.listeners).push(Arc::new(listener));
+    }
+
+    /// Starts the stream: `Initialized → Active`.
+    ///
+    /// Fails with Spark's messages when there is no output operation, when another context of
+    /// this process is active, or when this one was stopped. A failed start leaves the context
+    /// stopped, as in Spark. Starting an active context only logs a warning.
+    pub fn start(&self) -> Result<()> {
+        let mut state = lock(&self.inner.state);
+        match *state {
+            StreamingContextState::Active => {
+                tracing::warn!("StreamingContext has already been started");
+                return Ok(());
+            }
+            StreamingContextState::Stopped => {
+                return Err(Error::IllegalState("StreamingContext has already been stopped".into()));
+            }
+            StreamingContextState::Initialized => {}
+        }
+        let outcome = self.start_locked();
+        *state = match outcome {
+            Ok(()) => StreamingContextState::Active,
+            Err(_) => StreamingContextState::Stopped,
+        };
+        drop(state);
+        self.inner.state_changed.notify_all();
+        outcome
+    }
+
+    fn start_locked(&self) -> Result<()> {
+        let mut active = lock(&ACTIVE);
+        if let Some(other) = active.as_ref() {
+            let since = lock(&other.inner.running).as_ref().map(|r| r.started_at).unwrap_or_default();
+            return Err(Error::IllegalState(format!(
+                "Only one StreamingContext may be started in this process. Currently running \
+                 StreamingContext was started at {}",
+                since.to_local_datetime_string()
+            )));
+        }
+        if self.inner.ctx.is_stopped() {
+            return Err(Error::IllegalState("Cannot start a StreamingContext on a stopped Context".into()));
+        }
+        let (outputs, fingerprint) = {
+            let graph = lock(&self.inner.graph);
+            if graph.outputs.is_empty() {
+                return Err(Error::Requirement("No output operations registered, so nothing to execute".into()));
+            }
+            (graph.outputs.clone(), crate::hash::stable_hash(&graph.shape))
+        };
+        let listeners = lock(&self.inner.listeners).clone();
+        let runtime = Arc::new(Runtime::new(
+            self.inner.batch,
+            self.inner.clock.clone(),
+            self.inner.ctx.clone(),
+            ListenerBus::new(listeners),
+        ));
+        let started_at = self.inner.clock.now();
+        let plan = Arc::new(Plan {
+            outputs,
+            batch: self.inner.batch,
+            master: self.inner.ctx.master().clone(),
+            fingerprint,
+            start: started_at,
+        });
+        let execution = exec::launch(plan, runtime.clone())?;
+        *lock(&self.inner.running) = Some(Running { runtime, execution, started_at });
+        *active = Some(self.clone());
+        Ok(())
+    }
+
+    fn runtime(&self) -> Option<Arc<Runtime>> {
+        lock(&self.inner.running).as_ref().map(|r| r.runtime.clone())
+    }
+
+    /// Waits until the context stops or a batch job fails; returns the first job failure (again
+    /// on every call, as Spark rethrows it). Later batches keep running after a failure.
+    pub fn await_termination(&self) -> Result<()> {
+        self.await_inner(None).map(|_| ())
+    }
+
+    /// As [`await_termination`](Self::await_termination), waiting at most `timeout`: `Ok(true)`
+    /// when stopped, `Ok(false)` on timeout.
+    pub fn await_termination_or_timeout(&self, timeout: std::time::Duration) -> Result<bool> {
+        self.await_inner(Some(timeout))
+    }
+
+    fn await_inner(&self, timeout: Option<std::time::Duration>) -> Result<bool> {
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        // Before start there is nothing to wait on but a state change.
+        loop {
+            if let Some(rt) = self.runtime() {
+                let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+                return rt.await_termination(left);
+            }
+            let state = lock(&self.inner.state);
+            if *state == StreamingContextState::Stopped {
+                return Ok(true);
+            }
+            match deadline {
+                None => drop(self.inner.state_changed.wait(state).unwrap_or_else(|p| p.into_inner())),
+                Some(d) => {
+                    let now = std::time::Instant::now();
+                    if now >= d {
+                        return Ok(false);
+                    }
+                    drop(self.inner.state_changed.wait_timeout(state, d - now).unwrap_or_else(|p| p.into_inner()));
+                }
+            }
+        }
+    }
+
+    /// Stops the stream. With `graceful`, receiving stops first and everything received is
+    /// processed; otherwise batches not yet processed are dropped. With `stop_context`, the
+    /// [`Context`] is stopped too; otherwise it can serve a new streaming context.
+    ///
+    /// Stopping a stopped context only logs (and still stops the Context if asked, as Spark).
+    /// Fails when called from a listener callback, as Spark does.
+    pub fn stop(&self, stop_context: bool, graceful: bool) -> Result<()> {
+        if std::thread::current().name() == Some("ember-listener-bus") {
+            return Err(Error::IllegalState("Cannot stop StreamingContext within listener bus thread.".into()));
+        }
+        let mut state = lock(&self.inner.state);
+        match *state {
+            StreamingContextState::Initialized => *state = StreamingContextState::Stopped,
+            StreamingContextState::Stopped => tracing::warn!("StreamingContext has already been stopped"),
+            StreamingContextState::Active => {
+                let mode = if graceful { StopMode::Graceful } else { StopMode::Immediate };
+                let running = lock(&self.inner.running).take();
+                if let Some(mut running) = running {
+                    running.runtime.request_stop(mode);
+                    running.execution.join();
+                    running.runtime.bus.close();
+                    // Keep the finished runtime so that a later await returns at once.
+                    *lock(&self.inner.running) = Some(running);
+                }
+                *state = StreamingContextState::Stopped;
+                let mut active = lock(&ACTIVE);
+                if active.as_ref().is_some_and(|a| Arc::ptr_eq(&a.inner, &self.inner)) {
+                    *active = None;
+                }
+                tracing::info!("StreamingContext stopped successfully");
+            }
+        }
+        drop(state);
+        self.inner.state_changed.notify_all();
+        if stop_context {
+            self.inner.ctx.stop();
+        }
+        Ok(())
+    }
+
+    fn check_initialized(&self) -> Result<()> {
+        match self.state() {
+            StreamingContextState::Initialized => Ok(()),
+            StreamingContextState::Active => Err(Error::IllegalState(AFTER_START.into())),
+            StreamingContextState::Stopped => Err(Error::IllegalState(AFTER_STOP.into())),
+        }
+    }
+
+    /// A new node of the graph. Poisoned with Spark's message when made after start or stop.
+    pub(crate) fn new_stream<U: Data>(
+        &self,
+        name: &'static str,
+        slide: Duration,
+        partitions: usize,
+        parents: &[&Meta],
+        poison: Option<String>,
+        node: impl Node<U>,
+    ) -> DStream<U> {
+        let mut lineage = std::collections::BTreeSet::new();
+        let mut poisoned: Option<Arc<str>> = parents.iter().find_map(|p| p.poisoned.clone());
+        for p in parents {
+            lineage.extend(p.lineage.iter().copied());
+        }
+        if poisoned.is_none() {
+            poisoned = poison.map(Arc::from);
+        }
+        if let Err(e) = self.check_initialized() {
+            poisoned.get_or_insert_with(|| Arc::from(e.to_string()));
+        }
+        let id = {
+            let mut graph = lock(&self.inner.graph);
+            let id = graph.next_node;
+            graph.next_node += 1;
+            let parent_ids: Vec<usize> = parents.iter().map(|p| p.id).collect();
+            graph.shape.push(format!("{id}:{name}:{parent_ids:?}:{}", slide.as_millis()));
+            id
+        };
+        lineage.insert(id);
+        DStream {
+            ssc: self.clone(),
+            node: Arc::new(node),
+            meta: Arc::new(Meta { id, name, slide, partitions: partitions.max(1), lineage: Arc::new(lineage), poisoned }),
+        }
+    }
+
+    /// Registers an output operation; returns its index.
+    pub(crate) fn register_output<N: OutputNode>(
+        &self,
+        name: &'static str,
+        parent: &Meta,
+        make: impl FnOnce(usize) -> N,
+    ) -> Result<usize> {
+        self.check_initialized()?;
+        if let Some(message) = &parent.poisoned {
+            return Err(Error::IllegalState(message.to_string()));
+        }
+        let mut graph = lock(&self.inner.graph);
+        let op = graph.outputs.len();
+        graph.outputs.push(Arc::new(make(op)));
+        graph.shape.push(format!("output {op}:{name}:{}", parent.id));
+        Ok(op)
+    }
+
+    fn new_input<T: Data>(
+        &self,
+        name: &'static str,
+        partitions: usize,
+        make: impl FnOnce(&Arc<Runtime>, usize) -> Box<dyn InputSource<T>> + Send + 'static,
+    ) -> DStream<T> {
+        let stream_id = {
+            let mut graph = lock(&self.inner.graph);
+            let id = graph.next_input;
+            graph.next_input += 1;
+            id
+        };
+        let node = InputNode::new(stream_id, partitions, make);
+        self.new_stream(name, self.inner.batch, partitions, &[], None, node)
+    }
+
+    /// Lines of text read from a TCP server at `host:port` (Spark's `socketTextStream`): UTF-8,
+    /// `\n`-separated; a last line without newline is kept; the receiver reconnects 2 s after the
+    /// server closes or refuses (setting `spark.streaming.receiverRestartDelay`). Invalid UTF-8 is
+    /// replaced and reported; a line longer than `ember.input.maxLineBytes` (default 16 MiB) is
+    /// dropped and reported instead of exhausting memory.
+    pub fn socket_text_stream(&self, host: &str, port: u16) -> DStream<String> {
+        let max_line = self.max_line_bytes();
+        let receiver = crate::receiver::SocketReceiver::new(host, port, max_line);
+        self.receiver_stream(receiver)
+    }
+
+    /// Records pushed by a user-defined [`Receiver`] (Spark's `receiverStream`).
+    pub fn receiver_stream<T: Data>(&self, receiver: impl Receiver<T>) -> DStream<T> {
+        let partitions = self.inner.ctx.default_parallelism();
+        let conf = self.inner.ctx.conf().clone();
+        self.new_input("receiver_stream", partitions, move |rt: &Arc<Runtime>, id| {
+            Box::new(ReceiverSource::launch(Box::new(receiver), id, rt, &conf)) as Box<dyn InputSource<T>>
+        })
+    }
+
+    /// New files of directory `dir`, as lines (Spark's `textFileStream`): only files moved in
+    /// after the stream was created, names not starting with `.` or `_`, each file read once.
+    pub fn text_file_stream(&self, dir: impl AsRef<Path>) -> DStream<String> {
+        let dir = dir.as_ref().to_path_buf();
+        let created = self.inner.clock.now();
+        let conf = self.inner.ctx.conf().clone();
+        let batch = self.inner.batch;
+        let max_line = self.max_line_bytes();
+        let partitions = self.inner.ctx.default_parallelism();
+        let files = self.new_input("file_input", partitions, move |_rt: &Arc<Runtime>, _id| {
+            Box::new(crate::dstream::input::FileSource::new(dir, created, batch, &conf)) as Box<dyn InputSource<String>>
+        });
+        crate::dstream::input::read_files(&files, max_line)
+    }
+
+    /// A stream of RDDs taken from `queue` (Spark's `queueStream`): one RDD per batch with
+    /// `one_at_a_time`, otherwise all queued RDDs at once; `default` when the queue is empty (or
+    /// an empty batch when `None`). RDDs pushed into the queue while running are picked up.
+    pub fn queue_stream<T: Data>(&self, queue: RddQueue<T>, one_at_a_time: bool, default: Option<Rdd<T>>) -> DStream<T> {
+        let partitions = self.inner.ctx.default_parallelism();
+        self.new_input("queue_stream", partitions, move |_rt: &Arc<Runtime>, _id| {
+            Box::new(QueueSource::new(queue, one_at_a_time, default)) as Box<dyn InputSource<T>>
+        })
+    }
+
+    /// The union of several streams of the same slide (Spark's `StreamingContext.union`).
+    pub fn union<T: Data>(&self, streams: &[DStream<T>]) -> DStream<T> {
+        crate::dstream::union::union_all(self, streams)
+    }
+
+    fn max_line_bytes(&self) -> usize {
+        self.inner.ctx.conf().get_bytes(crate::conf::MAX_LINE_BYTES, 16 << 20).unwrap_or(16 << 20) as usize
+    }
+
+    /// Whether `other` is this same context.
+    pub(crate) fn same_as(&self, other: &StreamingContext) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// Blocks until batch `time` has completed, at most `timeout` (for tests).
+    pub(crate) fn wait_batch(&self, time: Time, timeout: std::time::Duration) -> bool {
+        self.runtime().is_some_and(|rt| rt.wait_batch(time, timeout))
+    }
+
+    /// The clock driving batches.
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// Whether every stream remembers its batches (`remember` was called).
+    pub(crate) fn remember_duration(&self) -> Option<Duration> {
+        lock(&self.inner.graph).remember
+    }
+}

@@ -1,0 +1,7 @@
+//! The streaming entry point: [`StreamingContext`] and its lifecycle.
+
+mod context;
+mod state;
+
+pub use context::StreamingContext;
+pub use state::StreamingContextState;
