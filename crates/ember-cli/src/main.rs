@@ -1,1 +1,133 @@
-fn main() {}
+//! The `ember` command line: feed a socket, run word counts over sockets and directories, demo.
+
+use std::sync::OnceLock;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use ember::{Duration, StreamingContext};
+
+mod demo;
+mod feed;
+mod wordcount;
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Spark Streaming's DStreams in Rust: word counts and more over sockets and directories.
+#[derive(Parser, Debug)]
+#[command(name = "ember", version, about)]
+struct Cli {
+    /// More logging on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve a file (or stdin, `-`) to every client that connects, like `nc -lk`.
+    Feed(FeedArgs),
+    /// The seed's network word count over a socket or a directory.
+    Wordcount(wordcount::Args),
+    /// Word counts of a bundled text, with no set-up: ten seconds of output.
+    Demo(demo::Args),
+}
+
+#[derive(clap::Args, Debug)]
+struct FeedArgs {
+    /// File to serve, or `-` for standard input.
+    file: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0 picks a free one and prints it on stderr).
+    #[arg(long)]
+    port: u16,
+    /// Lines per second per client (unlimited when absent).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Send the file again and again.
+    #[arg(long = "loop")]
+    repeat: bool,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    if let Err(e) = run(cli.command) {
+        eprintln!("ember: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Feed(a) => {
+            let source = if a.file == "-" { feed::Source::Stdin } else { feed::Source::File(a.file.into()) };
+            let feeder = feed::Feeder::start(&a.host, a.port, feed::Feed { source, rate: a.rate, repeat: a.repeat })?;
+            eprintln!("ember feed: listening on {}", feeder.addr());
+            feeder.wait();
+            Ok(())
+        }
+        Command::Wordcount(a) => wordcount::run(a),
+        Command::Demo(a) => demo::run(a),
+    }
+}
+
+/// Ends the process at once with status 0: used when stdout is closed (`ember ... | head`).
+pub fn exit_quietly() -> ! {
+    std::process::exit(0)
+}
+
+/// Runs `ssc` until `duration` passes, Ctrl-C/SIGTERM arrives, or the stream ends; then stops it
+/// gracefully. A failed batch is reported on stderr; the stream keeps going, as in Spark.
+pub fn run_until_stopped(ssc: &StreamingContext, duration: Option<Duration>) -> Result<()> {
+    static SIGNALLED: OnceLock<StreamingContext> = OnceLock::new();
+    let _ = SIGNALLED.set(ssc.clone());
+    // A second signal while stopping ends the process at once.
+    let _ = ctrlc::set_handler(|| {
+        static ONCE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if ONCE.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        if let Some(ssc) = SIGNALLED.get() {
+            let ssc = ssc.clone();
+            std::thread::spawn(move || ssc.stop(false, true));
+        }
+    });
+    ssc.start()?;
+    let deadline = duration.map(|d| std::time::Instant::now() + d.to_std());
+    let mut reported = false;
+    loop {
+        let wait = match deadline {
+            Some(d) => d.saturating_duration_since(std::time::Instant::now()),
+            None => std::time::Duration::from_secs(3600),
+        };
+        match ssc.await_termination_or_timeout(wait) {
+            Ok(true) => break,
+            Ok(false) if deadline.is_some_and(|d| std::time::Instant::now() >= d) => break,
+            Ok(false) => {}
+            Err(e) => {
+                // The first failure is reported once; later batches keep running.
+                if !reported {
+                    eprintln!("ember: {e}");
+                    reported = true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                    break;
+                }
+            }
+        }
+    }
+    ssc.stop(false, true)?;
+    Ok(())
+}

@@ -49,9 +49,24 @@ impl FileSelector {
     /// A selector for `dir`, which may not exist yet. With `new_files_only`, files modified at or
     /// before `created_at` are ignored. `min_remember` is Spark's
     /// `spark.streaming.fileStream.minRememberDuration` (60 s by default).
-    pub(crate) fn new(dir: PathBuf, new_files_only: bool, created_at: Time, min_remember: Duration) -> Self {
-        let initial_threshold = if new_files_only { created_at } else { Time::from_millis(0) };
-        FileSelector { dir, initial_threshold, min_remember, selected: BTreeMap::new(), recent: HashSet::new() }
+    pub(crate) fn new(
+        dir: PathBuf,
+        new_files_only: bool,
+        created_at: Time,
+        min_remember: Duration,
+    ) -> Self {
+        let initial_threshold = if new_files_only {
+            created_at
+        } else {
+            Time::from_millis(0)
+        };
+        FileSelector {
+            dir,
+            initial_threshold,
+            min_remember,
+            selected: BTreeMap::new(),
+            recent: HashSet::new(),
+        }
     }
 
     /// The monitored directory.
@@ -85,7 +100,9 @@ impl FileSelector {
         let candidates = self.list()?;
         let mut chosen: Vec<Candidate> = candidates
             .into_iter()
-            .filter(|c| c.mtime > threshold && c.mtime <= batch_time && !self.recent.contains(&c.path))
+            .filter(|c| {
+                c.mtime > threshold && c.mtime <= batch_time && !self.recent.contains(&c.path)
+            })
             .collect();
         chosen.sort_by(|a, b| (a.mtime, &a.path).cmp(&(b.mtime, &b.path)));
         let took = began.elapsed();
@@ -112,11 +129,16 @@ impl FileSelector {
     }
 
     /// The remembered selections, oldest batch first (checkpoint data).
+    #[allow(dead_code, reason = "for checkpointing, which is not wired yet")]
     pub(crate) fn remembered(&self) -> Vec<(Time, Vec<PathBuf>)> {
-        self.selected.iter().map(|(time, files)| (*time, files.clone())).collect()
+        self.selected
+            .iter()
+            .map(|(time, files)| (*time, files.clone()))
+            .collect()
     }
 
     /// Replaces the remembered selections with checkpointed ones.
+    #[allow(dead_code, reason = "for checkpointing, which is not wired yet")]
     pub(crate) fn restore(&mut self, remembered: Vec<(Time, Vec<PathBuf>)>) {
         self.selected = remembered.into_iter().collect();
         self.recent = self.selected.values().flatten().cloned().collect();
@@ -137,18 +159,28 @@ impl FileSelector {
     fn list(&self) -> Result<Vec<Candidate>> {
         let entries = match fs::read_dir(&self.dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Err(Error::MissingDirectory(self.dir.clone())),
-            Err(e) => return Err(Error::io(format!("listing directory {}", self.dir.display()), e)),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Err(Error::MissingDirectory(self.dir.clone()));
+            }
+            Err(e) => {
+                return Err(Error::io(
+                    format!("listing directory {}", self.dir.display()),
+                    e,
+                ));
+            }
         };
         let mut out = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|e| Error::io(format!("listing directory {}", self.dir.display()), e))?;
+            let entry = entry
+                .map_err(|e| Error::io(format!("listing directory {}", self.dir.display()), e))?;
             let path = entry.path();
             if skipped(&path) {
                 continue;
             }
             // Follows symbolic links, as a file system listing in Hadoop does.
-            let Some(meta) = metadata(&path) else { continue };
+            let Some(meta) = metadata(&path) else {
+                continue;
+            };
             if meta.is_file() {
                 out.push(candidate(path, &meta));
             } else if meta.is_dir() {
@@ -203,7 +235,11 @@ fn candidate(path: PathBuf, meta: &fs::Metadata) -> Candidate {
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_millis() as u64);
-    Candidate { path, mtime: Time::from_millis(mtime), len: meta.len() }
+    Candidate {
+        path,
+        mtime: Time::from_millis(mtime),
+        len: meta.len(),
+    }
 }
 
 #[cfg(test)]
@@ -224,15 +260,26 @@ mod tests {
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(path, content).unwrap();
         let file = File::options().write(true).open(path).unwrap();
-        file.set_modified(SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(mtime.as_millis())).unwrap();
+        file.set_modified(
+            SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(mtime.as_millis()),
+        )
+        .unwrap();
     }
 
     fn selector(dir: &Path, new_files_only: bool) -> FileSelector {
-        FileSelector::new(dir.to_path_buf(), new_files_only, t(0), Duration::seconds(60))
+        FileSelector::new(
+            dir.to_path_buf(),
+            new_files_only,
+            t(0),
+            Duration::seconds(60),
+        )
     }
 
     fn names(files: &[PathBuf], root: &Path) -> Vec<String> {
-        files.iter().map(|p| p.strip_prefix(root).unwrap().to_string_lossy().into_owned()).collect()
+        files
+            .iter()
+            .map(|p| p.strip_prefix(root).unwrap().to_string_lossy().into_owned())
+            .collect()
     }
 
     #[test]
@@ -268,7 +315,10 @@ mod tests {
         write(&dir.join("old.txt"), "old", t(-10_000));
         write(&dir.join("at-creation.txt"), "c", t(0));
         write(&dir.join("new.txt"), "new", t(1));
-        assert_eq!(names(&selector(dir, true).select(t(1000), SLIDE).unwrap(), dir), ["new.txt"]);
+        assert_eq!(
+            names(&selector(dir, true).select(t(1000), SLIDE).unwrap(), dir),
+            ["new.txt"]
+        );
         assert_eq!(
             names(&selector(dir, false).select(t(1000), SLIDE).unwrap(), dir),
             ["old.txt", "at-creation.txt", "new.txt"]
@@ -282,7 +332,10 @@ mod tests {
         write(&dir.join("future.txt"), "f", t(1500));
         let mut sel = selector(dir, true);
         assert!(sel.select(t(1000), SLIDE).unwrap().is_empty());
-        assert_eq!(names(&sel.select(t(2000), SLIDE).unwrap(), dir), ["future.txt"]);
+        assert_eq!(
+            names(&sel.select(t(2000), SLIDE).unwrap(), dir),
+            ["future.txt"]
+        );
         assert!(sel.select(t(3000), SLIDE).unwrap().is_empty());
     }
 
@@ -293,7 +346,10 @@ mod tests {
         write(&dir.join("edge.txt"), "e", t(2000));
         let mut sel = selector(dir, true);
         assert!(sel.select(t(1000), SLIDE).unwrap().is_empty());
-        assert_eq!(names(&sel.select(t(2000), SLIDE).unwrap(), dir), ["edge.txt"]);
+        assert_eq!(
+            names(&sel.select(t(2000), SLIDE).unwrap(), dir),
+            ["edge.txt"]
+        );
     }
 
     #[test]
@@ -305,16 +361,31 @@ mod tests {
         write(&dir.join("at-threshold.txt"), "x", t(140_000));
         write(&dir.join("recent.txt"), "x", t(150_000));
         let mut sel = selector(dir, false);
-        assert_eq!(names(&sel.select(t(200_000), SLIDE).unwrap(), dir), ["recent.txt"]);
+        assert_eq!(
+            names(&sel.select(t(200_000), SLIDE).unwrap(), dir),
+            ["recent.txt"]
+        );
     }
 
     #[test]
     fn remember_duration_rounds_up_to_whole_slides() {
         let sel = FileSelector::new(PathBuf::from("x"), true, t(0), Duration::seconds(60));
-        assert_eq!(sel.remember_duration(Duration::seconds(1)), Duration::seconds(60));
-        assert_eq!(sel.remember_duration(Duration::seconds(7)), Duration::seconds(63));
-        assert_eq!(sel.remember_duration(Duration::seconds(90)), Duration::seconds(90));
-        assert_eq!(sel.remember_duration(Duration::milliseconds(0)), Duration::seconds(60));
+        assert_eq!(
+            sel.remember_duration(Duration::seconds(1)),
+            Duration::seconds(60)
+        );
+        assert_eq!(
+            sel.remember_duration(Duration::seconds(7)),
+            Duration::seconds(63)
+        );
+        assert_eq!(
+            sel.remember_duration(Duration::seconds(90)),
+            Duration::seconds(90)
+        );
+        assert_eq!(
+            sel.remember_duration(Duration::milliseconds(0)),
+            Duration::seconds(60)
+        );
     }
 
     #[test]
@@ -329,7 +400,10 @@ mod tests {
         write(&dir.join("b.txt"), "b", t(1200));
         assert_eq!(names(&sel.select(t(2000), SLIDE).unwrap(), dir), ["b.txt"]);
         for batch in 3..70 {
-            assert!(sel.select(t(batch * 1000), SLIDE).unwrap().is_empty(), "batch {batch}");
+            assert!(
+                sel.select(t(batch * 1000), SLIDE).unwrap().is_empty(),
+                "batch {batch}"
+            );
         }
     }
 
@@ -353,7 +427,10 @@ mod tests {
         write(&dir.join("sub/a.txt"), "a", t(300));
         write(&dir.join("sub/deeper/c.txt"), "c", t(300));
         let mut sel = selector(dir, true);
-        assert_eq!(names(&sel.select(t(1000), SLIDE).unwrap(), dir), ["sub/b.txt", "sub/a.txt", "z.txt"]);
+        assert_eq!(
+            names(&sel.select(t(1000), SLIDE).unwrap(), dir),
+            ["sub/b.txt", "sub/a.txt", "z.txt"]
+        );
     }
 
     #[test]
@@ -362,7 +439,10 @@ mod tests {
         let dir = tmp.path();
         write(&dir.join("empty.txt"), "", t(500));
         let mut sel = selector(dir, true);
-        assert_eq!(names(&sel.select(t(1000), SLIDE).unwrap(), dir), ["empty.txt"]);
+        assert_eq!(
+            names(&sel.select(t(1000), SLIDE).unwrap(), dir),
+            ["empty.txt"]
+        );
     }
 
     #[test]
@@ -375,14 +455,26 @@ mod tests {
         sel.select(t(1000), SLIDE).unwrap();
         sel.select(t(2000), SLIDE).unwrap();
         let saved = sel.remembered();
-        assert_eq!(saved, [(t(1000), vec![dir.join("a.txt")]), (t(2000), vec![dir.join("b.txt")])]);
+        assert_eq!(
+            saved,
+            [
+                (t(1000), vec![dir.join("a.txt")]),
+                (t(2000), vec![dir.join("b.txt")])
+            ]
+        );
 
         let mut recovered = selector(dir, true);
         recovered.restore(saved);
         // The recovered batches give their files again; later batches do not repeat them.
-        assert_eq!(recovered.select(t(2000), SLIDE).unwrap(), [dir.join("b.txt")]);
+        assert_eq!(
+            recovered.select(t(2000), SLIDE).unwrap(),
+            [dir.join("b.txt")]
+        );
         write(&dir.join("c.txt"), "c", t(2500));
-        assert_eq!(names(&recovered.select(t(3000), SLIDE).unwrap(), dir), ["c.txt"]);
+        assert_eq!(
+            names(&recovered.select(t(3000), SLIDE).unwrap(), dir),
+            ["c.txt"]
+        );
     }
 
     #[test]
@@ -393,9 +485,15 @@ mod tests {
         let mut sel = selector(dir, true);
         sel.select(t(1000), SLIDE).unwrap();
         sel.select(t(61_000), SLIDE).unwrap();
-        assert_eq!(sel.remembered().first().map(|(time, _)| *time), Some(t(1000)));
+        assert_eq!(
+            sel.remembered().first().map(|(time, _)| *time),
+            Some(t(1000))
+        );
         sel.select(t(62_000), SLIDE).unwrap();
-        assert_eq!(sel.remembered().first().map(|(time, _)| *time), Some(t(61_000)));
+        assert_eq!(
+            sel.remembered().first().map(|(time, _)| *time),
+            Some(t(61_000))
+        );
         assert!(sel.recent.is_empty());
     }
 }

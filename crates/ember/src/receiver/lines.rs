@@ -39,7 +39,10 @@ impl LineStats {
     pub(crate) fn describe(&self, max_line_bytes: usize) -> Option<String> {
         let mut parts = Vec::new();
         if self.invalid_utf8_lines > 0 {
-            parts.push(format!("replaced invalid UTF-8 in {} lines", self.invalid_utf8_lines));
+            parts.push(format!(
+                "replaced invalid UTF-8 in {} lines",
+                self.invalid_utf8_lines
+            ));
         }
         if self.oversized_lines > 0 {
             parts.push(format!(
@@ -50,7 +53,11 @@ impl LineStats {
                 crate::conf::MAX_LINE_BYTES
             ));
         }
-        if parts.is_empty() { None } else { Some(parts.join("; ")) }
+        if parts.is_empty() {
+            None
+        } else {
+            Some(parts.join("; "))
+        }
     }
 }
 
@@ -68,7 +75,12 @@ pub(crate) struct LineSplitter {
 impl LineSplitter {
     /// A splitter that drops lines longer than `max_line_bytes` bytes (excluding the line end).
     pub(crate) fn new(max_line_bytes: usize) -> Self {
-        LineSplitter { max_line_bytes, partial: Vec::new(), discarding: None, stats: LineStats::default() }
+        LineSplitter {
+            max_line_bytes,
+            partial: Vec::new(),
+            discarding: None,
+            stats: LineStats::default(),
+        }
     }
 
     /// Feeds bytes; every complete line is pushed to `out`.
@@ -160,10 +172,19 @@ fn emit(segment: &[u8], max_line_bytes: usize, stats: &mut LineStats, out: &mut 
 
 /// Reads a whole file into lines with the rules of [`LineSplitter`].
 pub(crate) fn read_lines(path: &Path, max_line_bytes: usize) -> Result<(Vec<String>, LineStats)> {
-    let mut file = File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+    let mut file =
+        File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
     // Small files are the common case of a file stream: do not allocate a full chunk for them.
-    let size_hint = file.metadata().map(|m| m.len()).unwrap_or(READ_CHUNK as u64);
-    let mut buf = vec![0u8; (size_hint as usize).saturating_add(1).clamp(8 * 1024, READ_CHUNK)];
+    let size_hint = file
+        .metadata()
+        .map(|m| m.len())
+        .unwrap_or(READ_CHUNK as u64);
+    let mut buf = vec![
+        0u8;
+        (size_hint as usize)
+            .saturating_add(1)
+            .clamp(8 * 1024, READ_CHUNK)
+    ];
     let mut splitter = LineSplitter::new(max_line_bytes);
     let mut lines = Vec::new();
     loop {
@@ -227,7 +248,10 @@ mod tests {
         // The split UTF-8 sequence "é" across feeds is valid once joined.
         assert_eq!(lines, ["ok", "\u{fffd}bad", "alé", "x\u{fffd}"]);
         assert_eq!(stats.invalid_utf8_lines, 2);
-        assert_eq!(stats.describe(100).unwrap(), "replaced invalid UTF-8 in 2 lines");
+        assert_eq!(
+            stats.describe(100).unwrap(),
+            "replaced invalid UTF-8 in 2 lines"
+        );
     }
 
     #[test]
@@ -247,14 +271,21 @@ mod tests {
         splitter.feed(b"before\nstart of huge ", &mut out);
         for _ in 0..100 {
             splitter.feed(&chunk, &mut out);
-            assert!(splitter.buffered_capacity() <= 2 * (MAX + 1), "buffer grew to {}", splitter.buffered_capacity());
+            assert!(
+                splitter.buffered_capacity() <= 2 * (MAX + 1),
+                "buffer grew to {}",
+                splitter.buffered_capacity()
+            );
         }
         splitter.feed(b" end\nafter\nlast", &mut out);
         splitter.finish(&mut out);
         assert_eq!(out, ["before", "after", "last"]);
         let stats = splitter.stats();
         assert_eq!(stats.oversized_lines, 1);
-        assert_eq!(stats.oversized_bytes, 100 * (1 << 20) + "start of huge ".len() as u64 + " end".len() as u64);
+        assert_eq!(
+            stats.oversized_bytes,
+            100 * (1 << 20) + "start of huge ".len() as u64 + " end".len() as u64
+        );
         assert_eq!(stats.invalid_utf8_lines, 0);
     }
 
@@ -277,7 +308,11 @@ mod tests {
 
         let missing = dir.path().join("missing.txt");
         let err = read_lines(&missing, 1024).unwrap_err();
-        assert!(err.to_string().starts_with(&format!("opening {}", missing.display())), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("opening {}", missing.display())),
+            "{err}"
+        );
     }
 
     #[test]
@@ -294,37 +329,5 @@ mod tests {
         assert_eq!(lines.len(), 60_000);
         assert_eq!(lines[59_999], "line number 00059999 with some padding text");
         assert!(stats.is_clean());
-    }
-}
-
-#[cfg(test)]
-mod bench_tmp {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn splitter_speed() {
-        let line = format!("{}\n", "x".repeat(69));
-        let chunk = line.repeat((1 << 20) / line.len());
-        let mut s = LineSplitter::new(1 << 20);
-        let began = std::time::Instant::now();
-        let mut total = 0;
-        let mut out = Vec::new();
-        for _ in 0..1000 {
-            s.feed(chunk.as_bytes(), &mut out);
-            total += out.len();
-            out.clear();
-        }
-        let secs = began.elapsed().as_secs_f64();
-        println!("{:.0} MB/s {} lines", (total * 70) as f64 / secs / 1e6, total);
-        let began = std::time::Instant::now();
-        let mut outs = Vec::new();
-        for _ in 0..1000 {
-            let mut out = Vec::new();
-            s.feed(chunk.as_bytes(), &mut out);
-            outs.push(out);
-            if outs.len() > 16 { outs.remove(0); }
-        }
-        let secs = began.elapsed().as_secs_f64();
-        println!("kept: {:.0} MB/s", (total * 70) as f64 / secs / 1e6);
     }
 }

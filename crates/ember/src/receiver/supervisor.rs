@@ -77,14 +77,23 @@ pub(crate) struct ReceiverSettings {
 
 impl Default for ReceiverSettings {
     fn default() -> Self {
-        ReceiverSettings { restart_delay: Duration::from_millis(2000), queue_blocks: 16 }
+        ReceiverSettings {
+            restart_delay: Duration::from_millis(2000),
+            queue_blocks: 16,
+        }
     }
 }
 
 /// Requests to the supervisor thread.
 enum Control {
-    Restart { generation: u64, message: String, delay: Duration },
-    Stop { message: String },
+    Restart {
+        generation: u64,
+        message: String,
+        delay: Duration,
+    },
+    Stop {
+        message: String,
+    },
 }
 
 /// Records stored one by one and not yet pushed as a block.
@@ -116,7 +125,9 @@ struct Shared<T> {
 
 fn lock<M>(mutex: &Mutex<M>) -> MutexGuard<'_, M> {
     // A panic in user code while holding a lock must not make every later store panic too.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn now_millis() -> i64 {
@@ -162,7 +173,9 @@ impl<T: Send + 'static> Shared<T> {
             // Someone is pushing the pending records right now.
             return;
         };
-        let due = pending.since.is_some_and(|since| since.elapsed() >= BLOCK_INTERVAL);
+        let due = pending
+            .since
+            .is_some_and(|since| since.elapsed() >= BLOCK_INTERVAL);
         if due && !pending.items.is_empty() {
             let block = std::mem::take(&mut pending.items);
             match self.try_push(block) {
@@ -199,7 +212,10 @@ pub struct ReceiverContext<T> {
 // Not derived: a derived `Clone` would require `T: Clone`.
 impl<T> Clone for ReceiverContext<T> {
     fn clone(&self) -> Self {
-        ReceiverContext { shared: Arc::clone(&self.shared), generation: self.generation }
+        ReceiverContext {
+            shared: Arc::clone(&self.shared),
+            generation: self.generation,
+        }
     }
 }
 
@@ -226,7 +242,9 @@ impl<T: Send + 'static> ReceiverContext<T> {
             pending.since = Some(Instant::now());
         }
         pending.items.push(item);
-        let due = pending.since.is_some_and(|since| since.elapsed() >= BLOCK_INTERVAL);
+        let due = pending
+            .since
+            .is_some_and(|since| since.elapsed() >= BLOCK_INTERVAL);
         if pending.items.len() >= BLOCK_RECORDS || due {
             let block = std::mem::take(&mut pending.items);
             pending.since = None;
@@ -254,7 +272,8 @@ impl<T: Send + 'static> ReceiverContext<T> {
                 }
                 Err(SendTimeoutError::Timeout(back)) => {
                     if self.abandoned() {
-                        let dropped = self.shared.dropped_blocks.fetch_add(1, Ordering::Relaxed) + 1;
+                        let dropped =
+                            self.shared.dropped_blocks.fetch_add(1, Ordering::Relaxed) + 1;
                         tracing::warn!(
                             "Receiver for stream {} is stopping: dropped a block of {} records ({dropped} blocks dropped so far)",
                             self.shared.stream_id,
@@ -271,9 +290,16 @@ impl<T: Send + 'static> ReceiverContext<T> {
 
     /// Reports an error to listeners (`onReceiverError`); receiving continues.
     pub fn report_error(&self, message: &str) {
-        tracing::warn!("Error reported by receiver for stream {}: {message}", self.shared.stream_id);
+        tracing::warn!(
+            "Error reported by receiver for stream {}: {message}",
+            self.shared.stream_id
+        );
         let active = self.shared.state.load(Ordering::Acquire) == STARTED;
-        self.shared.emit(ReceiverEvent::Error(self.shared.info(active, message, now_millis())));
+        self.shared.emit(ReceiverEvent::Error(self.shared.info(
+            active,
+            message,
+            now_millis(),
+        )));
     }
 
     /// Restarts the receiver asynchronously: `on_stop`, then after the configured restart delay
@@ -284,29 +310,40 @@ impl<T: Send + 'static> ReceiverContext<T> {
 
     /// [`ReceiverContext::restart`] with an explicit delay.
     pub fn restart_with_delay(&self, message: &str, delay: Duration) {
-        let request = Control::Restart { generation: self.generation, message: message.to_string(), delay };
+        let request = Control::Restart {
+            generation: self.generation,
+            message: message.to_string(),
+            delay,
+        };
         // A closed channel means the supervisor is gone: the receiver is stopped anyway.
         let _ = self.shared.control.send(request);
     }
 
     /// Stops the receiver for good (asynchronously; `on_stop` runs on the supervisor thread).
     pub fn stop(&self, message: &str) {
-        let _ = self.shared.control.send(Control::Stop { message: message.to_string() });
+        let _ = self.shared.control.send(Control::Stop {
+            message: message.to_string(),
+        });
     }
 
     /// Whether the receiver is running: `on_start` was called and no stop or restart began since.
     pub fn is_started(&self) -> bool {
-        self.current() && self.shared.state.load(Ordering::Acquire) == STARTED && !self.is_stopping()
+        self.current()
+            && self.shared.state.load(Ordering::Acquire) == STARTED
+            && !self.is_stopping()
     }
 
     /// Whether the receiver is stopped, being stopped, or was restarted since this context was
     /// handed out. Receiving loops should end when this turns true.
     pub fn is_stopped(&self) -> bool {
-        !self.current() || self.shared.state.load(Ordering::Acquire) == STOPPED || self.is_stopping()
+        !self.current()
+            || self.shared.state.load(Ordering::Acquire) == STOPPED
+            || self.is_stopping()
     }
 
     fn is_stopping(&self) -> bool {
-        self.shared.driver_stop.load(Ordering::Acquire) || self.shared.terminated.load(Ordering::Acquire)
+        self.shared.driver_stop.load(Ordering::Acquire)
+            || self.shared.terminated.load(Ordering::Acquire)
     }
 
     /// Id of the input stream this receiver feeds.
@@ -340,7 +377,10 @@ pub(crate) fn launch<T: Send + 'static>(
         name: format!("{}-{stream_id}", receiver.name()),
         blocks: block_tx,
         leftover: Mutex::new(VecDeque::new()),
-        pending: Mutex::new(Pending { items: Vec::new(), since: None }),
+        pending: Mutex::new(Pending {
+            items: Vec::new(),
+            since: None,
+        }),
         control: control_tx,
         events,
         wake,
@@ -352,23 +392,34 @@ pub(crate) fn launch<T: Send + 'static>(
         dropped_blocks: AtomicU64::new(0),
     });
     let thread_shared = Arc::clone(&shared);
-    let spawned = thread::Builder::new().name(format!("ember-receiver-{stream_id}")).spawn(move || {
-        let _done = done_tx;
-        supervise(receiver, &thread_shared, &control_rx);
-        thread_shared.terminated.store(true, Ordering::Release);
-        thread_shared.flush_all();
-    });
+    let spawned = thread::Builder::new()
+        .name(format!("ember-receiver-{stream_id}"))
+        .spawn(move || {
+            let _done = done_tx;
+            supervise(receiver, &thread_shared, &control_rx);
+            thread_shared.terminated.store(true, Ordering::Release);
+            thread_shared.flush_all();
+        });
     let thread = match spawned {
         Ok(thread) => Some(thread),
         Err(e) => {
             let message = format!("Error starting receiver {stream_id}: {e}");
             tracing::error!("{message}");
             shared.terminated.store(true, Ordering::Release);
-            shared.emit(ReceiverEvent::Error(shared.info(false, &message, now_millis())));
+            shared.emit(ReceiverEvent::Error(shared.info(
+                false,
+                &message,
+                now_millis(),
+            )));
             None
         }
     };
-    ReceiverHandle { shared, blocks: block_rx, done: done_rx, thread: Mutex::new(thread) }
+    ReceiverHandle {
+        shared,
+        blocks: block_rx,
+        done: done_rx,
+        thread: Mutex::new(thread),
+    }
 }
 
 /// The supervisor thread's loop: start, then serve restart and stop requests until stopped.
@@ -391,14 +442,24 @@ fn supervise<T: Send + 'static>(
                 stop_receiver(&mut *receiver, shared, "Stopped by driver");
                 return;
             }
-            Ok(Control::Restart { generation, message, delay }) => {
+            Ok(Control::Restart {
+                generation,
+                message,
+                delay,
+            }) => {
                 if generation != shared.generation.load(Ordering::Acquire)
                     || shared.state.load(Ordering::Acquire) != STARTED
                 {
-                    tracing::debug!("Ignoring a stale restart request of stream {}: {message}", shared.stream_id);
+                    tracing::debug!(
+                        "Ignoring a stale restart request of stream {}: {message}",
+                        shared.stream_id
+                    );
                     continue;
                 }
-                tracing::info!("Restarting receiver with delay {}ms: {message}", delay.as_millis());
+                tracing::info!(
+                    "Restarting receiver with delay {}ms: {message}",
+                    delay.as_millis()
+                );
                 stop_receiver(&mut *receiver, shared, &message);
                 if !wait_restart_delay(shared, control, delay) {
                     return;
@@ -431,7 +492,10 @@ fn wait_restart_delay<T: Send + 'static>(
         match control.recv_timeout((deadline - now).min(TICK)) {
             Ok(Control::Stop { message }) => {
                 // The receiver is already stopped, so no second Stopped event (as in Spark).
-                tracing::info!("Receiver for stream {} stopped while waiting to restart: {message}", shared.stream_id);
+                tracing::info!(
+                    "Receiver for stream {} stopped while waiting to restart: {message}",
+                    shared.stream_id
+                );
                 return false;
             }
             // Already restarting: further requests add nothing.
@@ -445,10 +509,16 @@ fn wait_restart_delay<T: Send + 'static>(
 /// Spark's `startReceiver`: a new generation, the Started event, then `on_start`. A panicking
 /// `on_start` stops the receiver for good, as an exception does in Spark. Returns whether it
 /// started.
-fn start_receiver<T: Send + 'static>(receiver: &mut dyn Receiver<T>, shared: &Arc<Shared<T>>) -> bool {
+fn start_receiver<T: Send + 'static>(
+    receiver: &mut dyn Receiver<T>,
+    shared: &Arc<Shared<T>>,
+) -> bool {
     let generation = shared.generation.fetch_add(1, Ordering::AcqRel) + 1;
     shared.state.store(STARTED, Ordering::Release);
-    let ctx = ReceiverContext { shared: Arc::clone(shared), generation };
+    let ctx = ReceiverContext {
+        shared: Arc::clone(shared),
+        generation,
+    };
     tracing::info!("Starting receiver {}", shared.stream_id);
     shared.emit(ReceiverEvent::Started(shared.info(true, "", -1)));
     match catch_unwind(AssertUnwindSafe(|| receiver.on_start(&ctx))) {
@@ -463,18 +533,32 @@ fn start_receiver<T: Send + 'static>(receiver: &mut dyn Receiver<T>, shared: &Ar
 }
 
 /// Spark's `stopReceiver`: `on_stop` and the Stopped event, once per start.
-fn stop_receiver<T: Send + 'static>(receiver: &mut dyn Receiver<T>, shared: &Shared<T>, message: &str) {
+fn stop_receiver<T: Send + 'static>(
+    receiver: &mut dyn Receiver<T>,
+    shared: &Shared<T>,
+    message: &str,
+) {
     if shared.state.swap(STOPPED, Ordering::AcqRel) != STARTED {
-        tracing::debug!("Receiver for stream {} has been stopped already", shared.stream_id);
+        tracing::debug!(
+            "Receiver for stream {} has been stopped already",
+            shared.stream_id
+        );
         return;
     }
     tracing::info!("Stopping receiver with message: {message}");
     if let Err(panic) = catch_unwind(AssertUnwindSafe(|| receiver.on_stop())) {
-        tracing::error!("Receiver for stream {} panicked in on_stop: {}", shared.stream_id, panic_text(&*panic));
+        tracing::error!(
+            "Receiver for stream {} panicked in on_stop: {}",
+            shared.stream_id,
+            panic_text(&*panic)
+        );
     }
     tracing::info!("Called receiver onStop");
     shared.emit(ReceiverEvent::Stopped(shared.info(false, message, -1)));
-    tracing::info!("Deregistered receiver for stream {}: {message}", shared.stream_id);
+    tracing::info!(
+        "Deregistered receiver for stream {}: {message}",
+        shared.stream_id
+    );
 }
 
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
@@ -490,21 +574,29 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
 impl<T: Send + 'static> ReceiverHandle<T> {
     /// The next queued block, without waiting.
     pub(crate) fn try_recv(&self) -> Option<Vec<T>> {
-        self.blocks.try_recv().ok().or_else(|| lock(&self.shared.leftover).pop_front())
+        self.blocks
+            .try_recv()
+            .ok()
+            .or_else(|| lock(&self.shared.leftover).pop_front())
     }
 
     /// Stops the receiver (`on_stop`, Stopped event "Stopped by driver"), waits at most `timeout`
     /// for its supervisor thread, then moves the pending records into the queue. Idempotent.
     pub(crate) fn stop(&self, timeout: Duration) {
         if !self.shared.driver_stop.swap(true, Ordering::AcqRel) {
-            let _ = self.shared.control.send(Control::Stop { message: "Stopped by driver".to_string() });
+            let _ = self.shared.control.send(Control::Stop {
+                message: "Stopped by driver".to_string(),
+            });
         }
         match self.done.recv_timeout(timeout) {
             Err(RecvTimeoutError::Disconnected) => {
                 if let Some(thread) = lock(&self.thread).take() {
                     // The thread has signalled its end, so this join does not wait.
                     if thread.join().is_err() {
-                        tracing::error!("Supervisor thread of receiver {} panicked", self.shared.stream_id);
+                        tracing::error!(
+                            "Supervisor thread of receiver {} panicked",
+                            self.shared.stream_id
+                        );
                     }
                 }
             }
@@ -520,6 +612,10 @@ impl<T: Send + 'static> ReceiverHandle<T> {
     }
 
     /// Whether the receiver is stopped for good.
+    #[allow(
+        dead_code,
+        reason = "part of the handle's API; the engine only stops receivers so far"
+    )]
     pub(crate) fn is_stopped(&self) -> bool {
         self.shared.terminated.load(Ordering::Acquire)
     }
@@ -535,7 +631,9 @@ impl<T> Drop for ReceiverHandle<T> {
     fn drop(&mut self) {
         // Never wait here; just make sure an abandoned receiver does not run forever.
         if !self.shared.driver_stop.swap(true, Ordering::AcqRel) {
-            let _ = self.shared.control.send(Control::Stop { message: "Stopped by driver".to_string() });
+            let _ = self.shared.control.send(Control::Stop {
+                message: "Stopped by driver".to_string(),
+            });
         }
     }
 }
@@ -546,12 +644,18 @@ pub(crate) mod tests {
     use std::sync::atomic::AtomicUsize;
 
     /// Collects the events of a launched receiver.
-    pub(crate) fn events() -> (Sender<ReceiverEvent>, crossbeam_channel::Receiver<ReceiverEvent>) {
+    pub(crate) fn events() -> (
+        Sender<ReceiverEvent>,
+        crossbeam_channel::Receiver<ReceiverEvent>,
+    ) {
         crossbeam_channel::unbounded()
     }
 
     pub(crate) fn settings(restart_ms: u64) -> ReceiverSettings {
-        ReceiverSettings { restart_delay: Duration::from_millis(restart_ms), queue_blocks: 16 }
+        ReceiverSettings {
+            restart_delay: Duration::from_millis(restart_ms),
+            queue_blocks: 16,
+        }
     }
 
     pub(crate) fn no_wake() -> Arc<dyn Fn() + Send + Sync> {
@@ -559,7 +663,11 @@ pub(crate) mod tests {
     }
 
     /// Receives blocks until `want` records arrived or `timeout` passed.
-    pub(crate) fn collect<T: Send + 'static>(handle: &ReceiverHandle<T>, want: usize, timeout: Duration) -> Vec<T> {
+    pub(crate) fn collect<T: Send + 'static>(
+        handle: &ReceiverHandle<T>,
+        want: usize,
+        timeout: Duration,
+    ) -> Vec<T> {
         let deadline = Instant::now() + timeout;
         let mut out = Vec::new();
         while out.len() < want && Instant::now() < deadline {
@@ -580,7 +688,10 @@ pub(crate) mod tests {
 
     impl Calls {
         fn names(&self) -> Vec<String> {
-            lock(&self.log).iter().map(|(name, _)| name.clone()).collect()
+            lock(&self.log)
+                .iter()
+                .map(|(name, _)| name.clone())
+                .collect()
         }
     }
 
@@ -613,12 +724,17 @@ pub(crate) mod tests {
         script: impl Fn(usize, ReceiverContext<u32>) + Send + Sync + 'static,
     ) -> (Box<dyn Receiver<u32>>, Arc<Calls>) {
         let calls = Arc::new(Calls::default());
-        let receiver = ScriptReceiver { calls: Arc::clone(&calls), script: Arc::new(script), thread: None };
+        let receiver = ScriptReceiver {
+            calls: Arc::clone(&calls),
+            script: Arc::new(script),
+            thread: None,
+        };
         (Box::new(receiver), calls)
     }
 
     fn recv_event(rx: &crossbeam_channel::Receiver<ReceiverEvent>) -> ReceiverEvent {
-        rx.recv_timeout(Duration::from_secs(5)).expect("no receiver event within 5 s")
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("no receiver event within 5 s")
     }
 
     #[test]
@@ -637,7 +753,11 @@ pub(crate) mod tests {
         let handle = launch(receiver, 3, settings(100), tx, wake);
         let got = collect(&handle, 4, Duration::from_secs(5));
         assert_eq!(got, [1, 2, 3, 4]);
-        assert_eq!(wakes.load(Ordering::SeqCst), 2, "one wake per queued block, none for an empty one");
+        assert_eq!(
+            wakes.load(Ordering::SeqCst),
+            2,
+            "one wake per queued block, none for an empty one"
+        );
         handle.stop(Duration::from_secs(5));
         assert!(handle.is_stopped());
     }
@@ -653,16 +773,25 @@ pub(crate) mod tests {
         let handle = launch(receiver, 0, settings(100), tx, no_wake());
         let first = Instant::now();
         let mut blocks = Vec::new();
-        while blocks.iter().map(Vec::len).sum::<usize>() < BLOCK_RECORDS + 10 && first.elapsed() < Duration::from_secs(5) {
+        while blocks.iter().map(Vec::len).sum::<usize>() < BLOCK_RECORDS + 10
+            && first.elapsed() < Duration::from_secs(5)
+        {
             match handle.try_recv() {
                 Some(block) => blocks.push(block),
                 None => thread::sleep(Duration::from_millis(2)),
             }
         }
         // The full block, then the 10 leftover records once they have waited for the interval.
-        assert_eq!(blocks.iter().map(Vec::len).collect::<Vec<_>>(), [BLOCK_RECORDS, 10]);
+        assert_eq!(
+            blocks.iter().map(Vec::len).collect::<Vec<_>>(),
+            [BLOCK_RECORDS, 10]
+        );
         assert_eq!(blocks[1][9], BLOCK_RECORDS as u32 + 9);
-        assert!(first.elapsed() < Duration::from_secs(1), "time flush took {:?}", first.elapsed());
+        assert!(
+            first.elapsed() < Duration::from_secs(1),
+            "time flush took {:?}",
+            first.elapsed()
+        );
         handle.stop(Duration::from_secs(5));
     }
 
@@ -679,7 +808,10 @@ pub(crate) mod tests {
         let got = collect(&handle, 1, Duration::from_secs(5));
         let waited = lock(&stored).unwrap().elapsed();
         assert_eq!(got, [7]);
-        assert!(waited < Duration::from_millis(150), "a record sat for {waited:?}");
+        assert!(
+            waited < Duration::from_millis(250),
+            "a record sat for {waited:?}"
+        );
         handle.stop(Duration::from_secs(5));
     }
 
@@ -690,7 +822,9 @@ pub(crate) mod tests {
         });
         let (tx, rx) = events();
         let handle = launch(receiver, 5, settings(100), tx, no_wake());
-        let ReceiverEvent::Started(info) = recv_event(&rx) else { panic!("expected Started first") };
+        let ReceiverEvent::Started(info) = recv_event(&rx) else {
+            panic!("expected Started first")
+        };
         assert_eq!(
             info,
             ReceiverInfo {
@@ -705,12 +839,21 @@ pub(crate) mod tests {
         let began = Instant::now();
         handle.stop(Duration::from_secs(5));
         handle.stop(Duration::from_secs(5));
-        assert!(began.elapsed() < Duration::from_secs(2), "stop took {:?}", began.elapsed());
+        assert!(
+            began.elapsed() < Duration::from_secs(2),
+            "stop took {:?}",
+            began.elapsed()
+        );
         assert!(handle.is_stopped());
-        let ReceiverEvent::Stopped(info) = recv_event(&rx) else { panic!("expected Stopped") };
+        let ReceiverEvent::Stopped(info) = recv_event(&rx) else {
+            panic!("expected Stopped")
+        };
         assert!(!info.active);
         assert_eq!(info.last_error_message, "Stopped by driver");
-        assert!(rx.try_recv().is_err(), "a second stop must not emit a second event");
+        assert!(
+            rx.try_recv().is_err(),
+            "a second stop must not emit a second event"
+        );
         assert_eq!(calls.names(), ["start", "stop"]);
         // The record stored before the stop is flushed into the queue by stop.
         assert_eq!(collect(&handle, 1, Duration::from_secs(1)), [1]);
@@ -738,7 +881,9 @@ pub(crate) mod tests {
 
         assert!(matches!(recv_event(&rx), ReceiverEvent::Started(_)));
         match recv_event(&rx) {
-            ReceiverEvent::Stopped(info) => assert_eq!(info.last_error_message, "first connection ended"),
+            ReceiverEvent::Stopped(info) => {
+                assert_eq!(info.last_error_message, "first connection ended")
+            }
             other => panic!("expected Stopped, got {other:?}"),
         }
         assert!(matches!(recv_event(&rx), ReceiverEvent::Started(_)));
@@ -756,10 +901,17 @@ pub(crate) mod tests {
         assert!(matches!(recv_event(&rx), ReceiverEvent::Stopped(_)));
         let began = Instant::now();
         handle.stop(Duration::from_secs(5));
-        assert!(began.elapsed() < Duration::from_secs(1), "stop took {:?}", began.elapsed());
+        assert!(
+            began.elapsed() < Duration::from_secs(1),
+            "stop took {:?}",
+            began.elapsed()
+        );
         assert!(handle.is_stopped());
         assert_eq!(calls.names(), ["start", "stop"]);
-        assert!(rx.try_recv().is_err(), "no event after the receiver was already stopped");
+        assert!(
+            rx.try_recv().is_err(),
+            "no event after the receiver was already stopped"
+        );
     }
 
     #[test]
@@ -807,17 +959,32 @@ pub(crate) mod tests {
             }
         });
         let (tx, _rx) = events();
-        let settings = ReceiverSettings { restart_delay: Duration::from_millis(100), queue_blocks: 4 };
+        let settings = ReceiverSettings {
+            restart_delay: Duration::from_millis(100),
+            queue_blocks: 4,
+        };
         let handle = launch(receiver, 0, settings, tx, no_wake());
-        thread::sleep(Duration::from_millis(200));
+        let wait_for = |count: usize| {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while pushed.load(Ordering::SeqCst) < count && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(2));
+            }
+        };
+        wait_for(4);
+        thread::sleep(Duration::from_millis(100));
         // Four blocks fit; the fifth store_many waits (back-pressure).
         assert_eq!(pushed.load(Ordering::SeqCst), 4);
         assert_eq!(handle.try_recv(), Some(vec![0]));
-        thread::sleep(Duration::from_millis(100));
+        wait_for(5);
+        thread::sleep(Duration::from_millis(50));
         assert_eq!(pushed.load(Ordering::SeqCst), 5);
         let began = Instant::now();
         handle.stop(Duration::from_secs(5));
-        assert!(began.elapsed() < Duration::from_secs(1), "stop took {:?}", began.elapsed());
+        assert!(
+            began.elapsed() < Duration::from_secs(1),
+            "stop took {:?}",
+            began.elapsed()
+        );
         let mut rest = Vec::new();
         while let Some(block) = handle.try_recv() {
             rest.extend(block);
@@ -841,7 +1008,9 @@ pub(crate) mod tests {
         let handle = launch(Box::new(Failing), 4, settings(100), tx, no_wake());
         assert!(matches!(recv_event(&rx), ReceiverEvent::Started(_)));
         match recv_event(&rx) {
-            ReceiverEvent::Stopped(info) => assert_eq!(info.last_error_message, "Error starting receiver 4"),
+            ReceiverEvent::Stopped(info) => {
+                assert_eq!(info.last_error_message, "Error starting receiver 4")
+            }
             other => panic!("expected Stopped, got {other:?}"),
         }
         handle.stop(Duration::from_secs(5));

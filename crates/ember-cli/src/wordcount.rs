@@ -1,0 +1,116 @@
+//! `ember wordcount`: the seed's first program (network word count), on a socket or a
+//! directory, in one process or as one process of several.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, bail};
+use ember::{Conf, Context, DStream, Duration, StreamingContext};
+
+/// Arguments of `ember wordcount`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// Read lines from this TCP server (`HOST:PORT`), as `socketTextStream`.
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "dir", required_unless_present = "dir")]
+    pub socket: Option<String>,
+    /// Read new files moved into this directory, as `textFileStream`.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Batch interval, e.g. `1s`, `500ms`.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub batch: Duration,
+    /// Worker threads: `local`, `local[N]` or `local[*]`.
+    #[arg(long, default_value = "local[2]")]
+    pub master: String,
+    /// Run as one process of a cluster: file listing every process's `host:port`.
+    #[arg(long, value_name = "FILE", requires = "process")]
+    pub hosts: Option<PathBuf>,
+    /// This process's index in the hosts file (0 is the driver, which prints).
+    #[arg(long, value_name = "I", requires = "hosts")]
+    pub process: Option<usize>,
+    /// Print one line per batch, `BENCH batch=<ms> total=<sum of counts> keys=<distinct words>`,
+    /// instead of the first ten counts.
+    #[arg(long)]
+    pub summary: bool,
+    /// Stop (gracefully) after this long, e.g. `30s`; otherwise run until Ctrl-C.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+}
+
+/// Parses `1s`, `500ms`, `2m`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("not a duration: {s}"))?;
+    let ms = match unit {
+        "" | "s" => n * 1000.0,
+        "ms" => n,
+        "m" | "min" => n * 60_000.0,
+        _ => return Err(format!("unknown unit in {s} (use ms, s or m)")),
+    };
+    if ms < 1.0 {
+        return Err(format!("duration {s} is shorter than 1 ms"));
+    }
+    Ok(Duration::milliseconds(ms as u64))
+}
+
+/// The configuration for `--master` and, in a cluster, `--hosts`/`--process`.
+pub fn conf(args: &Args, app: &str) -> Result<Conf> {
+    let mut conf = Conf::new().set_master(&args.master).set_app_name(app);
+    if let (Some(hosts), Some(process)) = (&args.hosts, args.process) {
+        conf = conf.set_hosts_file(hosts, process)?;
+    }
+    Ok(conf)
+}
+
+/// The input stream of `--socket` or `--dir`.
+pub fn lines(ssc: &StreamingContext, args: &Args) -> Result<DStream<String>> {
+    if let Some(addr) = &args.socket {
+        let (host, port) = addr.rsplit_once(':').with_context(|| format!("--socket {addr}: expected HOST:PORT"))?;
+        let port: u16 = port.parse().with_context(|| format!("--socket {addr}: bad port"))?;
+        Ok(ssc.socket_text_stream(host, port))
+    } else if let Some(dir) = &args.dir {
+        if !dir.is_dir() {
+            bail!("--dir {}: no such directory", dir.display());
+        }
+        Ok(ssc.text_file_stream(dir))
+    } else {
+        bail!("give --socket HOST:PORT or --dir DIR")
+    }
+}
+
+/// The seed's word count: split lines on spaces, pair each word with 1, add up per word.
+pub fn word_counts(lines: &DStream<String>) -> DStream<(String, i64)> {
+    lines
+        .flat_map(|line: String| line.split(' ').map(str::to_owned).collect::<Vec<_>>())
+        .map(|word| (word, 1i64))
+        .reduce_by_key(|a, b| a + b, None)
+}
+
+/// Prints `BENCH batch=<ms> total=<sum> keys=<n>` for every batch, flushed at once.
+pub fn print_summary(counts: &DStream<(String, i64)>) -> Result<()> {
+    counts.foreach_rdd(|rdd, time| {
+        let total: i64 = rdd.partitions().iter().flatten().map(|(_, c)| *c).sum();
+        let keys = rdd.count();
+        let mut out = std::io::stdout().lock();
+        // A closed stdout ends the program quietly (see main).
+        if writeln!(out, "BENCH batch={} total={total} keys={keys}", time.as_millis()).and_then(|()| out.flush()).is_err() {
+            crate::exit_quietly();
+        }
+    })?;
+    Ok(())
+}
+
+/// Runs `ember wordcount`.
+pub fn run(args: Args) -> Result<()> {
+    let ctx = Context::get_or_create(conf(&args, "wordcount")?)?;
+    let ssc = StreamingContext::new(&ctx, args.batch)?;
+    let counts = word_counts(&lines(&ssc, &args)?);
+    if args.summary {
+        print_summary(&counts)?;
+    } else {
+        counts.pprint(10)?;
+    }
+    crate::run_until_stopped(&ssc, args.duration)
+}
