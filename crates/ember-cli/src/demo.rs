@@ -22,8 +22,20 @@ pub struct Args {
 
 /// Runs the demo.
 pub fn run(args: Args) -> Result<()> {
-    let text: String = TEXT.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).map(|l| format!("{l}\n")).collect();
-    let feeder = Feeder::start("127.0.0.1", 0, Feed { source: Source::Text(text.into()), rate: Some(args.rate), repeat: true })?;
+    let text: String = TEXT
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let feeder = Feeder::start(
+        "127.0.0.1",
+        0,
+        Feed {
+            source: Source::Text(text.into()),
+            rate: Some(args.rate),
+            repeat: true,
+        },
+    )?;
     let port = feeder.addr().port();
     eprintln!(
         "ember demo: a feeder serves a public-domain text on 127.0.0.1:{port} ({} lines/s); \

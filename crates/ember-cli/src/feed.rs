@@ -41,7 +41,8 @@ pub struct Feeder {
 impl Feeder {
     /// Listens on `host:port` (port 0 picks a free port) and serves clients on threads.
     pub fn start(host: &str, port: u16, feed: Feed) -> Result<Feeder> {
-        let listener = TcpListener::bind((host, port)).with_context(|| format!("cannot listen on {host}:{port}"))?;
+        let listener = TcpListener::bind((host, port))
+            .with_context(|| format!("cannot listen on {host}:{port}"))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -49,7 +50,11 @@ impl Feeder {
         let thread = std::thread::Builder::new()
             .name("ember-feed".into())
             .spawn(move || serve(listener, feed, stop2))?;
-        Ok(Feeder { addr, stop, thread: Some(thread) })
+        Ok(Feeder {
+            addr,
+            stop,
+            thread: Some(thread),
+        })
     }
 
     /// The address clients connect to.
@@ -89,7 +94,10 @@ fn serve(listener: TcpListener, feed: Feed, stop: Arc<AtomicBool>) {
                 let _ = stream.set_nonblocking(false);
                 let _ = stream.set_nodelay(true);
                 match &feed.source {
-                    Source::Stdin => clients.lock().unwrap_or_else(|p| p.into_inner()).push(stream),
+                    Source::Stdin => clients
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(stream),
                     _ => {
                         let feed = feed.clone();
                         let stop = stop.clone();
@@ -101,7 +109,9 @@ fn serve(listener: TcpListener, feed: Feed, stop: Arc<AtomicBool>) {
                     }
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
             Err(e) => {
                 tracing::warn!("accept failed: {e}");
                 std::thread::sleep(Duration::from_millis(100));
@@ -122,7 +132,11 @@ struct Pacer {
 
 impl Pacer {
     fn new(rate: Option<f64>) -> Self {
-        Pacer { rate, start: Instant::now(), sent: 0 }
+        Pacer {
+            rate,
+            start: Instant::now(),
+            sent: 0,
+        }
     }
     fn tick(&mut self, lines: u64, stop: &AtomicBool) {
         self.sent += lines;
@@ -139,7 +153,9 @@ fn send_to(mut stream: TcpStream, feed: &Feed, stop: &AtomicBool) -> std::io::Re
     let mut pacer = Pacer::new(feed.rate);
     loop {
         match &feed.source {
-            Source::Text(text) => send_reader(&mut stream, text.as_bytes(), &mut pacer, feed.rate, stop)?,
+            Source::Text(text) => {
+                send_reader(&mut stream, text.as_bytes(), &mut pacer, feed.rate, stop)?
+            }
             Source::File(path) => {
                 let file = std::fs::File::open(path)?;
                 send_reader(&mut stream, file, &mut pacer, feed.rate, stop)?;
@@ -159,7 +175,11 @@ fn send_to(mut stream: TcpStream, feed: &Feed, stop: &AtomicBool) -> std::io::Re
         match stream.read(&mut probe) {
             Ok(0) => break,
             Ok(_) => {}
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => break,
         }
     }

@@ -61,7 +61,10 @@ fn main() {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     if let Err(e) = run(cli.command) {
         eprintln!("ember: {e:#}");
         std::process::exit(1);
@@ -71,8 +74,20 @@ fn main() {
 fn run(command: Command) -> Result<()> {
     match command {
         Command::Feed(a) => {
-            let source = if a.file == "-" { feed::Source::Stdin } else { feed::Source::File(a.file.into()) };
-            let feeder = feed::Feeder::start(&a.host, a.port, feed::Feed { source, rate: a.rate, repeat: a.repeat })?;
+            let source = if a.file == "-" {
+                feed::Source::Stdin
+            } else {
+                feed::Source::File(a.file.into())
+            };
+            let feeder = feed::Feeder::start(
+                &a.host,
+                a.port,
+                feed::Feed {
+                    source,
+                    rate: a.rate,
+                    repeat: a.repeat,
+                },
+            )?;
             eprintln!("ember feed: listening on {}", feeder.addr());
             feeder.wait();
             Ok(())

@@ -11,7 +11,12 @@ use ember::{Conf, Context, DStream, Duration, StreamingContext};
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     /// Read lines from this TCP server (`HOST:PORT`), as `socketTextStream`.
-    #[arg(long, value_name = "HOST:PORT", conflicts_with = "dir", required_unless_present = "dir")]
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        conflicts_with = "dir",
+        required_unless_present = "dir"
+    )]
     pub socket: Option<String>,
     /// Read new files moved into this directory, as `textFileStream`.
     #[arg(long, value_name = "DIR")]
@@ -40,7 +45,9 @@ pub struct Args {
 /// Parses `1s`, `500ms`, `2m`, or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: f64 = num.parse().map_err(|_| format!("not a duration: {s}"))?;
     let ms = match unit {
@@ -67,8 +74,12 @@ pub fn conf(args: &Args, app: &str) -> Result<Conf> {
 /// The input stream of `--socket` or `--dir`.
 pub fn lines(ssc: &StreamingContext, args: &Args) -> Result<DStream<String>> {
     if let Some(addr) = &args.socket {
-        let (host, port) = addr.rsplit_once(':').with_context(|| format!("--socket {addr}: expected HOST:PORT"))?;
-        let port: u16 = port.parse().with_context(|| format!("--socket {addr}: bad port"))?;
+        let (host, port) = addr
+            .rsplit_once(':')
+            .with_context(|| format!("--socket {addr}: expected HOST:PORT"))?;
+        let port: u16 = port
+            .parse()
+            .with_context(|| format!("--socket {addr}: bad port"))?;
         Ok(ssc.socket_text_stream(host, port))
     } else if let Some(dir) = &args.dir {
         if !dir.is_dir() {
@@ -95,7 +106,14 @@ pub fn print_summary(counts: &DStream<(String, i64)>) -> Result<()> {
         let keys = rdd.count();
         let mut out = std::io::stdout().lock();
         // A closed stdout ends the program quietly (see main).
-        if writeln!(out, "BENCH batch={} total={total} keys={keys}", time.as_millis()).and_then(|()| out.flush()).is_err() {
+        if writeln!(
+            out,
+            "BENCH batch={} total={total} keys={keys}",
+            time.as_millis()
+        )
+        .and_then(|()| out.flush())
+        .is_err()
+        {
             crate::exit_quietly();
         }
     })?;

@@ -80,7 +80,8 @@ impl Conf {
     /// Runs this process as process `process` of the cluster whose process addresses (`host:port`,
     /// in process order) are `hosts`. Every process runs the same program.
     pub fn set_cluster(self, hosts: &[String], process: usize) -> Self {
-        self.set(CLUSTER_HOSTS, &hosts.join(",")).set(CLUSTER_PROCESS, &process.to_string())
+        self.set(CLUSTER_HOSTS, &hosts.join(","))
+            .set(CLUSTER_PROCESS, &process.to_string())
     }
     /// Reads the cluster's process addresses from a file (one `host:port` a line; blank lines and
     /// `#` comments ignored) and runs this process as process `process`.
@@ -94,7 +95,10 @@ impl Conf {
             .map(str::to_owned)
             .collect();
         if hosts.is_empty() {
-            return Err(Error::InvalidArgument(format!("hosts file {} lists no process", path.display())));
+            return Err(Error::InvalidArgument(format!(
+                "hosts file {} lists no process",
+                path.display()
+            )));
         }
         Ok(self.set_cluster(&hosts, process))
     }
@@ -115,32 +119,36 @@ impl Conf {
     pub fn get_bool(&self, key: &str, default: bool) -> Result<bool> {
         match self.get(key) {
             None => Ok(default),
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| Error::InvalidArgument(format!("setting {key}={v} is not true or false"))),
+            Some(v) => v.trim().parse().map_err(|_| {
+                Error::InvalidArgument(format!("setting {key}={v} is not true or false"))
+            }),
         }
     }
     /// A whole-number setting, or `default`.
     pub fn get_u64(&self, key: &str, default: u64) -> Result<u64> {
         match self.get(key) {
             None => Ok(default),
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| Error::InvalidArgument(format!("setting {key}={v} is not a whole number"))),
+            Some(v) => v.trim().parse().map_err(|_| {
+                Error::InvalidArgument(format!("setting {key}={v} is not a whole number"))
+            }),
         }
     }
     /// A size setting in bytes; accepts Spark's suffixes `k`, `m`, `g` (binary units).
     pub fn get_bytes(&self, key: &str, default: u64) -> Result<u64> {
-        let Some(v) = self.get(key) else { return Ok(default) };
-        parse_bytes(v).ok_or_else(|| Error::InvalidArgument(format!("setting {key}={v} is not a size")))
+        let Some(v) = self.get(key) else {
+            return Ok(default);
+        };
+        parse_bytes(v)
+            .ok_or_else(|| Error::InvalidArgument(format!("setting {key}={v} is not a size")))
     }
     /// A duration setting in milliseconds; accepts Spark's suffixes `ms`, `s`, `m`, `min`, `h`
     /// (a bare number is milliseconds).
     pub fn get_millis(&self, key: &str, default: u64) -> Result<u64> {
-        let Some(v) = self.get(key) else { return Ok(default) };
-        parse_millis(v).ok_or_else(|| Error::InvalidArgument(format!("setting {key}={v} is not a duration")))
+        let Some(v) = self.get(key) else {
+            return Ok(default);
+        };
+        parse_millis(v)
+            .ok_or_else(|| Error::InvalidArgument(format!("setting {key}={v} is not a duration")))
     }
     /// The application name (`ember` when unset).
     pub fn app_name(&self) -> &str {
@@ -156,7 +164,13 @@ impl Conf {
         let threads = parse_master(url)?;
         let hosts: Vec<String> = self
             .get(CLUSTER_HOSTS)
-            .map(|h| h.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .map(|h| {
+                h.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default();
         let process = self.get_u64(CLUSTER_PROCESS, 0)? as usize;
         if !hosts.is_empty() && process >= hosts.len() {
@@ -165,7 +179,11 @@ impl Conf {
                 hosts.len()
             )));
         }
-        Ok(Master { threads, hosts, process })
+        Ok(Master {
+            threads,
+            hosts,
+            process,
+        })
     }
 }
 
@@ -174,13 +192,20 @@ fn parse_master(url: &str) -> Result<usize> {
     if url == "local" {
         return Ok(1);
     }
-    let inner = url.strip_prefix("local[").and_then(|s| s.strip_suffix(']')).ok_or_else(invalid)?;
+    let inner = url
+        .strip_prefix("local[")
+        .and_then(|s| s.strip_suffix(']'))
+        .ok_or_else(invalid)?;
     if inner == "*" {
-        return Ok(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+        return Ok(std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1));
     }
     match inner.parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
-        Ok(_) => Err(Error::InvalidArgument(format!("Asked to run locally with {inner} threads"))),
+        Ok(_) => Err(Error::InvalidArgument(format!(
+            "Asked to run locally with {inner} threads"
+        ))),
         Err(_) => Err(invalid()),
     }
 }
@@ -222,15 +247,25 @@ mod tests {
         assert_eq!(parse_master("local").unwrap(), 1);
         assert_eq!(parse_master("local[3]").unwrap(), 3);
         assert!(parse_master("local[*]").unwrap() >= 1);
-        assert_eq!(parse_master("yarn").unwrap_err().to_string(), "Could not parse Master URL: 'yarn'");
+        assert_eq!(
+            parse_master("yarn").unwrap_err().to_string(),
+            "Could not parse Master URL: 'yarn'"
+        );
         assert!(parse_master("local[0]").is_err());
     }
 
     #[test]
     fn cluster_settings() {
         let hosts = vec!["127.0.0.1:4000".to_string(), "127.0.0.1:4001".to_string()];
-        let m = Conf::new().set_master("local[2]").set_cluster(&hosts, 1).master().unwrap();
-        assert_eq!((m.threads(), m.processes(), m.process(), m.total_workers()), (2, 2, 1, 4));
+        let m = Conf::new()
+            .set_master("local[2]")
+            .set_cluster(&hosts, 1)
+            .master()
+            .unwrap();
+        assert_eq!(
+            (m.threads(), m.processes(), m.process(), m.total_workers()),
+            (2, 2, 1, 4)
+        );
         let bad = Conf::new().set_cluster(&hosts, 2).master();
         assert!(bad.unwrap_err().to_string().contains("out of range"));
     }

@@ -79,7 +79,14 @@ impl Context {
             .thread_name(|i| format!("ember-rdd-{i}"))
             .build()
             .map_err(|e| Error::Execution(format!("cannot start the RDD thread pool: {e}")))?;
-        Ok(Context { inner: Arc::new(Inner { conf, master, pool, stopped: AtomicBool::new(false) }) })
+        Ok(Context {
+            inner: Arc::new(Inner {
+                conf,
+                master,
+                pool,
+                stopped: AtomicBool::new(false),
+            }),
+        })
     }
 
     /// The configuration this context was created with.
@@ -124,7 +131,10 @@ impl Context {
             tracing::info!(app = self.conf().app_name(), "context stopped");
         }
         let mut active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
-        if active.as_ref().is_some_and(|c| Arc::ptr_eq(&c.inner, &self.inner)) {
+        if active
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(&c.inner, &self.inner))
+        {
             *active = None;
         }
     }

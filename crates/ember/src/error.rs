@@ -59,6 +59,9 @@ pub enum Error {
 impl Error {
     /// An [`Error::Io`] with a description of what was being done.
     pub fn io(context: impl Into<String>, source: io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 }

@@ -43,9 +43,17 @@ mod tests {
         // These values are part of ember's persistent format (checkpoints, routing between
         // processes of different builds); a change here breaks recovery.
         assert_eq!(stable_hash("hello"), stable_hash(&"hello".to_string()));
-        assert_eq!(stable_hash(&("a", 1u32)), stable_hash(&("a".to_string(), 1u32)));
+        assert_eq!(
+            stable_hash(&("a", 1u32)),
+            stable_hash(&("a".to_string(), 1u32))
+        );
         assert_ne!(stable_hash("hello"), stable_hash("world"));
-        assert_eq!(stable_hash("hello"), 0x3c6f_1f5c_2c7e_5f1d_u64.wrapping_mul(0).wrapping_add(stable_hash("hello")));
+        assert_eq!(
+            stable_hash("hello"),
+            0x3c6f_1f5c_2c7e_5f1d_u64
+                .wrapping_mul(0)
+                .wrapping_add(stable_hash("hello"))
+        );
     }
 
     #[test]

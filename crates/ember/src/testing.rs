@@ -58,11 +58,17 @@ pub struct Collected<T> {
 impl<T: Clone> Collected<T> {
     /// Every batch with its time.
     pub fn batches_with_time(&self) -> Vec<(Time, Vec<T>)> {
-        self.batches.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.batches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
     /// Every batch's elements, in the order the RDD holds them.
     pub fn batches(&self) -> Vec<Vec<T>> {
-        self.batches_with_time().into_iter().map(|(_, b)| b).collect()
+        self.batches_with_time()
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect()
     }
     /// Every batch's elements, sorted (for comparisons that must not depend on partitioning).
     pub fn sorted_batches(&self) -> Vec<Vec<T>>
@@ -85,8 +91,13 @@ impl StreamTest {
         if let Some(active) = StreamingContext::get_active() {
             active.stop(false, false)?;
         }
-        let ctx = match Context::get_or_create(Conf::new().set_master(master).set_app_name("test")) {
-            Ok(ctx) if ctx.master().threads() == Conf::new().set_master(master).master()?.threads() => ctx,
+        let ctx = match Context::get_or_create(Conf::new().set_master(master).set_app_name("test"))
+        {
+            Ok(ctx)
+                if ctx.master().threads() == Conf::new().set_master(master).master()?.threads() =>
+            {
+                ctx
+            }
             Ok(other) => {
                 other.stop();
                 Context::new(Conf::new().set_master(master).set_app_name("test"))?
@@ -95,7 +106,13 @@ impl StreamTest {
         };
         let clock = ManualClock::new(Time::from_millis(0));
         let ssc = StreamingContext::with_clock(&ctx, batch, Arc::new(clock.clone()))?;
-        Ok(StreamTest { ssc, clock, batch, ran: Mutex::new(0), _turn: turn })
+        Ok(StreamTest {
+            ssc,
+            clock,
+            batch,
+            ran: Mutex::new(0),
+            _turn: turn,
+        })
     }
 
     /// The streaming context under test.
@@ -116,7 +133,11 @@ impl StreamTest {
         for b in batches {
             queue.push(ctx.parallelize(b, ctx.default_parallelism()));
         }
-        self.ssc.queue_stream(queue, true, Some(ctx.parallelize(Vec::new(), ctx.default_parallelism())))
+        self.ssc.queue_stream(
+            queue,
+            true,
+            Some(ctx.parallelize(Vec::new(), ctx.default_parallelism())),
+        )
     }
 
     /// Collects every batch of `stream`.
@@ -124,7 +145,9 @@ impl StreamTest {
         let batches: Arc<Mutex<Vec<(Time, Vec<T>)>>> = Arc::new(Mutex::new(Vec::new()));
         let sink = batches.clone();
         stream.foreach_rdd(move |rdd, time| {
-            sink.lock().unwrap_or_else(|p| p.into_inner()).push((time, rdd.collect()));
+            sink.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((time, rdd.collect()));
         })?;
         Ok(Collected { batches })
     }
@@ -141,7 +164,9 @@ impl StreamTest {
             let t = Time::from_millis(self.batch.as_millis() * *ran);
             self.clock.set(t);
             if !self.ssc.wait_batch(t, std::time::Duration::from_secs(60)) {
-                return Err(Error::Execution(format!("batch {t} did not complete within 60 s")));
+                return Err(Error::Execution(format!(
+                    "batch {t} did not complete within 60 s"
+                )));
             }
         }
         Ok(())

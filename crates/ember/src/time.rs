@@ -9,7 +9,9 @@ use std::ops::{Add, Div, Mul, Sub};
 use serde::{Deserialize, Serialize};
 
 /// A span of time in milliseconds (Spark's `Duration`). Prints as `"<ms> ms"`, as Spark does.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Duration(u64);
 
 impl Duration {
@@ -109,7 +111,9 @@ impl Div for Duration {
 }
 
 /// A point in time in milliseconds since the Unix epoch (Spark's `Time`). Prints as `"<ms> ms"`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Time(u64);
 
 impl Time {
@@ -130,7 +134,11 @@ impl Time {
     }
     /// The largest multiple of `d` that is not after `self` (Spark's `floor`).
     pub fn floor(self, d: Duration) -> Time {
-        if d.is_zero() { self } else { Time(self.0 - self.0 % d.0) }
+        if d.is_zero() {
+            self
+        } else {
+            Time(self.0 - self.0 % d.0)
+        }
     }
     /// The largest time `zero + k * d` not after `self` (Spark's `floor(d, zeroTime)`).
     pub fn floor_from(self, d: Duration, zero: Time) -> Time {
@@ -220,15 +228,25 @@ mod tests {
     fn arithmetic_and_multiples() {
         let t = Time::from_millis(10_500);
         assert_eq!(t.floor(Duration::seconds(1)), Time::from_millis(10_000));
-        assert_eq!(t.floor_from(Duration::seconds(2), Time::from_millis(9_000)), Time::from_millis(9_000));
+        assert_eq!(
+            t.floor_from(Duration::seconds(2), Time::from_millis(9_000)),
+            Time::from_millis(9_000)
+        );
         assert!(Duration::seconds(4).is_multiple_of(Duration::seconds(2)));
         assert!(!Duration::milliseconds(1500).is_multiple_of(Duration::seconds(1)));
         assert!(!Duration::seconds(1).is_multiple_of(Duration::milliseconds(0)));
-        assert_eq!(Time::from_millis(3000) - Time::from_millis(1000), Duration::seconds(2));
+        assert_eq!(
+            Time::from_millis(3000) - Time::from_millis(1000),
+            Duration::seconds(2)
+        );
         assert_eq!(Duration::seconds(3) / Duration::seconds(2), 1.5);
-        let times: Vec<_> = Time::from_millis(0).to(Time::from_millis(2000), Duration::seconds(1)).collect();
+        let times: Vec<_> = Time::from_millis(0)
+            .to(Time::from_millis(2000), Duration::seconds(1))
+            .collect();
         assert_eq!(times.len(), 3);
-        let times: Vec<_> = Time::from_millis(0).until(Time::from_millis(2000), Duration::seconds(1)).collect();
+        let times: Vec<_> = Time::from_millis(0)
+            .until(Time::from_millis(2000), Duration::seconds(1))
+            .collect();
         assert_eq!(times.len(), 2);
     }
 }

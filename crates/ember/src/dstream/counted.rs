@@ -60,23 +60,33 @@ impl<T: Data> DStream<T> {
     ) -> DStream<A> {
         let slide = self.meta.slide;
         let (m1, e1) = (merge.clone(), empty.clone());
-        let local = BatchNode::new(self, name, Route::Local, move |w: crate::dstream::node::WorkerInfo| Fold {
-            lift: lift.clone(),
-            merge: m1.clone(),
-            empty: e1.clone(),
-            last_stage: false,
-            driver: w.driver,
-            slide,
-        });
+        let local = BatchNode::new(
+            self,
+            name,
+            Route::Local,
+            move |w: crate::dstream::node::WorkerInfo| Fold {
+                lift: lift.clone(),
+                merge: m1.clone(),
+                empty: e1.clone(),
+                last_stage: false,
+                driver: w.driver,
+                slide,
+            },
+        );
         let partial: DStream<A> = self.derive(name, slide, 1, &[&self.meta], local);
-        let node = BatchNode::new(&partial, name, Route::Driver, move |w: crate::dstream::node::WorkerInfo| Fold {
-            lift: Arc::new(|a: A| a),
-            merge: merge.clone(),
-            empty: empty.clone(),
-            last_stage: true,
-            driver: w.driver,
-            slide,
-        });
+        let node = BatchNode::new(
+            &partial,
+            name,
+            Route::Driver,
+            move |w: crate::dstream::node::WorkerInfo| Fold {
+                lift: Arc::new(|a: A| a),
+                merge: merge.clone(),
+                empty: empty.clone(),
+                last_stage: true,
+                driver: w.driver,
+                slide,
+            },
+        );
         partial.derive(name, slide, 1, &[&partial.meta], node)
     }
 
@@ -95,6 +105,7 @@ impl<T: Key> DStream<T> {
     /// How often each distinct element occurs in each batch, as `(element, count)`, over
     /// `partitions` partitions (default parallelism when `None`).
     pub fn count_by_value(&self, partitions: Option<usize>) -> DStream<(T, u64)> {
-        self.map(|x| (x, 1u64)).reduce_by_key(|a, b| a + b, partitions)
+        self.map(|x| (x, 1u64))
+            .reduce_by_key(|a, b| a + b, partitions)
     }
 }

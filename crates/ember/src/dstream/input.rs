@@ -13,23 +13,29 @@ use crate::data::Data;
 use crate::dstream::{Meta, Node};
 use crate::exec::{Builder, Flow};
 use crate::rdd::Rdd;
-use crate::receiver::Receiver;
-use crate::receiver::supervisor::{ReceiverHandle, ReceiverSettings};
 use crate::receiver::file_selector::FileSelector;
+use crate::receiver::lines::TextChunk;
+use crate::receiver::socket::SocketChunks;
+use crate::receiver::supervisor::{ReceiverHandle, ReceiverSettings};
+use crate::receiver::{Receiver, SocketReceiver};
 use crate::scheduler::runtime::Runtime;
 use crate::time::{Duration, Time};
 
-/// A source of records for one input stream, driven by the driver worker.
-pub(crate) trait InputSource<T>: Send {
-    /// Moves the blocks that arrived since the last call into `out` (receivers).
-    fn poll(&mut self, _out: &mut Vec<Vec<T>>) {}
+/// A source of records for one input stream. One instance per process, shared by the workers
+/// of the driver's process: each of them takes received blocks when it has room (so memory stays
+/// bounded and the work spreads by itself), and the driver asks for batch data at batch close.
+pub(crate) trait InputSource<T>: Send + Sync {
+    /// The next block that arrived (receivers), if any.
+    fn poll(&self) -> Option<Vec<T>> {
+        None
+    }
     /// The partitions this source contributes to the batch at `time`, produced when the batch
     /// closes (queues, directories). An error fails the batch's jobs that use this input.
-    fn batch(&mut self, _time: Time, _out: &mut Vec<Vec<T>>) -> Result<(), String> {
+    fn batch(&self, _time: Time, _out: &mut Vec<Vec<T>>) -> Result<(), String> {
         Ok(())
     }
     /// Stops receiving; blocks already queued are still returned by `poll`.
-    fn stop(&mut self) {}
+    fn stop(&self) {}
     /// What the last batch consisted of, for listener events.
     fn describe(&self) -> String {
         String::new()
@@ -43,6 +49,8 @@ pub(crate) struct InputNode<T> {
     stream_id: usize,
     partitions: usize,
     make: Mutex<Option<MakeSource<T>>>,
+    /// The process's source, made by the first worker that builds the node.
+    source: std::sync::OnceLock<Arc<dyn InputSource<T>>>,
 }
 
 impl<T: Data> InputNode<T> {
@@ -51,7 +59,12 @@ impl<T: Data> InputNode<T> {
         partitions: usize,
         make: impl FnOnce(&Arc<Runtime>, usize) -> Box<dyn InputSource<T>> + Send + 'static,
     ) -> Self {
-        InputNode { stream_id, partitions, make: Mutex::new(Some(Box::new(make))) }
+        InputNode {
+            stream_id,
+            partitions,
+            make: Mutex::new(Some(Box::new(make))),
+            source: std::sync::OnceLock::new(),
+        }
     }
 }
 
@@ -66,12 +79,16 @@ impl<T: Data> Node<T> for InputNode<T> {
         let rt = b.runtime().clone();
         let stream_id = self.stream_id;
         b.input(stream_id, meta.id, self.partitions, || {
-            // Only the driver calls this, so only the driver takes the source.
-            let make = self.make.lock().unwrap_or_else(|p| p.into_inner()).take();
-            match make {
-                Some(make) => make(&rt, stream_id),
-                None => Box::new(Exhausted),
-            }
+            // Only workers of the driver's process call this; the first one makes the source.
+            self.source
+                .get_or_init(|| {
+                    let make = self.make.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    match make {
+                        Some(make) => Arc::from(make(&rt, stream_id)),
+                        None => Arc::new(Exhausted),
+                    }
+                })
+                .clone()
         })
     }
 }
@@ -82,29 +99,77 @@ pub(crate) struct ReceiverSource<T> {
 }
 
 impl<T: Data> ReceiverSource<T> {
-    pub(crate) fn launch(receiver: Box<dyn Receiver<T>>, stream_id: usize, rt: &Arc<Runtime>, conf: &Conf) -> Self {
-        let restart_ms = conf.get_millis(crate::conf::RECEIVER_RESTART_DELAY, 2000).unwrap_or(2000);
-        let settings = ReceiverSettings {
-            restart_delay: std::time::Duration::from_millis(restart_ms),
-            queue_blocks: 16,
-        };
-        let waker = rt.clone();
-        let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || waker.wake_driver());
-        let handle = crate::receiver::supervisor::launch(receiver, stream_id, settings, rt.receiver_events(), wake);
-        ReceiverSource { handle }
+    pub(crate) fn launch(
+        receiver: Box<dyn Receiver<T>>,
+        stream_id: usize,
+        rt: &Arc<Runtime>,
+        conf: &Conf,
+    ) -> Self {
+        ReceiverSource {
+            handle: launch_receiver(receiver, stream_id, rt, conf),
+        }
     }
 }
 
 impl<T: Data> InputSource<T> for ReceiverSource<T> {
-    fn poll(&mut self, out: &mut Vec<Vec<T>>) {
-        while let Some(block) = self.handle.try_recv() {
-            out.push(block);
-        }
+    fn poll(&self) -> Option<Vec<T>> {
+        self.handle.try_recv()
     }
 
-    fn stop(&mut self) {
+    fn stop(&self) {
         self.handle.stop(std::time::Duration::from_secs(10));
     }
+}
+
+/// The socket receiver's chunks of lines, turned into one `String` per line by the worker that
+/// takes them.
+pub(crate) struct SocketSource {
+    handle: ReceiverHandle<TextChunk>,
+}
+
+impl SocketSource {
+    pub(crate) fn launch(
+        receiver: SocketReceiver,
+        stream_id: usize,
+        rt: &Arc<Runtime>,
+        conf: &Conf,
+    ) -> Self {
+        let handle = launch_receiver(Box::new(SocketChunks(receiver)), stream_id, rt, conf);
+        SocketSource { handle }
+    }
+}
+
+impl InputSource<String> for SocketSource {
+    fn poll(&self) -> Option<Vec<String>> {
+        let chunks = self.handle.try_recv()?;
+        let mut lines = Vec::with_capacity(chunks.iter().map(|c| c.len() / 64).sum());
+        for chunk in &chunks {
+            chunk.lines(&mut lines);
+        }
+        Some(lines)
+    }
+
+    fn stop(&self) {
+        self.handle.stop(std::time::Duration::from_secs(10));
+    }
+}
+
+fn launch_receiver<R: Send + 'static>(
+    receiver: Box<dyn Receiver<R>>,
+    stream_id: usize,
+    rt: &Arc<Runtime>,
+    conf: &Conf,
+) -> ReceiverHandle<R> {
+    let restart_ms = conf
+        .get_millis(crate::conf::RECEIVER_RESTART_DELAY, 2000)
+        .unwrap_or(2000);
+    let settings = ReceiverSettings {
+        restart_delay: std::time::Duration::from_millis(restart_ms),
+        queue_blocks: 16,
+    };
+    let waker = rt.clone();
+    let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || waker.wake_workers());
+    crate::receiver::supervisor::launch(receiver, stream_id, settings, rt.receiver_events(), wake)
 }
 
 /// A queue of RDDs feeding a [`queue_stream`](crate::streaming::StreamingContext::queue_stream).
@@ -115,13 +180,17 @@ pub struct RddQueue<T> {
 
 impl<T> Clone for RddQueue<T> {
     fn clone(&self) -> Self {
-        RddQueue { inner: self.inner.clone() }
+        RddQueue {
+            inner: self.inner.clone(),
+        }
     }
 }
 
 impl<T: Data> Default for RddQueue<T> {
     fn default() -> Self {
-        RddQueue { inner: Arc::new(Mutex::new(VecDeque::new())) }
+        RddQueue {
+            inner: Arc::new(Mutex::new(VecDeque::new())),
+        }
     }
 }
 
@@ -132,7 +201,10 @@ impl<T: Data> RddQueue<T> {
     }
     /// Appends an RDD.
     pub fn push(&self, rdd: Rdd<T>) {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).push_back(rdd);
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back(rdd);
     }
     /// RDDs waiting.
     pub fn len(&self) -> usize {
@@ -144,7 +216,11 @@ impl<T: Data> RddQueue<T> {
     }
     fn take(&self, all: bool) -> Vec<Rdd<T>> {
         let mut q = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if all { q.drain(..).collect() } else { q.pop_front().into_iter().collect() }
+        if all {
+            q.drain(..).collect()
+        } else {
+            q.pop_front().into_iter().collect()
+        }
     }
 }
 
@@ -166,12 +242,16 @@ pub(crate) struct QueueSource<T> {
 
 impl<T: Data> QueueSource<T> {
     pub(crate) fn new(queue: RddQueue<T>, one_at_a_time: bool, default: Option<Rdd<T>>) -> Self {
-        QueueSource { queue, one_at_a_time, default }
+        QueueSource {
+            queue,
+            one_at_a_time,
+            default,
+        }
     }
 }
 
 impl<T: Data> InputSource<T> for QueueSource<T> {
-    fn batch(&mut self, _time: Time, out: &mut Vec<Vec<T>>) -> Result<(), String> {
+    fn batch(&self, _time: Time, out: &mut Vec<Vec<T>>) -> Result<(), String> {
         let rdds = self.queue.take(!self.one_at_a_time);
         if rdds.is_empty() {
             if let Some(d) = &self.default {
@@ -189,36 +269,65 @@ impl<T: Data> InputSource<T> for QueueSource<T> {
 /// The files of a monitored directory; each new file is one partition, read by the worker that
 /// owns the partition (see `text_file_stream`).
 pub(crate) struct FileSource {
-    selector: FileSelector,
+    selector: Mutex<FileSelector>,
     slide: Duration,
-    last: Vec<PathBuf>,
+    last: Mutex<Vec<PathBuf>>,
 }
 
 impl FileSource {
     pub(crate) fn new(dir: PathBuf, created: Time, slide: Duration, conf: &Conf) -> Self {
-        let remember_ms = conf.get_millis(crate::conf::FILE_MIN_REMEMBER, 60_000).unwrap_or(60_000);
+        let remember_ms = conf
+            .get_millis(crate::conf::FILE_MIN_REMEMBER, 60_000)
+            .unwrap_or(60_000);
         let selector = FileSelector::new(dir, true, created, Duration::milliseconds(remember_ms));
-        FileSource { selector, slide, last: Vec::new() }
+        FileSource {
+            selector: Mutex::new(selector),
+            slide,
+            last: Mutex::new(Vec::new()),
+        }
     }
 }
 
 impl InputSource<String> for FileSource {
-    fn batch(&mut self, time: Time, out: &mut Vec<Vec<String>>) -> Result<(), String> {
-        let files = self.selector.select(time, self.slide).map_err(|e| e.to_string())?;
+    fn batch(&self, time: Time, out: &mut Vec<Vec<String>>) -> Result<(), String> {
+        let files = self
+            .selector
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .select(time, self.slide);
+        let files = files.map_err(|e| e.to_string())?;
         out.extend(files.iter().map(|f| vec![f.to_string_lossy().into_owned()]));
-        self.last = files;
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = files;
         Ok(())
     }
 
     fn describe(&self) -> String {
-        self.last.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        self.last
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
 /// Reads each file named by `files` into lines, on the worker of the file's partition.
-pub(crate) fn read_files(files: &crate::dstream::DStream<String>, max_line_bytes: usize) -> crate::dstream::DStream<String> {
-    let node = ReadLines { parent: files.clone(), max_line_bytes };
-    files.derive("text_file_stream", files.meta.slide, files.meta.partitions, &[&files.meta], node)
+pub(crate) fn read_files(
+    files: &crate::dstream::DStream<String>,
+    max_line_bytes: usize,
+) -> crate::dstream::DStream<String> {
+    let node = ReadLines {
+        parent: files.clone(),
+        max_line_bytes,
+    };
+    files.derive(
+        "text_file_stream",
+        files.meta.slide,
+        files.meta.partitions,
+        &[&files.meta],
+        node,
+    )
 }
 
 struct ReadLines {
@@ -229,19 +338,22 @@ struct ReadLines {
 impl Node<String> for ReadLines {
     fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, String> {
         let max = self.max_line_bytes;
-        self.parent.flow(b).narrow(b, meta.id, "text_file_stream", move |p, path, out| {
-            let (lines, stats) = crate::receiver::lines::read_lines(std::path::Path::new(&path), max)
-                .map_err(|e| e.to_string())?;
-            if stats.invalid_utf8_lines > 0 || stats.oversized_lines > 0 {
-                tracing::warn!(
-                    file = %path,
-                    invalid_utf8_lines = stats.invalid_utf8_lines,
-                    oversized_lines = stats.oversized_lines,
-                    "replaced invalid UTF-8 and dropped lines over the size limit"
-                );
-            }
-            out.extend(lines.into_iter().map(|l| (p, l)));
-            Ok(())
-        })
+        self.parent
+            .flow(b)
+            .narrow(b, meta.id, "text_file_stream", move |p, path, out| {
+                let (lines, stats) =
+                    crate::receiver::lines::read_lines(std::path::Path::new(&path), max)
+                        .map_err(|e| e.to_string())?;
+                if stats.invalid_utf8_lines > 0 || stats.oversized_lines > 0 {
+                    tracing::warn!(
+                        file = %path,
+                        invalid_utf8_lines = stats.invalid_utf8_lines,
+                        oversized_lines = stats.oversized_lines,
+                        "replaced invalid UTF-8 and dropped lines over the size limit"
+                    );
+                }
+                out.extend(lines.into_iter().map(|l| (p, l)));
+                Ok(())
+            })
     }
 }

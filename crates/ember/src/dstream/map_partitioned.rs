@@ -33,7 +33,11 @@ impl<T: Data, U: Data> BatchLogic<T, U> for PerPartition<T, U> {
         // Every partition this worker owns is processed, empty or not, as Spark runs a task per
         // partition; partitions beyond the usual count (inputs whose batches vary) too.
         let mut parts: Vec<u32> = self.worker.owned(self.partitions).collect();
-        parts.extend(acc.keys().copied().filter(|p| *p as usize >= self.partitions));
+        parts.extend(
+            acc.keys()
+                .copied()
+                .filter(|p| *p as usize >= self.partitions),
+        );
         for p in parts {
             let records = acc.remove(&p).unwrap_or_default();
             out.extend((self.f)(p as usize, records).into_iter().map(|u| (p, u)));
@@ -43,7 +47,10 @@ impl<T: Data, U: Data> BatchLogic<T, U> for PerPartition<T, U> {
 
 impl<T: Data> DStream<T> {
     /// Applies `f` to each partition of each batch as a whole.
-    pub fn map_partitions<U: Data, I>(&self, f: impl Fn(Vec<T>) -> I + Send + Sync + 'static) -> DStream<U>
+    pub fn map_partitions<U: Data, I>(
+        &self,
+        f: impl Fn(Vec<T>) -> I + Send + Sync + 'static,
+    ) -> DStream<U>
     where
         I: IntoIterator<Item = U>,
     {

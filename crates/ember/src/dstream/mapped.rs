@@ -12,7 +12,13 @@ impl<T: Data> DStream<T> {
             out.push((p, f(x)));
             Ok(())
         });
-        self.derive("map", self.meta.slide, self.meta.partitions, &[&self.meta], node)
+        self.derive(
+            "map",
+            self.meta.slide,
+            self.meta.partitions,
+            &[&self.meta],
+            node,
+        )
     }
 
     /// Applies `f` to every element and flattens the results.
@@ -24,7 +30,13 @@ impl<T: Data> DStream<T> {
             out.extend(f(x).into_iter().map(|u| (p, u)));
             Ok(())
         });
-        self.derive("flat_map", self.meta.slide, self.meta.partitions, &[&self.meta], node)
+        self.derive(
+            "flat_map",
+            self.meta.slide,
+            self.meta.partitions,
+            &[&self.meta],
+            node,
+        )
     }
 
     /// Keeps the elements for which `f` is true.
@@ -35,6 +47,12 @@ impl<T: Data> DStream<T> {
             }
             Ok(())
         });
-        self.derive("filter", self.meta.slide, self.meta.partitions, &[&self.meta], node)
+        self.derive(
+            "filter",
+            self.meta.slide,
+            self.meta.partitions,
+            &[&self.meta],
+            node,
+        )
     }
 }

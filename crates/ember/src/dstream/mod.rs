@@ -12,7 +12,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::data::Data;
-use crate::error::{Error, Result};
 use crate::exec::{Builder, Flow};
 use crate::streaming::StreamingContext;
 use crate::time::Duration;
@@ -61,7 +60,11 @@ pub struct DStream<T: Data> {
 
 impl<T: Data> Clone for DStream<T> {
     fn clone(&self) -> Self {
-        DStream { ssc: self.ssc.clone(), node: self.node.clone(), meta: self.meta.clone() }
+        DStream {
+            ssc: self.ssc.clone(),
+            node: self.node.clone(),
+            meta: self.meta.clone(),
+        }
     }
 }
 
@@ -102,14 +105,7 @@ impl<T: Data> DStream<T> {
         parents: &[&Meta],
         node: impl Node<U>,
     ) -> DStream<U> {
-        self.ssc.new_stream(name, slide, partitions, parents, None, node)
-    }
-
-    /// The error that makes this stream unusable, if any.
-    pub(crate) fn check(&self) -> Result<()> {
-        match &self.meta.poisoned {
-            Some(message) => Err(Error::IllegalState(message.to_string())),
-            None => Ok(()),
-        }
+        self.ssc
+            .new_stream(name, slide, partitions, parents, None, node)
     }
 }

@@ -21,7 +21,9 @@ pub(crate) struct WorkerInfo {
 impl WorkerInfo {
     /// The partitions among `0..partitions` that live on this worker.
     pub(crate) fn owned(&self, partitions: usize) -> impl Iterator<Item = u32> + use<> {
-        (self.index..partitions).step_by(self.workers.max(1)).map(|p| p as u32)
+        (self.index..partitions)
+            .step_by(self.workers.max(1))
+            .map(|p| p as u32)
     }
 }
 
@@ -40,7 +42,12 @@ where
     F: Fn(u32, S, &mut Vec<(u32, T)>) -> Result<(), String> + Send + Sync + 'static,
 {
     pub(crate) fn new(parent: &DStream<S>, name: &'static str, f: F) -> Self {
-        NarrowNode { parent: parent.clone(), name, f: Arc::new(f), _out: PhantomData }
+        NarrowNode {
+            parent: parent.clone(),
+            name,
+            f: Arc::new(f),
+            _out: PhantomData,
+        }
     }
 }
 
@@ -52,7 +59,9 @@ where
 {
     fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, T> {
         let f = self.f.clone();
-        self.parent.flow(b).narrow(b, meta.id, self.name, move |p, x, out| f(p, x, out))
+        self.parent
+            .flow(b)
+            .narrow(b, meta.id, self.name, move |p, x, out| f(p, x, out))
     }
 }
 
@@ -67,7 +76,13 @@ pub(crate) struct BatchNode<S: Data, T, M> {
 
 impl<S: Data, T: Data, M> BatchNode<S, T, M> {
     pub(crate) fn new(parent: &DStream<S>, name: &'static str, route: Route, make: M) -> Self {
-        BatchNode { parent: parent.clone(), name, route, make, _out: PhantomData }
+        BatchNode {
+            parent: parent.clone(),
+            name,
+            route,
+            make,
+            _out: PhantomData,
+        }
     }
 }
 
@@ -79,9 +94,15 @@ where
     M: Fn(WorkerInfo) -> L + Send + Sync + 'static,
 {
     fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, T> {
-        let info = WorkerInfo { index: b.worker_index(), workers: b.workers(), driver: b.is_driver() };
+        let info = WorkerInfo {
+            index: b.worker_index(),
+            workers: b.workers(),
+            driver: b.is_driver(),
+        };
         let logic = (self.make)(info);
-        self.parent.flow(b).batch(b, self.route, meta.id, self.name, logic)
+        self.parent
+            .flow(b)
+            .batch(b, self.route, meta.id, self.name, logic)
     }
 }
 
@@ -89,7 +110,12 @@ where
 /// `partitions` of them, in arrival order (which is the order within each partition, since a
 /// partition comes from one worker over one FIFO channel).
 pub(crate) fn into_partitions<T>(records: Vec<(u32, T)>, partitions: usize) -> Vec<Vec<T>> {
-    let n = records.iter().map(|(p, _)| *p as usize + 1).max().unwrap_or(0).max(partitions);
+    let n = records
+        .iter()
+        .map(|(p, _)| *p as usize + 1)
+        .max()
+        .unwrap_or(0)
+        .max(partitions);
     let mut parts: Vec<Vec<T>> = (0..n).map(|_| Vec::new()).collect();
     for (p, x) in records {
         parts[p as usize].push(x);

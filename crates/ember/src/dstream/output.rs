@@ -146,7 +146,13 @@ impl<T: Data> DStream<T> {
     fn output(&self, name: &'static str, limit: Option<usize>, action: Action<T>) -> Result<()> {
         let parent = self.clone();
         self.ssc
-            .register_output(name, &self.meta, move |op| GatherOutput { parent, op, name, limit, action })
+            .register_output(name, &self.meta, move |op| GatherOutput {
+                parent,
+                op,
+                name,
+                limit,
+                action,
+            })
             .map(|_| ())
     }
 
@@ -154,10 +160,14 @@ impl<T: Data> DStream<T> {
     /// `f` fails that batch's job: it is reported to listeners and by `await_termination`, and
     /// later batches keep running.
     pub fn foreach_rdd(&self, f: impl Fn(Rdd<T>, Time) + Send + Sync + 'static) -> Result<()> {
-        self.output("foreach_rdd", None, Arc::new(move |rdd, time, _| {
-            f(rdd, time);
-            Ok(())
-        }))
+        self.output(
+            "foreach_rdd",
+            None,
+            Arc::new(move |rdd, time, _| {
+                f(rdd, time);
+                Ok(())
+            }),
+        )
     }
 
     /// As [`foreach_rdd`](Self::foreach_rdd) with a fallible function; an `Err` fails the batch's
@@ -166,7 +176,11 @@ impl<T: Data> DStream<T> {
         &self,
         f: impl Fn(Rdd<T>, Time) -> std::result::Result<(), E> + Send + Sync + 'static,
     ) -> Result<()> {
-        self.output("foreach_rdd", None, Arc::new(move |rdd, time, _| f(rdd, time).map_err(|e| e.to_string())))
+        self.output(
+            "foreach_rdd",
+            None,
+            Arc::new(move |rdd, time, _| f(rdd, time).map_err(|e| e.to_string())),
+        )
     }
 
     /// Writes each batch to the directory `prefix-<batch ms>[.suffix]` (just `<batch ms>` for an
@@ -178,17 +192,21 @@ impl<T: Data> DStream<T> {
         T: Debug,
     {
         let (prefix, suffix) = (prefix.to_owned(), suffix.to_owned());
-        self.output("save_as_text_files", None, Arc::new(move |rdd, time, _| {
-            let mut name = if prefix.is_empty() {
-                time.as_millis().to_string()
-            } else {
-                format!("{prefix}-{}", time.as_millis())
-            };
-            if !suffix.is_empty() {
-                name = format!("{name}.{suffix}");
-            }
-            write_text_dir(&PathBuf::from(name), &rdd).map_err(|e| e.to_string())
-        }))
+        self.output(
+            "save_as_text_files",
+            None,
+            Arc::new(move |rdd, time, _| {
+                let mut name = if prefix.is_empty() {
+                    time.as_millis().to_string()
+                } else {
+                    format!("{prefix}-{}", time.as_millis())
+                };
+                if !suffix.is_empty() {
+                    name = format!("{name}.{suffix}");
+                }
+                write_text_dir(&PathBuf::from(name), &rdd).map_err(|e| e.to_string())
+            }),
+        )
     }
 }
 
@@ -196,26 +214,44 @@ impl<T: Data + Debug> DStream<T> {
     /// Prints the first `num` elements of every batch in Spark's Scala framing, with the time as
     /// `Time: <ms> ms` and elements in `Debug` form.
     pub fn print(&self, num: usize) -> Result<()> {
-        self.output("print", Some(num + 1), Arc::new(move |rdd, time, rt| {
-            let text = format_batch(&format!("Time: {time}"), &rdd.take(num + 1), num);
-            write_stdout(&text, rt)
-        }))
+        self.output(
+            "print",
+            Some(num + 1),
+            Arc::new(move |rdd, time, rt| {
+                let text = format_batch(&format!("Time: {time}"), &rdd.take(num + 1), num);
+                write_stdout(&text, rt)
+            }),
+        )
     }
 
     /// Prints the first `num` elements of every batch in PySpark's framing, with the time in
     /// local time (`Time: 2026-11-24 10:00:01`) and elements in `Debug` form.
     pub fn pprint(&self, num: usize) -> Result<()> {
-        self.output("pprint", Some(num + 1), Arc::new(move |rdd, time, rt| {
-            let text = format_batch(&format!("Time: {}", time.to_local_datetime_string()), &rdd.take(num + 1), num);
-            write_stdout(&text, rt)
-        }))
+        self.output(
+            "pprint",
+            Some(num + 1),
+            Arc::new(move |rdd, time, rt| {
+                let text = format_batch(
+                    &format!("Time: {}", time.to_local_datetime_string()),
+                    &rdd.take(num + 1),
+                    num,
+                );
+                write_stdout(&text, rt)
+            }),
+        )
     }
 }
 
 fn write_text_dir<T: Data + Debug>(dir: &std::path::Path, rdd: &Rdd<T>) -> std::io::Result<()> {
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
     std::fs::create_dir_all(parent)?;
-    let file_name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = parent.join(format!(".{file_name}.tmp-{}", std::process::id()));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp)?;
@@ -254,7 +290,10 @@ mod tests {
             "-------------------------------------------\nTime: 1000 ms\n-------------------------------------------\n\"a\"\n\"b\"\n...\n\n"
         );
         let empty: Vec<u8> = vec![];
-        assert_eq!(format_batch("Time: 1000 ms", &empty, 10), format!("{DASHES}\nTime: 1000 ms\n{DASHES}\n\n"));
+        assert_eq!(
+            format_batch("Time: 1000 ms", &empty, 10),
+            format!("{DASHES}\nTime: 1000 ms\n{DASHES}\n\n")
+        );
         assert_eq!(DASHES.len(), 43);
     }
 }

@@ -13,37 +13,83 @@ use crate::hash::stable_hash;
 
 impl<K: Key, V: Data> DStream<(K, V)> {
     /// Applies `f` to every value, keeping keys (and partitions).
-    pub fn map_values<U: Data>(&self, f: impl Fn(V) -> U + Send + Sync + 'static) -> DStream<(K, U)> {
-        let node = NarrowNode::new(self, "map_values", move |p, (k, v), out: &mut Vec<(u32, (K, U))>| {
-            out.push((p, (k, f(v))));
-            Ok(())
-        });
-        self.derive("map_values", self.meta.slide, self.meta.partitions, &[&self.meta], node)
+    pub fn map_values<U: Data>(
+        &self,
+        f: impl Fn(V) -> U + Send + Sync + 'static,
+    ) -> DStream<(K, U)> {
+        let node = NarrowNode::new(
+            self,
+            "map_values",
+            move |p, (k, v), out: &mut Vec<(u32, (K, U))>| {
+                out.push((p, (k, f(v))));
+                Ok(())
+            },
+        );
+        self.derive(
+            "map_values",
+            self.meta.slide,
+            self.meta.partitions,
+            &[&self.meta],
+            node,
+        )
     }
 
     /// Applies `f` to every value and pairs each result with the key.
-    pub fn flat_map_values<U: Data, I>(&self, f: impl Fn(V) -> I + Send + Sync + 'static) -> DStream<(K, U)>
+    pub fn flat_map_values<U: Data, I>(
+        &self,
+        f: impl Fn(V) -> I + Send + Sync + 'static,
+    ) -> DStream<(K, U)>
     where
         I: IntoIterator<Item = U>,
     {
-        let node = NarrowNode::new(self, "flat_map_values", move |p, (k, v), out: &mut Vec<(u32, (K, U))>| {
-            out.extend(f(v).into_iter().map(|u| (p, (k.clone(), u))));
-            Ok(())
-        });
-        self.derive("flat_map_values", self.meta.slide, self.meta.partitions, &[&self.meta], node)
+        let node = NarrowNode::new(
+            self,
+            "flat_map_values",
+            move |p, (k, v), out: &mut Vec<(u32, (K, U))>| {
+                out.extend(f(v).into_iter().map(|u| (p, (k.clone(), u))));
+                Ok(())
+            },
+        );
+        self.derive(
+            "flat_map_values",
+            self.meta.slide,
+            self.meta.partitions,
+            &[&self.meta],
+            node,
+        )
     }
 
     /// For each key of either stream's batch, the values of both (Spark's `cogroup`).
-    pub fn cogroup<W: Data>(&self, other: &DStream<(K, W)>, partitions: Option<usize>) -> DStream<(K, (Vec<V>, Vec<W>))> {
-        let n = partitions.unwrap_or_else(|| self.ssc.context().default_parallelism()).max(1);
-        let poison = (self.meta.slide != other.meta.slide)
-            .then(|| "requirement failed: Some of the DStreams have different slide durations".to_owned());
-        let node = Cogroup { left: self.clone(), right: other.clone(), partitions: n };
-        self.ssc.new_stream("cogroup", self.meta.slide, n, &[&self.meta, &other.meta], poison, node)
+    pub fn cogroup<W: Data>(
+        &self,
+        other: &DStream<(K, W)>,
+        partitions: Option<usize>,
+    ) -> DStream<(K, (Vec<V>, Vec<W>))> {
+        let n = partitions
+            .unwrap_or_else(|| self.ssc.context().default_parallelism())
+            .max(1);
+        let poison = crate::dstream::transformed::two_stream_poison(self, other);
+        let node = Cogroup {
+            left: self.clone(),
+            right: other.clone(),
+            partitions: n,
+        };
+        self.ssc.new_stream(
+            "cogroup",
+            self.meta.slide,
+            n,
+            &[&self.meta, &other.meta],
+            poison,
+            node,
+        )
     }
 
     /// Pairs of values for keys present in both batches (Spark's `join`).
-    pub fn join<W: Data>(&self, other: &DStream<(K, W)>, partitions: Option<usize>) -> DStream<(K, (V, W))> {
+    pub fn join<W: Data>(
+        &self,
+        other: &DStream<(K, W)>,
+        partitions: Option<usize>,
+    ) -> DStream<(K, (V, W))> {
         self.cogroup(other, partitions).flat_map(|(k, (vs, ws))| {
             let mut out = Vec::with_capacity(vs.len() * ws.len());
             for v in &vs {
@@ -104,8 +150,12 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         self.cogroup(other, partitions).flat_map(|(k, (vs, ws))| {
             let mut out = Vec::new();
             match (vs.is_empty(), ws.is_empty()) {
-                (false, true) => out.extend(vs.iter().map(|v| (k.clone(), (Some(v.clone()), None)))),
-                (true, false) => out.extend(ws.iter().map(|w| (k.clone(), (None, Some(w.clone()))))),
+                (false, true) => {
+                    out.extend(vs.iter().map(|v| (k.clone(), (Some(v.clone()), None))))
+                }
+                (true, false) => {
+                    out.extend(ws.iter().map(|w| (k.clone(), (None, Some(w.clone())))))
+                }
                 _ => {
                     for v in &vs {
                         for w in &ws {
@@ -139,7 +189,9 @@ struct CogroupLogic<K, V, W> {
     _t: std::marker::PhantomData<fn() -> (K, V, W)>,
 }
 
-impl<K: Key, V: Data, W: Data> BatchLogic<(K, Side<V, W>), (K, (Vec<V>, Vec<W>))> for CogroupLogic<K, V, W> {
+impl<K: Key, V: Data, W: Data> BatchLogic<(K, Side<V, W>), (K, (Vec<V>, Vec<W>))>
+    for CogroupLogic<K, V, W>
+{
     type Acc = Groups<K, V, W>;
 
     fn absorb(&mut self, acc: &mut Self::Acc, _partition: u32, (k, side): (K, Side<V, W>)) {
@@ -150,9 +202,17 @@ impl<K: Key, V: Data, W: Data> BatchLogic<(K, Side<V, W>), (K, (Vec<V>, Vec<W>))
         }
     }
 
-    fn finish(&mut self, _tick: &Tick, acc: Self::Acc, out: &mut Vec<(u32, (K, (Vec<V>, Vec<W>)))>) {
+    fn finish(
+        &mut self,
+        _tick: &Tick,
+        acc: Self::Acc,
+        out: &mut Vec<(u32, (K, (Vec<V>, Vec<W>)))>,
+    ) {
         let n = self.partitions as u64;
-        let mut rows: Vec<(u64, K, (Vec<V>, Vec<W>))> = acc.into_iter().map(|(k, g)| (stable_hash(&k), k, g)).collect();
+        let mut rows: Vec<(u64, K, (Vec<V>, Vec<W>))> = acc
+            .into_iter()
+            .map(|(k, g)| (stable_hash(&k), k, g))
+            .collect();
         rows.sort_unstable_by_key(|r| ((r.0 % n), r.0));
         out.extend(rows.into_iter().map(|(h, k, g)| ((h % n) as u32, (k, g))));
     }
@@ -161,16 +221,25 @@ impl<K: Key, V: Data, W: Data> BatchLogic<(K, Side<V, W>), (K, (Vec<V>, Vec<W>))
 impl<K: Key, V: Data, W: Data> Node<(K, (Vec<V>, Vec<W>))> for Cogroup<K, V, W> {
     fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, (K, (Vec<V>, Vec<W>))> {
         let n = self.partitions as u64;
-        let left = self.left.flow(b).narrow(b, meta.id, "cogroup", move |_p, (k, v), out| {
-            out.push(((stable_hash(&k) % n) as u32, (k, Side::Left(v))));
-            Ok(())
-        });
-        let right = self.right.flow(b).narrow(b, meta.id, "cogroup", move |_p, (k, w), out| {
-            out.push(((stable_hash(&k) % n) as u32, (k, Side::Right(w))));
-            Ok(())
-        });
-        let logic = CogroupLogic { partitions: self.partitions, _t: std::marker::PhantomData };
-        left.concat(right).batch(b, Route::ByPartition, meta.id, "cogroup", logic)
+        let left = self
+            .left
+            .flow(b)
+            .narrow(b, meta.id, "cogroup", move |_p, (k, v), out| {
+                out.push(((stable_hash(&k) % n) as u32, (k, Side::Left(v))));
+                Ok(())
+            });
+        let right = self
+            .right
+            .flow(b)
+            .narrow(b, meta.id, "cogroup", move |_p, (k, w), out| {
+                out.push(((stable_hash(&k) % n) as u32, (k, Side::Right(w))));
+                Ok(())
+            });
+        let logic = CogroupLogic {
+            partitions: self.partitions,
+            _t: std::marker::PhantomData,
+        };
+        left.concat(right)
+            .batch(b, Route::ByPartition, meta.id, "cogroup", logic)
     }
 }
-

@@ -33,7 +33,16 @@ impl<T: Data> DStream<T> {
     /// Redistributes every batch evenly over exactly `partitions` partitions (at least one).
     pub fn repartition(&self, partitions: usize) -> DStream<T> {
         let partitions = partitions.max(1);
-        let node = Repartitioned { parent: self.clone(), partitions };
-        self.derive("repartition", self.meta.slide, partitions, &[&self.meta], node)
+        let node = Repartitioned {
+            parent: self.clone(),
+            partitions,
+        };
+        self.derive(
+            "repartition",
+            self.meta.slide,
+            partitions,
+            &[&self.meta],
+            node,
+        )
     }
 }

@@ -126,19 +126,25 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         agg: Combiner<V, C>,
         partitions: Option<usize>,
     ) -> DStream<(K, C)> {
-        let n = partitions.unwrap_or_else(|| self.ssc.context().default_parallelism()).max(1);
+        let n = partitions
+            .unwrap_or_else(|| self.ssc.context().default_parallelism())
+            .max(1);
         let slide = self.meta.slide;
         let local_agg = agg.clone();
-        let local = BatchNode::new(self, name, Route::Local, move |_w: WorkerInfo| CombineLocally {
-            agg: local_agg.clone(),
-            partitions: n,
-            _k: std::marker::PhantomData,
+        let local = BatchNode::new(self, name, Route::Local, move |_w: WorkerInfo| {
+            CombineLocally {
+                agg: local_agg.clone(),
+                partitions: n,
+                _k: std::marker::PhantomData,
+            }
         });
         let partial: DStream<(K, C)> = self.derive(name, slide, n, &[&self.meta], local);
         let merge = agg.merge_combiners.clone();
-        let node = BatchNode::new(&partial, name, Route::ByPartition, move |_w: WorkerInfo| MergeCombiners {
-            merge: merge.clone(),
-            _k: std::marker::PhantomData,
+        let node = BatchNode::new(&partial, name, Route::ByPartition, move |_w: WorkerInfo| {
+            MergeCombiners {
+                merge: merge.clone(),
+                _k: std::marker::PhantomData,
+            }
         });
         partial.derive(name, slide, n, &[&partial.meta], node)
     }
@@ -150,7 +156,11 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         partitions: Option<usize>,
     ) -> DStream<(K, V)> {
         let f: Arc<dyn Fn(V, V) -> V + Send + Sync> = Arc::new(f);
-        let agg = Combiner { create: Arc::new(|v| v), merge_value: f.clone(), merge_combiners: f };
+        let agg = Combiner {
+            create: Arc::new(|v| v),
+            merge_value: f.clone(),
+            merge_combiners: f,
+        };
         self.combine_with("reduce_by_key", agg, partitions)
     }
 

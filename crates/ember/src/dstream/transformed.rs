@@ -54,9 +54,17 @@ impl<T: Data, U: Data> Node<U> for Transformed<T, U> {
             ctx: b.runtime().ctx.clone(),
             driver: b.is_driver(),
             slide: meta.slide,
-            run: Box::new(move |ctx, records, time| f(Rdd::from_partitions(ctx, into_partitions(records, partitions)), time)),
+            run: Box::new(move |ctx, records, time| {
+                f(
+                    Rdd::from_partitions(ctx, into_partitions(records, partitions)),
+                    time,
+                )
+            }),
         };
-        self.parent.flow(b).batch(b, Route::Driver, meta.id, "transform", logic).route_by_partition()
+        self.parent
+            .flow(b)
+            .batch(b, Route::Driver, meta.id, "transform", logic)
+            .route_by_partition()
     }
 }
 
@@ -70,14 +78,20 @@ impl<A: Data, B: Data, U: Data> Node<U> for Transformed2<A, B, U> {
     fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, U> {
         let f = self.f.clone();
         let (left_parts, right_parts) = (self.left.meta.partitions, self.right.meta.partitions);
-        let left = self.left.flow(b).narrow(b, meta.id, "transform_with", |p, a, out| {
-            out.push((p, Side::Left(a)));
-            Ok(())
-        });
-        let right = self.right.flow(b).narrow(b, meta.id, "transform_with", |p, x, out| {
-            out.push((p, Side::Right(x)));
-            Ok(())
-        });
+        let left = self
+            .left
+            .flow(b)
+            .narrow(b, meta.id, "transform_with", |p, a, out| {
+                out.push((p, Side::Left(a)));
+                Ok(())
+            });
+        let right = self
+            .right
+            .flow(b)
+            .narrow(b, meta.id, "transform_with", |p, x, out| {
+                out.push((p, Side::Right(x)));
+                Ok(())
+            });
         let logic = Gathered {
             ctx: b.runtime().ctx.clone(),
             driver: b.is_driver(),
@@ -95,13 +109,33 @@ impl<A: Data, B: Data, U: Data> Node<U> for Transformed2<A, B, U> {
                 f(l, r, time)
             }),
         };
-        left.concat(right).batch(b, Route::Driver, meta.id, "transform_with", logic).route_by_partition()
+        left.concat(right)
+            .batch(b, Route::Driver, meta.id, "transform_with", logic)
+            .route_by_partition()
+    }
+}
+
+/// Spark's `TransformedDStream` requirements on the parents of a two-stream operation
+/// (`transform_with`, `cogroup`, joins): the same context, then the same slide.
+pub(crate) fn two_stream_poison<A: Data, B: Data>(
+    left: &DStream<A>,
+    right: &DStream<B>,
+) -> Option<String> {
+    if !left.ssc.same_as(&right.ssc) {
+        Some("requirement failed: Some of the DStreams have different contexts".to_owned())
+    } else if left.meta.slide != right.meta.slide {
+        Some("requirement failed: Some of the DStreams have different slide durations".to_owned())
+    } else {
+        None
     }
 }
 
 impl<T: Data> DStream<T> {
     /// Applies an RDD-to-RDD function to every batch, on the driver.
-    pub fn transform<U: Data>(&self, f: impl Fn(Rdd<T>) -> Rdd<U> + Send + Sync + 'static) -> DStream<U> {
+    pub fn transform<U: Data>(
+        &self,
+        f: impl Fn(Rdd<T>) -> Rdd<U> + Send + Sync + 'static,
+    ) -> DStream<U> {
         self.transform_with_time(move |rdd, _| f(rdd))
     }
 
@@ -110,7 +144,10 @@ impl<T: Data> DStream<T> {
         &self,
         f: impl Fn(Rdd<T>, Time) -> Rdd<U> + Send + Sync + 'static,
     ) -> DStream<U> {
-        let node = Transformed { parent: self.clone(), f: Arc::new(f) };
+        let node = Transformed {
+            parent: self.clone(),
+            f: Arc::new(f),
+        };
         self.derive("transform", self.meta.slide, 1, &[&self.meta], node)
     }
 
@@ -130,9 +167,19 @@ impl<T: Data> DStream<T> {
         other: &DStream<B>,
         f: impl Fn(Rdd<T>, Rdd<B>, Time) -> Rdd<U> + Send + Sync + 'static,
     ) -> DStream<U> {
-        let poison = (self.meta.slide != other.meta.slide)
-            .then(|| "requirement failed: Some of the DStreams have different slide durations".to_owned());
-        let node = Transformed2 { left: self.clone(), right: other.clone(), f: Arc::new(f) };
-        self.ssc.new_stream("transform_with", self.meta.slide, 1, &[&self.meta, &other.meta], poison, node)
+        let poison = two_stream_poison(self, other);
+        let node = Transformed2 {
+            left: self.clone(),
+            right: other.clone(),
+            f: Arc::new(f),
+        };
+        self.ssc.new_stream(
+            "transform_with",
+            self.meta.slide,
+            1,
+            &[&self.meta, &other.meta],
+            poison,
+            node,
+        )
     }
 }

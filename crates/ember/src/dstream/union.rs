@@ -37,19 +37,25 @@ impl<T: Data> Node<T> for Union<T> {
 }
 
 pub(crate) fn union_all<T: Data>(ssc: &StreamingContext, streams: &[DStream<T>]) -> DStream<T> {
-    let slide = streams.first().map(|s| s.meta.slide).unwrap_or(ssc.batch_duration());
+    let slide = streams
+        .first()
+        .map(|s| s.meta.slide)
+        .unwrap_or(ssc.batch_duration());
+    // Spark's `UnionDStream` checks the contexts before the slides.
     let poison = if streams.is_empty() {
         Some("requirement failed: Empty sequence of DStreams to union".to_owned())
-    } else if streams.iter().any(|s| s.meta.slide != slide) {
-        Some("requirement failed: Some of the DStreams have different slide durations".to_owned())
     } else if streams.iter().any(|s| !s.ssc.same_as(ssc)) {
         Some("requirement failed: Some of the DStreams have different contexts".to_owned())
+    } else if streams.iter().any(|s| s.meta.slide != slide) {
+        Some("requirement failed: Some of the DStreams have different slide durations".to_owned())
     } else {
         None
     };
     let partitions = streams.iter().map(|s| s.meta.partitions).sum();
     let metas: Vec<&Meta> = streams.iter().map(|s| &*s.meta).collect();
-    let node = Union { parents: streams.to_vec() };
+    let node = Union {
+        parents: streams.to_vec(),
+    };
     ssc.new_stream("union", slide, partitions, &metas, poison, node)
 }
 

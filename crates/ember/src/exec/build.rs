@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use timely::container::CapacityContainerBuilder;
-use timely::dataflow::operators::Exchange as _;
+use timely::dataflow::operators::{Concat, Exchange as _};
 use timely::dataflow::{InputHandle, ProbeHandle, Scope, StreamVec};
 
 use crate::data::Data;
@@ -43,7 +43,9 @@ pub(crate) struct Flow<'s, T: Data> {
 
 impl<T: Data> Clone for Flow<'_, T> {
     fn clone(&self) -> Self {
-        Flow { stream: self.stream.clone() }
+        Flow {
+            stream: self.stream.clone(),
+        }
     }
 }
 
@@ -55,6 +57,8 @@ pub(crate) struct Builder<'s> {
     pub(super) inputs: Vec<Box<dyn Driven>>,
     pub(super) runtime: Arc<Runtime>,
     pub(super) driver: bool,
+    /// Whether this worker feeds inputs (the workers of the driver's process do).
+    pub(super) feeds: bool,
     /// Streams already built, by node id. Stored with their scope lifetime erased; see `memo`.
     built: HashMap<usize, Box<dyn Any>>,
 }
@@ -66,8 +70,18 @@ impl<'s> Builder<'s> {
         probe: ProbeHandle<u64>,
         runtime: Arc<Runtime>,
         driver: bool,
+        feeds: bool,
     ) -> Self {
-        Builder { scope, ticks, probe, inputs: Vec::new(), runtime, driver, built: HashMap::new() }
+        Builder {
+            scope,
+            ticks,
+            probe,
+            inputs: Vec::new(),
+            runtime,
+            driver,
+            feeds,
+            built: HashMap::new(),
+        }
     }
 
     /// Whether this worker is the driver (worker 0 of process 0): it owns the inputs, the batch
@@ -93,7 +107,11 @@ impl<'s> Builder<'s> {
 
     /// The stream of node `id`, building it with `make` the first time, so that a DStream used
     /// by several consumers is computed once.
-    pub(crate) fn memo<T: Data>(&mut self, id: usize, make: impl FnOnce(&mut Self) -> Flow<'s, T>) -> Flow<'s, T> {
+    pub(crate) fn memo<T: Data>(
+        &mut self,
+        id: usize,
+        make: impl FnOnce(&mut Self) -> Flow<'s, T>,
+    ) -> Flow<'s, T> {
         if let Some(stored) = self.built.get(&id) {
             let stream = stored
                 .downcast_ref::<StreamVec<'static, u64, Rec<T>>>()
@@ -108,30 +126,54 @@ impl<'s> Builder<'s> {
         let flow = make(self);
         // SAFETY: see above; the value is only ever read back as `'s` by this builder. `Any`
         // needs a 'static type, which is the only reason the lifetime is erased here.
-        let erased: StreamVec<'static, u64, Rec<T>> = unsafe { std::mem::transmute(flow.stream.clone()) };
+        let erased: StreamVec<'static, u64, Rec<T>> =
+            unsafe { std::mem::transmute(flow.stream.clone()) };
         self.built.insert(id, Box::new(erased));
         flow
     }
 
-    /// A new input whose records the driver pushes from `source` (made on the driver only).
-    /// Records are routed to the worker of their partition.
+    /// A new input fed from `source` (shared by the workers of the driver's process, which all
+    /// take received blocks; the driver alone adds batch data). Records are routed to the worker
+    /// of their partition.
     pub(crate) fn input<T: Data>(
         &mut self,
         stream_id: usize,
         node: usize,
         partitions: usize,
-        make_source: impl FnOnce() -> Box<dyn InputSource<T>>,
+        source: impl FnOnce() -> Arc<dyn InputSource<T>>,
     ) -> Flow<'s, T> {
-        let mut handle: InputHandle<u64, CapacityContainerBuilder<Vec<Rec<T>>>> = InputHandle::new();
-        let stream = handle.to_stream(self.scope);
-        if self.driver {
-            let source = make_source();
-            self.inputs.push(Box::new(TypedInput::new(stream_id, node, handle, source, partitions)));
+        // Two entrances: blocks a worker received for its own partitions go straight in;
+        // everything else (batch data from the driver, blocks for other processes' partitions)
+        // is routed to the worker of its partition.
+        let mut local: InputHandle<u64, CapacityContainerBuilder<Vec<Rec<T>>>> = InputHandle::new();
+        let mut routed: InputHandle<u64, CapacityContainerBuilder<Vec<Rec<T>>>> =
+            InputHandle::new();
+        let local_stream = local.to_stream(self.scope);
+        let routed_stream = routed
+            .to_stream(self.scope)
+            .exchange(|r: &Rec<T>| r.0 as u64);
+        if self.feeds {
+            let (index, workers) = (self.scope.index(), self.scope.peers());
+            let single_process = self.runtime.ctx.master().processes() == 1;
+            let input = TypedInput::new(
+                stream_id,
+                node,
+                (local, routed),
+                source(),
+                self.runtime.clone(),
+                partitions,
+                index,
+                workers,
+                single_process,
+            );
+            self.inputs.push(Box::new(input));
         } else {
-            // Only the driver feeds inputs; closing the handle here lets the frontier follow it.
-            drop(handle);
+            // Other processes feed nothing; closing the handles lets the frontier follow the feeders.
+            drop((local, routed));
         }
-        Flow { stream: stream.exchange(|r: &Rec<T>| r.0 as u64) }
+        Flow {
+            stream: local_stream.concat(routed_stream),
+        }
     }
 
     /// Makes the driver wait for this stream before considering a batch complete.
@@ -140,4 +182,3 @@ impl<'s> Builder<'s> {
         let _ = flow.stream.probe_with(&self.probe);
     }
 }
-

@@ -26,15 +26,34 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 pub(super) fn allocators(plan: &Plan) -> Result<(Vec<AllocatorBuilder>, Box<dyn Any + Send>)> {
     let master = &plan.master;
     if master.processes() <= 1 {
-        return CommConfig::Process(master.threads()).try_build().map_err(Error::Execution);
+        return CommConfig::Process(master.threads())
+            .try_build()
+            .map_err(Error::Execution);
     }
-    let sockets = connect(master.hosts(), master.process(), master.threads(), plan.fingerprint)?;
+    let sockets = connect(
+        master.hosts(),
+        master.process(),
+        master.threads(),
+        plan.fingerprint,
+    )?;
     let hooks = Hooks::default();
-    let local = ProcessBuilder::new_typed_vector(master.threads(), hooks.refill.clone(), hooks.spill.clone());
-    let (builders, guard) =
-        initialize_networking_from_sockets(local, sockets, master.process(), master.threads(), hooks)
-            .map_err(|e| Error::Cluster(format!("starting network threads: {e}")))?;
-    Ok((builders.into_iter().map(AllocatorBuilder::Tcp).collect(), Box::new(guard)))
+    let local = ProcessBuilder::new_typed_vector(
+        master.threads(),
+        hooks.refill.clone(),
+        hooks.spill.clone(),
+    );
+    let (builders, guard) = initialize_networking_from_sockets(
+        local,
+        sockets,
+        master.process(),
+        master.threads(),
+        hooks,
+    )
+    .map_err(|e| Error::Cluster(format!("starting network threads: {e}")))?;
+    Ok((
+        builders.into_iter().map(AllocatorBuilder::Tcp).collect(),
+        Box::new(guard),
+    ))
 }
 
 fn handshake_bytes(process: usize, threads: usize, fingerprint: u64) -> [u8; 32] {
@@ -49,7 +68,9 @@ fn handshake_bytes(process: usize, threads: usize, fingerprint: u64) -> [u8; 32]
 fn check_peer(bytes: &[u8; 32], threads: usize, fingerprint: u64) -> Result<usize> {
     let field = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
     if &bytes[..8] != MAGIC {
-        return Err(Error::Cluster("a peer that is not an ember process of this version connected".into()));
+        return Err(Error::Cluster(
+            "a peer that is not an ember process of this version connected".into(),
+        ));
     }
     let (peer, peer_threads, peer_fp) = (field(8) as usize, field(16) as usize, field(24));
     if peer_threads != threads {
@@ -67,11 +88,18 @@ fn check_peer(bytes: &[u8; 32], threads: usize, fingerprint: u64) -> Result<usiz
 
 /// Connects to the processes before this one and accepts those after it; returns one socket per
 /// process, `None` at this process's own index.
-fn connect(hosts: &[String], me: usize, threads: usize, fingerprint: u64) -> Result<Vec<Option<TcpStream>>> {
+fn connect(
+    hosts: &[String],
+    me: usize,
+    threads: usize,
+    fingerprint: u64,
+) -> Result<Vec<Option<TcpStream>>> {
     let deadline = Instant::now() + CONNECT_TIMEOUT;
     let listener = TcpListener::bind(&hosts[me])
         .map_err(|e| Error::Cluster(format!("process {me} cannot listen on {}: {e}", hosts[me])))?;
-    listener.set_nonblocking(true).map_err(|e| Error::io("configuring the cluster listener", e))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::io("configuring the cluster listener", e))?;
     let mut sockets: Vec<Option<TcpStream>> = (0..hosts.len()).map(|_| None).collect();
     let hello = handshake_bytes(me, threads, fingerprint);
 
@@ -96,11 +124,17 @@ fn connect(hosts: &[String], me: usize, threads: usize, fingerprint: u64) -> Res
             }
         };
         let mut stream = stream;
-        stream.set_nodelay(true).map_err(|e| Error::io("configuring a cluster connection", e))?;
-        stream.write_all(&hello).map_err(|e| Error::io(format!("greeting process {peer}"), e))?;
+        stream
+            .set_nodelay(true)
+            .map_err(|e| Error::io("configuring a cluster connection", e))?;
+        stream
+            .write_all(&hello)
+            .map_err(|e| Error::io(format!("greeting process {peer}"), e))?;
         let mut reply = [0u8; 32];
         stream.set_read_timeout(Some(CONNECT_TIMEOUT)).ok();
-        stream.read_exact(&mut reply).map_err(|e| Error::io(format!("reading process {peer}'s greeting"), e))?;
+        stream
+            .read_exact(&mut reply)
+            .map_err(|e| Error::io(format!("reading process {peer}'s greeting"), e))?;
         stream.set_read_timeout(None).ok();
         check_peer(&reply, threads, fingerprint)?;
         sockets[peer] = Some(stream);
@@ -110,17 +144,27 @@ fn connect(hosts: &[String], me: usize, threads: usize, fingerprint: u64) -> Res
     while missing > 0 {
         match listener.accept() {
             Ok((mut stream, _)) => {
-                stream.set_nonblocking(false).map_err(|e| Error::io("configuring a cluster connection", e))?;
-                stream.set_nodelay(true).map_err(|e| Error::io("configuring a cluster connection", e))?;
+                stream
+                    .set_nonblocking(false)
+                    .map_err(|e| Error::io("configuring a cluster connection", e))?;
+                stream
+                    .set_nodelay(true)
+                    .map_err(|e| Error::io("configuring a cluster connection", e))?;
                 stream.set_read_timeout(Some(CONNECT_TIMEOUT)).ok();
                 let mut greeting = [0u8; 32];
-                stream.read_exact(&mut greeting).map_err(|e| Error::io("reading a peer's greeting", e))?;
+                stream
+                    .read_exact(&mut greeting)
+                    .map_err(|e| Error::io("reading a peer's greeting", e))?;
                 stream.set_read_timeout(None).ok();
                 let peer = check_peer(&greeting, threads, fingerprint)?;
                 if peer <= me || peer >= hosts.len() || sockets[peer].is_some() {
-                    return Err(Error::Cluster(format!("unexpected connection from process {peer}")));
+                    return Err(Error::Cluster(format!(
+                        "unexpected connection from process {peer}"
+                    )));
                 }
-                stream.write_all(&hello).map_err(|e| Error::io(format!("greeting process {peer}"), e))?;
+                stream
+                    .write_all(&hello)
+                    .map_err(|e| Error::io(format!("greeting process {peer}"), e))?;
                 sockets[peer] = Some(stream);
                 missing -= 1;
             }

@@ -47,33 +47,35 @@ impl<'s, T: Data> Flow<'s, T> {
         mut f: impl FnMut(u32, T, &mut Vec<Rec<U>>) -> Result<(), String> + 'static,
     ) -> Flow<'s, U> {
         let rt = b.runtime.clone();
-        let stream = self.stream.unary::<CapacityContainerBuilder<Vec<Rec<U>>>, _, _, _>(
-            Pipeline,
-            name,
-            move |_cap, _info| {
-                let mut buf: Vec<Rec<U>> = Vec::new();
-                move |input, output| {
-                    input.for_each(|cap, data| {
-                        let time = Time::from_millis(cap.least().copied().unwrap_or_default());
-                        let outcome = catch_unwind(AssertUnwindSafe(|| {
-                            for (p, x) in data.drain(..) {
-                                if let Err(message) = f(p, x, &mut buf) {
-                                    rt.fail(time, node, name, message);
+        let stream = self
+            .stream
+            .unary::<CapacityContainerBuilder<Vec<Rec<U>>>, _, _, _>(
+                Pipeline,
+                name,
+                move |_cap, _info| {
+                    let mut buf: Vec<Rec<U>> = Vec::new();
+                    move |input, output| {
+                        input.for_each(|cap, data| {
+                            let time = Time::from_millis(cap.least().copied().unwrap_or_default());
+                            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                                for (p, x) in data.drain(..) {
+                                    if let Err(message) = f(p, x, &mut buf) {
+                                        rt.fail(time, node, name, message);
+                                    }
                                 }
+                            }));
+                            if let Err(payload) = outcome {
+                                rt.fail(time, node, name, panic_message(payload));
+                                data.clear();
                             }
-                        }));
-                        if let Err(payload) = outcome {
-                            rt.fail(time, node, name, panic_message(payload));
-                            data.clear();
-                        }
-                        if !buf.is_empty() {
-                            output.session(&cap).give_container(&mut buf);
-                            buf.clear();
-                        }
-                    });
-                }
-            },
-        );
+                            if !buf.is_empty() {
+                                output.session(&cap).give_container(&mut buf);
+                                buf.clear();
+                            }
+                        });
+                    }
+                },
+            );
         Flow { stream }
     }
 
@@ -91,7 +93,9 @@ impl<'s, T: Data> Flow<'s, T> {
             Route::ByPartition => {
                 self.batch_with(b, Exchange::new(|r: &Rec<T>| r.0 as u64), node, name, logic)
             }
-            Route::Driver => self.batch_with(b, Exchange::new(|_: &Rec<T>| 0u64), node, name, logic),
+            Route::Driver => {
+                self.batch_with(b, Exchange::new(|_: &Rec<T>| 0u64), node, name, logic)
+            }
         }
     }
 
@@ -107,65 +111,78 @@ impl<'s, T: Data> Flow<'s, T> {
         P: ParallelizationContract<u64, Vec<Rec<T>>>,
     {
         let rt = b.runtime.clone();
-        let stream = self.stream.binary_frontier::<_, CapacityContainerBuilder<Vec<Rec<U>>>, _, _, _, _>(
-            b.ticks.clone(),
-            pact,
-            Pipeline,
-            name,
-            move |_cap, _info| {
-                let mut accs: HashMap<u64, L::Acc> = HashMap::new();
-                let mut pending = BTreeMap::new();
-                let mut buf: Vec<Rec<U>> = Vec::new();
-                move |(data_in, data_frontier), (tick_in, tick_frontier), output| {
-                    data_in.for_each(|cap, data| {
-                        let time = cap.least().copied().unwrap_or_default();
-                        let acc = accs.entry(time).or_default();
-                        let outcome = catch_unwind(AssertUnwindSafe(|| {
-                            for (p, x) in data.drain(..) {
-                                logic.absorb(acc, p, x);
+        let stream = self
+            .stream
+            .binary_frontier::<_, CapacityContainerBuilder<Vec<Rec<U>>>, _, _, _, _>(
+                b.ticks.clone(),
+                pact,
+                Pipeline,
+                name,
+                move |_cap, _info| {
+                    let mut accs: HashMap<u64, L::Acc> = HashMap::new();
+                    let mut pending = BTreeMap::new();
+                    let mut buf: Vec<Rec<U>> = Vec::new();
+                    move |(data_in, data_frontier), (tick_in, tick_frontier), output| {
+                        data_in.for_each(|cap, data| {
+                            let time = cap.least().copied().unwrap_or_default();
+                            let acc = accs.entry(time).or_default();
+                            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                                for (p, x) in data.drain(..) {
+                                    logic.absorb(acc, p, x);
+                                }
+                            }));
+                            if let Err(payload) = outcome {
+                                rt.fail(
+                                    Time::from_millis(time),
+                                    node,
+                                    name,
+                                    panic_message(payload),
+                                );
+                                data.clear();
                             }
-                        }));
-                        if let Err(payload) = outcome {
-                            rt.fail(Time::from_millis(time), node, name, panic_message(payload));
-                            data.clear();
-                        }
-                    });
-                    tick_in.for_each(|cap, ticks| {
-                        for tick in ticks.drain(..) {
-                            if let Some(c) = cap.retain_least(output.output_index()) {
-                                pending.insert(tick.time.as_millis(), (c, tick));
+                        });
+                        tick_in.for_each(|cap, ticks| {
+                            for tick in ticks.drain(..) {
+                                if let Some(c) = cap.retain_least(output.output_index()) {
+                                    pending.insert(tick.time.as_millis(), (c, tick));
+                                }
                             }
-                        }
-                    });
-                    while let Some((&time, _)) = pending.first_key_value() {
-                        if data_frontier.less_equal(&time) || tick_frontier.less_equal(&time) {
-                            break;
-                        }
-                        let (cap, tick) = pending.remove(&time).expect("first key exists");
-                        let acc = accs.remove(&time).unwrap_or_default();
-                        let outcome = catch_unwind(AssertUnwindSafe(|| logic.finish(&tick, acc, &mut buf)));
-                        if let Err(payload) = outcome {
-                            rt.fail(tick.time, node, name, panic_message(payload));
-                            buf.clear();
-                        }
-                        if !buf.is_empty() {
-                            output.session(&cap).give_container(&mut buf);
-                            buf.clear();
+                        });
+                        while let Some((&time, _)) = pending.first_key_value() {
+                            if data_frontier.less_equal(&time) || tick_frontier.less_equal(&time) {
+                                break;
+                            }
+                            let (cap, tick) = pending.remove(&time).expect("first key exists");
+                            let acc = accs.remove(&time).unwrap_or_default();
+                            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                                logic.finish(&tick, acc, &mut buf)
+                            }));
+                            if let Err(payload) = outcome {
+                                rt.fail(tick.time, node, name, panic_message(payload));
+                                buf.clear();
+                            }
+                            if !buf.is_empty() {
+                                output.session(&cap).give_container(&mut buf);
+                                buf.clear();
+                            }
                         }
                     }
-                }
-            },
-        );
+                },
+            );
         Flow { stream }
     }
 
     /// The records of both flows (Spark's `union`; partitions are as tagged).
     pub(crate) fn concat(self, other: Flow<'s, T>) -> Flow<'s, T> {
-        Flow { stream: self.stream.concat(other.stream) }
+        Flow {
+            stream: self.stream.concat(other.stream),
+        }
     }
 
     /// Sends every record to the worker of the partition it is tagged with.
     pub(crate) fn route_by_partition(self) -> Flow<'s, T> {
-        Flow { stream: self.stream.exchange(|r: &Rec<T>| r.0 as u64) }
+        Flow {
+            stream: self.stream.exchange(|r: &Rec<T>| r.0 as u64),
+        }
     }
 }

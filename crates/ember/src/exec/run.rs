@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
 use timely::container::CapacityContainerBuilder;
@@ -51,13 +52,29 @@ impl Execution {
     }
 }
 
+/// What the driver tells the other feeding workers of its process: which batch is open, and
+/// when to stop taking received blocks or to close their inputs.
+#[derive(Default)]
+struct Gate {
+    /// The open batch's time in ms; 0 before the first batch.
+    open: AtomicU64,
+    /// Receivers stopped for a graceful stop: only the driver takes the remaining blocks.
+    draining: AtomicBool,
+    /// Inputs are closing.
+    closed: AtomicBool,
+}
+
 /// Starts the workers of this process on `plan`.
 pub(crate) fn launch(plan: Arc<Plan>, runtime: Arc<Runtime>) -> Result<Execution> {
     let (builders, others) = cluster::allocators(&plan)?;
     let rt = runtime.clone();
-    let guards = timely::execute::execute_from(builders, others, timely::WorkerConfig::default(), move |worker| {
-        run_worker(worker, &plan, &rt)
-    })
+    let gate = Arc::new(Gate::default());
+    let guards = timely::execute::execute_from(
+        builders,
+        others,
+        timely::WorkerConfig::default(),
+        move |worker| run_worker(worker, &plan, &rt, &gate),
+    )
     .map_err(Error::Execution)?;
     let waiter = std::thread::Builder::new()
         .name("ember-execution".into())
@@ -71,129 +88,188 @@ pub(crate) fn launch(plan: Arc<Plan>, runtime: Arc<Runtime>) -> Result<Execution
             runtime.bus.flush();
         })
         .map_err(|e| Error::io("starting the execution waiter thread", e))?;
-    Ok(Execution { waiter: Some(waiter) })
+    Ok(Execution {
+        waiter: Some(waiter),
+    })
 }
 
-fn run_worker(worker: &mut Worker, plan: &Plan, rt: &Arc<Runtime>) {
+fn run_worker(worker: &mut Worker, plan: &Plan, rt: &Arc<Runtime>, gate: &Gate) {
     let driver = worker.index() == 0;
+    let feeds = plan.master.process() == 0;
     let probe = ProbeHandle::new();
     let mut ticks: InputHandle<u64, CapacityContainerBuilder<Vec<Tick>>> = InputHandle::new();
     let inputs = worker.dataflow::<u64, _, _>(|scope| {
         let tick_stream = ticks.to_stream(scope).broadcast();
-        let mut b = Builder::new(scope, tick_stream, probe.clone(), rt.clone(), driver);
+        let mut b = Builder::new(scope, tick_stream, probe.clone(), rt.clone(), driver, feeds);
         for out in &plan.outputs {
             out.build(&mut b);
         }
         b.inputs
     });
-    if driver {
-        drive(worker, plan, rt, ticks, inputs, &probe);
+    if feeds {
+        rt.register_worker(std::thread::current());
     }
-    // Other workers have nothing to drive: timely's `execute_from` keeps stepping them until
-    // the driver closes its inputs and the dataflow completes.
+    if driver {
+        drive(worker, plan, rt, gate, ticks, inputs, &probe);
+    } else {
+        drop(ticks);
+        if feeds {
+            feed(worker, rt, gate, inputs);
+        }
+    }
+    // From here timely's `execute_from` steps the worker until the dataflow completes.
 }
 
-/// An input as the driver sees it, whatever its element type.
+/// An input as a feeding worker sees it, whatever its element type.
 pub(crate) trait Driven {
-    /// Pushes what receivers delivered since the last call into the open batch.
-    fn pump(&mut self) -> u64;
-    /// Closes batch `time`: pushes the records that batch sources produce for it, then moves the
-    /// input to `next`. Returns the batch's record count.
-    fn close_batch(&mut self, time: Time, next: Time) -> std::result::Result<u64, String>;
-    /// Opens the first batch.
-    fn start_at(&mut self, time: Time);
-    /// Stops receiving (receivers); what they already queued is still pumped.
+    /// Takes one received block, if any, into the open batch; whether it did.
+    fn pull(&mut self) -> bool;
+    /// Driver: closes batch `time` (received blocks still queued, then the batch data of batch
+    /// sources) and opens `next`.
+    fn close_batch(&mut self, time: Time, next: Time) -> std::result::Result<(), String>;
+    /// Opens batch `time` (the first one, or the next after the driver closed one).
+    fn open(&mut self, time: Time);
+    /// Stops receiving; what receivers already queued can still be pulled.
     fn stop_source(&mut self);
-    /// Input stream id.
-    fn stream_id(&self) -> usize;
     /// Graph node id of the input stream.
     fn node(&self) -> usize;
-    /// Description for listener events.
+    /// Input stream id.
+    fn stream_id(&self) -> usize;
+    /// Description of the last batch, for listener events.
     fn describe(&self) -> String;
 }
 
 pub(crate) struct TypedInput<T: Data> {
     stream_id: usize,
     node: usize,
-    handle: InputHandle<u64, CapacityContainerBuilder<Vec<Rec<T>>>>,
-    source: Box<dyn InputSource<T>>,
-    partitions: u32,
-    next_partition: u32,
-    blocks: Vec<Vec<T>>,
+    /// Entrance for records of this worker's own partitions.
+    local: InputHandle<u64, CapacityContainerBuilder<Vec<Rec<T>>>>,
+    /// Entrance for records routed to their partition's worker.
+    routed: InputHandle<u64, CapacityContainerBuilder<Vec<Rec<T>>>>,
+    source: Arc<dyn InputSource<T>>,
+    runtime: Arc<Runtime>,
+    /// Partitions this worker gives the blocks it receives, in turn.
+    choices: Vec<u32>,
+    workers: usize,
+    index: usize,
+    cursor: usize,
     tagged: Vec<Rec<T>>,
-    open_count: u64,
+    open: Option<Time>,
+    count: u64,
 }
 
 impl<T: Data> TypedInput<T> {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         stream_id: usize,
         node: usize,
-        handle: InputHandle<u64, CapacityContainerBuilder<Vec<Rec<T>>>>,
-        source: Box<dyn InputSource<T>>,
+        (local, routed): (
+            InputHandle<u64, CapacityContainerBuilder<Vec<Rec<T>>>>,
+            InputHandle<u64, CapacityContainerBuilder<Vec<Rec<T>>>>,
+        ),
+        source: Arc<dyn InputSource<T>>,
+        runtime: Arc<Runtime>,
         partitions: usize,
+        index: usize,
+        workers: usize,
+        single_process: bool,
     ) -> Self {
+        let partitions = partitions.max(1);
+        // In one process a worker keeps the blocks it takes (its own partitions: no copying
+        // between workers, and whoever has room takes the next block). Across processes the
+        // feeding workers spread blocks over every partition, so remote workers get their share.
+        let own: Vec<u32> = (index..partitions)
+            .step_by(workers.max(1))
+            .map(|p| p as u32)
+            .collect();
+        let keep = single_process && !own.is_empty();
+        let choices = if keep {
+            own
+        } else {
+            let start = index % partitions;
+            (0..partitions)
+                .map(|i| ((start + i) % partitions) as u32)
+                .collect()
+        };
         TypedInput {
             stream_id,
             node,
-            handle,
+            local,
+            routed,
             source,
-            partitions: partitions.max(1) as u32,
-            next_partition: 0,
-            blocks: Vec::new(),
+            runtime,
+            choices,
+            workers,
+            index,
+            cursor: 0,
             tagged: Vec::new(),
-            open_count: 0,
+            open: None,
+            count: 0,
         }
     }
 
     fn send_partition(&mut self, partition: u32, block: Vec<T>) {
-        self.open_count += block.len() as u64;
-        self.tagged.extend(block.into_iter().map(|x| (partition, x)));
-        self.handle.send_batch(&mut self.tagged);
+        self.count += block.len() as u64;
+        self.tagged
+            .extend(block.into_iter().map(|x| (partition, x)));
+        let mine = partition as usize % self.workers.max(1) == self.index;
+        if mine {
+            self.local.send_batch(&mut self.tagged)
+        } else {
+            self.routed.send_batch(&mut self.tagged)
+        }
         self.tagged.clear();
+    }
+
+    fn report_count(&mut self) {
+        if let Some(t) = self.open {
+            let n = std::mem::take(&mut self.count);
+            self.runtime.add_input_count(t, self.stream_id, n);
+        }
     }
 }
 
 impl<T: Data> Driven for TypedInput<T> {
-    fn pump(&mut self) -> u64 {
-        self.source.poll(&mut self.blocks);
-        let mut n = 0;
-        for block in std::mem::take(&mut self.blocks) {
-            n += block.len() as u64;
-            // Received blocks are spread over the partitions in turn, as Spark makes one
-            // partition per block.
-            let p = self.next_partition;
-            self.next_partition = (self.next_partition + 1) % self.partitions;
-            self.send_partition(p, block);
+    fn pull(&mut self) -> bool {
+        match self.source.poll() {
+            Some(block) => {
+                let p = self.choices[self.cursor % self.choices.len()];
+                self.cursor += 1;
+                self.send_partition(p, block);
+                true
+            }
+            None => false,
         }
-        n
     }
 
-    fn close_batch(&mut self, time: Time, next: Time) -> std::result::Result<u64, String> {
-        self.pump();
+    fn close_batch(&mut self, time: Time, next: Time) -> std::result::Result<(), String> {
+        while self.pull() {}
         let mut parts = Vec::new();
         let outcome = self.source.batch(time, &mut parts);
         for (i, part) in parts.into_iter().enumerate() {
             self.send_partition(i as u32, part);
         }
-        self.handle.advance_to(next.as_millis());
-        let count = std::mem::take(&mut self.open_count);
-        outcome.map(|()| count)
+        self.open(next);
+        outcome
     }
 
-    fn start_at(&mut self, time: Time) {
-        self.handle.advance_to(time.as_millis());
+    fn open(&mut self, time: Time) {
+        self.report_count();
+        self.local.advance_to(time.as_millis());
+        self.routed.advance_to(time.as_millis());
+        self.open = Some(time);
     }
 
     fn stop_source(&mut self) {
         self.source.stop();
     }
 
-    fn stream_id(&self) -> usize {
-        self.stream_id
-    }
-
     fn node(&self) -> usize {
         self.node
+    }
+
+    fn stream_id(&self) -> usize {
+        self.stream_id
     }
 
     fn describe(&self) -> String {
@@ -201,25 +277,66 @@ impl<T: Data> Driven for TypedInput<T> {
     }
 }
 
+impl<T: Data> Drop for TypedInput<T> {
+    fn drop(&mut self) {
+        self.report_count();
+    }
+}
+
+/// A feeding worker other than the driver: follows the driver's batches and takes received
+/// blocks whenever it is idle.
+fn feed(worker: &mut Worker, _rt: &Runtime, gate: &Gate, mut inputs: Vec<Box<dyn Driven>>) {
+    let mut open = 0u64;
+    loop {
+        let g = gate.open.load(Ordering::SeqCst);
+        if g != 0 && g != open {
+            for input in inputs.iter_mut() {
+                input.open(Time::from_millis(g));
+            }
+            open = g;
+        }
+        if gate.closed.load(Ordering::SeqCst) {
+            break;
+        }
+        // Read after opening the batch: once the driver drains, no block may land in a batch
+        // that will never close.
+        let mut pulled = false;
+        if open != 0 && !gate.draining.load(Ordering::SeqCst) {
+            for input in inputs.iter_mut() {
+                pulled |= input.pull();
+            }
+        }
+        let park = if pulled {
+            std::time::Duration::ZERO
+        } else {
+            std::time::Duration::from_millis(20)
+        };
+        worker.step_or_park(Some(park));
+    }
+    drop(inputs);
+}
+
 /// The driver's loop: batch clock, inputs, completion of batches, stop.
 fn drive(
     worker: &mut Worker,
     plan: &Plan,
     rt: &Arc<Runtime>,
+    gate: &Gate,
     mut ticks: InputHandle<u64, CapacityContainerBuilder<Vec<Tick>>>,
     mut inputs: Vec<Box<dyn Driven>>,
     probe: &ProbeHandle<u64>,
 ) {
-    rt.set_driver_thread(std::thread::current());
     let interval = plan.batch;
     let started = plan.start;
     // Batch times are multiples of the interval since the epoch; the first is the next one.
     let first = started.floor(interval) + interval;
     let zero = first - interval;
     for input in inputs.iter_mut() {
-        input.start_at(first);
+        input.open(first);
     }
     ticks.advance_to(first.as_millis());
+    gate.open.store(first.as_millis(), Ordering::SeqCst);
+    rt.wake_workers();
     rt.post(Event::StreamingStarted(started.as_millis()));
     tracing::info!(first_batch = %first, interval = %interval, "streaming started");
 
@@ -235,23 +352,27 @@ fn drive(
         if stop == Some(StopMode::Graceful) && draining_since.is_none() {
             // Spark's graceful stop: stop receiving, put everything received into batches,
             // process them all.
+            gate.draining.store(true, Ordering::SeqCst);
             for input in inputs.iter_mut() {
                 input.stop_source();
             }
             draining_since = Some(std::time::Instant::now());
         }
+        let mut pulled = false;
         for input in inputs.iter_mut() {
-            input.pump();
+            pulled |= input.pull();
         }
         let now = rt.clock.now();
         // When draining, the last batch closes at its time, or at once when the clock is manual
         // (nobody may move it any more) or the graceful-stop bound (10 batches) has passed.
-        let drain_due = draining_since.is_some_and(|since| {
-            rt.clock.is_manual() || since.elapsed() >= interval.to_std() * 10
-        });
+        let drain_due = draining_since
+            .is_some_and(|since| rt.clock.is_manual() || since.elapsed() >= interval.to_std() * 10);
         if now >= next || drain_due {
-            in_flight.push_back(close_batch(rt, &mut inputs, &mut ticks, next, zero, interval));
+            let info = close_batch(rt, &mut inputs, &mut ticks, next, zero, interval);
+            in_flight.push_back(info);
             next = next + interval;
+            gate.open.store(next.as_millis(), Ordering::SeqCst);
+            rt.wake_workers();
             if draining_since.is_some() {
                 break;
             }
@@ -260,19 +381,28 @@ fn drive(
             continue;
         }
         complete_batches(rt, probe, &mut in_flight, false);
-        let until_next = (next - now).to_std();
-        let park = if rt.clock.is_manual() { std::time::Duration::from_millis(2) } else { until_next };
-        worker.step_or_park(Some(park.min(std::time::Duration::from_millis(50))));
+        let park = if pulled {
+            std::time::Duration::ZERO
+        } else if rt.clock.is_manual() {
+            std::time::Duration::from_millis(2)
+        } else {
+            (next - now)
+                .to_std()
+                .min(std::time::Duration::from_millis(50))
+        };
+        worker.step_or_park(Some(park));
     }
 
     let discard = rt.stop_mode() == Some(StopMode::Immediate);
     for input in inputs.iter_mut() {
         input.stop_source();
     }
+    gate.closed.store(true, Ordering::SeqCst);
+    rt.wake_workers();
     rt.drain_receiver_events();
     drop(inputs);
     drop(ticks);
-    while worker.has_dataflows() || !in_flight.is_empty() {
+    while !in_flight.is_empty() {
         worker.step_or_park(Some(std::time::Duration::from_millis(10)));
         complete_batches(rt, probe, &mut in_flight, discard);
         if !worker.has_dataflows() {
@@ -300,36 +430,50 @@ fn close_batch(
         output_operation_infos: Default::default(),
     };
     for input in inputs.iter_mut() {
+        if let Err(message) = input.close_batch(time, time + interval) {
+            // Spark skips a batch whose jobs cannot be generated; ember fails the jobs that
+            // depend on this input for this batch and goes on.
+            tracing::error!("Error generating jobs for time {time}: {message}");
+            rt.fail(time, input.node(), "input stream", message);
+        }
         let id = input.stream_id();
-        let count = match input.close_batch(time, time + interval) {
-            Ok(n) => n,
-            Err(message) => {
-                // Spark skips a batch whose jobs cannot be generated; ember fails the jobs that
-                // depend on this input for this batch and goes on.
-                tracing::error!("Error generating jobs for time {time}: {message}");
-                rt.fail(time, input.node(), "input stream", message);
-                0
-            }
-        };
         let description = input.describe();
-        info.stream_id_to_input_info
-            .insert(id, StreamInputInfo { input_stream_id: id, num_records: count, description });
+        info.stream_id_to_input_info.insert(
+            id,
+            StreamInputInfo {
+                input_stream_id: id,
+                num_records: 0,
+                description,
+            },
+        );
     }
     ticks.send(Tick { time, zero });
     ticks.advance_to((time + interval).as_millis());
-    rt.post(Event::BatchSubmitted(info.clone()));
     info
 }
 
-fn complete_batches(rt: &Runtime, probe: &ProbeHandle<u64>, in_flight: &mut VecDeque<BatchInfo>, discard: bool) {
+/// Runs the jobs of every batch whose data has gone all the way through, in batch order. The
+/// batch's record counts are final only then (every worker has moved past it), so the
+/// "submitted" event is posted here, just before "started".
+fn complete_batches(
+    rt: &Runtime,
+    probe: &ProbeHandle<u64>,
+    in_flight: &mut VecDeque<BatchInfo>,
+    discard: bool,
+) {
     while let Some(info) = in_flight.front() {
         if probe.less_equal(&info.batch_time.as_millis()) {
             break;
         }
-        let info = in_flight.pop_front().expect("front exists");
+        let mut info = in_flight.pop_front().expect("front exists");
+        let counts = rt.take_input_counts(info.batch_time);
+        for (id, input) in info.stream_id_to_input_info.iter_mut() {
+            input.num_records = counts.get(id).copied().unwrap_or(0);
+        }
         if discard {
             rt.discard_jobs(info.batch_time);
         } else {
+            rt.post(Event::BatchSubmitted(info.clone()));
             rt.run_jobs(info);
         }
     }

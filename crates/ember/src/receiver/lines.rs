@@ -61,6 +61,48 @@ impl LineStats {
     }
 }
 
+/// Where a [`LineSplitter`] puts complete, valid lines.
+pub(crate) trait LineSink {
+    /// Takes one line (without its line end).
+    fn push_line(&mut self, line: &str);
+}
+
+impl LineSink for Vec<String> {
+    fn push_line(&mut self, line: &str) {
+        self.push(line.to_owned());
+    }
+}
+
+/// Complete lines of text, each followed by `'\n'`, in one allocation. Receivers hand these
+/// over instead of one `String` per line, so that the per-line allocations happen on the worker
+/// that processes them (see [`TextChunk::lines`]), in parallel and close to where they are freed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TextChunk {
+    text: String,
+}
+
+impl TextChunk {
+    /// Whether it holds no line.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+    /// Bytes held.
+    pub(crate) fn len(&self) -> usize {
+        self.text.len()
+    }
+    /// The lines, one `String` each, appended to `out`.
+    pub(crate) fn lines(&self, out: &mut Vec<String>) {
+        out.extend(self.text.split_terminator('\n').map(str::to_owned));
+    }
+}
+
+impl LineSink for TextChunk {
+    fn push_line(&mut self, line: &str) {
+        self.text.push_str(line);
+        self.text.push('\n');
+    }
+}
+
 /// Splits bytes arriving in arbitrary chunks into lines.
 pub(crate) struct LineSplitter {
     max_line_bytes: usize,
@@ -84,7 +126,7 @@ impl LineSplitter {
     }
 
     /// Feeds bytes; every complete line is pushed to `out`.
-    pub(crate) fn feed(&mut self, bytes: &[u8], out: &mut Vec<String>) {
+    pub(crate) fn feed(&mut self, bytes: &[u8], out: &mut impl LineSink) {
         let mut start = 0;
         for newline in memchr::memchr_iter(b'\n', bytes) {
             let segment = &bytes[start..newline];
@@ -120,7 +162,7 @@ impl LineSplitter {
     }
 
     /// End of input: a last line without a newline is pushed, as Spark does.
-    pub(crate) fn finish(&mut self, out: &mut Vec<String>) {
+    pub(crate) fn finish(&mut self, out: &mut impl LineSink) {
         if let Some(seen) = self.discarding.take() {
             self.note_oversized(seen);
         } else if !self.partial.is_empty() {
@@ -155,17 +197,17 @@ fn record_oversized(size: u64, max_line_bytes: usize, stats: &mut LineStats) {
 }
 
 /// Pushes one complete line (without its `'\n'`), applying the `'\r'`, size and UTF-8 rules.
-fn emit(segment: &[u8], max_line_bytes: usize, stats: &mut LineStats, out: &mut Vec<String>) {
+fn emit(segment: &[u8], max_line_bytes: usize, stats: &mut LineStats, out: &mut impl LineSink) {
     let line = segment.strip_suffix(b"\r").unwrap_or(segment);
     if line.len() > max_line_bytes {
         record_oversized(line.len() as u64, max_line_bytes, stats);
         return;
     }
     match std::str::from_utf8(line) {
-        Ok(text) => out.push(text.to_owned()),
+        Ok(text) => out.push_line(text),
         Err(_) => {
             stats.invalid_utf8_lines += 1;
-            out.push(String::from_utf8_lossy(line).into_owned());
+            out.push_line(&String::from_utf8_lossy(line));
         }
     }
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::lines::{LineSplitter, LineStats, READ_CHUNK};
+use super::lines::{LineSink, LineSplitter, LineStats, READ_CHUNK, TextChunk};
 use super::supervisor::BLOCK_RECORDS;
 use super::{Receiver, ReceiverContext};
 
@@ -82,12 +82,12 @@ impl SocketReceiver {
     }
 }
 
-impl Receiver<String> for SocketReceiver {
-    fn on_start(&mut self, ctx: &ReceiverContext<String>) {
+impl SocketReceiver {
+    fn start<D: Delivery>(&mut self, ctx: &ReceiverContext<D::Item>) {
         // A start without a stop in between must not leave an old thread reading.
-        self.on_stop();
+        self.stop();
         let connection = Arc::new(Connection::default());
-        let reader = Reader {
+        let reader = Reader::<D> {
             ctx: ctx.clone(),
             connection: Arc::clone(&connection),
             host: self.host.clone(),
@@ -104,7 +104,7 @@ impl Receiver<String> for SocketReceiver {
         }
     }
 
-    fn on_stop(&mut self) {
+    fn stop(&mut self) {
         let Some(active) = self.active.take() else {
             return;
         };
@@ -129,15 +129,101 @@ impl Receiver<String> for SocketReceiver {
             );
         }
     }
+}
+
+impl Receiver<String> for SocketReceiver {
+    fn on_start(&mut self, ctx: &ReceiverContext<String>) {
+        self.start::<AsLines>(ctx);
+    }
+
+    fn on_stop(&mut self) {
+        self.stop();
+    }
 
     fn name(&self) -> String {
         "SocketReceiver".to_string()
     }
 }
 
+/// The socket receiver as `socket_text_stream` runs it: lines travel in [`TextChunk`]s and become
+/// `String`s on the worker that takes them.
+pub(crate) struct SocketChunks(pub(crate) SocketReceiver);
+
+impl Receiver<TextChunk> for SocketChunks {
+    fn on_start(&mut self, ctx: &ReceiverContext<TextChunk>) {
+        self.0.start::<AsChunks>(ctx);
+    }
+
+    fn on_stop(&mut self) {
+        self.0.stop();
+    }
+
+    fn name(&self) -> String {
+        "SocketReceiver".to_string()
+    }
+}
+
+/// How the reading thread hands lines over.
+trait Delivery: Send + 'static {
+    /// What is stored.
+    type Item: Send + 'static;
+    /// Where one read's lines are collected.
+    type Buf: LineSink + Default;
+    /// Bytes asked for per read.
+    const READ: usize;
+    /// Stores what `buf` collected and leaves it empty.
+    fn deliver(ctx: &ReceiverContext<Self::Item>, buf: &mut Self::Buf);
+}
+
+/// One `String` per line, in blocks of [`BLOCK_RECORDS`] lines for a read that brought many short
+/// lines, so that blocks (the partitions of a batch) stay moderate.
+struct AsLines;
+
+impl Delivery for AsLines {
+    type Item = String;
+    type Buf = Vec<String>;
+    const READ: usize = READ_CHUNK;
+
+    fn deliver(ctx: &ReceiverContext<String>, lines: &mut Vec<String>) {
+        let count = lines.len();
+        if count == 0 {
+            return;
+        }
+        let taken = std::mem::replace(lines, Vec::with_capacity(count.min(2 * BLOCK_RECORDS)));
+        if count <= 2 * BLOCK_RECORDS {
+            ctx.store_many(taken);
+            return;
+        }
+        let mut rest = taken.into_iter();
+        loop {
+            let block: Vec<String> = rest.by_ref().take(BLOCK_RECORDS).collect();
+            if block.is_empty() {
+                break;
+            }
+            ctx.store_many(block);
+        }
+    }
+}
+
+/// One [`TextChunk`] per read. Reads are smaller than in line mode so that a chunk, which one
+/// worker turns into lines at once, stays a moderate piece of work and memory.
+struct AsChunks;
+
+impl Delivery for AsChunks {
+    type Item = TextChunk;
+    type Buf = TextChunk;
+    const READ: usize = 256 << 10;
+
+    fn deliver(ctx: &ReceiverContext<TextChunk>, chunk: &mut TextChunk) {
+        if !chunk.is_empty() {
+            ctx.store_many(vec![std::mem::take(chunk)]);
+        }
+    }
+}
+
 /// Everything the reading thread needs.
-struct Reader {
-    ctx: ReceiverContext<String>,
+struct Reader<D: Delivery> {
+    ctx: ReceiverContext<D::Item>,
     connection: Arc<Connection>,
     host: String,
     port: u16,
@@ -153,7 +239,7 @@ enum End {
     Stopped,
 }
 
-impl Reader {
+impl<D: Delivery> Reader<D> {
     fn stopped(&self) -> bool {
         self.connection.stopped() || self.ctx.is_stopped()
     }
@@ -217,8 +303,8 @@ impl Reader {
         splitter: &mut LineSplitter,
         address: &str,
     ) -> io::Result<End> {
-        let mut buf = vec![0u8; READ_CHUNK];
-        let mut lines = Vec::new();
+        let mut buf = vec![0u8; D::READ];
+        let mut lines = D::Buf::default();
         let mut reported = false;
         loop {
             if self.stopped() {
@@ -231,36 +317,14 @@ impl Reader {
                 Err(e) => return Err(e),
             };
             splitter.feed(&buf[..n], &mut lines);
-            self.store(&mut lines);
+            D::deliver(&self.ctx, &mut lines);
             self.report_once(splitter.stats(), &mut reported, address);
         }
         // Spark keeps a last line that has no newline when the connection closes.
         splitter.finish(&mut lines);
-        self.store(&mut lines);
+        D::deliver(&self.ctx, &mut lines);
         self.report_once(splitter.stats(), &mut reported, address);
         Ok(End::Eof)
-    }
-
-    /// Stores the lines of one read: one block, or blocks of [`BLOCK_RECORDS`] lines for a read
-    /// that brought many short lines, so that blocks (the partitions of a batch) stay moderate.
-    fn store(&self, lines: &mut Vec<String>) {
-        let count = lines.len();
-        if count == 0 {
-            return;
-        }
-        let taken = std::mem::replace(lines, Vec::with_capacity(count.min(2 * BLOCK_RECORDS)));
-        if count <= 2 * BLOCK_RECORDS {
-            self.ctx.store_many(taken);
-            return;
-        }
-        let mut rest = taken.into_iter();
-        loop {
-            let block: Vec<String> = rest.by_ref().take(BLOCK_RECORDS).collect();
-            if block.is_empty() {
-                break;
-            }
-            self.ctx.store_many(block);
-        }
     }
 
     /// Reports malformed input the first time a connection shows some.

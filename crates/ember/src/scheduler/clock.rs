@@ -35,7 +35,9 @@ pub struct ManualClock {
 impl ManualClock {
     /// A manual clock showing `start`.
     pub fn new(start: Time) -> Self {
-        ManualClock { inner: Arc::new((Mutex::new(start.as_millis()), Condvar::new())) }
+        ManualClock {
+            inner: Arc::new((Mutex::new(start.as_millis()), Condvar::new())),
+        }
     }
     /// Moves the clock forward by `d`.
     pub fn advance(&self, d: Duration) {

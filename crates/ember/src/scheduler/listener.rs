@@ -72,11 +72,17 @@ pub struct BatchInfo {
 impl BatchInfo {
     /// Time from submission to the start of processing, in ms.
     pub fn scheduling_delay(&self) -> Option<u64> {
-        Some(self.processing_start_time?.saturating_sub(self.submission_time))
+        Some(
+            self.processing_start_time?
+                .saturating_sub(self.submission_time),
+        )
     }
     /// Time from the start to the end of processing, in ms.
     pub fn processing_delay(&self) -> Option<u64> {
-        Some(self.processing_end_time?.saturating_sub(self.processing_start_time?))
+        Some(
+            self.processing_end_time?
+                .saturating_sub(self.processing_start_time?),
+        )
     }
     /// Scheduling delay plus processing delay, in ms.
     pub fn total_delay(&self) -> Option<u64> {
@@ -84,7 +90,10 @@ impl BatchInfo {
     }
     /// Records over all inputs.
     pub fn num_records(&self) -> u64 {
-        self.stream_id_to_input_info.values().map(|i| i.num_records).sum()
+        self.stream_id_to_input_info
+            .values()
+            .map(|i| i.num_records)
+            .sum()
     }
 }
 
@@ -144,7 +153,10 @@ impl ListenerBus {
             .name("ember-listener-bus".into())
             .spawn(move || deliver(rx, listeners))
             .ok();
-        ListenerBus { tx, thread: Mutex::new(thread) }
+        ListenerBus {
+            tx,
+            thread: Mutex::new(thread),
+        }
     }
 
     pub(crate) fn post(&self, event: Event) {

@@ -10,11 +10,11 @@ use std::thread::Thread;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::context::Context;
-use crate::receiver::supervisor::ReceiverEvent;
 use crate::error::Error;
+use crate::receiver::supervisor::ReceiverEvent;
 use crate::scheduler::clock::Clock;
 use crate::scheduler::listener::{BatchInfo, Event, ListenerBus, OutputOperationInfo};
-use crate::time::{Duration, Time};
+use crate::time::Time;
 
 /// How a stop was requested.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,16 +41,22 @@ pub(crate) struct Job {
 /// call, as Spark rethrows it).
 #[derive(Clone, Debug)]
 enum Reported {
-    Job { time: Time, op: usize, message: String },
+    Job {
+        time: Time,
+        op: usize,
+        message: String,
+    },
     Execution(String),
 }
 
 impl Reported {
     fn to_error(&self) -> Error {
         match self {
-            Reported::Job { time, op, message } => {
-                Error::JobFailed { time: *time, output_op: *op, message: message.clone() }
-            }
+            Reported::Job { time, op, message } => Error::JobFailed {
+                time: *time,
+                output_op: *op,
+                message: message.clone(),
+            },
             Reported::Execution(m) => Error::Execution(m.clone()),
         }
     }
@@ -66,7 +72,6 @@ struct Control {
 
 /// Shared state of one run.
 pub(crate) struct Runtime {
-    pub(crate) batch: Duration,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) ctx: Context,
     pub(crate) bus: ListenerBus,
@@ -74,7 +79,8 @@ pub(crate) struct Runtime {
     changed: Condvar,
     failures: Mutex<BTreeMap<u64, Vec<(usize, String)>>>,
     jobs: Mutex<BTreeMap<u64, Vec<Job>>>,
-    driver: Mutex<Option<Thread>>,
+    workers: Mutex<Vec<Thread>>,
+    input_counts: Mutex<BTreeMap<(u64, usize), u64>>,
     receiver_events: (Sender<ReceiverEvent>, Receiver<ReceiverEvent>),
 }
 
@@ -94,9 +100,8 @@ pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 }
 
 impl Runtime {
-    pub(crate) fn new(batch: Duration, clock: Arc<dyn Clock>, ctx: Context, bus: ListenerBus) -> Self {
+    pub(crate) fn new(clock: Arc<dyn Clock>, ctx: Context, bus: ListenerBus) -> Self {
         Runtime {
-            batch,
             clock,
             ctx,
             bus,
@@ -104,7 +109,8 @@ impl Runtime {
             changed: Condvar::new(),
             failures: Mutex::new(BTreeMap::new()),
             jobs: Mutex::new(BTreeMap::new()),
-            driver: Mutex::new(None),
+            workers: Mutex::new(Vec::new()),
+            input_counts: Mutex::new(BTreeMap::new()),
             receiver_events: crossbeam_channel::unbounded(),
         }
     }
@@ -124,7 +130,10 @@ impl Runtime {
 
     /// Queues an output job of batch `time`; it runs once the batch is complete.
     pub(crate) fn submit_job(&self, time: Time, job: Job) {
-        lock(&self.jobs).entry(time.as_millis()).or_default().push(job);
+        lock(&self.jobs)
+            .entry(time.as_millis())
+            .or_default()
+            .push(job);
     }
 
     /// Runs the output jobs of a completed batch in definition order, posting Spark's events,
@@ -133,7 +142,9 @@ impl Runtime {
         let t = info.batch_time;
         let mut jobs = lock(&self.jobs).remove(&t.as_millis()).unwrap_or_default();
         jobs.sort_by_key(|j| j.op);
-        let failures = lock(&self.failures).remove(&t.as_millis()).unwrap_or_default();
+        let failures = lock(&self.failures)
+            .remove(&t.as_millis())
+            .unwrap_or_default();
         let start = self.clock.now().as_millis();
         info.processing_start_time = Some(start.max(info.submission_time));
         self.post(Event::BatchStarted(info.clone()));
@@ -148,14 +159,22 @@ impl Runtime {
                 failure_reason: None,
             };
             self.post(Event::OutputStarted(op.clone()));
-            let upstream = failures.iter().find(|(node, _)| job.lineage.contains(node)).map(|(_, m)| m.clone());
+            let upstream = failures
+                .iter()
+                .find(|(node, _)| job.lineage.contains(node))
+                .map(|(_, m)| m.clone());
             let outcome = match upstream {
                 Some(m) => Err(m),
-                None => catch_unwind(AssertUnwindSafe(job.run)).unwrap_or_else(|p| Err(panic_message(p))),
+                None => catch_unwind(AssertUnwindSafe(job.run))
+                    .unwrap_or_else(|p| Err(panic_message(p))),
             };
             if let Err(message) = outcome {
                 tracing::error!("Error running job streaming job {t}.{}: {message}", job.op);
-                self.report(Reported::Job { time: t, op: job.op, message: message.clone() });
+                self.report(Reported::Job {
+                    time: t,
+                    op: job.op,
+                    message: message.clone(),
+                });
                 op.failure_reason = Some(message);
             }
             op.end_time = Some(self.clock.now().as_millis());
@@ -197,7 +216,7 @@ impl Runtime {
         }
         drop(c);
         self.changed.notify_all();
-        self.wake_driver();
+        self.wake_workers();
     }
 
     pub(crate) fn stop_mode(&self) -> Option<StopMode> {
@@ -209,13 +228,12 @@ impl Runtime {
         self.changed.notify_all();
     }
 
-    pub(crate) fn is_terminated(&self) -> bool {
-        lock(&self.control).terminated
-    }
-
     /// Waits until the run ends or an error is reported, at most `timeout` (forever if `None`).
     /// `Ok(true)`: ended; `Ok(false)`: timed out; `Err`: the first reported error.
-    pub(crate) fn await_termination(&self, timeout: Option<std::time::Duration>) -> Result<bool, Error> {
+    pub(crate) fn await_termination(
+        &self,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<bool, Error> {
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
         let mut c = lock(&self.control);
         loop {
@@ -232,7 +250,11 @@ impl Runtime {
                     if now >= d {
                         return Ok(false);
                     }
-                    c = self.changed.wait_timeout(c, d - now).unwrap_or_else(|p| p.into_inner()).0;
+                    c = self
+                        .changed
+                        .wait_timeout(c, d - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
                 }
             }
         }
@@ -253,19 +275,44 @@ impl Runtime {
             if now >= deadline {
                 return false;
             }
-            c = self.changed.wait_timeout(c, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+            c = self
+                .changed
+                .wait_timeout(c, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
     }
 
-    pub(crate) fn set_driver_thread(&self, t: Thread) {
-        *lock(&self.driver) = Some(t);
+    /// Registers a worker thread that feeds inputs, to be woken by new input and stops.
+    pub(crate) fn register_worker(&self, t: Thread) {
+        lock(&self.workers).push(t);
     }
 
-    /// Wakes the driver worker if it is parked (new input, a stop request, a clock move).
-    pub(crate) fn wake_driver(&self) {
-        if let Some(t) = lock(&self.driver).as_ref() {
+    /// Wakes the feeding workers if they are parked (new input, a stop request, a new batch).
+    pub(crate) fn wake_workers(&self) {
+        for t in lock(&self.workers).iter() {
             t.unpark();
         }
+    }
+
+    /// Adds `n` records of input stream `stream` to batch `time`.
+    pub(crate) fn add_input_count(&self, time: Time, stream: usize, n: u64) {
+        *lock(&self.input_counts)
+            .entry((time.as_millis(), stream))
+            .or_default() += n;
+    }
+
+    /// The record counts of batch `time` per input stream, removed.
+    pub(crate) fn take_input_counts(&self, time: Time) -> BTreeMap<usize, u64> {
+        let mut counts = lock(&self.input_counts);
+        let t = time.as_millis();
+        let keys: Vec<(u64, usize)> = counts
+            .range((t, 0)..=(t, usize::MAX))
+            .map(|(k, _)| *k)
+            .collect();
+        keys.into_iter()
+            .filter_map(|k| counts.remove(&k).map(|n| (k.1, n)))
+            .collect()
     }
 
     /// Where receivers send their lifecycle events.

@@ -20,10 +20,8 @@ use crate::time::{Duration, Time};
 /// The started, not yet stopped, context of this process (Spark allows one per JVM).
 static ACTIVE: Mutex<Option<StreamingContext>> = Mutex::new(None);
 
-const AFTER_START: &str =
-    "Adding new inputs, transformations, and output operations after starting a context is not supported";
-const AFTER_STOP: &str =
-    "Adding new inputs, transformations, and output operations after stopping a context is not supported";
+const AFTER_START: &str = "Adding new inputs, transformations, and output operations after starting a context is not supported";
+const AFTER_STOP: &str = "Adding new inputs, transformations, and output operations after stopping a context is not supported";
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -86,9 +84,15 @@ impl StreamingContext {
 
     /// A streaming context whose batch timer follows `clock`; with a
     /// [`ManualClock`](crate::scheduler::ManualClock) tests decide when batches close.
-    pub fn with_clock(ctx: &Context, batch_interval: Duration, clock: Arc<dyn Clock>) -> Result<Self> {
+    pub fn with_clock(
+        ctx: &Context,
+        batch_interval: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
         if batch_interval.is_zero() {
-            return Err(Error::Requirement("Batch duration must be greater than 0 ms".into()));
+            return Err(Error::Requirement(
+                "Batch duration must be greater than 0 ms".into(),
+            ));
         }
         if ctx.is_stopped() {
             return Err(Error::IllegalState(
@@ -139,8 +143,12 @@ impl StreamingContext {
     /// Sets the checkpoint directory, creating it if needed.
     pub fn checkpoint(&self, directory: impl AsRef<Path>) -> Result<()> {
         let dir = directory.as_ref();
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("creating checkpoint directory {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::io(
+                format!("creating checkpoint directory {}", dir.display()),
+                e,
+            )
+        })?;
         let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         lock(&self.inner.graph).checkpoint = Some(dir);
         Ok(())
@@ -169,7 +177,9 @@ impl StreamingContext {
                 return Ok(());
             }
             StreamingContextState::Stopped => {
-                return Err(Error::IllegalState("StreamingContext has already been stopped".into()));
+                return Err(Error::IllegalState(
+                    "StreamingContext has already been stopped".into(),
+                ));
             }
             StreamingContextState::Initialized => {}
         }
@@ -186,7 +196,10 @@ impl StreamingContext {
     fn start_locked(&self) -> Result<()> {
         let mut active = lock(&ACTIVE);
         if let Some(other) = active.as_ref() {
-            let since = lock(&other.inner.running).as_ref().map(|r| r.started_at).unwrap_or_default();
+            let since = lock(&other.inner.running)
+                .as_ref()
+                .map(|r| r.started_at)
+                .unwrap_or_default();
             return Err(Error::IllegalState(format!(
                 "Only one StreamingContext may be started in this process. Currently running \
                  StreamingContext was started at {}",
@@ -194,18 +207,24 @@ impl StreamingContext {
             )));
         }
         if self.inner.ctx.is_stopped() {
-            return Err(Error::IllegalState("Cannot start a StreamingContext on a stopped Context".into()));
+            return Err(Error::IllegalState(
+                "Cannot start a StreamingContext on a stopped Context".into(),
+            ));
         }
         let (outputs, fingerprint) = {
             let graph = lock(&self.inner.graph);
             if graph.outputs.is_empty() {
-                return Err(Error::Requirement("No output operations registered, so nothing to execute".into()));
+                return Err(Error::Requirement(
+                    "No output operations registered, so nothing to execute".into(),
+                ));
             }
-            (graph.outputs.clone(), crate::hash::stable_hash(&graph.shape))
+            (
+                graph.outputs.clone(),
+                crate::hash::stable_hash(&graph.shape),
+            )
         };
         let listeners = lock(&self.inner.listeners).clone();
         let runtime = Arc::new(Runtime::new(
-            self.inner.batch,
             self.inner.clock.clone(),
             self.inner.ctx.clone(),
             ListenerBus::new(listeners),
@@ -219,13 +238,19 @@ impl StreamingContext {
             start: started_at,
         });
         let execution = exec::launch(plan, runtime.clone())?;
-        *lock(&self.inner.running) = Some(Running { runtime, execution, started_at });
+        *lock(&self.inner.running) = Some(Running {
+            runtime,
+            execution,
+            started_at,
+        });
         *active = Some(self.clone());
         Ok(())
     }
 
     fn runtime(&self) -> Option<Arc<Runtime>> {
-        lock(&self.inner.running).as_ref().map(|r| r.runtime.clone())
+        lock(&self.inner.running)
+            .as_ref()
+            .map(|r| r.runtime.clone())
     }
 
     /// Waits until the context stops or a batch job fails; returns the first job failure (again
@@ -253,13 +278,23 @@ impl StreamingContext {
                 return Ok(true);
             }
             match deadline {
-                None => drop(self.inner.state_changed.wait(state).unwrap_or_else(|p| p.into_inner())),
+                None => drop(
+                    self.inner
+                        .state_changed
+                        .wait(state)
+                        .unwrap_or_else(|p| p.into_inner()),
+                ),
                 Some(d) => {
                     let now = std::time::Instant::now();
                     if now >= d {
                         return Ok(false);
                     }
-                    drop(self.inner.state_changed.wait_timeout(state, d - now).unwrap_or_else(|p| p.into_inner()));
+                    drop(
+                        self.inner
+                            .state_changed
+                            .wait_timeout(state, d - now)
+                            .unwrap_or_else(|p| p.into_inner()),
+                    );
                 }
             }
         }
@@ -273,14 +308,22 @@ impl StreamingContext {
     /// Fails when called from a listener callback, as Spark does.
     pub fn stop(&self, stop_context: bool, graceful: bool) -> Result<()> {
         if std::thread::current().name() == Some("ember-listener-bus") {
-            return Err(Error::IllegalState("Cannot stop StreamingContext within listener bus thread.".into()));
+            return Err(Error::IllegalState(
+                "Cannot stop StreamingContext within listener bus thread.".into(),
+            ));
         }
         let mut state = lock(&self.inner.state);
         match *state {
             StreamingContextState::Initialized => *state = StreamingContextState::Stopped,
-            StreamingContextState::Stopped => tracing::warn!("StreamingContext has already been stopped"),
+            StreamingContextState::Stopped => {
+                tracing::warn!("StreamingContext has already been stopped")
+            }
             StreamingContextState::Active => {
-                let mode = if graceful { StopMode::Graceful } else { StopMode::Immediate };
+                let mode = if graceful {
+                    StopMode::Graceful
+                } else {
+                    StopMode::Immediate
+                };
                 let running = lock(&self.inner.running).take();
                 if let Some(mut running) = running {
                     running.runtime.request_stop(mode);
@@ -291,7 +334,10 @@ impl StreamingContext {
                 }
                 *state = StreamingContextState::Stopped;
                 let mut active = lock(&ACTIVE);
-                if active.as_ref().is_some_and(|a| Arc::ptr_eq(&a.inner, &self.inner)) {
+                if active
+                    .as_ref()
+                    .is_some_and(|a| Arc::ptr_eq(&a.inner, &self.inner))
+                {
                     *active = None;
                 }
                 tracing::info!("StreamingContext stopped successfully");
@@ -339,14 +385,23 @@ impl StreamingContext {
             let id = graph.next_node;
             graph.next_node += 1;
             let parent_ids: Vec<usize> = parents.iter().map(|p| p.id).collect();
-            graph.shape.push(format!("{id}:{name}:{parent_ids:?}:{}", slide.as_millis()));
+            graph
+                .shape
+                .push(format!("{id}:{name}:{parent_ids:?}:{}", slide.as_millis()));
             id
         };
         lineage.insert(id);
         DStream {
             ssc: self.clone(),
             node: Arc::new(node),
-            meta: Arc::new(Meta { id, name, slide, partitions: partitions.max(1), lineage: Arc::new(lineage), poisoned }),
+            meta: Arc::new(Meta {
+                id,
+                name,
+                slide,
+                partitions: partitions.max(1),
+                lineage: Arc::new(lineage),
+                poisoned,
+            }),
         }
     }
 
@@ -364,7 +419,9 @@ impl StreamingContext {
         let mut graph = lock(&self.inner.graph);
         let op = graph.outputs.len();
         graph.outputs.push(Arc::new(make(op)));
-        graph.shape.push(format!("output {op}:{name}:{}", parent.id));
+        graph
+            .shape
+            .push(format!("output {op}:{name}:{}", parent.id));
         Ok(op)
     }
 
@@ -390,18 +447,32 @@ impl StreamingContext {
     /// replaced and reported; a line longer than `ember.input.maxLineBytes` (default 16 MiB) is
     /// dropped and reported instead of exhausting memory.
     pub fn socket_text_stream(&self, host: &str, port: u16) -> DStream<String> {
-        let max_line = self.max_line_bytes();
-        let receiver = crate::receiver::SocketReceiver::new(host, port, max_line);
-        self.receiver_stream(receiver)
+        let receiver = crate::receiver::SocketReceiver::new(host, port, self.max_line_bytes());
+        let partitions = self.inner.ctx.default_parallelism();
+        let conf = self.inner.ctx.conf().clone();
+        self.new_input(
+            "socket_text_stream",
+            partitions,
+            move |rt: &Arc<Runtime>, id| {
+                Box::new(crate::dstream::input::SocketSource::launch(
+                    receiver, id, rt, &conf,
+                )) as Box<dyn InputSource<String>>
+            },
+        )
     }
 
     /// Records pushed by a user-defined [`Receiver`] (Spark's `receiverStream`).
     pub fn receiver_stream<T: Data>(&self, receiver: impl Receiver<T>) -> DStream<T> {
         let partitions = self.inner.ctx.default_parallelism();
         let conf = self.inner.ctx.conf().clone();
-        self.new_input("receiver_stream", partitions, move |rt: &Arc<Runtime>, id| {
-            Box::new(ReceiverSource::launch(Box::new(receiver), id, rt, &conf)) as Box<dyn InputSource<T>>
-        })
+        self.new_input(
+            "receiver_stream",
+            partitions,
+            move |rt: &Arc<Runtime>, id| {
+                Box::new(ReceiverSource::launch(Box::new(receiver), id, rt, &conf))
+                    as Box<dyn InputSource<T>>
+            },
+        )
     }
 
     /// New files of directory `dir`, as lines (Spark's `textFileStream`): only files moved in
@@ -414,7 +485,9 @@ impl StreamingContext {
         let max_line = self.max_line_bytes();
         let partitions = self.inner.ctx.default_parallelism();
         let files = self.new_input("file_input", partitions, move |_rt: &Arc<Runtime>, _id| {
-            Box::new(crate::dstream::input::FileSource::new(dir, created, batch, &conf)) as Box<dyn InputSource<String>>
+            Box::new(crate::dstream::input::FileSource::new(
+                dir, created, batch, &conf,
+            )) as Box<dyn InputSource<String>>
         });
         crate::dstream::input::read_files(&files, max_line)
     }
@@ -422,11 +495,20 @@ impl StreamingContext {
     /// A stream of RDDs taken from `queue` (Spark's `queueStream`): one RDD per batch with
     /// `one_at_a_time`, otherwise all queued RDDs at once; `default` when the queue is empty (or
     /// an empty batch when `None`). RDDs pushed into the queue while running are picked up.
-    pub fn queue_stream<T: Data>(&self, queue: RddQueue<T>, one_at_a_time: bool, default: Option<Rdd<T>>) -> DStream<T> {
+    pub fn queue_stream<T: Data>(
+        &self,
+        queue: RddQueue<T>,
+        one_at_a_time: bool,
+        default: Option<Rdd<T>>,
+    ) -> DStream<T> {
         let partitions = self.inner.ctx.default_parallelism();
-        self.new_input("queue_stream", partitions, move |_rt: &Arc<Runtime>, _id| {
-            Box::new(QueueSource::new(queue, one_at_a_time, default)) as Box<dyn InputSource<T>>
-        })
+        self.new_input(
+            "queue_stream",
+            partitions,
+            move |_rt: &Arc<Runtime>, _id| {
+                Box::new(QueueSource::new(queue, one_at_a_time, default)) as Box<dyn InputSource<T>>
+            },
+        )
     }
 
     /// The union of several streams of the same slide (Spark's `StreamingContext.union`).
@@ -435,7 +517,11 @@ impl StreamingContext {
     }
 
     fn max_line_bytes(&self) -> usize {
-        self.inner.ctx.conf().get_bytes(crate::conf::MAX_LINE_BYTES, 16 << 20).unwrap_or(16 << 20) as usize
+        self.inner
+            .ctx
+            .conf()
+            .get_bytes(crate::conf::MAX_LINE_BYTES, 16 << 20)
+            .unwrap_or(16 << 20) as usize
     }
 
     /// Whether `other` is this same context.
@@ -445,16 +531,7 @@ impl StreamingContext {
 
     /// Blocks until batch `time` has completed, at most `timeout` (for tests).
     pub(crate) fn wait_batch(&self, time: Time, timeout: std::time::Duration) -> bool {
-        self.runtime().is_some_and(|rt| rt.wait_batch(time, timeout))
-    }
-
-    /// The clock driving batches.
-    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
-        &self.inner.clock
-    }
-
-    /// Whether every stream remembers its batches (`remember` was called).
-    pub(crate) fn remember_duration(&self) -> Option<Duration> {
-        lock(&self.inner.graph).remember
+        self.runtime()
+            .is_some_and(|rt| rt.wait_batch(time, timeout))
     }
 }

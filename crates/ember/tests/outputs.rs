@@ -1,0 +1,304 @@
+//! Output operations: `save_as_text_files` on real directories (reference §3.4), and `print` /
+//! `pprint` registering and running (their framing is checked by the unit test in
+//! `src/dstream/output.rs`, since stdout cannot be captured in-process).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use ember::hash::partition_of;
+use ember::testing::StreamTest;
+use ember::{Duration, Error, Time};
+
+fn sec() -> Duration {
+    Duration::seconds(1)
+}
+
+/// Every entry of `dir`: file name -> contents (directories map to their own listing).
+#[derive(Debug, PartialEq, Eq)]
+enum Entry {
+    File(String),
+    Dir(BTreeMap<String, Entry>),
+}
+
+fn tree(dir: &Path) -> BTreeMap<String, Entry> {
+    let mut out = BTreeMap::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        let path = e.path();
+        let entry = if path.is_dir() {
+            Entry::Dir(tree(&path))
+        } else {
+            Entry::File(fs::read_to_string(&path).unwrap())
+        };
+        out.insert(name, entry);
+    }
+    out
+}
+
+/// A batch directory holding the given part files and `_SUCCESS`.
+fn batch_dir(parts: &[&str]) -> Entry {
+    let mut m = BTreeMap::new();
+    for (i, text) in parts.iter().enumerate() {
+        m.insert(format!("part-{i:05}"), Entry::File(text.to_string()));
+    }
+    m.insert("_SUCCESS".to_string(), Entry::File(String::new()));
+    Entry::Dir(m)
+}
+
+fn prefix(dir: &Path, name: &str) -> String {
+    dir.join(name).to_str().unwrap().to_owned()
+}
+
+#[test]
+fn save_as_text_files_with_suffix_writes_one_directory_per_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = StreamTest::new("local[2]", sec()).unwrap();
+    let input = t.input(vec![vec![1, 2, 3], vec![], vec![4]]);
+    input
+        .save_as_text_files(&prefix(dir.path(), "out"), "txt")
+        .unwrap();
+    t.run(3).unwrap();
+    t.stop().unwrap();
+    t.context()
+        .await_termination_or_timeout(std::time::Duration::ZERO)
+        .unwrap();
+    let mut expected = BTreeMap::new();
+    // local[2]: [1, 2, 3] is [1] | [2, 3]; [4] is [] | [4]; empty batches keep both partitions.
+    expected.insert("out-1000.txt".to_string(), batch_dir(&["1\n", "2\n3\n"]));
+    expected.insert("out-2000.txt".to_string(), batch_dir(&["", ""]));
+    expected.insert("out-3000.txt".to_string(), batch_dir(&["", "4\n"]));
+    // Nothing else: no temporary directories left behind.
+    assert_eq!(tree(dir.path()), expected);
+}
+
+#[test]
+fn save_as_text_files_without_suffix_writes_debug_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = StreamTest::new("local[1]", sec()).unwrap();
+    let input = t.input(vec![
+        vec![("a".to_string(), 1), ("b c".to_string(), -2)],
+        vec![("line\nbreak".to_string(), 3)],
+    ]);
+    input
+        .save_as_text_files(&prefix(dir.path(), "pairs"), "")
+        .unwrap();
+    input
+        .map(|(k, _)| k)
+        .save_as_text_files(&prefix(dir.path(), "keys"), "")
+        .unwrap();
+    t.run(2).unwrap();
+    t.stop().unwrap();
+    let mut expected = BTreeMap::new();
+    expected.insert(
+        "pairs-1000".to_string(),
+        batch_dir(&["(\"a\", 1)\n(\"b c\", -2)\n"]),
+    );
+    expected.insert(
+        "pairs-2000".to_string(),
+        batch_dir(&["(\"line\\nbreak\", 3)\n"]),
+    );
+    expected.insert("keys-1000".to_string(), batch_dir(&["\"a\"\n\"b c\"\n"]));
+    expected.insert("keys-2000".to_string(), batch_dir(&["\"line\\nbreak\"\n"]));
+    assert_eq!(tree(dir.path()), expected);
+}
+
+#[test]
+fn save_as_text_files_writes_one_part_per_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = StreamTest::new("local[3]", sec()).unwrap();
+    let input = t.input(vec![vec![1, 2, 3, 4, 5, 6], vec![]]);
+    input
+        .repartition(4)
+        .save_as_text_files(&prefix(dir.path(), "four"), "out")
+        .unwrap();
+    t.run(2).unwrap();
+    t.stop().unwrap();
+    for ms in [1000, 2000] {
+        let batch = dir.path().join(format!("four-{ms}.out"));
+        let mut names: Vec<String> = fs::read_dir(&batch)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            vec![
+                "_SUCCESS",
+                "part-00000",
+                "part-00001",
+                "part-00002",
+                "part-00003"
+            ]
+        );
+        let mut all: Vec<i32> = (0..4)
+            .flat_map(|i| {
+                fs::read_to_string(batch.join(format!("part-{i:05}")))
+                    .unwrap()
+                    .lines()
+                    .map(|l| l.parse::<i32>().unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        all.sort();
+        let want: Vec<i32> = if ms == 1000 {
+            (1..=6).collect()
+        } else {
+            vec![]
+        };
+        assert_eq!(all, want);
+    }
+}
+
+#[test]
+fn save_as_text_files_of_a_keyed_stream_follows_hash_partitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = StreamTest::new("local[2]", sec()).unwrap();
+    let words: Vec<String> = "a b c d e f g a b a".split(' ').map(String::from).collect();
+    let counts = t
+        .input(vec![words])
+        .map(|w: String| (w, 1u32))
+        .reduce_by_key(|a, b| a + b, Some(3));
+    counts
+        .save_as_text_files(&prefix(dir.path(), "wc"), "")
+        .unwrap();
+    t.run(1).unwrap();
+    t.stop().unwrap();
+    let batch = dir.path().join("wc-1000");
+    let mut seen = Vec::new();
+    for i in 0..3 {
+        let text = fs::read_to_string(batch.join(format!("part-{i:05}"))).unwrap();
+        for line in text.lines() {
+            // Lines look like ("a", 3).
+            let word = line.split('"').nth(1).unwrap().to_string();
+            assert_eq!(partition_of(&word, 3), i, "{line} in part {i}");
+            seen.push(line.to_string());
+        }
+    }
+    seen.sort();
+    let expected: Vec<String> = [
+        ("a", 3),
+        ("b", 2),
+        ("c", 1),
+        ("d", 1),
+        ("e", 1),
+        ("f", 1),
+        ("g", 1),
+    ]
+    .iter()
+    .map(|(w, n)| format!("({w:?}, {n})"))
+    .collect();
+    assert_eq!(seen, expected);
+    assert!(!batch.join("part-00003").exists());
+}
+
+#[test]
+fn save_as_text_files_creates_missing_parents_and_replaces_a_rerun_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("a").join("b");
+    // A stale directory of batch 1000 (as after a re-run): replaced as a whole.
+    let stale = nested.join("out-1000");
+    fs::create_dir_all(&stale).unwrap();
+    fs::write(stale.join("part-00009"), "stale\n").unwrap();
+    let t = StreamTest::new("local[2]", sec()).unwrap();
+    t.input(vec![vec![7, 8]])
+        .save_as_text_files(&prefix(&nested, "out"), "")
+        .unwrap();
+    t.run(1).unwrap();
+    t.stop().unwrap();
+    let mut expected = BTreeMap::new();
+    expected.insert("out-1000".to_string(), batch_dir(&["7\n", "8\n"]));
+    assert_eq!(tree(&nested), expected);
+}
+
+#[test]
+fn save_as_text_files_with_an_empty_prefix_uses_the_time_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = StreamTest::new("local[2]", sec()).unwrap();
+    t.input(vec![vec![1]]).save_as_text_files("", "").unwrap();
+    t.input(vec![vec![2]])
+        .save_as_text_files("", "sfx")
+        .unwrap();
+    // The names are relative to the working directory; every test of this file holds the
+    // StreamTest lock, so changing it here is not seen by another test.
+    struct Restore(PathBuf);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = std::env::set_current_dir(&self.0);
+        }
+    }
+    let _restore = Restore(std::env::current_dir().unwrap());
+    std::env::set_current_dir(dir.path()).unwrap();
+    t.run(1).unwrap();
+    t.stop().unwrap();
+    let mut expected = BTreeMap::new();
+    expected.insert("1000".to_string(), batch_dir(&["", "1\n"]));
+    expected.insert("1000.sfx".to_string(), batch_dir(&["", "2\n"]));
+    assert_eq!(tree(dir.path()), expected);
+}
+
+#[test]
+fn save_as_text_files_failure_fails_the_batch_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("blocker");
+    fs::write(&blocker, "a file, not a directory").unwrap();
+    let t = StreamTest::new("local[2]", sec()).unwrap();
+    let input = t.input(vec![vec![1], vec![2]]);
+    input
+        .save_as_text_files(&prefix(&blocker, "out"), "")
+        .unwrap();
+    let out = t.collect(&input).unwrap();
+    t.run(2).unwrap();
+    let err = t
+        .context()
+        .await_termination_or_timeout(std::time::Duration::ZERO)
+        .unwrap_err();
+    match &err {
+        Error::JobFailed {
+            time,
+            output_op,
+            message,
+        } => {
+            assert_eq!(*time, Time::from_millis(1000));
+            assert_eq!(*output_op, 0);
+            assert!(!message.is_empty());
+        }
+        other => panic!("expected JobFailed, got {other:?}"),
+    }
+    // The other output and the next batch still ran.
+    assert_eq!(out.batches(), vec![vec![1], vec![2]]);
+    t.stop().unwrap();
+}
+
+#[test]
+fn print_and_pprint_register_and_run() {
+    let t = StreamTest::new("local[2]", sec()).unwrap();
+    let input = t.input(vec![(1..=15).collect::<Vec<i32>>(), vec![], vec![1, 2, 3]]);
+    input.print(10).unwrap();
+    input.print(0).unwrap();
+    input.map(|x| (x, x * 2)).pprint(2).unwrap();
+    input.pprint(100).unwrap();
+    let out = t.collect(&input.count()).unwrap();
+    t.run(3).unwrap();
+    assert!(
+        !t.context()
+            .await_termination_or_timeout(std::time::Duration::ZERO)
+            .unwrap(),
+        "no job failed"
+    );
+    t.stop().unwrap();
+    assert_eq!(out.batches(), vec![vec![15], vec![0], vec![3]]);
+}
+
+#[test]
+fn print_alone_is_a_valid_output_operation() {
+    let t = StreamTest::new("local[1]", sec()).unwrap();
+    t.input(vec![vec!["x".to_string()]]).print(10).unwrap();
+    t.run(2).unwrap();
+    assert!(
+        !t.context()
+            .await_termination_or_timeout(std::time::Duration::ZERO)
+            .unwrap()
+    );
+}
