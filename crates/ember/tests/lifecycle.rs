@@ -242,10 +242,8 @@ fn only_one_streaming_context_may_be_started() {
 
 /// Spark's `start()` calls `assertNoOtherContextIsActive()` before its `try` block, so a start
 /// refused because another context is active does NOT mark the context stopped: it stays
-/// INITIALIZED and may start once the other one has stopped. ember marks it Stopped.
+/// INITIALIZED and may start once the other one has stopped. ember does the same.
 #[test]
-#[ignore = "streaming/context.rs start(): a start refused because another context is active \
-            sets the state to Stopped; Spark leaves it Initialized"]
 fn refused_second_start_leaves_the_context_initialized() {
     let (_turn, ctx) = setup("local[2]");
     let (first, _clock) = manual(&ctx, sec());
@@ -887,8 +885,6 @@ fn stop_inside_foreach_rdd_child() {
 /// then joins the execution, whose driver worker is the very thread running the job, so it
 /// never returns (and holds the state lock, so every later stop or await blocks too).
 #[test]
-#[ignore = "deadlock: StreamingContext::stop (streaming/context.rs) joins the execution from the \
-            driver worker thread when called inside a job"]
 fn stop_inside_foreach_rdd_returns() {
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([

@@ -402,8 +402,6 @@ fn several_listeners_each_get_every_event() {
 /// listener for the next start, and the running `ListenerBus` (scheduler/listener.rs) has a
 /// fixed list, so a listener added while running never hears anything.
 #[test]
-#[ignore = "listeners added after start receive nothing: the ListenerBus's list is fixed at \
-            start (streaming/context.rs add_streaming_listener + scheduler/listener.rs)"]
 fn a_listener_added_while_running_gets_later_events() {
     let t = StreamTest::new("local[2]", sec()).unwrap();
     t.collect(&t.input(vec![vec![1], vec![2]])).unwrap();

@@ -138,6 +138,7 @@ pub(crate) enum Event {
 enum Message {
     Event(Event),
     Flush(Sender<()>),
+    Add(Arc<dyn StreamingListener>),
 }
 
 /// Delivers events to listeners in posting order on the `ember-listener-bus` thread.
@@ -165,6 +166,11 @@ impl ListenerBus {
         let _ = self.tx.send(Message::Event(event));
     }
 
+    /// Adds a listener; it receives the events posted from now on.
+    pub(crate) fn add(&self, listener: Arc<dyn StreamingListener>) {
+        let _ = self.tx.send(Message::Add(listener));
+    }
+
     /// Waits until every event posted before this call has been delivered.
     pub(crate) fn flush(&self) {
         let (done_tx, done_rx) = crossbeam_channel::bounded(1);
@@ -183,9 +189,10 @@ impl ListenerBus {
     }
 }
 
-fn deliver(rx: Receiver<Message>, listeners: Vec<Arc<dyn StreamingListener>>) {
+fn deliver(rx: Receiver<Message>, mut listeners: Vec<Arc<dyn StreamingListener>>) {
     for msg in rx {
         match msg {
+            Message::Add(l) => listeners.push(l),
             Message::Flush(done) => {
                 let _ = done.send(());
             }

@@ -288,6 +288,12 @@ impl Runtime {
         lock(&self.workers).push(t);
     }
 
+    /// Whether the calling thread is one of this run's feeding workers (the driver is one).
+    pub(crate) fn on_worker_thread(&self) -> bool {
+        let me = std::thread::current().id();
+        lock(&self.workers).iter().any(|t| t.id() == me)
+    }
+
     /// Wakes the feeding workers if they are parked (new input, a stop request, a new batch).
     pub(crate) fn wake_workers(&self) {
         for t in lock(&self.workers).iter() {

@@ -23,6 +23,24 @@ static ACTIVE: Mutex<Option<StreamingContext>> = Mutex::new(None);
 const AFTER_START: &str = "Adding new inputs, transformations, and output operations after starting a context is not supported";
 const AFTER_STOP: &str = "Adding new inputs, transformations, and output operations after stopping a context is not supported";
 
+/// Spark's `assertNoOtherContextIsActive`.
+fn refuse_if_active(active: &Option<StreamingContext>) -> Result<()> {
+    match active {
+        None => Ok(()),
+        Some(other) => {
+            let since = lock(&other.inner.running)
+                .as_ref()
+                .map(|r| r.started_at)
+                .unwrap_or_default();
+            Err(Error::IllegalState(format!(
+                "Only one StreamingContext may be started in this process. Currently running \
+                 StreamingContext was started at {}",
+                since.to_local_datetime_string()
+            )))
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -159,9 +177,15 @@ impl StreamingContext {
         lock(&self.inner.graph).checkpoint.clone()
     }
 
-    /// Adds a listener; it receives the events of the next start.
+    /// Adds a listener. Added before start, it sees every event; added while running, it sees
+    /// the events from then on.
     pub fn add_streaming_listener(&self, listener: impl StreamingListener) {
-        lock(&self.inner.listeners).push(Arc::new(listener));
+        let listener: Arc<dyn StreamingListener> = Arc::new(listener);
+        let mut listeners = lock(&self.inner.listeners);
+        listeners.push(listener.clone());
+        if let Some(rt) = self.runtime() {
+            rt.bus.add(listener);
+        }
     }
 
     /// Starts the stream: `Initialized → Active`.
@@ -183,6 +207,9 @@ impl StreamingContext {
             }
             StreamingContextState::Initialized => {}
         }
+        // As Spark's `assertNoOtherContextIsActive`, checked before anything else: a refused
+        // start leaves this context Initialized, so it can start once the other one stops.
+        refuse_if_active(&lock(&ACTIVE))?;
         let outcome = self.start_locked();
         *state = match outcome {
             Ok(()) => StreamingContextState::Active,
@@ -195,17 +222,7 @@ impl StreamingContext {
 
     fn start_locked(&self) -> Result<()> {
         let mut active = lock(&ACTIVE);
-        if let Some(other) = active.as_ref() {
-            let since = lock(&other.inner.running)
-                .as_ref()
-                .map(|r| r.started_at)
-                .unwrap_or_default();
-            return Err(Error::IllegalState(format!(
-                "Only one StreamingContext may be started in this process. Currently running \
-                 StreamingContext was started at {}",
-                since.to_local_datetime_string()
-            )));
-        }
+        refuse_if_active(&active)?;
         if self.inner.ctx.is_stopped() {
             return Err(Error::IllegalState(
                 "Cannot start a StreamingContext on a stopped Context".into(),
@@ -327,9 +344,14 @@ impl StreamingContext {
                 let running = lock(&self.inner.running).take();
                 if let Some(mut running) = running {
                     running.runtime.request_stop(mode);
-                    running.execution.join();
-                    running.runtime.bus.close();
-                    // Keep the finished runtime so that a later await returns at once.
+                    // Called from a job (e.g. inside foreach_rdd) the caller is the driver worker
+                    // itself: it finishes the stop when the job returns; waiting here would wait
+                    // for ourselves.
+                    if !running.runtime.on_worker_thread() {
+                        running.execution.join();
+                        running.runtime.bus.close();
+                    }
+                    // Keep the runtime so that a later await returns as soon as the run ends.
                     *lock(&self.inner.running) = Some(running);
                 }
                 *state = StreamingContextState::Stopped;
