@@ -1,0 +1,93 @@
+//! The seed notebook's first program (Spark's `NetworkWordCount`): count the words of the lines a
+//! TCP server sends, in 1 s batches, and print the first ten counts of every batch in PySpark's
+//! `pprint` framing.
+//!
+//! It follows the notebook cell line by line: `Context::get_or_create` with master `local[*]`,
+//! a `StreamingContext` with a 1 s batch, `socket_text_stream`, `flat_map` on `' '`,
+//! `map` to `(word, 1)`, `reduce_by_key`, `pprint`, `start`, wait ~10 s, and
+//! `stop(false, false)` (the `Context` stays alive, as `stopSparkContext=False`).
+//!
+//! Run a line server first, e.g. `nc -lk 9999` (type lines and press Enter) or
+//! `cargo run --release -p ember-cli -- feed FILE --port 9999 --loop --rate 20`, then:
+//!
+//! ```text
+//! cargo run --release --example network_wordcount -- localhost 9999 [SECONDS]
+//! ```
+//!
+//! SECONDS (default 10) is how long the stream runs before it is stopped. When the server is not
+//! there (yet), the receiver keeps retrying every 2 s and the batches are empty.
+
+use std::process::ExitCode;
+
+use ember::{Conf, Context, Duration, StreamingContext};
+
+const USAGE: &str = "usage: network_wordcount HOST PORT [SECONDS]\n\
+    Counts the words of the lines served at HOST:PORT (e.g. by `nc -lk PORT`) in 1 s batches\n\
+    and prints them for SECONDS seconds (default 10).";
+
+/// The parsed command line.
+struct Args {
+    host: String,
+    port: u16,
+    seconds: u64,
+}
+
+fn parse_args(args: &[String]) -> Result<Args, String> {
+    let (host, port, seconds) = match args {
+        [host, port] => (host, port, None),
+        [host, port, seconds] => (host, port, Some(seconds)),
+        _ => return Err("expected HOST PORT [SECONDS]".to_string()),
+    };
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("PORT must be a number from 0 to 65535, not {port:?}"))?;
+    let seconds = match seconds {
+        None => 10,
+        Some(s) => s
+            .parse()
+            .map_err(|_| format!("SECONDS must be a whole number, not {s:?}"))?,
+    };
+    Ok(Args {
+        host: host.clone(),
+        port,
+        seconds,
+    })
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let sc = Context::get_or_create(Conf::new().set_master("local[*]"))?;
+    let ssc = StreamingContext::new(&sc, Duration::seconds(1))?;
+
+    let lines = ssc.socket_text_stream(&args.host, args.port);
+    let counts = lines
+        .flat_map(|line: String| line.split(' ').map(str::to_owned).collect::<Vec<_>>())
+        .map(|word| (word, 1i64))
+        .reduce_by_key(|a, b| a + b, None);
+    counts.pprint(10)?;
+
+    ssc.start()?;
+    // The notebook sleeps 10 s; waiting on the context also returns early if it stops.
+    let outcome = ssc.await_termination_or_timeout(std::time::Duration::from_secs(args.seconds));
+    ssc.stop(false, false)?;
+    // A failed batch (e.g. a panic in user code) is reported, after stopping cleanly.
+    outcome?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let args = match parse_args(&argv) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("network_wordcount: {message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("network_wordcount: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
