@@ -35,7 +35,8 @@ impl<T: Data, A: Data> BatchLogic<T, A> for Fold<T, A> {
         });
     }
 
-    fn finish(&mut self, tick: &Tick, acc: Option<A>, out: &mut Vec<(u32, A)>) {
+    fn finish(&mut self, tick: &Tick, acc: &mut Option<A>, out: &mut Vec<(u32, A)>) {
+        let acc = acc.take();
         if !tick.is_slide_time(self.slide) {
             return;
         }

@@ -26,7 +26,8 @@ impl<T: Data, U: Data> BatchLogic<T, U> for PerPartition<T, U> {
         acc.entry(partition).or_default().push(record);
     }
 
-    fn finish(&mut self, tick: &Tick, mut acc: Self::Acc, out: &mut Vec<(u32, U)>) {
+    fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, U)>) {
+        let mut acc = std::mem::take(acc);
         if !tick.is_slide_time(self.slide) {
             return;
         }

@@ -45,8 +45,8 @@ impl<T: Data> BatchLogic<T, T> for TakePerPartition {
         }
     }
 
-    fn finish(&mut self, _tick: &Tick, acc: Self::Acc, out: &mut Vec<(u32, T)>) {
-        for (p, part) in acc {
+    fn finish(&mut self, _tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, T)>) {
+        for (p, part) in std::mem::take(acc) {
             out.extend(part.into_iter().map(|x| (p, x)));
         }
     }
@@ -71,7 +71,8 @@ impl<T: Data> BatchLogic<T, ()> for SubmitJob<T> {
         acc.push((partition, record));
     }
 
-    fn finish(&mut self, tick: &Tick, acc: Self::Acc, _out: &mut Vec<(u32, ())>) {
+    fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, _out: &mut Vec<(u32, ())>) {
+        let acc = std::mem::take(acc);
         if !self.driver || !tick.is_slide_time(self.slide) {
             return;
         }

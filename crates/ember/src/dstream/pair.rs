@@ -205,14 +205,12 @@ impl<K: Key, V: Data, W: Data> BatchLogic<(K, Side<V, W>), (K, (Vec<V>, Vec<W>))
     fn finish(
         &mut self,
         _tick: &Tick,
-        acc: Self::Acc,
+        acc: &mut Self::Acc,
         out: &mut Vec<(u32, (K, (Vec<V>, Vec<W>)))>,
     ) {
         let n = self.partitions as u64;
-        let mut rows: Vec<(u64, K, (Vec<V>, Vec<W>))> = acc
-            .into_iter()
-            .map(|(k, g)| (stable_hash(&k), k, g))
-            .collect();
+        let mut rows: Vec<(u64, K, (Vec<V>, Vec<W>))> =
+            acc.drain().map(|(k, g)| (stable_hash(&k), k, g)).collect();
         rows.sort_unstable_by_key(|r| ((r.0 % n), r.0));
         out.extend(rows.into_iter().map(|(h, k, g)| ((h % n) as u32, (k, g))));
     }

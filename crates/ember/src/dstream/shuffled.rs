@@ -62,10 +62,10 @@ impl<K: Key, V: Data, C: Data> BatchLogic<(K, V), (K, C)> for CombineLocally<K, 
         }
     }
 
-    fn finish(&mut self, _tick: &Tick, acc: Self::Acc, out: &mut Vec<(u32, (K, C))>) {
+    fn finish(&mut self, _tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, (K, C))>) {
         let n = self.partitions as u64;
         out.reserve(acc.len());
-        for (k, c) in acc {
+        for (k, c) in acc.drain() {
             if let Some(c) = c {
                 let p = (stable_hash(&k) % n) as u32;
                 out.push((p, (k, c)));
@@ -92,9 +92,9 @@ impl<K: Key, C: Data> BatchLogic<(K, C), (K, C)> for MergeCombiners<K, C> {
         }
     }
 
-    fn finish(&mut self, _tick: &Tick, acc: Self::Acc, out: &mut Vec<(u32, (K, C))>) {
+    fn finish(&mut self, _tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, (K, C))>) {
         let mut rows: Vec<(u32, u64, K, C)> = acc
-            .into_iter()
+            .drain()
             .filter_map(|(k, (p, c))| c.map(|c| (p, stable_hash(&k), k, c)))
             .collect();
         rows.sort_unstable_by_key(|r| (r.0, r.1));

@@ -30,7 +30,8 @@ impl<S: Data, U: Data> BatchLogic<S, U> for Gathered<S, U> {
         acc.push((partition, record));
     }
 
-    fn finish(&mut self, tick: &Tick, acc: Self::Acc, out: &mut Vec<(u32, U)>) {
+    fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, U)>) {
+        let acc = std::mem::take(acc);
         if !self.driver || !tick.is_slide_time(self.slide) {
             return;
         }

@@ -31,8 +31,10 @@ pub(crate) trait BatchLogic<T, U>: 'static {
     type Acc: Default + 'static;
     /// Takes in one record of the batch.
     fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, record: T);
-    /// The batch is complete: emit its results as `(partition, record)`.
-    fn finish(&mut self, tick: &Tick, acc: Self::Acc, out: &mut Vec<Rec<U>>);
+    /// The batch is complete: emit its results as `(partition, record)`, leaving `acc` empty
+    /// (it is reused for a later batch, so that maps and vectors keep their capacity instead of
+    /// growing from nothing every batch).
+    fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<Rec<U>>);
 }
 
 impl<'s, T: Data> Flow<'s, T> {
@@ -120,12 +122,15 @@ impl<'s, T: Data> Flow<'s, T> {
                 name,
                 move |_cap, _info| {
                     let mut accs: HashMap<u64, L::Acc> = HashMap::new();
+                    let mut spare: Option<L::Acc> = None;
                     let mut pending = BTreeMap::new();
                     let mut buf: Vec<Rec<U>> = Vec::new();
                     move |(data_in, data_frontier), (tick_in, tick_frontier), output| {
                         data_in.for_each(|cap, data| {
                             let time = cap.least().copied().unwrap_or_default();
-                            let acc = accs.entry(time).or_default();
+                            let acc = accs
+                                .entry(time)
+                                .or_insert_with(|| spare.take().unwrap_or_default());
                             let outcome = catch_unwind(AssertUnwindSafe(|| {
                                 for (p, x) in data.drain(..) {
                                     logic.absorb(acc, p, x);
@@ -153,13 +158,19 @@ impl<'s, T: Data> Flow<'s, T> {
                                 break;
                             }
                             let (cap, tick) = pending.remove(&time).expect("first key exists");
-                            let acc = accs.remove(&time).unwrap_or_default();
+                            let mut acc = accs
+                                .remove(&time)
+                                .unwrap_or_else(|| spare.take().unwrap_or_default());
                             let outcome = catch_unwind(AssertUnwindSafe(|| {
-                                logic.finish(&tick, acc, &mut buf)
+                                logic.finish(&tick, &mut acc, &mut buf)
                             }));
-                            if let Err(payload) = outcome {
-                                rt.fail(tick.time, node, name, panic_message(payload));
-                                buf.clear();
+                            match outcome {
+                                // Only an accumulator that `finish` emptied normally is reused.
+                                Ok(()) => spare = Some(acc),
+                                Err(payload) => {
+                                    rt.fail(tick.time, node, name, panic_message(payload));
+                                    buf.clear();
+                                }
                             }
                             if !buf.is_empty() {
                                 output.session(&cap).give_container(&mut buf);

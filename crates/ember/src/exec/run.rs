@@ -36,6 +36,9 @@ pub(crate) struct Plan {
     pub(crate) fingerprint: u64,
     /// When `start` was called: the first batch is the next batch time after it.
     pub(crate) start: Time,
+    /// Steps a worker takes after pushing a received block in, so that the block goes through
+    /// every operator before the next one is taken (the graph's depth).
+    pub(crate) settle_steps: usize,
 }
 
 /// A running execution; the thread that waits for the workers marks the run terminated.
@@ -114,7 +117,7 @@ fn run_worker(worker: &mut Worker, plan: &Plan, rt: &Arc<Runtime>, gate: &Gate) 
     } else {
         drop(ticks);
         if feeds {
-            feed(worker, rt, gate, inputs);
+            feed(worker, plan.settle_steps, gate, inputs);
         }
     }
     // From here timely's `execute_from` steps the worker until the dataflow completes.
@@ -124,8 +127,9 @@ fn run_worker(worker: &mut Worker, plan: &Plan, rt: &Arc<Runtime>, gate: &Gate) 
 pub(crate) trait Driven {
     /// Takes one received block, if any, into the open batch; whether it did.
     fn pull(&mut self) -> bool;
-    /// Driver: closes batch `time` (received blocks still queued, then the batch data of batch
-    /// sources) and opens `next`.
+    /// Driver: closes batch `time` (adding the batch data of batch sources) and opens `next`.
+    /// Received blocks still queued go to the next batch, as data still in Spark's block
+    /// generator does.
     fn close_batch(&mut self, time: Time, next: Time) -> std::result::Result<(), String>;
     /// Opens batch `time` (the first one, or the next after the driver closed one).
     fn open(&mut self, time: Time);
@@ -243,7 +247,6 @@ impl<T: Data> Driven for TypedInput<T> {
     }
 
     fn close_batch(&mut self, time: Time, next: Time) -> std::result::Result<(), String> {
-        while self.pull() {}
         let mut parts = Vec::new();
         let outcome = self.source.batch(time, &mut parts);
         for (i, part) in parts.into_iter().enumerate() {
@@ -285,7 +288,7 @@ impl<T: Data> Drop for TypedInput<T> {
 
 /// A feeding worker other than the driver: follows the driver's batches and takes received
 /// blocks whenever it is idle.
-fn feed(worker: &mut Worker, _rt: &Runtime, gate: &Gate, mut inputs: Vec<Box<dyn Driven>>) {
+fn feed(worker: &mut Worker, settle_steps: usize, gate: &Gate, mut inputs: Vec<Box<dyn Driven>>) {
     let mut open = 0u64;
     loop {
         let g = gate.open.load(Ordering::SeqCst);
@@ -306,14 +309,22 @@ fn feed(worker: &mut Worker, _rt: &Runtime, gate: &Gate, mut inputs: Vec<Box<dyn
                 pulled |= input.pull();
             }
         }
-        let park = if pulled {
-            std::time::Duration::ZERO
+        if pulled {
+            settle(worker, settle_steps);
         } else {
-            std::time::Duration::from_millis(20)
-        };
-        worker.step_or_park(Some(park));
+            worker.step_or_park(Some(std::time::Duration::from_millis(20)));
+        }
     }
     drop(inputs);
+}
+
+/// Steps the worker until a block just pushed in has gone through the dataflow's operators (each
+/// step moves data one operator further). Taking the next block only then is the back-pressure
+/// that keeps memory bounded: timely's channels are unbounded, the receiver's queue is not.
+fn settle(worker: &mut Worker, steps: usize) {
+    for _ in 0..steps {
+        worker.step_or_park(Some(std::time::Duration::ZERO));
+    }
 }
 
 /// The driver's loop: batch clock, inputs, completion of batches, stop.
@@ -381,9 +392,11 @@ fn drive(
             continue;
         }
         complete_batches(rt, probe, &mut in_flight, false);
-        let park = if pulled {
-            std::time::Duration::ZERO
-        } else if rt.clock.is_manual() {
+        if pulled {
+            settle(worker, plan.settle_steps);
+            continue;
+        }
+        let park = if rt.clock.is_manual() {
             std::time::Duration::from_millis(2)
         } else {
             (next - now)

@@ -228,7 +228,7 @@ impl StreamingContext {
                 "Cannot start a StreamingContext on a stopped Context".into(),
             ));
         }
-        let (outputs, fingerprint) = {
+        let (outputs, fingerprint, nodes) = {
             let graph = lock(&self.inner.graph);
             if graph.outputs.is_empty() {
                 return Err(Error::Requirement(
@@ -238,8 +238,11 @@ impl StreamingContext {
             (
                 graph.outputs.clone(),
                 crate::hash::stable_hash(&graph.shape),
+                graph.next_node,
             )
         };
+        // Every node is at most a few timely operators (routing, concatenation).
+        let settle_steps = (nodes / 3).clamp(2, 8);
         let listeners = lock(&self.inner.listeners).clone();
         let runtime = Arc::new(Runtime::new(
             self.inner.clock.clone(),
@@ -253,6 +256,7 @@ impl StreamingContext {
             master: self.inner.ctx.master().clone(),
             fingerprint,
             start: started_at,
+            settle_steps,
         });
         let execution = exec::launch(plan, runtime.clone())?;
         *lock(&self.inner.running) = Some(Running {

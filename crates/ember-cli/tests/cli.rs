@@ -1,0 +1,888 @@
+//! The `ember` binary as a user runs it: `feed`, `wordcount` over a socket and a directory,
+//! `demo`, bad input, and a closed stdout pipe.
+//!
+//! Every test starts real processes and owns each child through a [`Proc`], which kills and reaps
+//! it when dropped, so a failing assertion never leaves a process behind. Nothing waits without a
+//! deadline: children are polled with `try_wait`, their output is read by threads and handed over
+//! through channels, sockets have read timeouts, and listeners accept in non-blocking mode.
+//! Sockets are real TCP sockets on 127.0.0.1 with ports chosen by the system.
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+const EMBER: &str = env!("CARGO_BIN_EXE_ember");
+/// Pprint's and print's framing line.
+const DASHES: &str = "-------------------------------------------";
+/// How long a child may take to do something that should be quick (start, print, exit).
+const QUICK: Duration = Duration::from_secs(20);
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+
+/// A running `ember` process: killed and reaped on drop. Its stderr (and, unless taken, its
+/// stdout) is read line by line by threads.
+struct Proc {
+    child: Child,
+    stdout: Option<Lines>,
+    stderr: Lines,
+    status: Option<ExitStatus>,
+}
+
+/// Lines read from a pipe by a thread: all of them so far, and a channel of new ones.
+struct Lines {
+    all: Arc<Mutex<Vec<String>>>,
+    new: Receiver<String>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Lines {
+    fn read(pipe: impl Read + Send + 'static) -> Lines {
+        let all = Arc::new(Mutex::new(Vec::new()));
+        let (tx, new) = mpsc::channel();
+        let sink = Arc::clone(&all);
+        let thread = thread::spawn(move || {
+            let mut reader = BufReader::new(pipe);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match reader.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let line = String::from_utf8_lossy(&buf)
+                            .trim_end_matches(['\n', '\r'])
+                            .to_string();
+                        sink.lock().unwrap().push(line.clone());
+                        let _ = tx.send(line);
+                    }
+                }
+            }
+        });
+        Lines {
+            all,
+            new,
+            thread: Some(thread),
+        }
+    }
+
+    fn all(&self) -> Vec<String> {
+        self.all.lock().unwrap().clone()
+    }
+
+    fn text(&self) -> String {
+        self.all().join("\n")
+    }
+
+    /// The first new line for which `f` gives `Some`, waiting at most `within`.
+    fn find<T>(&self, within: Duration, mut f: impl FnMut(&str) -> Option<T>) -> Option<T> {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.new.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(found) = f(&line) {
+                        return Some(found);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+
+    /// Waits (bounded) for the reading thread to reach the end of the pipe.
+    fn finish(&mut self, within: Duration) {
+        let deadline = Instant::now() + within;
+        if let Some(thread) = self.thread.take() {
+            while !thread.is_finished() && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(5));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+impl Proc {
+    /// Starts `ember ARGS` with stdout and stderr captured.
+    fn start(args: &[&str]) -> Proc {
+        let mut proc = Proc::spawn(args);
+        let stdout = proc.child.stdout.take().expect("stdout is piped");
+        proc.stdout = Some(Lines::read(stdout));
+        proc
+    }
+
+    /// Starts `ember ARGS`, leaving stdout for the test to take with [`Proc::take_stdout`].
+    fn spawn(args: &[&str]) -> Proc {
+        let mut child = Command::new(EMBER)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env("RUST_BACKTRACE", "0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {EMBER}: {e}"));
+        let stderr = child.stderr.take().expect("stderr is piped");
+        Proc {
+            child,
+            stdout: None,
+            stderr: Lines::read(stderr),
+            status: None,
+        }
+    }
+
+    fn take_stdout(&mut self) -> ChildStdout {
+        self.child.stdout.take().expect("stdout not taken yet")
+    }
+
+    fn stdout(&self) -> &Lines {
+        self.stdout.as_ref().expect("stdout is captured")
+    }
+
+    /// The exit status if the process has ended.
+    fn poll(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            self.status = self.child.try_wait().expect("try_wait");
+        }
+        self.status
+    }
+
+    /// Waits at most `within` for the process to exit; then all its output has been read.
+    fn wait(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        while self.poll().is_none() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        let status = self.poll()?;
+        if let Some(stdout) = self.stdout.as_mut() {
+            stdout.finish(Duration::from_secs(5));
+        }
+        self.stderr.finish(Duration::from_secs(5));
+        Some(status)
+    }
+
+    /// Waits for the exit, failing the test with the output if it does not come in time.
+    fn expect_exit(&mut self, within: Duration) -> ExitStatus {
+        match self.wait(within) {
+            Some(status) => status,
+            None => panic!(
+                "ember did not exit within {within:?}\nstdout:\n{}\nstderr:\n{}",
+                self.stdout.as_ref().map(Lines::text).unwrap_or_default(),
+                self.stderr.text()
+            ),
+        }
+    }
+
+    /// The port from `ember feed: listening on 127.0.0.1:PORT` on stderr.
+    fn feed_port(&mut self) -> u16 {
+        let port = self.stderr.find(QUICK, |line| {
+            line.strip_prefix("ember feed: listening on 127.0.0.1:")
+                .map(|p| p.trim().parse::<u16>().expect("a port number"))
+        });
+        match port {
+            Some(port) => port,
+            None => panic!(
+                "ember feed printed no address; stderr:\n{}",
+                self.stderr.text()
+            ),
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.poll().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Asserts that nothing on stderr looks like a panic.
+fn assert_no_panic(stderr: &str) {
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "ember panicked:\n{stderr}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sockets
+
+/// A port nobody listens on (most likely): bound, then released.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Connects to the feeder at `port`, retrying briefly (it listens before it prints its address,
+/// so the first attempt should succeed).
+fn connect(port: u16) -> TcpStream {
+    let deadline = Instant::now() + QUICK;
+    loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(stream) => {
+                stream
+                    .set_read_timeout(Some(Duration::from_millis(100)))
+                    .unwrap();
+                return stream;
+            }
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("connect to {port}: {e}; retrying");
+                thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("cannot connect to the feeder on {port}: {e}"),
+        }
+    }
+}
+
+/// Reads from `stream` (which has a short read timeout) until `want` bytes arrived or `within`
+/// passed; returns what arrived.
+fn read_bytes(stream: &mut TcpStream, want: usize, within: Duration) -> Vec<u8> {
+    let deadline = Instant::now() + within;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    while got.len() < want && Instant::now() < deadline {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => panic!("reading from the feeder: {e}"),
+        }
+    }
+    got
+}
+
+/// A one-connection line server: accepts the first client, sends `text` at once, and keeps the
+/// connection open (as `nc -lk` does after its input) until dropped. Later connections are
+/// accepted and left idle.
+struct TextServer {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    connections: Arc<Mutex<usize>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TextServer {
+    fn start(text: &str) -> TextServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let connections = Arc::new(Mutex::new(0));
+        let text = text.as_bytes().to_vec();
+        let (stop2, connections2) = (Arc::clone(&stop), Arc::clone(&connections));
+        let thread = thread::spawn(move || {
+            let mut open = Vec::new();
+            while !stop2.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        stream.set_nonblocking(false).unwrap();
+                        let mut count = connections2.lock().unwrap();
+                        if *count == 0 {
+                            stream.write_all(&text).unwrap();
+                            stream.flush().unwrap();
+                        }
+                        *count += 1;
+                        open.push(stream);
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        thread::sleep(Duration::from_millis(10))
+                    }
+                    Err(e) => panic!("accept: {e}"),
+                }
+            }
+        });
+        TextServer {
+            port,
+            stop,
+            connections,
+            thread: Some(thread),
+        }
+    }
+
+    fn connections(&self) -> usize {
+        *self.connections.lock().unwrap()
+    }
+}
+
+impl Drop for TextServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            // The loop checks the flag every 10 ms.
+            let _ = thread.join();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output formats
+
+/// One `BENCH batch=<ms> total=<n> keys=<n>` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Bench {
+    batch: u64,
+    total: u64,
+    keys: u64,
+}
+
+fn parse_bench(line: &str) -> Option<Bench> {
+    let rest = line.strip_prefix("BENCH batch=")?;
+    let (batch, rest) = rest.split_once(" total=")?;
+    let (total, keys) = rest.split_once(" keys=")?;
+    let number = |s: &str| -> Option<u64> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    Some(Bench {
+        batch: number(batch)?,
+        total: number(total)?,
+        keys: number(keys)?,
+    })
+}
+
+/// Whether `s` is `YYYY-MM-DD HH:MM:SS` (pprint's local batch time on a whole second).
+fn is_pprint_time(s: &str) -> bool {
+    let pattern = "dddd-dd-dd dd:dd:dd";
+    s.len() == pattern.len()
+        && s.bytes().zip(pattern.bytes()).all(|(c, p)| match p {
+            b'd' => c.is_ascii_digit(),
+            _ => c == p,
+        })
+}
+
+/// The batches of pprint output: each header's time and the element lines under it.
+fn pprint_batches(lines: &[String]) -> Vec<(String, Vec<String>)> {
+    let mut batches = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i] == DASHES
+            && i + 2 < lines.len()
+            && lines[i + 1].starts_with("Time: ")
+            && lines[i + 2] == DASHES
+        {
+            let time = lines[i + 1]["Time: ".len()..].to_string();
+            let mut elements = Vec::new();
+            i += 3;
+            while i < lines.len() && !lines[i].is_empty() && lines[i] != DASHES {
+                elements.push(lines[i].clone());
+                i += 1;
+            }
+            batches.push((time, elements));
+        } else {
+            i += 1;
+        }
+    }
+    batches
+}
+
+/// Whether `line` looks like a pprint'ed `(String, i64)`: `("word", 3)`.
+fn is_word_count(line: &str) -> bool {
+    line.strip_prefix("(\"")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .and_then(|rest| rest.rsplit_once("\", "))
+        .is_some_and(|(_, n)| n.parse::<u64>().is_ok_and(|n| n > 0))
+}
+
+// ---------------------------------------------------------------------------------------------
+// ember feed
+
+fn write_file(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn feed_serves_the_whole_file_to_each_client_in_turn() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text: String = (0..200)
+        .map(|i| format!("line {i} of the file\n"))
+        .collect();
+    let file = write_file(tmp.path(), "lines.txt", &text);
+    let mut feed = Proc::start(&["feed", &file, "--port", "0"]);
+    let port = feed.feed_port();
+
+    for client in 0..2 {
+        let mut stream = connect(port);
+        let got = read_bytes(&mut stream, text.len(), QUICK);
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            text,
+            "client {client} got a different text"
+        );
+        // Without --loop nothing follows, and the connection stays open (as `nc -lk`).
+        let more = read_bytes(&mut stream, 1, Duration::from_millis(300));
+        assert!(more.is_empty(), "client {client} got more: {more:?}");
+        drop(stream);
+    }
+    assert!(feed.poll().is_none(), "the feeder ended after its clients");
+    assert_no_panic(&feed.stderr.text());
+}
+
+#[test]
+fn feed_rate_limits_lines_per_second() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text: String = (0..20).map(|i| format!("paced line {i}\n")).collect();
+    let file = write_file(tmp.path(), "paced.txt", &text);
+    let mut feed = Proc::start(&["feed", &file, "--port", "0", "--rate", "40"]);
+    let port = feed.feed_port();
+
+    let began = Instant::now();
+    let mut stream = connect(port);
+    let got = read_bytes(&mut stream, text.len(), QUICK);
+    let took = began.elapsed();
+    assert_eq!(String::from_utf8_lossy(&got), text);
+    // 20 lines at 40 lines/s: the last one is due 19/40 s = 0.475 s after the first.
+    assert!(
+        took >= Duration::from_millis(400),
+        "20 lines at --rate 40 arrived in {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "20 lines at --rate 40 took {took:?}"
+    );
+    drop(stream);
+    assert!(feed.poll().is_none());
+}
+
+#[test]
+fn feed_loop_sends_the_file_again_and_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = "alpha\nbeta\ngamma\n";
+    let file = write_file(tmp.path(), "loop.txt", text);
+    let mut feed = Proc::start(&["feed", &file, "--port", "0", "--loop", "--rate", "200"]);
+    let port = feed.feed_port();
+
+    let mut stream = connect(port);
+    let copies = 5;
+    let got = read_bytes(&mut stream, text.len() * copies, QUICK);
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        text.repeat(copies),
+        "expected {copies} copies of the file"
+    );
+    drop(stream);
+    // A second client gets the file from the start, also repeated.
+    let mut second = connect(port);
+    let got = read_bytes(&mut second, text.len() * 2, QUICK);
+    assert_eq!(String::from_utf8_lossy(&got), text.repeat(2));
+    drop(second);
+    assert!(feed.poll().is_none());
+    assert_no_panic(&feed.stderr.text());
+}
+
+// ---------------------------------------------------------------------------------------------
+// ember wordcount
+
+#[test]
+fn wordcount_socket_summary_counts_every_word_sent() {
+    // Single spaces only, no empty lines: every piece of `split(' ')` is a word.
+    // The connection stays open, so the last line must end with a newline to be complete.
+    let text = "the quick brown fox\njumps over the lazy dog\nthe end\nthe last line\n";
+    let words: Vec<&str> = text.lines().flat_map(|l| l.split(' ')).collect();
+    let distinct: std::collections::BTreeSet<&str> = words.iter().copied().collect();
+    let server = TextServer::start(text);
+    let address = format!("127.0.0.1:{}", server.port);
+    let mut ember = Proc::start(&[
+        "wordcount",
+        "--socket",
+        &address,
+        "--summary",
+        "--batch",
+        "500ms",
+        "--duration",
+        "3s",
+    ]);
+    let status = ember.expect_exit(QUICK);
+    let stdout = ember.stdout().all();
+    let stderr = ember.stderr.text();
+    assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
+    assert_no_panic(&stderr);
+    assert!(server.connections() >= 1, "ember never connected");
+
+    let benches: Vec<Bench> = stdout
+        .iter()
+        .map(|line| {
+            parse_bench(line).unwrap_or_else(|| panic!("not a BENCH line: {line:?}\n{stdout:?}"))
+        })
+        .collect();
+    // About 3 s of 500 ms batches.
+    assert!(benches.len() >= 3, "too few batches: {benches:?}");
+    for b in &benches {
+        assert_eq!(b.batch % 500, 0, "batch time not on the 500 ms grid: {b:?}");
+        assert!(b.keys <= b.total, "{b:?}");
+    }
+    assert!(
+        benches.windows(2).all(|w| w[1].batch == w[0].batch + 500),
+        "batches not consecutive: {benches:?}"
+    );
+    let total: u64 = benches.iter().map(|b| b.total).sum();
+    assert_eq!(total, words.len() as u64, "{benches:?}");
+    let non_empty: Vec<&Bench> = benches.iter().filter(|b| b.total > 0).collect();
+    // Sent at once, the text normally lands in one batch; split over two, each batch's keys
+    // are at most the distinct words.
+    if let [only] = non_empty.as_slice() {
+        assert_eq!(only.keys, distinct.len() as u64, "{benches:?}");
+    } else {
+        assert!(
+            non_empty.iter().all(|b| b.keys <= distinct.len() as u64),
+            "{benches:?}"
+        );
+    }
+}
+
+#[test]
+fn wordcount_dir_pprints_counts_of_a_file_moved_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("incoming");
+    std::fs::create_dir(&dir).unwrap();
+    let mut ember = Proc::start(&[
+        "wordcount",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--duration",
+        "4s",
+    ]);
+    // Written after the stream started, so that the file is new.
+    thread::sleep(Duration::from_millis(1200));
+    assert!(ember.poll().is_none(), "ember ended early");
+    let staged = tmp.path().join("words.txt");
+    std::fs::write(&staged, "hello world\nhello ember\nhello\n").unwrap();
+    std::fs::rename(&staged, dir.join("words.txt")).unwrap();
+
+    let status = ember.expect_exit(QUICK);
+    let stdout = ember.stdout().all();
+    let stderr = ember.stderr.text();
+    assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
+    assert_no_panic(&stderr);
+
+    let batches = pprint_batches(&stdout);
+    assert!(
+        batches.len() >= 3,
+        "expected about four batches:\n{}",
+        stdout.join("\n")
+    );
+    for (time, _) in &batches {
+        assert!(is_pprint_time(time), "not a pprint time: {time:?}");
+    }
+    let headers = stdout.iter().filter(|l| l.starts_with("Time: ")).count();
+    assert_eq!(headers, batches.len(), "{}", stdout.join("\n"));
+    let with_counts: Vec<&Vec<String>> = batches
+        .iter()
+        .map(|(_, elements)| elements)
+        .filter(|e| !e.is_empty())
+        .collect();
+    assert_eq!(with_counts.len(), 1, "{}", stdout.join("\n"));
+    let mut counts = with_counts[0].clone();
+    counts.sort();
+    assert_eq!(
+        counts,
+        [r#"("ember", 1)"#, r#"("hello", 3)"#, r#"("world", 1)"#],
+        "{}",
+        stdout.join("\n")
+    );
+}
+
+#[test]
+fn wordcount_dir_that_does_not_exist_fails_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("nonexistent");
+    let missing = missing.to_str().unwrap();
+    let mut ember = Proc::start(&["wordcount", "--dir", missing, "--duration", "3s"]);
+    let status = ember.expect_exit(QUICK);
+    let stderr = ember.stderr.text();
+    assert!(!status.success(), "exit {status}");
+    assert!(
+        stderr.contains(missing) && stderr.contains("no such directory"),
+        "{stderr}"
+    );
+    assert_no_panic(&stderr);
+    assert!(ember.stdout().all().is_empty());
+}
+
+#[test]
+fn wordcount_socket_without_a_server_keeps_retrying_and_exits_at_its_duration() {
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let began = Instant::now();
+    let mut ember = Proc::start(&[
+        "-v",
+        "wordcount",
+        "--socket",
+        &address,
+        "--summary",
+        "--duration",
+        "3s",
+    ]);
+    thread::sleep(Duration::from_millis(1500));
+    assert!(
+        ember.poll().is_none(),
+        "ember ended early; stderr:\n{}",
+        ember.stderr.text()
+    );
+    let status = ember.expect_exit(QUICK);
+    let took = began.elapsed();
+    let stdout = ember.stdout().all();
+    let stderr = ember.stderr.text();
+    assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
+    assert_no_panic(&stderr);
+    assert!(took >= Duration::from_millis(2900), "ended after {took:?}");
+    assert!(
+        stderr.contains(&format!("Error connecting to {address}")),
+        "no connection attempt logged:\n{stderr}"
+    );
+    // Batches kept coming, all empty.
+    let benches: Vec<Bench> = stdout.iter().filter_map(|l| parse_bench(l)).collect();
+    assert_eq!(benches.len(), stdout.len(), "{stdout:?}");
+    assert!(benches.len() >= 2, "{stdout:?}");
+    assert!(benches.iter().all(|b| b.total == 0 && b.keys == 0));
+}
+
+#[test]
+fn wordcount_rejects_a_bad_socket_address() {
+    let mut ember = Proc::start(&["wordcount", "--socket", "localhost", "--duration", "1s"]);
+    let status = ember.expect_exit(QUICK);
+    let stderr = ember.stderr.text();
+    assert!(!status.success());
+    assert!(stderr.contains("expected HOST:PORT"), "{stderr}");
+    assert_no_panic(&stderr);
+}
+
+/// Sends SIGTERM to `proc` with the `kill` command (bounded: `kill` returns at once).
+fn terminate(proc: &Proc) {
+    let status = Command::new("kill")
+        .args(["-TERM", &proc.child.id().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(status.success(), "kill -TERM failed: {status}");
+}
+
+/// Runs `ember wordcount --socket` against a server that sends `text`, until the first BENCH
+/// line, then sends SIGTERM; returns the process once it exited (or panics after a deadline).
+fn wordcount_until_sigterm(text: &str) -> (Proc, TextServer) {
+    let server = TextServer::start(text);
+    let address = format!("127.0.0.1:{}", server.port);
+    let mut ember = Proc::start(&["wordcount", "--socket", &address, "--summary"]);
+    let first = ember.stdout().find(QUICK, parse_bench);
+    assert!(
+        first.is_some(),
+        "no batch; stderr:\n{}",
+        ember.stderr.text()
+    );
+    terminate(&ember);
+    ember.expect_exit(Duration::from_secs(10));
+    (ember, server)
+}
+
+#[test]
+fn wordcount_stops_gracefully_on_sigterm() {
+    let text = "one two three\nfour five six\n";
+    let (mut ember, _server) = wordcount_until_sigterm(text);
+    let status = ember.expect_exit(QUICK);
+    let stderr = ember.stderr.text();
+    assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
+    assert_no_panic(&stderr);
+    let stdout = ember.stdout().all();
+    let total: u64 = stdout
+        .iter()
+        .filter_map(|l| parse_bench(l))
+        .map(|b| b.total)
+        .sum();
+    assert_eq!(total, 6, "{stdout:?}");
+}
+
+#[test]
+#[ignore = "CLI bug: after SIGTERM/Ctrl-C, run_until_stopped stops the context a second time \
+            and the library warns `StreamingContext has already been stopped` on stderr"]
+fn sigterm_stop_prints_no_warning() {
+    let (ember, _server) = wordcount_until_sigterm("a b\n");
+    let stderr = ember.stderr.text();
+    assert!(!stderr.contains("WARN"), "{stderr}");
+}
+
+#[test]
+#[ignore = "CLI bug: `ember feed MISSING` listens anyway and closes every connection at once, \
+            logging the error only at info level; a client reconnects forever with no data"]
+fn feed_of_a_missing_file_fails_at_start_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("no-such-file.txt");
+    let missing = missing.to_str().unwrap();
+    let mut feed = Proc::start(&["feed", missing, "--port", "0"]);
+    let status = feed.wait(Duration::from_secs(5));
+    let stderr = feed.stderr.text();
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "still running or exit 0: {status:?}\nstderr:\n{stderr}"
+    );
+    assert!(stderr.contains(missing), "{stderr}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// ember demo
+
+#[test]
+fn demo_prints_word_counts_in_pprint_framing() {
+    let mut ember = Proc::start(&["demo", "--seconds", "3", "--rate", "50"]);
+    let status = ember.expect_exit(QUICK);
+    let stdout = ember.stdout().all();
+    let stderr = ember.stderr.text();
+    assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
+    assert_no_panic(&stderr);
+    assert!(stdout.iter().any(|l| l.len() == 43 && l == DASHES));
+
+    let batches = pprint_batches(&stdout);
+    assert!(batches.len() >= 2, "{}", stdout.join("\n"));
+    for (time, elements) in &batches {
+        assert!(is_pprint_time(time), "not a pprint time: {time:?}");
+        assert!(elements.len() <= 11, "more than 10 elements and `...`");
+        for e in elements {
+            assert!(e == "..." || is_word_count(e), "not a word count: {e:?}");
+        }
+    }
+    let with_counts = batches.iter().filter(|(_, e)| !e.is_empty()).count();
+    assert!(with_counts >= 1, "no counts at all:\n{}", stdout.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A closed stdout (`ember ... | head -n 3`)
+
+/// Reads three lines of `stdout` on a thread, then drops the pipe (closing its read end, as
+/// `head -n 3` exits); returns the lines, or fewer if they did not come within `within`.
+fn head_3(stdout: ChildStdout, within: Duration) -> Vec<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        for _ in 0..3 {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if tx.send(line.trim_end().to_string()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        // `reader` (the pipe) is dropped here.
+    });
+    let deadline = Instant::now() + within;
+    let mut lines = Vec::new();
+    while lines.len() < 3 {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => lines.push(line),
+            Err(_) => break,
+        }
+    }
+    lines
+}
+
+/// Starts a feeder child serving a text in a loop; returns it and its port.
+fn looping_feeder(tmp: &Path) -> (Proc, u16) {
+    let text: String = (0..50)
+        .map(|i| format!("word{} again and again\n", i % 7))
+        .collect();
+    let file = write_file(tmp, "words.txt", &text);
+    let mut feed = Proc::start(&["feed", &file, "--port", "0", "--loop", "--rate", "200"]);
+    let port = feed.feed_port();
+    (feed, port)
+}
+
+#[test]
+fn closed_stdout_in_pprint_mode_stops_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_feed, port) = looping_feeder(tmp.path());
+    let address = format!("127.0.0.1:{port}");
+    let mut ember = Proc::spawn(&[
+        "wordcount",
+        "--socket",
+        &address,
+        "--batch",
+        "300ms",
+        "--duration",
+        "30s",
+    ]);
+    let lines = head_3(ember.take_stdout(), QUICK);
+    assert_eq!(
+        lines.len(),
+        3,
+        "{lines:?}\nstderr:\n{}",
+        ember.stderr.text()
+    );
+    assert_eq!(lines[0], DASHES);
+    assert!(lines[1].starts_with("Time: "), "{lines:?}");
+    assert_eq!(lines[2], DASHES);
+    let closed = Instant::now();
+    // The next print meets the closed pipe and stops the stream long before --duration.
+    let status = ember.expect_exit(Duration::from_secs(10));
+    let stderr = ember.stderr.text();
+    assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
+    assert_no_panic(&stderr);
+    assert!(
+        closed.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        closed.elapsed()
+    );
+}
+
+#[test]
+fn closed_stdout_in_summary_mode_exits_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_feed, port) = looping_feeder(tmp.path());
+    let address = format!("127.0.0.1:{port}");
+    let mut ember = Proc::spawn(&[
+        "wordcount",
+        "--socket",
+        &address,
+        "--summary",
+        "--batch",
+        "200ms",
+        "--duration",
+        "30s",
+    ]);
+    let lines = head_3(ember.take_stdout(), QUICK);
+    assert_eq!(
+        lines.len(),
+        3,
+        "{lines:?}\nstderr:\n{}",
+        ember.stderr.text()
+    );
+    assert!(lines.iter().all(|l| parse_bench(l).is_some()), "{lines:?}");
+    let status = ember.expect_exit(Duration::from_secs(10));
+    let stderr = ember.stderr.text();
+    assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
+    assert_no_panic(&stderr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers' own checks
+
+#[test]
+fn output_parsers_accept_the_documented_formats() {
+    assert_eq!(
+        parse_bench("BENCH batch=1500 total=12 keys=7"),
+        Some(Bench {
+            batch: 1500,
+            total: 12,
+            keys: 7
+        })
+    );
+    assert_eq!(parse_bench("BENCH batch=1500 total=-1 keys=7"), None);
+    assert_eq!(parse_bench("BENCH batch=1500 total=1 keys=7 extra"), None);
+    assert!(is_pprint_time("2026-11-24 10:00:01"));
+    assert!(!is_pprint_time("2026-11-24 10:00:01.500000"));
+    assert!(!is_pprint_time("1500 ms"));
+    assert!(is_word_count(r#"("hello", 3)"#));
+    assert!(!is_word_count(r#"("hello", 0)"#));
+    assert!(!is_word_count("(1, 3)"));
+}
