@@ -2,7 +2,7 @@
 
 use std::sync::OnceLock;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 use ember::{Duration, StreamingContext};
 
@@ -77,6 +77,9 @@ fn run(command: Command) -> Result<()> {
             let source = if a.file == "-" {
                 feed::Source::Stdin
             } else {
+                // Fail now, not at the first client: a feeder with nothing to send would let every
+                // client connect, get nothing and reconnect forever.
+                std::fs::File::open(&a.file).with_context(|| format!("cannot read {}", a.file))?;
                 feed::Source::File(a.file.into())
             };
             let feeder = feed::Feeder::start(
@@ -143,6 +146,9 @@ pub fn run_until_stopped(ssc: &StreamingContext, duration: Option<Duration>) -> 
             }
         }
     }
-    ssc.stop(false, true)?;
+    // A signal may have stopped it already.
+    if ssc.state() == ember::StreamingContextState::Active {
+        ssc.stop(false, true)?;
+    }
     Ok(())
 }

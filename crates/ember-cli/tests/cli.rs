@@ -703,8 +703,6 @@ fn wordcount_stops_gracefully_on_sigterm() {
 }
 
 #[test]
-#[ignore = "CLI bug: after SIGTERM/Ctrl-C, run_until_stopped stops the context a second time \
-            and the library warns `StreamingContext has already been stopped` on stderr"]
 fn sigterm_stop_prints_no_warning() {
     let (ember, _server) = wordcount_until_sigterm("a b\n");
     let stderr = ember.stderr.text();
@@ -712,8 +710,6 @@ fn sigterm_stop_prints_no_warning() {
 }
 
 #[test]
-#[ignore = "CLI bug: `ember feed MISSING` listens anyway and closes every connection at once, \
-            logging the error only at info level; a client reconnects forever with no data"]
 fn feed_of_a_missing_file_fails_at_start_naming_it() {
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("no-such-file.txt");
