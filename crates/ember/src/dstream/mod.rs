@@ -25,6 +25,7 @@ pub(crate) mod output;
 pub(crate) mod pair;
 pub(crate) mod repartitioned;
 pub(crate) mod shuffled;
+pub(crate) mod slice;
 pub(crate) mod transformed;
 pub(crate) mod union;
 
@@ -56,6 +57,8 @@ pub struct DStream<T: Data> {
     pub(crate) ssc: StreamingContext,
     pub(crate) node: Arc<dyn Node<T>>,
     pub(crate) meta: Arc<Meta>,
+    /// Batches kept for `slice` when the context remembers (see `StreamingContext::remember`).
+    pub(crate) retained: slice::Retained<T>,
 }
 
 impl<T: Data> Clone for DStream<T> {
@@ -64,6 +67,7 @@ impl<T: Data> Clone for DStream<T> {
             ssc: self.ssc.clone(),
             node: self.node.clone(),
             meta: self.meta.clone(),
+            retained: self.retained.clone(),
         }
     }
 }
@@ -93,7 +97,12 @@ impl<T: Data> DStream<T> {
     pub(crate) fn flow<'s>(&self, b: &mut Builder<'s>) -> Flow<'s, T> {
         let node = self.node.clone();
         let meta = self.meta.clone();
-        b.memo(meta.id, move |b| node.build(b, &meta))
+        let retained = self.retained.clone();
+        b.memo(meta.id, move |b| {
+            let flow = node.build(b, &meta);
+            slice::retain(b, &flow, &meta, &retained);
+            flow
+        })
     }
 
     /// A new stream computed from `parents` by `node`.

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::receiver::supervisor::ReceiverEvent;
 use crate::scheduler::clock::Clock;
 use crate::scheduler::listener::{BatchInfo, Event, ListenerBus, OutputOperationInfo};
-use crate::time::Time;
+use crate::time::{Duration, Time};
 
 /// How a stop was requested.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +72,8 @@ struct Control {
 
 /// Shared state of one run.
 pub(crate) struct Runtime {
+    /// How long streams keep their batches for `slice` (`None`: not at all).
+    pub(crate) remember: Option<Duration>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) ctx: Context,
     pub(crate) bus: ListenerBus,
@@ -100,8 +102,14 @@ pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 }
 
 impl Runtime {
-    pub(crate) fn new(clock: Arc<dyn Clock>, ctx: Context, bus: ListenerBus) -> Self {
+    pub(crate) fn new(
+        remember: Option<Duration>,
+        clock: Arc<dyn Clock>,
+        ctx: Context,
+        bus: ListenerBus,
+    ) -> Self {
         Runtime {
+            remember,
             clock,
             ctx,
             bus,

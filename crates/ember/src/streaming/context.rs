@@ -151,7 +151,10 @@ impl StreamingContext {
         lock(&ACTIVE).clone()
     }
 
-    /// Keeps every stream's batches for at least `duration` (Spark's `remember`).
+    /// Keeps every stream's batches for at least `duration` (Spark's `remember`), on the driver,
+    /// so that [`DStream::slice`] can return them. Unlike Spark, which keeps every stream's last
+    /// batch anyway, ember keeps nothing unless asked: gathering every stream's batches costs
+    /// memory and network in proportion to the data.
     pub fn remember(&self, duration: Duration) -> Result<()> {
         self.check_initialized()?;
         lock(&self.inner.graph).remember = Some(duration);
@@ -244,7 +247,9 @@ impl StreamingContext {
         // Every node is at most a few timely operators (routing, concatenation).
         let settle_steps = (nodes / 3).clamp(2, 8);
         let listeners = lock(&self.inner.listeners).clone();
+        let remember = lock(&self.inner.graph).remember;
         let runtime = Arc::new(Runtime::new(
+            remember,
             self.inner.clock.clone(),
             self.inner.ctx.clone(),
             ListenerBus::new(listeners),
@@ -419,6 +424,7 @@ impl StreamingContext {
         lineage.insert(id);
         DStream {
             ssc: self.clone(),
+            retained: Default::default(),
             node: Arc::new(node),
             meta: Arc::new(Meta {
                 id,
@@ -553,6 +559,11 @@ impl StreamingContext {
     /// Whether `other` is this same context.
     pub(crate) fn same_as(&self, other: &StreamingContext) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// How long streams keep their batches for `slice`, if at all.
+    pub(crate) fn remember_duration(&self) -> Option<Duration> {
+        lock(&self.inner.graph).remember
     }
 
     /// Blocks until batch `time` has completed, at most `timeout` (for tests).

@@ -1,0 +1,106 @@
+//! `slice`: the RDDs a stream produced between two times (Spark's `DStream.slice`).
+//!
+//! Batches are kept only when the context was told to remember (`StreamingContext::remember`,
+//! before start): then every stream gathers its batches on the driver and keeps them for that
+//! long. Spark keeps each stream's recent batches in any case; ember does not make every stream
+//! pay for that.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use crate::data::Data;
+use crate::dstream::node::into_partitions;
+use crate::dstream::{DStream, Meta};
+use crate::error::{Error, Result};
+use crate::exec::{BatchLogic, Builder, Flow, Route, Tick};
+use crate::rdd::Rdd;
+use crate::streaming::StreamingContextState;
+use crate::time::{Duration, Time};
+
+/// A stream's kept batches: batch time in ms → partitions.
+pub(crate) type Retained<T> = Arc<Mutex<BTreeMap<u64, Vec<Vec<T>>>>>;
+
+struct Keep<T> {
+    store: Retained<T>,
+    keep: Duration,
+    partitions: usize,
+    slide: Duration,
+    driver: bool,
+}
+
+impl<T: Data> BatchLogic<T, ()> for Keep<T> {
+    type Acc = Vec<(u32, T)>;
+
+    fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, record: T) {
+        acc.push((partition, record));
+    }
+
+    fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, _out: &mut Vec<(u32, ())>) {
+        let records = std::mem::take(acc);
+        if !self.driver || !tick.is_slide_time(self.slide) {
+            return;
+        }
+        let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        store.insert(
+            tick.time.as_millis(),
+            into_partitions(records, self.partitions),
+        );
+        let oldest = tick.time.as_millis().saturating_sub(self.keep.as_millis());
+        store.retain(|t, _| *t > oldest);
+    }
+}
+
+/// Gathers and keeps the stream's batches on the driver when the run remembers.
+pub(crate) fn retain<'s, T: Data>(
+    b: &mut Builder<'s>,
+    flow: &Flow<'s, T>,
+    meta: &Meta,
+    store: &Retained<T>,
+) {
+    let Some(keep) = b.runtime().remember else {
+        return;
+    };
+    let logic = Keep {
+        store: store.clone(),
+        keep: keep.max(meta.slide),
+        partitions: meta.partitions,
+        slide: meta.slide,
+        driver: b.is_driver(),
+    };
+    let done = flow
+        .clone()
+        .batch(b, Route::Driver, meta.id, "remember", logic);
+    b.probe(done);
+}
+
+impl<T: Data> DStream<T> {
+    /// The RDDs this stream produced at the batch times from `from` to `to`, both included
+    /// (Spark's `slice`); unaligned times are moved down to the stream's slide. Needs a started
+    /// context that remembers its batches (`StreamingContext::remember` before `start`); in a
+    /// cluster, batches are kept by the driver process (process 0).
+    pub fn slice(&self, from: Time, to: Time) -> Result<Vec<Rdd<T>>> {
+        if self.ssc.state() == StreamingContextState::Initialized {
+            return Err(Error::IllegalState(
+                "slice needs a started StreamingContext: the stream has no batches yet".into(),
+            ));
+        }
+        if self.ssc.remember_duration().is_none() {
+            return Err(Error::Unsupported(
+                "slice needs remembered batches: call StreamingContext::remember(duration) before start".into(),
+            ));
+        }
+        let slide = self.meta.slide;
+        if !from.is_multiple_of(slide) || !to.is_multiple_of(slide) {
+            tracing::warn!(
+                "slice times {from} and {to} moved down to multiples of the slide {slide}"
+            );
+        }
+        let (from, to) = (from.floor(slide), to.floor(slide));
+        let store = self.retained.lock().unwrap_or_else(|p| p.into_inner());
+        let ctx = self.ssc.context();
+        Ok(store
+            .range(from.as_millis()..=to.as_millis())
+            .map(|(_, parts)| Rdd::from_partitions(ctx, parts.clone()))
+            .collect())
+    }
+}
