@@ -1,0 +1,940 @@
+//! `ember wordcount` as a cluster of processes (`--hosts FILE --process I`), against the same
+//! program in one process.
+//!
+//! * Two processes with one worker thread each print, on process 0, exactly what one process with
+//!   two worker threads prints (same partition count, same order inside a batch); process 1 prints
+//!   nothing; both exit 0.
+//! * A cluster whose processes disagree (worker threads) or whose peer is not an ember process
+//!   fails at once with a message, instead of hanging.
+//! * A peer that never starts is an error after the fixed 60 s connect deadline (ignored by
+//!   default: too slow for every run).
+//!
+//! As in `cli.rs`, every child is owned by a [`Proc`] that kills and reaps it when dropped, every
+//! wait has a deadline (children are polled with `try_wait`; their output is read by threads and
+//! handed over through channels), ports come from the system and directories from `tempfile`.
+//! The tests that start processes take [`serial`] so that the 2-core machine runs one cluster at
+//! a time.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+const EMBER: &str = env!("CARGO_BIN_EXE_ember");
+/// Pprint's framing line.
+const DASHES: &str = "-------------------------------------------";
+/// How long a child may take to do something that should be quick (start, print, fail).
+const QUICK: Duration = Duration::from_secs(20);
+/// How long a `--duration 6s` run (one process or a cluster) may take from spawn to exit.
+const RUN_DEADLINE: Duration = Duration::from_secs(30);
+/// The runs' `--duration`.
+const DURATION: &str = "6s";
+/// The earliest the file is moved in after the processes started.
+const SETTLE: Duration = Duration::from_millis(1500);
+
+/// One cluster (or pair of runs) at a time: the machine has two cores, and other builds may run.
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+
+/// A running `ember` process: killed and reaped on drop. Its stdout and stderr are read by
+/// threads.
+struct Proc {
+    name: String,
+    child: Child,
+    stdout: Output,
+    stderr: Output,
+    status: Option<ExitStatus>,
+}
+
+/// What a thread read from a pipe: all the bytes so far, and a channel of new lines.
+struct Output {
+    raw: Arc<Mutex<Vec<u8>>>,
+    new: Receiver<String>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Output {
+    fn read(pipe: impl Read + Send + 'static) -> Output {
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let (tx, new) = mpsc::channel();
+        let sink = Arc::clone(&raw);
+        let thread = thread::spawn(move || {
+            let mut reader = BufReader::new(pipe);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match reader.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        sink.lock().unwrap().extend_from_slice(&buf);
+                        let line = String::from_utf8_lossy(&buf)
+                            .trim_end_matches(['\n', '\r'])
+                            .to_string();
+                        let _ = tx.send(line);
+                    }
+                }
+            }
+        });
+        Output {
+            raw,
+            new,
+            thread: Some(thread),
+        }
+    }
+
+    /// Everything read so far, as text (lossy only for a message; see [`Proc::stdout_text`]).
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.raw.lock().unwrap()).into_owned()
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        self.raw.lock().unwrap().clone()
+    }
+
+    /// Waits at most `within` for a new line for which `f` holds.
+    fn find(&self, within: Duration, f: impl Fn(&str) -> bool) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.new.recv_timeout(left) {
+                Ok(line) if f(&line) => return true,
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return false,
+            }
+        }
+    }
+
+    /// Waits (bounded) for the reading thread to reach the end of the pipe.
+    fn finish(&mut self, within: Duration) {
+        let deadline = Instant::now() + within;
+        if let Some(thread) = self.thread.take() {
+            while !thread.is_finished() && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(5));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+impl Proc {
+    /// Starts `ember ARGS` with stdout and stderr captured; `name` labels failure messages.
+    fn start(name: &str, args: &[&str]) -> Proc {
+        let mut child = Command::new(EMBER)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env("RUST_BACKTRACE", "0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {EMBER}: {e}"));
+        let stdout = Output::read(child.stdout.take().expect("stdout is piped"));
+        let stderr = Output::read(child.stderr.take().expect("stderr is piped"));
+        Proc {
+            name: name.to_string(),
+            child,
+            stdout,
+            stderr,
+            status: None,
+        }
+    }
+
+    /// The exit status if the process has ended.
+    fn poll(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            self.status = self.child.try_wait().expect("try_wait");
+        }
+        self.status
+    }
+
+    /// Waits until `deadline` for the process to exit; then all its output has been read.
+    fn wait_until(&mut self, deadline: Instant) -> Option<ExitStatus> {
+        while self.poll().is_none() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        let status = self.poll()?;
+        self.stdout.finish(Duration::from_secs(5));
+        self.stderr.finish(Duration::from_secs(5));
+        Some(status)
+    }
+
+    /// Waits for the exit, failing the test with the output if it does not come by `deadline`.
+    fn expect_exit_by(&mut self, deadline: Instant) -> ExitStatus {
+        match self.wait_until(deadline) {
+            Some(status) => status,
+            None => panic!("{} did not exit in time\n{}", self.name, self.report()),
+        }
+    }
+
+    /// Waits (at most `within`) for a line on stdout for which `f` holds.
+    fn expect_stdout_line(&mut self, within: Duration, what: &str, f: impl Fn(&str) -> bool) {
+        if !self.stdout.find(within, f) {
+            let status = self.poll();
+            panic!(
+                "{} printed no {what} within {within:?} (exit: {status:?})\n{}",
+                self.name,
+                self.report()
+            );
+        }
+    }
+
+    /// Stdout as text; it must be UTF-8.
+    fn stdout_text(&self) -> String {
+        String::from_utf8(self.stdout.bytes())
+            .unwrap_or_else(|e| panic!("{} printed invalid UTF-8: {e}", self.name))
+    }
+
+    fn stderr_text(&self) -> String {
+        self.stderr.text()
+    }
+
+    /// Both outputs, for failure messages.
+    fn report(&self) -> String {
+        format!(
+            "--- {} stdout:\n{}\n--- {} stderr:\n{}",
+            self.name,
+            self.stdout.text(),
+            self.name,
+            self.stderr.text()
+        )
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.poll().is_none() {
+            let _ = self.child.kill();
+            // SIGKILL cannot be ignored; still, poll rather than block.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while self.poll().is_none() && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+/// Asserts that `proc` exited 0 and printed nothing that looks like a panic or a warning.
+fn assert_clean_success(proc: &Proc, status: ExitStatus) {
+    assert!(
+        status.success(),
+        "{} exited {status}\n{}",
+        proc.name,
+        proc.report()
+    );
+    assert_no_panic(proc);
+}
+
+fn assert_no_panic(proc: &Proc) {
+    let stderr = proc.stderr_text();
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{} panicked\n{}",
+        proc.name,
+        proc.report()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clusters
+
+/// A port nobody listens on (most likely): bound, then released.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Writes a hosts file listing `ports` on 127.0.0.1, one process a line.
+fn hosts_file(dir: &Path, name: &str, ports: &[u16]) -> PathBuf {
+    let path = dir.join(name);
+    let text: String = ports
+        .iter()
+        .map(|port| format!("127.0.0.1:{port}\n"))
+        .collect();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Starts one process per entry of `masters` (its `--master`), as a cluster listed in `hosts`,
+/// each running `ember wordcount ARGS`; the last process first (process 0, which only accepts
+/// connections, starts last: the others wait for it). Returns them in process order.
+fn start_cluster(label: &str, hosts: &Path, masters: &[&str], args: &[&str]) -> Vec<Proc> {
+    let hosts = hosts.to_str().unwrap();
+    let mut procs: Vec<Proc> = (0..masters.len())
+        .rev()
+        .map(|i| {
+            let index = i.to_string();
+            let mut all = vec!["wordcount"];
+            all.extend_from_slice(args);
+            all.extend_from_slice(&[
+                "--master",
+                masters[i],
+                "--hosts",
+                hosts,
+                "--process",
+                &index,
+            ]);
+            Proc::start(&format!("{label} process {i}"), &all)
+        })
+        .collect();
+    procs.reverse();
+    procs
+}
+
+// ---------------------------------------------------------------------------------------------
+// The input and the output
+
+/// A few hundred words over about fifty distinct ones, some far more frequent than others;
+/// single spaces, no empty line, so that every piece of `split(' ')` is a word.
+fn corpus() -> String {
+    const VOCABULARY: &[&str] = &[
+        "alpha",
+        "bravo",
+        "charlie",
+        "delta",
+        "echo",
+        "foxtrot",
+        "golf",
+        "hotel",
+        "india",
+        "juliet",
+        "kilo",
+        "lima",
+        "mike",
+        "november",
+        "oscar",
+        "papa",
+        "quebec",
+        "romeo",
+        "sierra",
+        "tango",
+        "uniform",
+        "victor",
+        "whiskey",
+        "xray",
+        "yankee",
+        "zulu",
+        "apple",
+        "banana",
+        "cherry",
+        "damson",
+        "elder",
+        "fig",
+        "grape",
+        "hazel",
+        "ilama",
+        "jujube",
+        "kiwi",
+        "lemon",
+        "mango",
+        "nectarine",
+        "olive",
+        "peach",
+        "quince",
+        "raisin",
+        "sloe",
+        "tamarind",
+        "ugli",
+        "vanilla",
+        "walnut",
+        "yuzu",
+    ];
+    // A fixed linear congruential generator: the same text on every run.
+    let mut state: u64 = 0x5eed;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) as usize
+    };
+    let mut lines = Vec::new();
+    for _ in 0..40 {
+        let words: Vec<&str> = (0..9)
+            .map(|_| {
+                // Half the picks from the first eight words: a skewed distribution.
+                if next() % 2 == 0 {
+                    VOCABULARY[next() % 8]
+                } else {
+                    VOCABULARY[next() % VOCABULARY.len()]
+                }
+            })
+            .collect();
+        lines.push(words.join(" "));
+    }
+    lines.join("\n") + "\n"
+}
+
+/// The number of words and of distinct words of `text`, counted as the word count splits.
+fn word_stats(text: &str) -> (u64, u64) {
+    let words: Vec<&str> = text.lines().flat_map(|l| l.split(' ')).collect();
+    let distinct: BTreeSet<&str> = words.iter().copied().collect();
+    (words.len() as u64, distinct.len() as u64)
+}
+
+/// Writes `text` outside `dir` and renames it into `dir` (atomic: the stream never sees half a
+/// file; written just now, the file is newer than the stream).
+fn move_in(staging: &Path, dir: &Path, name: &str, text: &str) {
+    let staged = staging.join(name);
+    std::fs::write(&staged, text).unwrap();
+    std::fs::rename(&staged, dir.join(name)).unwrap();
+}
+
+fn input_dir(tmp: &Path, name: &str) -> PathBuf {
+    let dir = tmp.join(name);
+    std::fs::create_dir(&dir).unwrap();
+    dir
+}
+
+/// The pprint blocks that list elements, without their `Time: ...` line: each is the framing
+/// (two dash lines), the element lines and the blank line that ends the block, byte for byte.
+fn non_empty_blocks(stdout: &str) -> Vec<String> {
+    let lines: Vec<&str> = stdout.split_inclusive('\n').collect();
+    let is = |i: usize, want: &str| {
+        lines
+            .get(i)
+            .is_some_and(|l| l.trim_end_matches('\n') == want)
+    };
+    let mut blocks = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let header = is(i, DASHES)
+            && lines.get(i + 1).is_some_and(|l| l.starts_with("Time: "))
+            && is(i + 2, DASHES);
+        if !header {
+            i += 1;
+            continue;
+        }
+        let mut block = format!("{}{}", lines[i], lines[i + 2]);
+        let mut elements = 0;
+        i += 3;
+        while i < lines.len() && !is(i, "") && !is(i, DASHES) {
+            block.push_str(lines[i]);
+            elements += 1;
+            i += 1;
+        }
+        if is(i, "") {
+            block.push_str(lines[i]);
+            i += 1;
+        }
+        if elements > 0 {
+            blocks.push(block);
+        }
+    }
+    blocks
+}
+
+/// One `BENCH batch=<ms> total=<n> keys=<n>` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Bench {
+    batch: u64,
+    total: u64,
+    keys: u64,
+}
+
+fn parse_bench(line: &str) -> Option<Bench> {
+    let rest = line.strip_prefix("BENCH batch=")?;
+    let (batch, rest) = rest.split_once(" total=")?;
+    let (total, keys) = rest.split_once(" keys=")?;
+    let number = |s: &str| -> Option<u64> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    Some(Bench {
+        batch: number(batch)?,
+        total: number(total)?,
+        keys: number(keys)?,
+    })
+}
+
+/// Every line of `proc`'s stdout as a BENCH line (failing on any other line).
+fn benches(proc: &Proc) -> Vec<Bench> {
+    let stdout = proc.stdout_text();
+    stdout
+        .lines()
+        .map(|line| {
+            parse_bench(line)
+                .unwrap_or_else(|| panic!("{}: not a BENCH line: {line:?}\n{stdout}", proc.name))
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two processes equal one
+
+/// The three processes of one comparison: run A (one process, `local[2]`) and run B (two
+/// processes, `local[1]` each), all over `ember wordcount --dir ... ARGS`, with the same file
+/// moved into each run's directory once both runs are batching. Returns them once all three
+/// exited (or fails the test), with the time each run took.
+struct Runs {
+    single: Proc,
+    driver: Proc,
+    other: Proc,
+    single_took: Duration,
+    cluster_took: Duration,
+}
+
+fn run_both(tmp: &Path, text: &str, args: &[&str], first_output: fn(&str) -> bool) -> Runs {
+    let dir_a = input_dir(tmp, "in-a");
+    let dir_b = input_dir(tmp, "in-b");
+    let hosts = hosts_file(tmp, "hosts", &[free_port(), free_port()]);
+
+    let began = Instant::now();
+    let deadline = began + RUN_DEADLINE;
+    let mut run_a: Vec<&str> = vec![
+        "wordcount",
+        "--dir",
+        dir_a.to_str().unwrap(),
+        "--master",
+        "local[2]",
+    ];
+    run_a.extend_from_slice(args);
+    let mut single = Proc::start("run A (1 process)", &run_a);
+    let mut run_b: Vec<&str> = vec!["--dir", dir_b.to_str().unwrap()];
+    run_b.extend_from_slice(args);
+    let mut cluster = start_cluster("run B", &hosts, &["local[1]", "local[1]"], &run_b);
+    let mut other = cluster.pop().unwrap();
+    let mut driver = cluster.pop().unwrap();
+
+    // Both runs are batching (the cluster is connected): the file, written now, is newer than
+    // either stream and lands in one batch of each.
+    single.expect_stdout_line(QUICK, "first batch", first_output);
+    driver.expect_stdout_line(QUICK, "first batch", first_output);
+    thread::sleep(SETTLE.saturating_sub(began.elapsed()));
+    for proc in [&mut single, &mut driver, &mut other] {
+        assert!(
+            proc.poll().is_none(),
+            "{} ended early\n{}",
+            proc.name,
+            proc.report()
+        );
+    }
+    move_in(tmp, &dir_a, "words.txt", text);
+    move_in(tmp, &dir_b, "words.txt", text);
+
+    let status = single.expect_exit_by(deadline);
+    let single_took = began.elapsed();
+    assert_clean_success(&single, status);
+    let status = driver.expect_exit_by(deadline);
+    let driver_took = began.elapsed();
+    assert_clean_success(&driver, status);
+    let status = other.expect_exit_by(deadline);
+    let cluster_took = driver_took.max(began.elapsed());
+    assert_clean_success(&other, status);
+    eprintln!("run A took {single_took:?}, run B {cluster_took:?} (from spawn to exit)");
+    Runs {
+        single,
+        driver,
+        other,
+        single_took,
+        cluster_took,
+    }
+}
+
+#[test]
+fn two_processes_pprint_what_one_process_prints() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let text = corpus();
+    let (words, distinct) = word_stats(&text);
+    assert!(
+        words >= 300 && distinct >= 40,
+        "{words} words, {distinct} distinct"
+    );
+
+    let runs = run_both(
+        tmp.path(),
+        &text,
+        &["--batch", "1s", "--duration", DURATION],
+        |line| line.starts_with("Time: "),
+    );
+    let one = runs.single.stdout_text();
+    let two = runs.driver.stdout_text();
+    assert!(
+        runs.other.stdout_text().is_empty(),
+        "process 1 printed on stdout\n{}",
+        runs.other.report()
+    );
+    // About six batches each.
+    for (name, stdout) in [("run A", &one), ("run B", &two)] {
+        let headers = stdout.lines().filter(|l| l.starts_with("Time: ")).count();
+        assert!(headers >= 4, "{name}: {headers} batches\n{stdout}");
+    }
+
+    let blocks_one = non_empty_blocks(&one);
+    let blocks_two = non_empty_blocks(&two);
+    assert_eq!(
+        blocks_one.len(),
+        1,
+        "run A: the file should land in one batch\n{one}"
+    );
+    assert_eq!(
+        blocks_two.len(),
+        1,
+        "run B: the file should land in one batch\n{two}"
+    );
+    // More than ten keys: ten counts and `...`.
+    let elements: Vec<&str> = blocks_one[0]
+        .lines()
+        .filter(|l| !l.is_empty() && *l != DASHES)
+        .collect();
+    assert_eq!(elements.len(), 11, "{}", blocks_one[0]);
+    assert_eq!(elements[10], "...", "{}", blocks_one[0]);
+    assert!(
+        elements[..10]
+            .iter()
+            .all(|e| e.starts_with("(\"") && e.ends_with(')')),
+        "{}",
+        blocks_one[0]
+    );
+    assert_eq!(
+        blocks_one, blocks_two,
+        "one process (left) and two (right) printed different counts\n--- run A:\n{one}\n--- run B process 0:\n{two}"
+    );
+    eprintln!(
+        "pprint: run A {:?}, run B {:?}",
+        runs.single_took, runs.cluster_took
+    );
+}
+
+#[test]
+fn two_processes_sum_up_what_one_process_sums_up() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let text = corpus();
+    let (words, distinct) = word_stats(&text);
+
+    let runs = run_both(
+        tmp.path(),
+        &text,
+        &["--summary", "--batch", "1s", "--duration", DURATION],
+        |line| parse_bench(line).is_some(),
+    );
+    assert!(
+        runs.other.stdout_text().is_empty(),
+        "process 1 printed on stdout\n{}",
+        runs.other.report()
+    );
+    let mut found = Vec::new();
+    for proc in [&runs.single, &runs.driver] {
+        let all = benches(proc);
+        assert!(all.len() >= 4, "{}: {all:?}", proc.name);
+        assert!(
+            all.windows(2).all(|w| w[1].batch == w[0].batch + 1000),
+            "{}: batches not consecutive: {all:?}",
+            proc.name
+        );
+        let non_empty: Vec<Bench> = all.iter().copied().filter(|b| b.total > 0).collect();
+        assert_eq!(
+            non_empty.len(),
+            1,
+            "{}: the file should land in one batch: {all:?}",
+            proc.name
+        );
+        assert!(
+            all.iter().all(|b| b.total > 0 || b.keys == 0),
+            "{}: {all:?}",
+            proc.name
+        );
+        found.push((non_empty[0].total, non_empty[0].keys));
+    }
+    assert_eq!(found[0], found[1], "run A (left) and run B (right) differ");
+    assert_eq!(
+        found[0],
+        (words, distinct),
+        "(total, keys) against the file"
+    );
+    eprintln!(
+        "summary: run A {:?}, run B {:?}",
+        runs.single_took, runs.cluster_took
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clusters that cannot run
+
+/// Process 0 with `local[1]`, process 1 with `local[2]`: both exit non-zero, at once.
+fn mismatched_threads(tmp: &Path) -> (Proc, Proc, Duration) {
+    let dir = input_dir(tmp, "in");
+    let hosts = hosts_file(tmp, "hosts", &[free_port(), free_port()]);
+    let began = Instant::now();
+    let deadline = began + QUICK;
+    let mut procs = start_cluster(
+        "mismatched",
+        &hosts,
+        &["local[1]", "local[2]"],
+        &["--dir", dir.to_str().unwrap(), "--duration", DURATION],
+    );
+    let mut other = procs.pop().unwrap();
+    let mut driver = procs.pop().unwrap();
+    let status0 = driver.expect_exit_by(deadline);
+    let status1 = other.expect_exit_by(deadline);
+    let took = began.elapsed();
+    for (proc, status) in [(&driver, status0), (&other, status1)] {
+        assert!(
+            !status.success(),
+            "{} exited {status}\n{}",
+            proc.name,
+            proc.report()
+        );
+        assert_no_panic(proc);
+        assert!(
+            proc.stdout_text().is_empty(),
+            "{} printed\n{}",
+            proc.name,
+            proc.report()
+        );
+    }
+    eprintln!("mismatched worker threads: both failed after {took:?}");
+    (driver, other, took)
+}
+
+#[test]
+fn mismatched_worker_threads_fail_both_processes_at_once() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let (driver, other, _) = mismatched_threads(tmp.path());
+    // Process 0 accepts process 1's connection and reads its greeting: it names the mismatch.
+    let stderr = driver.stderr_text();
+    assert!(
+        stderr.contains("worker threads") && stderr.contains("local[N]"),
+        "{}",
+        driver.report()
+    );
+    // Process 1 is refused: it reports an error of its own (see the ignored test below for
+    // what it says).
+    assert!(
+        other.stderr_text().contains("ember: "),
+        "{}",
+        other.report()
+    );
+}
+
+#[test]
+#[ignore = "library: the connecting process (1) reports \"reading process 0's greeting: failed \
+            to fill whole buffer: failed to fill whole buffer\", not the mismatch: process 0 \
+            closes the connection without answering"]
+fn mismatched_worker_threads_are_named_by_both_processes() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let (driver, other, _) = mismatched_threads(tmp.path());
+    for proc in [&driver, &other] {
+        assert!(
+            proc.stderr_text().contains("worker threads"),
+            "{}",
+            proc.report()
+        );
+    }
+}
+
+/// A fake process `me` of a two-process cluster: accepts one connection on `listener` (or makes
+/// one to `peer`), sends 32 bytes that are not an ember greeting, and keeps the connection until
+/// the thread's end (`within`).
+fn fake_peer(listener: Option<TcpListener>, peer: Option<u16>, within: Duration) -> JoinHandle<()> {
+    thread::spawn(move || {
+        let deadline = Instant::now() + within;
+        let stream = match (listener, peer) {
+            (Some(listener), _) => {
+                listener.set_nonblocking(true).unwrap();
+                loop {
+                    match listener.accept() {
+                        Ok((s, _)) => break Some(s),
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                            if Instant::now() >= deadline {
+                                break None;
+                            }
+                            thread::sleep(Duration::from_millis(10));
+                        }
+                        Err(e) => panic!("accept: {e}"),
+                    }
+                }
+            }
+            (None, Some(port)) => loop {
+                match TcpStream::connect(("127.0.0.1", port)) {
+                    Ok(s) => break Some(s),
+                    Err(_) if Instant::now() < deadline => thread::sleep(Duration::from_millis(50)),
+                    Err(_) => break None,
+                }
+            },
+            (None, None) => None,
+        };
+        let Some(mut stream) = stream else { return };
+        stream.set_nonblocking(false).unwrap();
+        let _ = stream.write_all(b"GET / HTTP/1.0\r\nHost: ember\r\n\r\n\0");
+        // Hold the connection (reading whatever comes) until the process hangs up or time is up.
+        stream
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        while Instant::now() < deadline {
+            match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(_) => break,
+            }
+        }
+    })
+}
+
+/// The fast stand-in for "a peer that never starts" (whose deadline is 60 s, see below): a peer
+/// address where something that is not ember answers. Process 1 connecting to it, and process 0
+/// accepting it, both fail at once naming it.
+#[test]
+fn a_peer_that_is_not_ember_is_an_error_not_a_hang() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = input_dir(tmp.path(), "in");
+    let dir = dir.to_str().unwrap();
+    let args = ["--dir", dir, "--duration", DURATION];
+
+    // Process 1 alone; "process 0" is the test.
+    let fake_driver = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hosts1 = hosts_file(
+        tmp.path(),
+        "hosts-1",
+        &[fake_driver.local_addr().unwrap().port(), free_port()],
+    );
+    let fake1 = fake_peer(Some(fake_driver), None, QUICK);
+    // Process 0 alone; "process 1" is the test.
+    let port0 = free_port();
+    let hosts0 = hosts_file(tmp.path(), "hosts-0", &[port0, free_port()]);
+
+    let began = Instant::now();
+    let deadline = began + QUICK;
+    let mut alone1 = Proc::start(
+        "process 1 (fake process 0)",
+        &[
+            &["wordcount", "--master", "local[1]"][..],
+            &args,
+            &["--hosts", hosts1.to_str().unwrap(), "--process", "1"],
+        ]
+        .concat(),
+    );
+    let mut alone0 = Proc::start(
+        "process 0 (fake process 1)",
+        &[
+            &["wordcount", "--master", "local[1]"][..],
+            &args,
+            &["--hosts", hosts0.to_str().unwrap(), "--process", "0"],
+        ]
+        .concat(),
+    );
+    let fake0 = fake_peer(None, Some(port0), QUICK);
+
+    for proc in [&mut alone1, &mut alone0] {
+        let status = proc.expect_exit_by(deadline);
+        assert!(
+            !status.success(),
+            "{} exited {status}\n{}",
+            proc.name,
+            proc.report()
+        );
+        assert_no_panic(proc);
+        assert!(proc.stdout_text().is_empty(), "{}", proc.report());
+        assert!(
+            proc.stderr_text().contains("not an ember process"),
+            "{}",
+            proc.report()
+        );
+    }
+    eprintln!("non-ember peers: both failed after {:?}", began.elapsed());
+    // The fakes end when the processes hang up (or at their own deadline).
+    let _ = fake1.join();
+    let _ = fake0.join();
+}
+
+/// A peer that never starts: process 0 waits for connections, process 1 tries to connect, each
+/// for the fixed 60 s `CONNECT_TIMEOUT` of `exec/cluster.rs`, then fails naming the peer.
+#[test]
+#[ignore = "slow: waits out the library's fixed 60 s connect deadline (run with --ignored)"]
+fn a_peer_that_never_starts_is_an_error_after_the_connect_deadline() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = input_dir(tmp.path(), "in");
+    let dir = dir.to_str().unwrap();
+    let args = ["--dir", dir, "--duration", DURATION];
+    let hosts0 = hosts_file(tmp.path(), "hosts-0", &[free_port(), free_port()]);
+    let hosts1 = hosts_file(tmp.path(), "hosts-1", &[free_port(), free_port()]);
+    let began = Instant::now();
+    let deadline = began + Duration::from_secs(100);
+    let mut alone0 = Proc::start(
+        "process 0 without process 1",
+        &[
+            &["wordcount", "--master", "local[1]"][..],
+            &args,
+            &["--hosts", hosts0.to_str().unwrap(), "--process", "0"],
+        ]
+        .concat(),
+    );
+    let mut alone1 = Proc::start(
+        "process 1 without process 0",
+        &[
+            &["wordcount", "--master", "local[1]"][..],
+            &args,
+            &["--hosts", hosts1.to_str().unwrap(), "--process", "1"],
+        ]
+        .concat(),
+    );
+    for (proc, message) in [
+        (&mut alone0, "did not connect to process 0"),
+        (&mut alone1, "did not answer"),
+    ] {
+        let status = proc.expect_exit_by(deadline);
+        let took = began.elapsed();
+        assert!(
+            !status.success(),
+            "{} exited {status}\n{}",
+            proc.name,
+            proc.report()
+        );
+        assert!(
+            took >= Duration::from_secs(55),
+            "{} ended after {took:?}",
+            proc.name
+        );
+        assert_no_panic(proc);
+        assert!(proc.stdout_text().is_empty(), "{}", proc.report());
+        assert!(proc.stderr_text().contains(message), "{}", proc.report());
+        eprintln!("{} failed after {took:?}", proc.name);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers' own checks
+
+#[test]
+fn non_empty_blocks_drop_times_and_empty_batches() {
+    let out = format!(
+        "{DASHES}\nTime: 2026-11-24 10:00:01\n{DASHES}\n\n\
+         {DASHES}\nTime: 2026-11-24 10:00:02\n{DASHES}\n(\"a\", 2)\n...\n\n\
+         {DASHES}\nTime: 2026-11-24 10:00:03\n{DASHES}\n\n"
+    );
+    assert_eq!(
+        non_empty_blocks(&out),
+        [format!("{DASHES}\n{DASHES}\n(\"a\", 2)\n...\n\n")]
+    );
+    assert_eq!(word_stats("a b a\nc\n"), (4, 3));
+    assert_eq!(
+        parse_bench("BENCH batch=1000 total=3 keys=2"),
+        Some(Bench {
+            batch: 1000,
+            total: 3,
+            keys: 2
+        })
+    );
+    assert_eq!(parse_bench("BENCH batch=1000 total=3"), None);
+}
