@@ -37,13 +37,14 @@ pub enum Error {
         message: String,
     },
     /// An I/O operation failed; `context` names what was being done and on which path or address.
-    #[error("{context}: {source}")]
+    /// The message includes the I/O error's own text, so the error has no separate `source`
+    /// (printing the chain would say the cause twice).
+    #[error("{context}: {cause}")]
     Io {
         /// What was being attempted, e.g. `reading directory /tmp/in`.
         context: String,
         /// The underlying error.
-        #[source]
-        source: io::Error,
+        cause: io::Error,
     },
     /// A directory that must exist does not.
     #[error("directory {0} does not exist")]
@@ -61,7 +62,7 @@ impl Error {
     pub fn io(context: impl Into<String>, source: io::Error) -> Self {
         Error::Io {
             context: context.into(),
-            source,
+            cause: source,
         }
     }
 }

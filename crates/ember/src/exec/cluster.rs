@@ -156,15 +156,16 @@ fn connect(
                     .read_exact(&mut greeting)
                     .map_err(|e| Error::io("reading a peer's greeting", e))?;
                 stream.set_read_timeout(None).ok();
+                // Greet back before judging, so that a peer that does not match learns why from
+                // our greeting instead of seeing a closed connection.
+                let greeted = stream.write_all(&hello);
                 let peer = check_peer(&greeting, threads, fingerprint)?;
                 if peer <= me || peer >= hosts.len() || sockets[peer].is_some() {
                     return Err(Error::Cluster(format!(
                         "unexpected connection from process {peer}"
                     )));
                 }
-                stream
-                    .write_all(&hello)
-                    .map_err(|e| Error::io(format!("greeting process {peer}"), e))?;
+                greeted.map_err(|e| Error::io(format!("greeting process {peer}"), e))?;
                 sockets[peer] = Some(stream);
                 missing -= 1;
             }
