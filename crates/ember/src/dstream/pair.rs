@@ -10,6 +10,7 @@ use crate::dstream::node::NarrowNode;
 use crate::dstream::{DStream, Meta, Node};
 use crate::exec::{BatchLogic, Builder, Flow, Route, Tick};
 use crate::hash::stable_hash;
+use crate::rdd::join_rows;
 
 impl<K: Key, V: Data> DStream<(K, V)> {
     /// Applies `f` to every value, keeping keys (and partitions).
@@ -90,15 +91,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         other: &DStream<(K, W)>,
         partitions: Option<usize>,
     ) -> DStream<(K, (V, W))> {
-        self.cogroup(other, partitions).flat_map(|(k, (vs, ws))| {
-            let mut out = Vec::with_capacity(vs.len() * ws.len());
-            for v in &vs {
-                for w in &ws {
-                    out.push((k.clone(), (v.clone(), w.clone())));
-                }
-            }
-            out
-        })
+        self.cogroup(other, partitions).flat_map(join_rows::inner)
     }
 
     /// Every value of this batch, with the other batch's values of its key or `None`.
@@ -107,18 +100,8 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         other: &DStream<(K, W)>,
         partitions: Option<usize>,
     ) -> DStream<(K, (V, Option<W>))> {
-        self.cogroup(other, partitions).flat_map(|(k, (vs, ws))| {
-            let mut out = Vec::new();
-            for v in &vs {
-                if ws.is_empty() {
-                    out.push((k.clone(), (v.clone(), None)));
-                }
-                for w in &ws {
-                    out.push((k.clone(), (v.clone(), Some(w.clone()))));
-                }
-            }
-            out
-        })
+        self.cogroup(other, partitions)
+            .flat_map(join_rows::left_outer)
     }
 
     /// Every value of the other batch, with this batch's values of its key or `None`.
@@ -127,18 +110,8 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         other: &DStream<(K, W)>,
         partitions: Option<usize>,
     ) -> DStream<(K, (Option<V>, W))> {
-        self.cogroup(other, partitions).flat_map(|(k, (vs, ws))| {
-            let mut out = Vec::new();
-            for w in &ws {
-                if vs.is_empty() {
-                    out.push((k.clone(), (None, w.clone())));
-                }
-                for v in &vs {
-                    out.push((k.clone(), (Some(v.clone()), w.clone())));
-                }
-            }
-            out
-        })
+        self.cogroup(other, partitions)
+            .flat_map(join_rows::right_outer)
     }
 
     /// Every key of either batch, with the values of each side or `None`.
@@ -147,25 +120,8 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         other: &DStream<(K, W)>,
         partitions: Option<usize>,
     ) -> DStream<(K, (Option<V>, Option<W>))> {
-        self.cogroup(other, partitions).flat_map(|(k, (vs, ws))| {
-            let mut out = Vec::new();
-            match (vs.is_empty(), ws.is_empty()) {
-                (false, true) => {
-                    out.extend(vs.iter().map(|v| (k.clone(), (Some(v.clone()), None))))
-                }
-                (true, false) => {
-                    out.extend(ws.iter().map(|w| (k.clone(), (None, Some(w.clone())))))
-                }
-                _ => {
-                    for v in &vs {
-                        for w in &ws {
-                            out.push((k.clone(), (Some(v.clone()), Some(w.clone()))));
-                        }
-                    }
-                }
-            }
-            out
-        })
+        self.cogroup(other, partitions)
+            .flat_map(join_rows::full_outer)
     }
 }
 

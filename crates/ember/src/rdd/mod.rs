@@ -34,6 +34,7 @@
 //! `pair` submodule.
 
 mod actions;
+pub(crate) mod join_rows;
 mod pair;
 mod shuffle;
 

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use super::Rdd;
+use super::join_rows;
 use super::shuffle::{self, FastMap, OrderedMap, fast_map, hash_exchange, range_sort};
 use crate::data::{Data, Key};
 
@@ -197,15 +198,7 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
         num_partitions: Option<usize>,
     ) -> Rdd<(K, (V, W))> {
         self.cogroup(other, num_partitions)
-            .flat_map(|(k, (vs, ws))| {
-                let mut out = Vec::with_capacity(vs.len() * ws.len());
-                for v in &vs {
-                    for w in &ws {
-                        out.push((k.clone(), (v.clone(), w.clone())));
-                    }
-                }
-                out
-            })
+            .flat_map(join_rows::inner)
     }
 
     /// Left outer join (Spark's `leftOuterJoin`): like [`Rdd::join`], plus `(v, None)` for the
@@ -216,18 +209,7 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
         num_partitions: Option<usize>,
     ) -> Rdd<(K, (V, Option<W>))> {
         self.cogroup(other, num_partitions)
-            .flat_map(|(k, (vs, ws))| {
-                let mut out = Vec::with_capacity(vs.len() * ws.len().max(1));
-                for v in &vs {
-                    if ws.is_empty() {
-                        out.push((k.clone(), (v.clone(), None)));
-                    }
-                    for w in &ws {
-                        out.push((k.clone(), (v.clone(), Some(w.clone()))));
-                    }
-                }
-                out
-            })
+            .flat_map(join_rows::left_outer)
     }
 
     /// Right outer join (Spark's `rightOuterJoin`): like [`Rdd::join`], plus `(None, w)` for the
@@ -238,20 +220,7 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
         num_partitions: Option<usize>,
     ) -> Rdd<(K, (Option<V>, W))> {
         self.cogroup(other, num_partitions)
-            .flat_map(|(k, (vs, ws))| {
-                let mut out = Vec::with_capacity(vs.len().max(1) * ws.len());
-                if vs.is_empty() {
-                    for w in &ws {
-                        out.push((k.clone(), (None, w.clone())));
-                    }
-                }
-                for v in &vs {
-                    for w in &ws {
-                        out.push((k.clone(), (Some(v.clone()), w.clone())));
-                    }
-                }
-                out
-            })
+            .flat_map(join_rows::right_outer)
     }
 
     /// Full outer join (Spark's `fullOuterJoin`): like [`Rdd::join`], plus `(Some(v), None)` for
@@ -263,24 +232,7 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
         num_partitions: Option<usize>,
     ) -> Rdd<(K, (Option<V>, Option<W>))> {
         self.cogroup(other, num_partitions)
-            .flat_map(|(k, (vs, ws))| {
-                let mut out = Vec::with_capacity(vs.len().max(1) * ws.len().max(1));
-                if vs.is_empty() {
-                    for w in &ws {
-                        out.push((k.clone(), (None, Some(w.clone()))));
-                    }
-                } else if ws.is_empty() {
-                    for v in &vs {
-                        out.push((k.clone(), (Some(v.clone()), None)));
-                    }
-                }
-                for v in &vs {
-                    for w in &ws {
-                        out.push((k.clone(), (Some(v.clone()), Some(w.clone()))));
-                    }
-                }
-                out
-            })
+            .flat_map(join_rows::full_outer)
     }
 
     /// The pairs of `self` whose key does not occur in `other` (Spark's `subtractByKey`),
