@@ -581,12 +581,12 @@ fn transform_keeps_the_partitions_of_a_nonempty_result() {
 }
 
 /// Spark: a transform's output RDD is whatever the function returns, partitions included. ember
-/// gives a transformed stream a static partition count of 1 (`transformed.rs`), so trailing
-/// empty partitions of the function's result disappear and streams downstream (`glom`,
-/// `union`, `save_as_text_files`, `foreach_rdd`'s `num_partitions`) see fewer partitions.
+/// gives a transformed stream its parent's partition count statically (`transformed.rs`), so a
+/// function that changes the count (here `repartition(3)`) loses trailing empty partitions
+/// downstream (`glom`, `union`, `save_as_text_files`, `foreach_rdd`'s `num_partitions`).
 #[test]
-#[ignore = "transform's partition count is static (1) in dstream/transformed.rs: empty trailing \
-            partitions of the function's result are lost downstream"]
+#[ignore = "a transformed stream's partition count is static (the parent's) in \
+            dstream/transformed.rs: a function that changes it loses empty trailing partitions"]
 fn transform_result_partition_count_survives_empty_partitions() {
     let t = StreamTest::new("local[2]", sec()).unwrap();
     let input = t.input(vec![vec![1], vec![]]);
@@ -610,11 +610,9 @@ fn transform_result_partition_count_survives_empty_partitions() {
     );
 }
 
-/// Follows from the static partition count: `a.transform(f).union(b)` shifts `b`'s partitions
-/// by 1, so they land in the same partitions as `f`'s second, third, ... partitions.
+/// `a.transform(f).union(b)` shifts `b`'s partitions past `a`'s: exact when `f` keeps the
+/// partition count, which is what a transformed stream assumes statically.
 #[test]
-#[ignore = "union offsets by the static partition count; after a transform (count 1) the right \
-            stream's partitions collide with the transform's (dstream/union.rs + transformed.rs)"]
 fn union_after_transform_keeps_partitions_apart() {
     let t = StreamTest::new("local[2]", sec()).unwrap();
     let a = t.input(vec![vec![1, 2]]);

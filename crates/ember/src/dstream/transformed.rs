@@ -2,6 +2,11 @@
 //! (Spark's `TransformedDStream`). The batch is gathered on the driver as an [`Rdd`], the
 //! function runs there, and the result's partitions go back to their workers. Use the DStream
 //! operations for work that should stay spread over the workers.
+//!
+//! Known limit: a stream's partition count is fixed when the graph is built, and a transformed
+//! stream takes its parent's. A function that returns more partitions keeps them all, but one
+//! that returns fewer, or whose last partitions are empty, is seen downstream with the parent's
+//! count (empty partitions added or dropped at the end).
 
 use std::sync::Arc;
 
@@ -149,7 +154,13 @@ impl<T: Data> DStream<T> {
             parent: self.clone(),
             f: Arc::new(f),
         };
-        self.derive("transform", self.meta.slide, 1, &[&self.meta], node)
+        self.derive(
+            "transform",
+            self.meta.slide,
+            self.meta.partitions,
+            &[&self.meta],
+            node,
+        )
     }
 
     /// Combines each batch of this stream with the same batch of `other` (Spark's
