@@ -37,7 +37,7 @@ impl Duration {
     }
     /// Whether `self` is a whole multiple of `other` (false when `other` is zero).
     pub const fn is_multiple_of(self, other: Duration) -> bool {
-        other.0 != 0 && self.0 % other.0 == 0
+        other.0 != 0 && self.0.is_multiple_of(other.0)
     }
     /// The shorter of the two.
     pub fn min(self, other: Duration) -> Duration {
@@ -149,7 +149,7 @@ impl Time {
     }
     /// Whether this time is a whole multiple of `d` since the epoch.
     pub const fn is_multiple_of(self, d: Duration) -> bool {
-        d.0 != 0 && self.0 % d.0 == 0
+        d.0 != 0 && self.0.is_multiple_of(d.0)
     }
     /// The times `self, self + step, ...` strictly before `end` (Spark's `until`).
     pub fn until(self, end: Time, step: Duration) -> impl Iterator<Item = Time> {

@@ -253,10 +253,8 @@ impl<T: Data> QueueSource<T> {
 impl<T: Data> InputSource<T> for QueueSource<T> {
     fn batch(&self, _time: Time, out: &mut Vec<Vec<T>>) -> Result<(), String> {
         let rdds = self.queue.take(!self.one_at_a_time);
-        if rdds.is_empty() {
-            if let Some(d) = &self.default {
-                out.extend(d.clone().into_partitions());
-            }
+        if let (true, Some(d)) = (rdds.is_empty(), &self.default) {
+            out.extend(d.clone().into_partitions());
         }
         // Several RDDs at once form their union: partitions one after the other.
         for rdd in rdds {
