@@ -7,203 +7,19 @@
 //! through channels, sockets have read timeouts, and listeners accept in non-blocking mode.
 //! Sockets are real TCP sockets on 127.0.0.1 with ports chosen by the system.
 
+mod common;
+
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{ChildStdout, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-const EMBER: &str = env!("CARGO_BIN_EXE_ember");
-/// Pprint's and print's framing line.
-const DASHES: &str = "-------------------------------------------";
-/// How long a child may take to do something that should be quick (start, print, exit).
-const QUICK: Duration = Duration::from_secs(20);
-
-// ---------------------------------------------------------------------------------------------
-// Child processes
-
-/// A running `ember` process: killed and reaped on drop. Its stderr (and, unless taken, its
-/// stdout) is read line by line by threads.
-struct Proc {
-    child: Child,
-    stdout: Option<Lines>,
-    stderr: Lines,
-    status: Option<ExitStatus>,
-}
-
-/// Lines read from a pipe by a thread: all of them so far, and a channel of new ones.
-struct Lines {
-    all: Arc<Mutex<Vec<String>>>,
-    new: Receiver<String>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Lines {
-    fn read(pipe: impl Read + Send + 'static) -> Lines {
-        let all = Arc::new(Mutex::new(Vec::new()));
-        let (tx, new) = mpsc::channel();
-        let sink = Arc::clone(&all);
-        let thread = thread::spawn(move || {
-            let mut reader = BufReader::new(pipe);
-            let mut buf = Vec::new();
-            loop {
-                buf.clear();
-                match reader.read_until(b'\n', &mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        let line = String::from_utf8_lossy(&buf)
-                            .trim_end_matches(['\n', '\r'])
-                            .to_string();
-                        sink.lock().unwrap().push(line.clone());
-                        let _ = tx.send(line);
-                    }
-                }
-            }
-        });
-        Lines {
-            all,
-            new,
-            thread: Some(thread),
-        }
-    }
-
-    fn all(&self) -> Vec<String> {
-        self.all.lock().unwrap().clone()
-    }
-
-    fn text(&self) -> String {
-        self.all().join("\n")
-    }
-
-    /// The first new line for which `f` gives `Some`, waiting at most `within`.
-    fn find<T>(&self, within: Duration, mut f: impl FnMut(&str) -> Option<T>) -> Option<T> {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.new.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(found) = f(&line) {
-                        return Some(found);
-                    }
-                }
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return None,
-            }
-        }
-    }
-
-    /// Waits (bounded) for the reading thread to reach the end of the pipe.
-    fn finish(&mut self, within: Duration) {
-        let deadline = Instant::now() + within;
-        if let Some(thread) = self.thread.take() {
-            while !thread.is_finished() && Instant::now() < deadline {
-                thread::sleep(Duration::from_millis(5));
-            }
-            if thread.is_finished() {
-                let _ = thread.join();
-            }
-        }
-    }
-}
-
-impl Proc {
-    /// Starts `ember ARGS` with stdout and stderr captured.
-    fn start(args: &[&str]) -> Proc {
-        let mut proc = Proc::spawn(args);
-        let stdout = proc.child.stdout.take().expect("stdout is piped");
-        proc.stdout = Some(Lines::read(stdout));
-        proc
-    }
-
-    /// Starts `ember ARGS`, leaving stdout for the test to take with [`Proc::take_stdout`].
-    fn spawn(args: &[&str]) -> Proc {
-        let mut child = Command::new(EMBER)
-            .args(args)
-            .env_remove("RUST_LOG")
-            .env("RUST_BACKTRACE", "0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {EMBER}: {e}"));
-        let stderr = child.stderr.take().expect("stderr is piped");
-        Proc {
-            child,
-            stdout: None,
-            stderr: Lines::read(stderr),
-            status: None,
-        }
-    }
-
-    fn take_stdout(&mut self) -> ChildStdout {
-        self.child.stdout.take().expect("stdout not taken yet")
-    }
-
-    fn stdout(&self) -> &Lines {
-        self.stdout.as_ref().expect("stdout is captured")
-    }
-
-    /// The exit status if the process has ended.
-    fn poll(&mut self) -> Option<ExitStatus> {
-        if self.status.is_none() {
-            self.status = self.child.try_wait().expect("try_wait");
-        }
-        self.status
-    }
-
-    /// Waits at most `within` for the process to exit; then all its output has been read.
-    fn wait(&mut self, within: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + within;
-        while self.poll().is_none() && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(10));
-        }
-        let status = self.poll()?;
-        if let Some(stdout) = self.stdout.as_mut() {
-            stdout.finish(Duration::from_secs(5));
-        }
-        self.stderr.finish(Duration::from_secs(5));
-        Some(status)
-    }
-
-    /// Waits for the exit, failing the test with the output if it does not come in time.
-    fn expect_exit(&mut self, within: Duration) -> ExitStatus {
-        match self.wait(within) {
-            Some(status) => status,
-            None => panic!(
-                "ember did not exit within {within:?}\nstdout:\n{}\nstderr:\n{}",
-                self.stdout.as_ref().map(Lines::text).unwrap_or_default(),
-                self.stderr.text()
-            ),
-        }
-    }
-
-    /// The port from `ember feed: listening on 127.0.0.1:PORT` on stderr.
-    fn feed_port(&mut self) -> u16 {
-        let port = self.stderr.find(QUICK, |line| {
-            line.strip_prefix("ember feed: listening on 127.0.0.1:")
-                .map(|p| p.trim().parse::<u16>().expect("a port number"))
-        });
-        match port {
-            Some(port) => port,
-            None => panic!(
-                "ember feed printed no address; stderr:\n{}",
-                self.stderr.text()
-            ),
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if self.poll().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
+use common::{DASHES, Proc, QUICK, free_port};
 
 /// Asserts that nothing on stderr looks like a panic.
 fn assert_no_panic(stderr: &str) {
@@ -215,12 +31,6 @@ fn assert_no_panic(stderr: &str) {
 
 // ---------------------------------------------------------------------------------------------
 // Sockets
-
-/// A port nobody listens on (most likely): bound, then released.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
 
 /// Connects to the feeder at `port`, retrying briefly (it listens before it prints its address,
 /// so the first attempt should succeed).
@@ -410,7 +220,7 @@ fn feed_serves_the_whole_file_to_each_client_in_turn() {
         .map(|i| format!("line {i} of the file\n"))
         .collect();
     let file = write_file(tmp.path(), "lines.txt", &text);
-    let mut feed = Proc::start(&["feed", &file, "--port", "0"]);
+    let mut feed = Proc::start("ember", &["feed", &file, "--port", "0"]);
     let port = feed.feed_port();
 
     for client in 0..2 {
@@ -427,7 +237,7 @@ fn feed_serves_the_whole_file_to_each_client_in_turn() {
         drop(stream);
     }
     assert!(feed.poll().is_none(), "the feeder ended after its clients");
-    assert_no_panic(&feed.stderr.text());
+    assert_no_panic(&feed.stderr.lines_text());
 }
 
 #[test]
@@ -435,7 +245,7 @@ fn feed_rate_limits_lines_per_second() {
     let tmp = tempfile::tempdir().unwrap();
     let text: String = (0..20).map(|i| format!("paced line {i}\n")).collect();
     let file = write_file(tmp.path(), "paced.txt", &text);
-    let mut feed = Proc::start(&["feed", &file, "--port", "0", "--rate", "40"]);
+    let mut feed = Proc::start("ember", &["feed", &file, "--port", "0", "--rate", "40"]);
     let port = feed.feed_port();
 
     let began = Instant::now();
@@ -461,7 +271,10 @@ fn feed_loop_sends_the_file_again_and_again() {
     let tmp = tempfile::tempdir().unwrap();
     let text = "alpha\nbeta\ngamma\n";
     let file = write_file(tmp.path(), "loop.txt", text);
-    let mut feed = Proc::start(&["feed", &file, "--port", "0", "--loop", "--rate", "200"]);
+    let mut feed = Proc::start(
+        "ember",
+        &["feed", &file, "--port", "0", "--loop", "--rate", "200"],
+    );
     let port = feed.feed_port();
 
     let mut stream = connect(port);
@@ -479,7 +292,7 @@ fn feed_loop_sends_the_file_again_and_again() {
     assert_eq!(String::from_utf8_lossy(&got), text.repeat(2));
     drop(second);
     assert!(feed.poll().is_none());
-    assert_no_panic(&feed.stderr.text());
+    assert_no_panic(&feed.stderr.lines_text());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -494,19 +307,22 @@ fn wordcount_socket_summary_counts_every_word_sent() {
     let distinct: std::collections::BTreeSet<&str> = words.iter().copied().collect();
     let server = TextServer::start(text);
     let address = format!("127.0.0.1:{}", server.port);
-    let mut ember = Proc::start(&[
-        "wordcount",
-        "--socket",
-        &address,
-        "--summary",
-        "--batch",
-        "500ms",
-        "--duration",
-        "3s",
-    ]);
+    let mut ember = Proc::start(
+        "ember",
+        &[
+            "wordcount",
+            "--socket",
+            &address,
+            "--summary",
+            "--batch",
+            "500ms",
+            "--duration",
+            "3s",
+        ],
+    );
     let status = ember.expect_exit(QUICK);
     let stdout = ember.stdout().all();
-    let stderr = ember.stderr.text();
+    let stderr = ember.stderr.lines_text();
     assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
     assert_no_panic(&stderr);
     assert!(server.connections() >= 1, "ember never connected");
@@ -547,13 +363,16 @@ fn wordcount_dir_pprints_counts_of_a_file_moved_in() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("incoming");
     std::fs::create_dir(&dir).unwrap();
-    let mut ember = Proc::start(&[
-        "wordcount",
-        "--dir",
-        dir.to_str().unwrap(),
-        "--duration",
-        "4s",
-    ]);
+    let mut ember = Proc::start(
+        "ember",
+        &[
+            "wordcount",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--duration",
+            "4s",
+        ],
+    );
     // Written after the stream started, so that the file is new.
     thread::sleep(Duration::from_millis(1200));
     assert!(ember.poll().is_none(), "ember ended early");
@@ -563,7 +382,7 @@ fn wordcount_dir_pprints_counts_of_a_file_moved_in() {
 
     let status = ember.expect_exit(QUICK);
     let stdout = ember.stdout().all();
-    let stderr = ember.stderr.text();
+    let stderr = ember.stderr.lines_text();
     assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
     assert_no_panic(&stderr);
 
@@ -599,9 +418,12 @@ fn wordcount_dir_that_does_not_exist_fails_naming_it() {
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("nonexistent");
     let missing = missing.to_str().unwrap();
-    let mut ember = Proc::start(&["wordcount", "--dir", missing, "--duration", "3s"]);
+    let mut ember = Proc::start(
+        "ember",
+        &["wordcount", "--dir", missing, "--duration", "3s"],
+    );
     let status = ember.expect_exit(QUICK);
-    let stderr = ember.stderr.text();
+    let stderr = ember.stderr.lines_text();
     assert!(!status.success(), "exit {status}");
     assert!(
         stderr.contains(missing) && stderr.contains("no such directory"),
@@ -616,25 +438,28 @@ fn wordcount_socket_without_a_server_keeps_retrying_and_exits_at_its_duration() 
     let port = free_port();
     let address = format!("127.0.0.1:{port}");
     let began = Instant::now();
-    let mut ember = Proc::start(&[
-        "-v",
-        "wordcount",
-        "--socket",
-        &address,
-        "--summary",
-        "--duration",
-        "3s",
-    ]);
+    let mut ember = Proc::start(
+        "ember",
+        &[
+            "-v",
+            "wordcount",
+            "--socket",
+            &address,
+            "--summary",
+            "--duration",
+            "3s",
+        ],
+    );
     thread::sleep(Duration::from_millis(1500));
     assert!(
         ember.poll().is_none(),
         "ember ended early; stderr:\n{}",
-        ember.stderr.text()
+        ember.stderr.lines_text()
     );
     let status = ember.expect_exit(QUICK);
     let took = began.elapsed();
     let stdout = ember.stdout().all();
-    let stderr = ember.stderr.text();
+    let stderr = ember.stderr.lines_text();
     assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
     assert_no_panic(&stderr);
     assert!(took >= Duration::from_millis(2900), "ended after {took:?}");
@@ -651,9 +476,12 @@ fn wordcount_socket_without_a_server_keeps_retrying_and_exits_at_its_duration() 
 
 #[test]
 fn wordcount_rejects_a_bad_socket_address() {
-    let mut ember = Proc::start(&["wordcount", "--socket", "localhost", "--duration", "1s"]);
+    let mut ember = Proc::start(
+        "ember",
+        &["wordcount", "--socket", "localhost", "--duration", "1s"],
+    );
     let status = ember.expect_exit(QUICK);
-    let stderr = ember.stderr.text();
+    let stderr = ember.stderr.lines_text();
     assert!(!status.success());
     assert!(stderr.contains("expected HOST:PORT"), "{stderr}");
     assert_no_panic(&stderr);
@@ -673,12 +501,12 @@ fn terminate(proc: &Proc) {
 fn wordcount_until_sigterm(text: &str) -> (Proc, TextServer) {
     let server = TextServer::start(text);
     let address = format!("127.0.0.1:{}", server.port);
-    let mut ember = Proc::start(&["wordcount", "--socket", &address, "--summary"]);
+    let mut ember = Proc::start("ember", &["wordcount", "--socket", &address, "--summary"]);
     let first = ember.stdout().find(QUICK, parse_bench);
     assert!(
         first.is_some(),
         "no batch; stderr:\n{}",
-        ember.stderr.text()
+        ember.stderr.lines_text()
     );
     terminate(&ember);
     ember.expect_exit(Duration::from_secs(10));
@@ -690,7 +518,7 @@ fn wordcount_stops_gracefully_on_sigterm() {
     let text = "one two three\nfour five six\n";
     let (mut ember, _server) = wordcount_until_sigterm(text);
     let status = ember.expect_exit(QUICK);
-    let stderr = ember.stderr.text();
+    let stderr = ember.stderr.lines_text();
     assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
     assert_no_panic(&stderr);
     let stdout = ember.stdout().all();
@@ -705,7 +533,7 @@ fn wordcount_stops_gracefully_on_sigterm() {
 #[test]
 fn sigterm_stop_prints_no_warning() {
     let (ember, _server) = wordcount_until_sigterm("a b\n");
-    let stderr = ember.stderr.text();
+    let stderr = ember.stderr.lines_text();
     assert!(!stderr.contains("WARN"), "{stderr}");
 }
 
@@ -714,9 +542,9 @@ fn feed_of_a_missing_file_fails_at_start_naming_it() {
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("no-such-file.txt");
     let missing = missing.to_str().unwrap();
-    let mut feed = Proc::start(&["feed", missing, "--port", "0"]);
+    let mut feed = Proc::start("ember", &["feed", missing, "--port", "0"]);
     let status = feed.wait(Duration::from_secs(5));
-    let stderr = feed.stderr.text();
+    let stderr = feed.stderr.lines_text();
     assert!(
         status.is_some_and(|s| !s.success()),
         "still running or exit 0: {status:?}\nstderr:\n{stderr}"
@@ -729,10 +557,10 @@ fn feed_of_a_missing_file_fails_at_start_naming_it() {
 
 #[test]
 fn demo_prints_word_counts_in_pprint_framing() {
-    let mut ember = Proc::start(&["demo", "--seconds", "3", "--rate", "50"]);
+    let mut ember = Proc::start("ember", &["demo", "--seconds", "3", "--rate", "50"]);
     let status = ember.expect_exit(QUICK);
     let stdout = ember.stdout().all();
-    let stderr = ember.stderr.text();
+    let stderr = ember.stderr.lines_text();
     assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
     assert_no_panic(&stderr);
     assert!(stdout.iter().any(|l| l.len() == 43 && l == DASHES));
@@ -789,7 +617,10 @@ fn looping_feeder(tmp: &Path) -> (Proc, u16) {
         .map(|i| format!("word{} again and again\n", i % 7))
         .collect();
     let file = write_file(tmp, "words.txt", &text);
-    let mut feed = Proc::start(&["feed", &file, "--port", "0", "--loop", "--rate", "200"]);
+    let mut feed = Proc::start(
+        "ember",
+        &["feed", &file, "--port", "0", "--loop", "--rate", "200"],
+    );
     let port = feed.feed_port();
     (feed, port)
 }
@@ -799,21 +630,24 @@ fn closed_stdout_in_pprint_mode_stops_quietly() {
     let tmp = tempfile::tempdir().unwrap();
     let (_feed, port) = looping_feeder(tmp.path());
     let address = format!("127.0.0.1:{port}");
-    let mut ember = Proc::spawn(&[
-        "wordcount",
-        "--socket",
-        &address,
-        "--batch",
-        "300ms",
-        "--duration",
-        "30s",
-    ]);
+    let mut ember = Proc::spawn(
+        "ember",
+        &[
+            "wordcount",
+            "--socket",
+            &address,
+            "--batch",
+            "300ms",
+            "--duration",
+            "30s",
+        ],
+    );
     let lines = head_3(ember.take_stdout(), QUICK);
     assert_eq!(
         lines.len(),
         3,
         "{lines:?}\nstderr:\n{}",
-        ember.stderr.text()
+        ember.stderr.lines_text()
     );
     assert_eq!(lines[0], DASHES);
     assert!(lines[1].starts_with("Time: "), "{lines:?}");
@@ -821,7 +655,7 @@ fn closed_stdout_in_pprint_mode_stops_quietly() {
     let closed = Instant::now();
     // The next print meets the closed pipe and stops the stream long before --duration.
     let status = ember.expect_exit(Duration::from_secs(10));
-    let stderr = ember.stderr.text();
+    let stderr = ember.stderr.lines_text();
     assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
     assert_no_panic(&stderr);
     assert!(
@@ -836,26 +670,29 @@ fn closed_stdout_in_summary_mode_exits_zero() {
     let tmp = tempfile::tempdir().unwrap();
     let (_feed, port) = looping_feeder(tmp.path());
     let address = format!("127.0.0.1:{port}");
-    let mut ember = Proc::spawn(&[
-        "wordcount",
-        "--socket",
-        &address,
-        "--summary",
-        "--batch",
-        "200ms",
-        "--duration",
-        "30s",
-    ]);
+    let mut ember = Proc::spawn(
+        "ember",
+        &[
+            "wordcount",
+            "--socket",
+            &address,
+            "--summary",
+            "--batch",
+            "200ms",
+            "--duration",
+            "30s",
+        ],
+    );
     let lines = head_3(ember.take_stdout(), QUICK);
     assert_eq!(
         lines.len(),
         3,
         "{lines:?}\nstderr:\n{}",
-        ember.stderr.text()
+        ember.stderr.lines_text()
     );
     assert!(lines.iter().all(|l| parse_bench(l).is_some()), "{lines:?}");
     let status = ember.expect_exit(Duration::from_secs(10));
-    let stderr = ember.stderr.text();
+    let stderr = ember.stderr.lines_text();
     assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
     assert_no_panic(&stderr);
 }

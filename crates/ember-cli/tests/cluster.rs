@@ -15,21 +15,19 @@
 //! The tests that start processes take [`serial`] so that the 2-core machine runs one cluster at
 //! a time.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::process::ExitStatus;
+use std::sync::{Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-const EMBER: &str = env!("CARGO_BIN_EXE_ember");
-/// Pprint's framing line.
-const DASHES: &str = "-------------------------------------------";
-/// How long a child may take to do something that should be quick (start, print, fail).
-const QUICK: Duration = Duration::from_secs(20);
+use common::{DASHES, Proc, QUICK, free_port};
+
 /// How long a `--duration 6s` run (one process or a cluster) may take from spawn to exit.
 const RUN_DEADLINE: Duration = Duration::from_secs(30);
 /// The runs' `--duration`.
@@ -43,188 +41,6 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Child processes
-
-/// A running `ember` process: killed and reaped on drop. Its stdout and stderr are read by
-/// threads.
-struct Proc {
-    name: String,
-    child: Child,
-    stdout: Output,
-    stderr: Output,
-    status: Option<ExitStatus>,
-}
-
-/// What a thread read from a pipe: all the bytes so far, and a channel of new lines.
-struct Output {
-    raw: Arc<Mutex<Vec<u8>>>,
-    new: Receiver<String>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Output {
-    fn read(pipe: impl Read + Send + 'static) -> Output {
-        let raw = Arc::new(Mutex::new(Vec::new()));
-        let (tx, new) = mpsc::channel();
-        let sink = Arc::clone(&raw);
-        let thread = thread::spawn(move || {
-            let mut reader = BufReader::new(pipe);
-            let mut buf = Vec::new();
-            loop {
-                buf.clear();
-                match reader.read_until(b'\n', &mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        sink.lock().unwrap().extend_from_slice(&buf);
-                        let line = String::from_utf8_lossy(&buf)
-                            .trim_end_matches(['\n', '\r'])
-                            .to_string();
-                        let _ = tx.send(line);
-                    }
-                }
-            }
-        });
-        Output {
-            raw,
-            new,
-            thread: Some(thread),
-        }
-    }
-
-    /// Everything read so far, as text (lossy only for a message; see [`Proc::stdout_text`]).
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.raw.lock().unwrap()).into_owned()
-    }
-
-    fn bytes(&self) -> Vec<u8> {
-        self.raw.lock().unwrap().clone()
-    }
-
-    /// Waits at most `within` for a new line for which `f` holds.
-    fn find(&self, within: Duration, f: impl Fn(&str) -> bool) -> bool {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.new.recv_timeout(left) {
-                Ok(line) if f(&line) => return true,
-                Ok(_) => {}
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return false,
-            }
-        }
-    }
-
-    /// Waits (bounded) for the reading thread to reach the end of the pipe.
-    fn finish(&mut self, within: Duration) {
-        let deadline = Instant::now() + within;
-        if let Some(thread) = self.thread.take() {
-            while !thread.is_finished() && Instant::now() < deadline {
-                thread::sleep(Duration::from_millis(5));
-            }
-            if thread.is_finished() {
-                let _ = thread.join();
-            }
-        }
-    }
-}
-
-impl Proc {
-    /// Starts `ember ARGS` with stdout and stderr captured; `name` labels failure messages.
-    fn start(name: &str, args: &[&str]) -> Proc {
-        let mut child = Command::new(EMBER)
-            .args(args)
-            .env_remove("RUST_LOG")
-            .env("RUST_BACKTRACE", "0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {EMBER}: {e}"));
-        let stdout = Output::read(child.stdout.take().expect("stdout is piped"));
-        let stderr = Output::read(child.stderr.take().expect("stderr is piped"));
-        Proc {
-            name: name.to_string(),
-            child,
-            stdout,
-            stderr,
-            status: None,
-        }
-    }
-
-    /// The exit status if the process has ended.
-    fn poll(&mut self) -> Option<ExitStatus> {
-        if self.status.is_none() {
-            self.status = self.child.try_wait().expect("try_wait");
-        }
-        self.status
-    }
-
-    /// Waits until `deadline` for the process to exit; then all its output has been read.
-    fn wait_until(&mut self, deadline: Instant) -> Option<ExitStatus> {
-        while self.poll().is_none() && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(10));
-        }
-        let status = self.poll()?;
-        self.stdout.finish(Duration::from_secs(5));
-        self.stderr.finish(Duration::from_secs(5));
-        Some(status)
-    }
-
-    /// Waits for the exit, failing the test with the output if it does not come by `deadline`.
-    fn expect_exit_by(&mut self, deadline: Instant) -> ExitStatus {
-        match self.wait_until(deadline) {
-            Some(status) => status,
-            None => panic!("{} did not exit in time\n{}", self.name, self.report()),
-        }
-    }
-
-    /// Waits (at most `within`) for a line on stdout for which `f` holds.
-    fn expect_stdout_line(&mut self, within: Duration, what: &str, f: impl Fn(&str) -> bool) {
-        if !self.stdout.find(within, f) {
-            let status = self.poll();
-            panic!(
-                "{} printed no {what} within {within:?} (exit: {status:?})\n{}",
-                self.name,
-                self.report()
-            );
-        }
-    }
-
-    /// Stdout as text; it must be UTF-8.
-    fn stdout_text(&self) -> String {
-        String::from_utf8(self.stdout.bytes())
-            .unwrap_or_else(|e| panic!("{} printed invalid UTF-8: {e}", self.name))
-    }
-
-    fn stderr_text(&self) -> String {
-        self.stderr.text()
-    }
-
-    /// Both outputs, for failure messages.
-    fn report(&self) -> String {
-        format!(
-            "--- {} stdout:\n{}\n--- {} stderr:\n{}",
-            self.name,
-            self.stdout.text(),
-            self.name,
-            self.stderr.text()
-        )
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if self.poll().is_none() {
-            let _ = self.child.kill();
-            // SIGKILL cannot be ignored; still, poll rather than block.
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while self.poll().is_none() && Instant::now() < deadline {
-                thread::sleep(Duration::from_millis(10));
-            }
-        }
-    }
 }
 
 /// Asserts that `proc` exited 0 and printed nothing that looks like a panic or a warning.
@@ -250,12 +66,6 @@ fn assert_no_panic(proc: &Proc) {
 
 // ---------------------------------------------------------------------------------------------
 // Clusters
-
-/// A port nobody listens on (most likely): bound, then released.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
 
 /// Writes a hosts file listing `ports` on 127.0.0.1, one process a line.
 fn hosts_file(dir: &Path, name: &str, ports: &[u16]) -> PathBuf {
