@@ -165,7 +165,7 @@ fn launch_receiver<R: Send + 'static>(
         .unwrap_or(2000);
     let settings = ReceiverSettings {
         restart_delay: std::time::Duration::from_millis(restart_ms),
-        queue_blocks: 64,
+        queue_blocks: 16,
     };
     let waker = rt.clone();
     let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || waker.wake_workers());
