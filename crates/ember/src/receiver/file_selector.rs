@@ -69,12 +69,6 @@ impl FileSelector {
         }
     }
 
-    /// The monitored directory.
-    #[allow(dead_code)]
-    pub(crate) fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// How long selections are remembered: `slide × ceil(min_remember / slide)`.
     pub(crate) fn remember_duration(&self, slide: Duration) -> Duration {
         if slide.is_zero() {

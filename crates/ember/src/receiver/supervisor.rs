@@ -619,12 +619,6 @@ impl<T: Send + 'static> ReceiverHandle<T> {
     pub(crate) fn is_stopped(&self) -> bool {
         self.shared.terminated.load(Ordering::Acquire)
     }
-
-    /// Id of the input stream the receiver feeds.
-    #[allow(dead_code)]
-    pub(crate) fn stream_id(&self) -> usize {
-        self.shared.stream_id
-    }
 }
 
 impl<T> Drop for ReceiverHandle<T> {
