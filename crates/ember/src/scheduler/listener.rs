@@ -139,6 +139,8 @@ enum Message {
     Event(Event),
     Flush(Sender<()>),
     Add(Arc<dyn StreamingListener>),
+    /// Ends the bus thread after everything posted before it.
+    Close,
 }
 
 /// Delivers events to listeners in posting order on the `ember-listener-bus` thread.
@@ -181,11 +183,19 @@ impl ListenerBus {
 
     /// Delivers what is queued and ends the bus thread.
     pub(crate) fn close(&self) {
-        self.flush();
         let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
-        // Dropping our sender would not end the thread while clones exist, so the thread is
-        // left to end with the process when it is not the last handle; joining is best effort.
-        drop(thread);
+        if self.tx.send(Message::Close).is_ok()
+            && let Some(thread) = thread
+        {
+            // Bounded: a listener stuck in a callback must not hold up `stop`.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while !thread.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            }
+        }
     }
 }
 
@@ -193,6 +203,7 @@ fn deliver(rx: Receiver<Message>, mut listeners: Vec<Arc<dyn StreamingListener>>
     for msg in rx {
         match msg {
             Message::Add(l) => listeners.push(l),
+            Message::Close => break,
             Message::Flush(done) => {
                 let _ = done.send(());
             }
