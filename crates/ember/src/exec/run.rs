@@ -376,9 +376,18 @@ fn drive(
         let now = rt.clock.now();
         // When draining, the last batch closes at its time, or at once when the clock is manual
         // (nobody may move it any more) or the graceful-stop bound (10 batches) has passed.
-        let drain_due = draining_since
-            .is_some_and(|since| rt.clock.is_manual() || since.elapsed() >= interval.to_std() * 10);
-        if now >= next || drain_due {
+        // The last batch takes everything the stopped receivers had queued, so it closes only
+        // once the queue is empty.
+        let due = match draining_since {
+            None => now >= next,
+            Some(since) => {
+                !pulled
+                    && (now >= next
+                        || rt.clock.is_manual()
+                        || since.elapsed() >= interval.to_std() * 10)
+            }
+        };
+        if due {
             let info = close_batch(rt, &mut inputs, &mut ticks, next, zero, interval);
             in_flight.push_back(info);
             next = next + interval;
