@@ -37,6 +37,10 @@ pub struct Args {
     /// instead of the first ten counts.
     #[arg(long)]
     pub summary: bool,
+    /// Any setting, as Spark's `--conf`, e.g. `--conf ember.cluster.connectTimeout=10s`
+    /// (repeatable).
+    #[arg(long = "conf", value_name = "KEY=VALUE")]
+    pub settings: Vec<String>,
     /// Stop (gracefully) after this long, e.g. `30s`; otherwise run until Ctrl-C.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
@@ -65,6 +69,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// The configuration for `--master` and, in a cluster, `--hosts`/`--process`.
 pub fn conf(args: &Args, app: &str) -> Result<Conf> {
     let mut conf = Conf::new().set_master(&args.master).set_app_name(app);
+    for setting in &args.settings {
+        let (key, value) = setting
+            .split_once('=')
+            .with_context(|| format!("--conf {setting}: expected KEY=VALUE"))?;
+        conf = conf.set(key.trim(), value.trim());
+    }
     if let (Some(hosts), Some(process)) = (&args.hosts, args.process) {
         conf = conf.set_hosts_file(hosts, process)?;
     }

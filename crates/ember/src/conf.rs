@@ -19,6 +19,8 @@ pub const APP_NAME: &str = "spark.app.name";
 pub const CLUSTER_HOSTS: &str = "ember.cluster.hosts";
 /// Setting key of this process's index among [`CLUSTER_HOSTS`].
 pub const CLUSTER_PROCESS: &str = "ember.cluster.process";
+/// Setting key of how long a cluster process waits for the others to come up (default 60 s).
+pub const CLUSTER_CONNECT_TIMEOUT: &str = "ember.cluster.connectTimeout";
 /// Setting key of the longest line a socket or file source accepts, in bytes (default 16 MiB).
 pub const MAX_LINE_BYTES: &str = "ember.input.maxLineBytes";
 /// Setting key of the delay before a receiver restarts, in milliseconds (Spark's default 2000).

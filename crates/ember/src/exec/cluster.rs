@@ -19,8 +19,6 @@ use crate::error::{Error, Result};
 use crate::exec::run::Plan;
 
 const MAGIC: &[u8; 8] = b"EMBER\0\x01\0";
-/// How long a process waits for the others to come up.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Communication for this process: threads only, or threads plus connections to the others.
 pub(super) fn allocators(plan: &Plan) -> Result<(Vec<AllocatorBuilder>, Box<dyn Any + Send>)> {
@@ -35,6 +33,7 @@ pub(super) fn allocators(plan: &Plan) -> Result<(Vec<AllocatorBuilder>, Box<dyn 
         master.process(),
         master.threads(),
         plan.fingerprint,
+        plan.connect_timeout,
     )?;
     let hooks = Hooks::default();
     let local = ProcessBuilder::new_typed_vector(
@@ -93,8 +92,9 @@ fn connect(
     me: usize,
     threads: usize,
     fingerprint: u64,
+    timeout: Duration,
 ) -> Result<Vec<Option<TcpStream>>> {
-    let deadline = Instant::now() + CONNECT_TIMEOUT;
+    let deadline = Instant::now() + timeout;
     let listener = TcpListener::bind(&hosts[me])
         .map_err(|e| Error::Cluster(format!("process {me} cannot listen on {}: {e}", hosts[me])))?;
     listener
@@ -118,7 +118,7 @@ fn connect(
                 Err(e) => {
                     return Err(Error::Cluster(format!(
                         "process {peer} at {address} did not answer within {}s: {e}",
-                        CONNECT_TIMEOUT.as_secs()
+                        timeout.as_secs_f64()
                     )));
                 }
             }
@@ -131,7 +131,7 @@ fn connect(
             .write_all(&hello)
             .map_err(|e| Error::io(format!("greeting process {peer}"), e))?;
         let mut reply = [0u8; 32];
-        stream.set_read_timeout(Some(CONNECT_TIMEOUT)).ok();
+        stream.set_read_timeout(Some(timeout)).ok();
         stream
             .read_exact(&mut reply)
             .map_err(|e| Error::io(format!("reading process {peer}'s greeting"), e))?;
@@ -150,7 +150,7 @@ fn connect(
                 stream
                     .set_nodelay(true)
                     .map_err(|e| Error::io("configuring a cluster connection", e))?;
-                stream.set_read_timeout(Some(CONNECT_TIMEOUT)).ok();
+                stream.set_read_timeout(Some(timeout)).ok();
                 let mut greeting = [0u8; 32];
                 stream
                     .read_exact(&mut greeting)
@@ -173,7 +173,7 @@ fn connect(
                 if Instant::now() >= deadline {
                     return Err(Error::Cluster(format!(
                         "{missing} process(es) did not connect to process {me} within {}s",
-                        CONNECT_TIMEOUT.as_secs()
+                        timeout.as_secs_f64()
                     )));
                 }
                 std::thread::sleep(Duration::from_millis(20));

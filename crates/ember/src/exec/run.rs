@@ -34,6 +34,8 @@ pub(crate) struct Plan {
     pub(crate) master: Master,
     /// Identifies the graph's shape; processes of a cluster must agree on it.
     pub(crate) fingerprint: u64,
+    /// How long a cluster process waits for the others to connect.
+    pub(crate) connect_timeout: std::time::Duration,
     /// When `start` was called: the first batch is the next batch time after it.
     pub(crate) start: Time,
     /// Steps a worker takes after pushing a received block in, so that the block goes through

@@ -260,6 +260,12 @@ impl StreamingContext {
             batch: self.inner.batch,
             master: self.inner.ctx.master().clone(),
             fingerprint,
+            connect_timeout: std::time::Duration::from_millis(
+                self.inner
+                    .ctx
+                    .conf()
+                    .get_millis(crate::conf::CLUSTER_CONNECT_TIMEOUT, 60_000)?,
+            ),
             start: started_at,
             settle_steps,
         });
