@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use common::{DASHES, Proc, QUICK, free_port};
+use common::{Bench, DASHES, Proc, QUICK, free_port, parse_bench};
 
 /// Asserts that nothing on stderr looks like a panic.
 fn assert_no_panic(stderr: &str) {
@@ -136,30 +136,6 @@ impl Drop for TextServer {
 
 // ---------------------------------------------------------------------------------------------
 // Output formats
-
-/// One `BENCH batch=<ms> total=<n> keys=<n>` line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Bench {
-    batch: u64,
-    total: u64,
-    keys: u64,
-}
-
-fn parse_bench(line: &str) -> Option<Bench> {
-    let rest = line.strip_prefix("BENCH batch=")?;
-    let (batch, rest) = rest.split_once(" total=")?;
-    let (total, keys) = rest.split_once(" keys=")?;
-    let number = |s: &str| -> Option<u64> {
-        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| s.parse().ok())
-            .flatten()
-    };
-    Some(Bench {
-        batch: number(batch)?,
-        total: number(total)?,
-        keys: number(keys)?,
-    })
-}
 
 /// Whether `s` is `YYYY-MM-DD HH:MM:SS` (pprint's local batch time on a whole second).
 fn is_pprint_time(s: &str) -> bool {

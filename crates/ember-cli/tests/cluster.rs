@@ -26,7 +26,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use common::{DASHES, Proc, QUICK, free_port};
+use common::{Bench, DASHES, Proc, QUICK, free_port, parse_bench};
 
 /// How long a `--duration 6s` run (one process or a cluster) may take from spawn to exit.
 const RUN_DEADLINE: Duration = Duration::from_secs(30);
@@ -244,30 +244,6 @@ fn non_empty_blocks(stdout: &str) -> Vec<String> {
         }
     }
     blocks
-}
-
-/// One `BENCH batch=<ms> total=<n> keys=<n>` line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Bench {
-    batch: u64,
-    total: u64,
-    keys: u64,
-}
-
-fn parse_bench(line: &str) -> Option<Bench> {
-    let rest = line.strip_prefix("BENCH batch=")?;
-    let (batch, rest) = rest.split_once(" total=")?;
-    let (total, keys) = rest.split_once(" keys=")?;
-    let number = |s: &str| -> Option<u64> {
-        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| s.parse().ok())
-            .flatten()
-    };
-    Some(Bench {
-        batch: number(batch)?,
-        total: number(total)?,
-        keys: number(keys)?,
-    })
 }
 
 /// Every line of `proc`'s stdout as a BENCH line (failing on any other line).

@@ -282,3 +282,27 @@ pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }
+
+/// One `BENCH batch=<ms> total=<n> keys=<n>` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bench {
+    pub batch: u64,
+    pub total: u64,
+    pub keys: u64,
+}
+
+pub fn parse_bench(line: &str) -> Option<Bench> {
+    let rest = line.strip_prefix("BENCH batch=")?;
+    let (batch, rest) = rest.split_once(" total=")?;
+    let (total, keys) = rest.split_once(" keys=")?;
+    let number = |s: &str| -> Option<u64> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    Some(Bench {
+        batch: number(batch)?,
+        total: number(total)?,
+        keys: number(keys)?,
+    })
+}
