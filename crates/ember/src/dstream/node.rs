@@ -122,3 +122,45 @@ pub(crate) fn into_partitions<T>(records: Vec<(u32, T)>, partitions: usize) -> V
     }
     parts
 }
+
+/// Gathers each batch on the driver and, at the stream's slide times, hands the batch's records
+/// (tagged with their partitions) to `run` there; other workers only pass their records on.
+/// Every driver-side operation (outputs, `transform`, `slice`) is this plus what it does with
+/// the batch.
+pub(crate) struct OnDriver<S, U, F> {
+    driver: bool,
+    slide: crate::time::Duration,
+    run: F,
+    _t: PhantomData<fn(S) -> U>,
+}
+
+impl<S, U, F> OnDriver<S, U, F> {
+    pub(crate) fn new(driver: bool, slide: crate::time::Duration, run: F) -> Self {
+        OnDriver {
+            driver,
+            slide,
+            run,
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<S, U, F> crate::exec::BatchLogic<S, U> for OnDriver<S, U, F>
+where
+    S: Data,
+    U: Data,
+    F: FnMut(Vec<(u32, S)>, crate::time::Time, &mut Vec<(u32, U)>) + 'static,
+{
+    type Acc = Vec<(u32, S)>;
+
+    fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, record: S) {
+        acc.push((partition, record));
+    }
+
+    fn finish(&mut self, tick: &crate::exec::Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, U)>) {
+        let records = std::mem::take(acc);
+        if self.driver && tick.is_slide_time(self.slide) {
+            (self.run)(records, tick.time, out);
+        }
+    }
+}

@@ -9,13 +9,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::data::Data;
-use crate::dstream::node::into_partitions;
+use crate::dstream::node::{OnDriver, into_partitions};
 use crate::dstream::{DStream, Meta};
 use crate::error::Result;
 use crate::exec::{BatchLogic, Builder, OutputNode, Route, Tick};
 use crate::rdd::Rdd;
 use crate::scheduler::runtime::{Job, Runtime, StopMode};
-use crate::time::{Duration, Time};
+use crate::time::Time;
 
 type Action<T> = Arc<dyn Fn(Rdd<T>, Time, &Runtime) -> Result<(), String> + Send + Sync>;
 
@@ -52,44 +52,6 @@ impl<T: Data> BatchLogic<T, T> for TakePerPartition {
     }
 }
 
-/// On the driver: turns the gathered batch into an RDD and queues the output job.
-struct SubmitJob<T: Data> {
-    runtime: Arc<Runtime>,
-    driver: bool,
-    op: usize,
-    name: &'static str,
-    lineage: Arc<std::collections::BTreeSet<usize>>,
-    partitions: usize,
-    slide: Duration,
-    action: Action<T>,
-}
-
-impl<T: Data> BatchLogic<T, ()> for SubmitJob<T> {
-    type Acc = Vec<(u32, T)>;
-
-    fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, record: T) {
-        acc.push((partition, record));
-    }
-
-    fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, _out: &mut Vec<(u32, ())>) {
-        let acc = std::mem::take(acc);
-        if !self.driver || !tick.is_slide_time(self.slide) {
-            return;
-        }
-        let rdd = Rdd::from_partitions(&self.runtime.ctx, into_partitions(acc, self.partitions));
-        let action = self.action.clone();
-        let runtime = self.runtime.clone();
-        let time = tick.time;
-        let job = Job {
-            op: self.op,
-            name: self.name,
-            lineage: self.lineage.clone(),
-            run: Box::new(move || action(rdd, time, &runtime)),
-        };
-        self.runtime.submit_job(time, job);
-    }
-}
-
 impl<T: Data> OutputNode for GatherOutput<T> {
     fn build<'s>(&self, b: &mut Builder<'s>) {
         let meta: &Meta = &self.parent.meta;
@@ -97,16 +59,28 @@ impl<T: Data> OutputNode for GatherOutput<T> {
         if let Some(limit) = self.limit {
             flow = flow.batch(b, Route::Local, meta.id, "take", TakePerPartition { limit });
         }
-        let logic = SubmitJob {
-            runtime: b.runtime().clone(),
-            driver: b.is_driver(),
-            op: self.op,
-            name: self.name,
-            lineage: meta.lineage.clone(),
-            partitions: meta.partitions,
-            slide: meta.slide,
-            action: self.action.clone(),
-        };
+        // On the driver: the gathered batch becomes an RDD and the output job is queued.
+        let runtime = b.runtime().clone();
+        let (op, name, lineage) = (self.op, self.name, meta.lineage.clone());
+        let (partitions, action) = (meta.partitions, self.action.clone());
+        let logic = OnDriver::new(
+            b.is_driver(),
+            meta.slide,
+            move |records, time, _: &mut Vec<(u32, ())>| {
+                let rdd = Rdd::from_partitions(&runtime.ctx, into_partitions(records, partitions));
+                let (action, job_runtime) = (action.clone(), runtime.clone());
+                let run = Box::new(move || action(rdd, time, &job_runtime));
+                runtime.submit_job(
+                    time,
+                    Job {
+                        op,
+                        name,
+                        lineage: lineage.clone(),
+                        run,
+                    },
+                );
+            },
+        );
         let done = flow.batch(b, Route::Driver, meta.id, self.name, logic);
         b.probe(done);
     }

@@ -9,46 +9,16 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use crate::data::Data;
-use crate::dstream::node::into_partitions;
+use crate::dstream::node::{OnDriver, into_partitions};
 use crate::dstream::{DStream, Meta};
 use crate::error::{Error, Result};
-use crate::exec::{BatchLogic, Builder, Flow, Route, Tick};
+use crate::exec::{Builder, Flow, Route};
 use crate::rdd::Rdd;
 use crate::streaming::StreamingContextState;
-use crate::time::{Duration, Time};
+use crate::time::Time;
 
 /// A stream's kept batches: batch time in ms → partitions.
 pub(crate) type Retained<T> = Arc<Mutex<BTreeMap<u64, Vec<Vec<T>>>>>;
-
-struct Keep<T> {
-    store: Retained<T>,
-    keep: Duration,
-    partitions: usize,
-    slide: Duration,
-    driver: bool,
-}
-
-impl<T: Data> BatchLogic<T, ()> for Keep<T> {
-    type Acc = Vec<(u32, T)>;
-
-    fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, record: T) {
-        acc.push((partition, record));
-    }
-
-    fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, _out: &mut Vec<(u32, ())>) {
-        let records = std::mem::take(acc);
-        if !self.driver || !tick.is_slide_time(self.slide) {
-            return;
-        }
-        let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
-        store.insert(
-            tick.time.as_millis(),
-            into_partitions(records, self.partitions),
-        );
-        let oldest = tick.time.as_millis().saturating_sub(self.keep.as_millis());
-        store.retain(|t, _| *t > oldest);
-    }
-}
 
 /// Gathers and keeps the stream's batches on the driver when the run remembers.
 pub(crate) fn retain<'s, T: Data>(
@@ -60,13 +30,17 @@ pub(crate) fn retain<'s, T: Data>(
     let Some(keep) = b.runtime().remember else {
         return;
     };
-    let logic = Keep {
-        store: store.clone(),
-        keep: keep.max(meta.slide),
-        partitions: meta.partitions,
-        slide: meta.slide,
-        driver: b.is_driver(),
-    };
+    let (store, keep, partitions) = (store.clone(), keep.max(meta.slide), meta.partitions);
+    let logic = OnDriver::new(
+        b.is_driver(),
+        meta.slide,
+        move |records, time: Time, _: &mut Vec<(u32, ())>| {
+            let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
+            store.insert(time.as_millis(), into_partitions(records, partitions));
+            let oldest = time.as_millis().saturating_sub(keep.as_millis());
+            store.retain(|t, _| *t > oldest);
+        },
+    );
     let done = flow
         .clone()
         .batch(b, Route::Driver, meta.id, "remember", logic);

@@ -11,39 +11,23 @@
 use std::sync::Arc;
 
 use crate::data::Data;
-use crate::dstream::node::into_partitions;
+use crate::dstream::node::{OnDriver, into_partitions};
 use crate::dstream::pair::Side;
 use crate::dstream::{DStream, Meta, Node};
-use crate::exec::{BatchLogic, Builder, Flow, Route, Tick};
+use crate::exec::{Builder, Flow, Route};
 use crate::rdd::Rdd;
-use crate::time::{Duration, Time};
+use crate::time::Time;
 
 type TransformFn<T, U> = Arc<dyn Fn(Rdd<T>, Time) -> Rdd<U> + Send + Sync>;
 type Transform2Fn<A, B, U> = Arc<dyn Fn(Rdd<A>, Rdd<B>, Time) -> Rdd<U> + Send + Sync>;
 
-struct Gathered<S, U> {
-    ctx: crate::context::Context,
-    driver: bool,
-    slide: Duration,
-    run: Box<dyn FnMut(&crate::context::Context, Vec<(u32, S)>, Time) -> Rdd<U>>,
-}
-
-impl<S: Data, U: Data> BatchLogic<S, U> for Gathered<S, U> {
-    type Acc = Vec<(u32, S)>;
-
-    fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, record: S) {
-        acc.push((partition, record));
-    }
-
-    fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, U)>) {
-        let acc = std::mem::take(acc);
-        if !self.driver || !tick.is_slide_time(self.slide) {
-            return;
-        }
-        let result = (self.run)(&self.ctx, acc, tick.time);
-        for (p, part) in result.into_partitions().into_iter().enumerate() {
-            out.extend(part.into_iter().map(|u| (p as u32, u)));
-        }
+/// Emits an RDD's partitions as records tagged with their partition.
+fn emit<U>(result: Rdd<U>, out: &mut Vec<(u32, U)>)
+where
+    U: Data,
+{
+    for (p, part) in result.into_partitions().into_iter().enumerate() {
+        out.extend(part.into_iter().map(|u| (p as u32, u)));
     }
 }
 
@@ -56,17 +40,20 @@ impl<T: Data, U: Data> Node<U> for Transformed<T, U> {
     fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, U> {
         let f = self.f.clone();
         let partitions = self.parent.meta.partitions;
-        let logic = Gathered {
-            ctx: b.runtime().ctx.clone(),
-            driver: b.is_driver(),
-            slide: meta.slide,
-            run: Box::new(move |ctx, records, time| {
-                f(
-                    Rdd::from_partitions(ctx, into_partitions(records, partitions)),
-                    time,
+        let ctx = b.runtime().ctx.clone();
+        let logic = OnDriver::new(
+            b.is_driver(),
+            meta.slide,
+            move |records, time, out: &mut Vec<(u32, U)>| {
+                emit(
+                    f(
+                        Rdd::from_partitions(&ctx, into_partitions(records, partitions)),
+                        time,
+                    ),
+                    out,
                 )
-            }),
-        };
+            },
+        );
         self.parent
             .flow(b)
             .batch(b, Route::Driver, meta.id, "transform", logic)
@@ -98,11 +85,11 @@ impl<A: Data, B: Data, U: Data> Node<U> for Transformed2<A, B, U> {
                 out.push((p, Side::Right(x)));
                 Ok(())
             });
-        let logic = Gathered {
-            ctx: b.runtime().ctx.clone(),
-            driver: b.is_driver(),
-            slide: meta.slide,
-            run: Box::new(move |ctx, records: Vec<(u32, Side<A, B>)>, time| {
+        let ctx = b.runtime().ctx.clone();
+        let logic = OnDriver::new(
+            b.is_driver(),
+            meta.slide,
+            move |records: Vec<(u32, Side<A, B>)>, time, out: &mut Vec<(u32, U)>| {
                 let (mut ls, mut rs) = (Vec::new(), Vec::new());
                 for (p, r) in records {
                     match r {
@@ -110,11 +97,12 @@ impl<A: Data, B: Data, U: Data> Node<U> for Transformed2<A, B, U> {
                         Side::Right(x) => rs.push((p, x)),
                     }
                 }
-                let l = Rdd::from_partitions(ctx, into_partitions(ls, left_parts));
-                let r = Rdd::from_partitions(ctx, into_partitions(rs, right_parts));
-                f(l, r, time)
-            }),
-        };
+                let l = Rdd::from_partitions(&ctx, into_partitions(ls, left_parts));
+                let r = Rdd::from_partitions(&ctx, into_partitions(rs, right_parts));
+                let result = f(l, r, time);
+                emit(result, out)
+            },
+        );
         left.concat(right)
             .batch(b, Route::Driver, meta.id, "transform_with", logic)
             .route_by_partition()
