@@ -55,6 +55,24 @@ pub enum Error {
     /// The execution engine failed (a worker died); the message says why.
     #[error("execution failed: {0}")]
     Execution(String),
+    /// A checkpoint file is damaged: truncated, not an ember file, or its checksum does not match.
+    #[error("checkpoint file {} is corrupt: {reason}", path.display())]
+    CorruptCheckpoint {
+        /// The damaged file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No usable checkpoint could be read from a directory that has some (Spark's
+    /// `Failed to read checkpoint from directory`), or the checkpoint does not fit the program
+    /// that tries to restore it. Recovery never silently starts from scratch instead.
+    #[error("Failed to read checkpoint from directory {}: {reason}", dir.display())]
+    Checkpoint {
+        /// The checkpoint directory.
+        dir: PathBuf,
+        /// Why (a corrupt file, a missing share, a different stream graph, ...).
+        reason: String,
+    },
 }
 
 impl Error {

@@ -46,6 +46,7 @@
 
 #![warn(missing_docs)]
 
+mod checkpoint;
 pub mod conf;
 pub mod context;
 pub mod data;
@@ -56,6 +57,7 @@ pub mod hash;
 pub mod rdd;
 pub mod receiver;
 pub mod scheduler;
+pub mod state;
 pub mod streaming;
 pub mod testing;
 pub mod time;

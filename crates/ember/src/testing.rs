@@ -172,6 +172,20 @@ impl StreamTest {
         Ok(())
     }
 
+    /// Restores the newest checkpoint of `dir` into the graph built so far (what
+    /// [`StreamingContext::get_or_create`] does after building it), and moves the clock to the
+    /// committed batch, so that [`run`](Self::run) continues after it. The committed batch time,
+    /// if there was a checkpoint.
+    pub fn restore(&self, dir: &std::path::Path) -> Result<Option<Time>> {
+        let committed = self.ssc.restore_from(dir, false)?;
+        if let Some(t) = committed {
+            *self.ran.lock().unwrap_or_else(|p| p.into_inner()) =
+                t.as_millis() / self.batch.as_millis();
+            self.clock.set(t);
+        }
+        Ok(committed)
+    }
+
     /// Stops the context (not the `Context`) and waits for it.
     pub fn stop(&self) -> Result<()> {
         self.ssc.stop(false, false)

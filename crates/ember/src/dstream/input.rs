@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use crate::conf::Conf;
 use crate::data::Data;
 use crate::dstream::{Meta, Node};
-use crate::exec::{Builder, Flow};
+use crate::exec::{Builder, Flow, SourceCheckpoint};
 use crate::rdd::Rdd;
 use crate::receiver::file_selector::FileSelector;
 use crate::receiver::lines::TextChunk;
@@ -24,7 +24,7 @@ use crate::time::{Duration, Time};
 /// A source of records for one input stream. One instance per process, shared by the workers
 /// of the driver's process: each of them takes received blocks when it has room (so memory stays
 /// bounded and the work spreads by itself), and the driver asks for batch data at batch close.
-pub(crate) trait InputSource<T>: Send + Sync {
+pub(crate) trait InputSource<T>: SourceCheckpoint {
     /// The next block that arrived (receivers), if any.
     fn poll(&self) -> Option<Vec<T>> {
         None
@@ -73,6 +73,7 @@ impl<T: Data> InputNode<T> {
 struct Exhausted;
 
 impl<T> InputSource<T> for Exhausted {}
+impl SourceCheckpoint for Exhausted {}
 
 impl<T: Data> Node<T> for InputNode<T> {
     fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, T> {
@@ -111,6 +112,8 @@ impl<T: Data> ReceiverSource<T> {
     }
 }
 
+impl<T: Data> SourceCheckpoint for ReceiverSource<T> {}
+
 impl<T: Data> InputSource<T> for ReceiverSource<T> {
     fn poll(&self) -> Option<Vec<T>> {
         self.handle.try_recv()
@@ -138,6 +141,8 @@ impl SocketSource {
         SocketSource { handle }
     }
 }
+
+impl SourceCheckpoint for SocketSource {}
 
 impl InputSource<String> for SocketSource {
     fn poll(&self) -> Option<Vec<String>> {
@@ -250,6 +255,10 @@ impl<T: Data> QueueSource<T> {
     }
 }
 
+/// A queue's RDDs live in memory only; Spark warns at start and refuses at recovery. ember
+/// restores the rest of the graph and starts the queue empty.
+impl<T: Data> SourceCheckpoint for QueueSource<T> {}
+
 impl<T: Data> InputSource<T> for QueueSource<T> {
     fn batch(&self, _time: Time, out: &mut Vec<Vec<T>>) -> Result<(), String> {
         let rdds = self.queue.take(!self.one_at_a_time);
@@ -272,17 +281,84 @@ pub(crate) struct FileSource {
     last: Mutex<Vec<PathBuf>>,
 }
 
+/// A directory source's checkpoint data: the threshold that ignores files older than the
+/// stream, and the files selected per batch within the remember window, so that after a restart
+/// no file is read twice and none is missed.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct FileSourceCheckpoint {
+    initial_threshold: Time,
+    selected: Vec<(Time, Vec<String>)>,
+}
+
 impl FileSource {
-    pub(crate) fn new(dir: PathBuf, created: Time, slide: Duration, conf: &Conf) -> Self {
+    pub(crate) fn new(
+        dir: PathBuf,
+        created: Time,
+        slide: Duration,
+        conf: &Conf,
+        restored: Option<&[u8]>,
+    ) -> Self {
         let remember_ms = conf
             .get_millis(crate::conf::FILE_MIN_REMEMBER, 60_000)
             .unwrap_or(60_000);
-        let selector = FileSelector::new(dir, true, created, Duration::milliseconds(remember_ms));
+        let mut selector = FileSelector::new(
+            dir.clone(),
+            true,
+            created,
+            Duration::milliseconds(remember_ms),
+        );
+        if let Some(bytes) = restored {
+            match postcard::from_bytes::<FileSourceCheckpoint>(bytes) {
+                Ok(ck) => {
+                    tracing::info!(
+                        directory = %dir.display(),
+                        batches = ck.selected.len(),
+                        "restored the list of processed files"
+                    );
+                    selector.restore(
+                        ck.initial_threshold,
+                        ck.selected
+                            .into_iter()
+                            .map(|(t, files)| (t, files.into_iter().map(PathBuf::from).collect()))
+                            .collect(),
+                    );
+                }
+                // The commit's checksum held, so this is a format from another version.
+                Err(e) => tracing::error!(
+                    "the checkpointed file list of {} cannot be read ({e}); files already processed may be read again",
+                    dir.display()
+                ),
+            }
+        }
         FileSource {
             selector: Mutex::new(selector),
             slide,
             last: Mutex::new(Vec::new()),
         }
+    }
+}
+
+impl SourceCheckpoint for FileSource {
+    fn checkpoint(&self, upto: Time) -> Option<Vec<u8>> {
+        let selector = self.selector.lock().unwrap_or_else(|p| p.into_inner());
+        let ck = FileSourceCheckpoint {
+            initial_threshold: selector.initial_threshold(),
+            selected: selector
+                .remembered()
+                .into_iter()
+                .filter(|(t, _)| *t <= upto)
+                .map(|(t, files)| {
+                    (
+                        t,
+                        files
+                            .iter()
+                            .map(|f| f.to_string_lossy().into_owned())
+                            .collect(),
+                    )
+                })
+                .collect(),
+        };
+        postcard::to_allocvec(&ck).ok()
     }
 }
 

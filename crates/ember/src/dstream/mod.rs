@@ -19,6 +19,7 @@ use crate::time::Duration;
 pub(crate) mod counted;
 pub(crate) mod input;
 pub(crate) mod map_partitioned;
+pub(crate) mod map_with_state;
 pub(crate) mod mapped;
 pub(crate) mod node;
 pub(crate) mod output;
@@ -28,8 +29,10 @@ pub(crate) mod shuffled;
 pub(crate) mod slice;
 pub(crate) mod transformed;
 pub(crate) mod union;
+pub(crate) mod update_state;
 
 pub use input::RddQueue;
+pub use map_with_state::MapWithStateDStream;
 
 /// What every stream knows about itself, independent of its element type.
 pub(crate) struct Meta {
@@ -91,6 +94,26 @@ impl<T: Data> DStream<T> {
     /// Time between this stream's batches.
     pub fn slide_duration(&self) -> Duration {
         self.meta.slide
+    }
+
+    /// Sets how often this stream's state is checkpointed (Spark's `DStream.checkpoint`): a
+    /// multiple of its slide. ember checkpoints state, not data: on a stream without state this
+    /// only validates the interval. With several stateful streams, checkpoints happen at the
+    /// least common multiple of their intervals, so that every commit has all the state.
+    pub fn checkpoint(&self, interval: Duration) -> crate::Result<()> {
+        let slide = self.meta.slide;
+        let name = self.meta.name;
+        if interval < slide {
+            return Err(crate::Error::Requirement(format!(
+                "The checkpoint interval for {name} has been set to {interval} which is lower than its slide time ({slide}). Please set it to at least {slide}."
+            )));
+        }
+        if !interval.is_multiple_of(slide) {
+            return Err(crate::Error::Requirement(format!(
+                "The checkpoint interval for {name} has been set to  {interval} which not a multiple of its slide time ({slide}). Please set it to a multiple of {slide}."
+            )));
+        }
+        self.ssc.set_checkpoint_interval(self.meta.id, interval)
     }
 
     /// The stream's part of the dataflow, built once per worker.

@@ -8,7 +8,7 @@ use crate::dstream::{DStream, Meta, Node};
 use crate::exec::{BatchLogic, Builder, Flow, Route};
 
 /// Where a per-batch logic instance runs.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone)]
 pub(crate) struct WorkerInfo {
     /// This worker's index over all processes.
     pub(crate) index: usize,
@@ -16,6 +16,10 @@ pub(crate) struct WorkerInfo {
     pub(crate) workers: usize,
     /// Whether this worker is the driver.
     pub(crate) driver: bool,
+    /// The graph node being built.
+    pub(crate) node: usize,
+    /// The run's checkpointing, when a checkpoint directory is set.
+    pub(crate) checkpoint: Option<std::sync::Arc<crate::checkpoint::Checkpointing>>,
 }
 
 impl WorkerInfo {
@@ -98,6 +102,8 @@ where
             index: b.worker_index(),
             workers: b.workers(),
             driver: b.is_driver(),
+            node: meta.id,
+            checkpoint: b.runtime().checkpointing.clone(),
         };
         let logic = (self.make)(info);
         self.parent

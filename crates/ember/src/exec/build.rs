@@ -27,6 +27,8 @@ pub(crate) struct Tick {
     /// Spark's `zeroTime`: the first batch time minus the batch interval. A stream with slide
     /// `s` produces batches at the times `t` with `(t - zero) % s == 0`.
     pub(crate) zero: Time,
+    /// The last batch of a graceful stop: stateful streams checkpoint it.
+    pub(crate) last: bool,
 }
 
 impl Tick {

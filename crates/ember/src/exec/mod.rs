@@ -20,4 +20,4 @@ mod run;
 
 pub(crate) use build::{Builder, Flow, Tick};
 pub(crate) use ops::{BatchLogic, Route};
-pub(crate) use run::{Execution, OutputNode, Plan, launch};
+pub(crate) use run::{Execution, OutputNode, Plan, SourceCheckpoint, launch};

@@ -41,6 +41,12 @@ pub(crate) struct Plan {
     /// Steps a worker takes after pushing a received block in, so that the block goes through
     /// every operator before the next one is taken (the graph's depth).
     pub(crate) settle_steps: usize,
+    /// Recovery: the last committed batch and the zero time of the run that committed it.
+    pub(crate) resume: Option<(Time, Time)>,
+    /// The graph's shape, recorded in commits.
+    pub(crate) shape: Vec<String>,
+    /// Ids of the stateful streams, recorded in commits.
+    pub(crate) stateful: Vec<usize>,
 }
 
 /// A running execution; the thread that waits for the workers marks the run terminated.
@@ -143,7 +149,22 @@ pub(crate) trait Driven {
     fn stream_id(&self) -> usize;
     /// Description of the last batch, for listener events.
     fn describe(&self) -> String;
+    /// The source, for its checkpoint data.
+    fn source(&self) -> Arc<dyn SourceCheckpoint>;
 }
+
+/// The checkpoint side of an input source (a supertrait of every `InputSource<T>`), so that the
+/// driver can commit sources of any element type, also after their inputs have closed.
+pub(crate) trait SourceCheckpoint: Send + Sync {
+    /// The source's checkpoint data as of the end of batch `upto`, if it has any.
+    fn checkpoint(&self, _upto: Time) -> Option<Vec<u8>> {
+        None
+    }
+    /// Batch `upto` is the oldest committed batch kept: what only earlier batches needed can go.
+    fn committed(&self, _upto: Time) {}
+}
+
+type Sources = Vec<(usize, Arc<dyn SourceCheckpoint>)>;
 
 pub(crate) struct TypedInput<T: Data> {
     stream_id: usize,
@@ -280,6 +301,10 @@ impl<T: Data> Driven for TypedInput<T> {
     fn describe(&self) -> String {
         self.source.describe()
     }
+
+    fn source(&self) -> Arc<dyn SourceCheckpoint> {
+        self.source.clone()
+    }
 }
 
 impl<T: Data> Drop for TypedInput<T> {
@@ -341,9 +366,16 @@ fn drive(
 ) {
     let interval = plan.batch;
     let started = plan.start;
-    // Batch times are multiples of the interval since the epoch; the first is the next one.
-    let first = started.floor(interval) + interval;
-    let zero = first - interval;
+    // Batch times are multiples of the interval since the epoch; the first is the next one. A
+    // recovered run goes on after the last committed batch, with the first run's zero time:
+    // batches due while the program was down run at once, as in Spark.
+    let (first, zero) = match plan.resume {
+        Some((committed, zero)) => (committed + interval, zero),
+        None => {
+            let first = started.floor(interval) + interval;
+            (first, first - interval)
+        }
+    };
     for input in inputs.iter_mut() {
         input.open(first);
     }
@@ -353,8 +385,9 @@ fn drive(
     rt.post(Event::StreamingStarted(started.as_millis()));
     tracing::info!(first_batch = %first, interval = %interval, "streaming started");
 
+    let sources: Sources = inputs.iter().map(|i| (i.stream_id(), i.source())).collect();
     let mut next = first;
-    let mut in_flight: VecDeque<BatchInfo> = VecDeque::new();
+    let mut in_flight: VecDeque<(BatchInfo, bool)> = VecDeque::new();
     let mut draining_since: Option<std::time::Instant> = None;
     loop {
         rt.drain_receiver_events();
@@ -390,8 +423,9 @@ fn drive(
             }
         };
         if due {
-            let info = close_batch(rt, &mut inputs, &mut ticks, next, zero, interval);
-            in_flight.push_back(info);
+            let last = draining_since.is_some();
+            let info = close_batch(rt, &mut inputs, &mut ticks, next, zero, interval, last);
+            in_flight.push_back((info, last));
             next = next + interval;
             gate.open.store(next.as_millis(), Ordering::SeqCst);
             rt.wake_workers();
@@ -402,7 +436,7 @@ fn drive(
             // slow batch, a suspended process): every batch time runs, as in Spark.
             continue;
         }
-        complete_batches(rt, probe, &mut in_flight, false);
+        complete_batches(rt, plan, probe, &mut in_flight, &sources, zero, false);
         if pulled {
             settle(worker, plan.settle_steps);
             continue;
@@ -424,13 +458,14 @@ fn drive(
     gate.closed.store(true, Ordering::SeqCst);
     rt.wake_workers();
     rt.drain_receiver_events();
+    // The inputs' handles close so that the dataflow can end; the sources stay for the commits.
     drop(inputs);
     drop(ticks);
     while !in_flight.is_empty() {
         worker.step_or_park(Some(std::time::Duration::from_millis(10)));
-        complete_batches(rt, probe, &mut in_flight, discard);
+        complete_batches(rt, plan, probe, &mut in_flight, &sources, zero, discard);
         if !worker.has_dataflows() {
-            complete_batches(rt, probe, &mut in_flight, discard);
+            complete_batches(rt, plan, probe, &mut in_flight, &sources, zero, discard);
             break;
         }
     }
@@ -444,6 +479,7 @@ fn close_batch(
     time: Time,
     zero: Time,
     interval: Duration,
+    last: bool,
 ) -> BatchInfo {
     let mut info = BatchInfo {
         batch_time: time,
@@ -471,7 +507,7 @@ fn close_batch(
             },
         );
     }
-    ticks.send(Tick { time, zero });
+    ticks.send(Tick { time, zero, last });
     ticks.advance_to((time + interval).as_millis());
     info
 }
@@ -481,15 +517,19 @@ fn close_batch(
 /// "submitted" event is posted here, just before "started".
 fn complete_batches(
     rt: &Runtime,
+    plan: &Plan,
     probe: &ProbeHandle<u64>,
-    in_flight: &mut VecDeque<BatchInfo>,
+    in_flight: &mut VecDeque<(BatchInfo, bool)>,
+    sources: &Sources,
+    zero: Time,
     discard: bool,
 ) {
-    while let Some(info) = in_flight.front() {
+    while let Some((info, _)) = in_flight.front() {
         if probe.less_equal(&info.batch_time.as_millis()) {
             break;
         }
-        let mut info = in_flight.pop_front().expect("front exists");
+        let (mut info, last) = in_flight.pop_front().expect("front exists");
+        let time = info.batch_time;
         let counts = rt.take_input_counts(info.batch_time);
         for (id, input) in info.stream_id_to_input_info.iter_mut() {
             input.num_records = counts.get(id).copied().unwrap_or(0);
@@ -499,6 +539,58 @@ fn complete_batches(
         } else {
             rt.post(Event::BatchSubmitted(info.clone()));
             rt.run_jobs(info);
+            commit(rt, plan, sources, time, zero, last);
         }
     }
+}
+
+/// Commits batch `time` if it is a checkpoint time: every worker has written its share of the
+/// state (the batch completed), so the commit record can say so. Then what no kept commit needs
+/// is deleted.
+fn commit(rt: &Runtime, plan: &Plan, sources: &Sources, time: Time, zero: Time, last: bool) {
+    let Some(ck) = &rt.checkpointing else { return };
+    let tick = Tick { time, zero, last };
+    if !ck.is_due(&tick) {
+        return;
+    }
+    if ck.take_failure(time) {
+        tracing::warn!("batch {time} is not checkpointed: a share of its state was not written");
+        return;
+    }
+    if let Some(node) = plan
+        .stateful
+        .iter()
+        .find(|n| !crate::checkpoint::state_files::complete_at(&ck.dir, **n, time))
+    {
+        tracing::warn!(
+            "batch {time} is not checkpointed: the state of stream {node} is incomplete"
+        );
+        return;
+    }
+    let started = std::time::Instant::now();
+    let mut record = crate::checkpoint::Commit::new(time, zero, plan.batch, plan.shape.clone());
+    record.stateful = plan.stateful.clone();
+    record.workers = plan.master.total_workers();
+    for (id, source) in sources {
+        if let Some(data) = source.checkpoint(time) {
+            record.sources.insert(*id, data);
+        }
+    }
+    if let Err(e) = record.write(&ck.dir) {
+        tracing::error!("batch {time} is not checkpointed: {e}");
+        return;
+    }
+    match crate::checkpoint::commit::prune(&ck.dir, crate::checkpoint::KEEP_COMMITS) {
+        Ok(Some(oldest)) => {
+            for node in &plan.stateful {
+                crate::checkpoint::state_files::prune(&ck.dir, *node, oldest, None);
+            }
+            for (_, source) in sources {
+                source.committed(oldest);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!("old checkpoints not cleaned up: {e}"),
+    }
+    tracing::debug!(batch = %time, ms = started.elapsed().as_millis() as u64, "checkpoint committed");
 }

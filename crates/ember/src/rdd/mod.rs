@@ -50,10 +50,18 @@ use crate::hash::partition_of;
 use shuffle::{FastMap, concat, distinct_keys, empty_parts, exchange, range_sort, route_by};
 
 /// A partitioned collection of `T`. Cloning is cheap (the partitions are shared).
-#[derive(Clone)]
 pub struct Rdd<T> {
     ctx: Context,
     parts: Arc<Vec<Vec<T>>>,
+}
+
+impl<T> Clone for Rdd<T> {
+    fn clone(&self) -> Self {
+        Rdd {
+            ctx: self.ctx.clone(),
+            parts: self.parts.clone(),
+        }
+    }
 }
 
 impl<T> fmt::Debug for Rdd<T> {

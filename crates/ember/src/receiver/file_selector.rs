@@ -122,8 +122,12 @@ impl FileSelector {
         Ok(files)
     }
 
+    /// Files modified at or before this time are never selected (checkpoint data).
+    pub(crate) fn initial_threshold(&self) -> Time {
+        self.initial_threshold
+    }
+
     /// The remembered selections, oldest batch first (checkpoint data).
-    #[allow(dead_code, reason = "for checkpointing, which is not wired yet")]
     pub(crate) fn remembered(&self) -> Vec<(Time, Vec<PathBuf>)> {
         self.selected
             .iter()
@@ -131,9 +135,13 @@ impl FileSelector {
             .collect()
     }
 
-    /// Replaces the remembered selections with checkpointed ones.
-    #[allow(dead_code, reason = "for checkpointing, which is not wired yet")]
-    pub(crate) fn restore(&mut self, remembered: Vec<(Time, Vec<PathBuf>)>) {
+    /// Replaces the threshold and the remembered selections with checkpointed ones.
+    pub(crate) fn restore(
+        &mut self,
+        initial_threshold: Time,
+        remembered: Vec<(Time, Vec<PathBuf>)>,
+    ) {
+        self.initial_threshold = initial_threshold;
         self.selected = remembered.into_iter().collect();
         self.recent = self.selected.values().flatten().cloned().collect();
     }
@@ -458,7 +466,7 @@ mod tests {
         );
 
         let mut recovered = selector(dir, true);
-        recovered.restore(saved);
+        recovered.restore(sel.initial_threshold(), saved);
         // The recovered batches give their files again; later batches do not repeat them.
         assert_eq!(
             recovered.select(t(2000), SLIDE).unwrap(),

@@ -77,6 +77,8 @@ pub(crate) struct Runtime {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) ctx: Context,
     pub(crate) bus: ListenerBus,
+    /// Checkpointing of this run, when the context has a checkpoint directory.
+    pub(crate) checkpointing: Option<Arc<crate::checkpoint::Checkpointing>>,
     control: Mutex<Control>,
     changed: Condvar,
     failures: Mutex<BTreeMap<u64, Vec<(usize, String)>>>,
@@ -107,12 +109,14 @@ impl Runtime {
         clock: Arc<dyn Clock>,
         ctx: Context,
         bus: ListenerBus,
+        checkpointing: Option<Arc<crate::checkpoint::Checkpointing>>,
     ) -> Self {
         Runtime {
             remember,
             clock,
             ctx,
             bus,
+            checkpointing,
             control: Mutex::new(Control::default()),
             changed: Condvar::new(),
             failures: Mutex::new(BTreeMap::new()),

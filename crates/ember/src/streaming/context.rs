@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
+use crate::checkpoint::{self, Checkpointing, Recovered};
 use crate::context::Context;
 use crate::data::Data;
 use crate::dstream::input::{InputNode, InputSource, QueueSource, ReceiverSource};
@@ -22,6 +23,16 @@ static ACTIVE: Mutex<Option<StreamingContext>> = Mutex::new(None);
 
 const AFTER_START: &str = "Adding new inputs, transformations, and output operations after starting a context is not supported";
 const AFTER_STOP: &str = "Adding new inputs, transformations, and output operations after stopping a context is not supported";
+
+fn lcm(a: u64, b: u64) -> u64 {
+    fn gcd(a: u64, b: u64) -> u64 {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    if a == 0 || b == 0 {
+        return a.max(b);
+    }
+    a / gcd(a, b) * b
+}
 
 /// Spark's `assertNoOtherContextIsActive`.
 fn refuse_if_active(active: &Option<StreamingContext>) -> Result<()> {
@@ -64,6 +75,8 @@ struct Inner {
     graph: Mutex<Graph>,
     listeners: Mutex<Vec<Arc<dyn StreamingListener>>>,
     running: Mutex<Option<Running>>,
+    /// What `get_or_create` read back from the checkpoint directory.
+    recovered: Mutex<Option<Arc<Recovered>>>,
 }
 
 struct Running {
@@ -81,6 +94,10 @@ struct Graph {
     shape: Vec<String>,
     remember: Option<Duration>,
     checkpoint: Option<PathBuf>,
+    /// Stateful streams and their default checkpoint intervals.
+    stateful: std::collections::BTreeMap<usize, Duration>,
+    /// Checkpoint intervals set with `DStream::checkpoint`.
+    checkpoint_intervals: std::collections::BTreeMap<usize, Duration>,
 }
 
 impl std::fmt::Debug for StreamingContext {
@@ -127,6 +144,7 @@ impl StreamingContext {
                 graph: Mutex::new(Graph::default()),
                 listeners: Mutex::new(Vec::new()),
                 running: Mutex::new(None),
+                recovered: Mutex::new(None),
             }),
         })
     }
@@ -248,13 +266,23 @@ impl StreamingContext {
         let settle_steps = (nodes / 3).clamp(2, 8);
         let listeners = lock(&self.inner.listeners).clone();
         let remember = lock(&self.inner.graph).remember;
+        let recovered = lock(&self.inner.recovered).clone();
+        let checkpointing = self.checkpointing(recovered.as_deref())?;
         let runtime = Arc::new(Runtime::new(
             remember,
             self.inner.clock.clone(),
             self.inner.ctx.clone(),
             ListenerBus::new(listeners),
+            checkpointing,
         ));
         let started_at = self.inner.clock.now();
+        let (shape, stateful) = {
+            let graph = lock(&self.inner.graph);
+            (
+                graph.shape.clone(),
+                graph.stateful.keys().copied().collect(),
+            )
+        };
         let plan = Arc::new(Plan {
             outputs,
             batch: self.inner.batch,
@@ -268,6 +296,9 @@ impl StreamingContext {
             ),
             start: started_at,
             settle_steps,
+            resume: recovered.as_ref().map(|r| (r.commit.time, r.commit.zero)),
+            shape,
+            stateful,
         });
         let execution = exec::launch(plan, runtime.clone())?;
         *lock(&self.inner.running) = Some(Running {
@@ -277,6 +308,177 @@ impl StreamingContext {
         });
         *active = Some(self.clone());
         Ok(())
+    }
+
+    /// The run's checkpointing: required by stateful streams (Spark's message otherwise), at the
+    /// least common multiple of their intervals (the batch interval when there are none, so that
+    /// directory listings and log positions are committed every batch).
+    fn checkpointing(&self, recovered: Option<&Recovered>) -> Result<Option<Arc<Checkpointing>>> {
+        let graph = lock(&self.inner.graph);
+        let Some(dir) = graph.checkpoint.clone() else {
+            if !graph.stateful.is_empty() {
+                return Err(Error::Requirement(
+                    "The checkpoint directory has not been set. Please set it by StreamingContext.checkpoint()."
+                        .into(),
+                ));
+            }
+            return Ok(None);
+        };
+        let mut interval = self.inner.batch.as_millis();
+        for (id, default) in &graph.stateful {
+            let own = graph
+                .checkpoint_intervals
+                .get(id)
+                .unwrap_or(default)
+                .as_millis();
+            interval = lcm(interval, own);
+        }
+        let interval = Duration::milliseconds(interval);
+        tracing::info!(directory = %dir.display(), interval = %interval, "checkpointing");
+        let (state, sources) = match recovered {
+            Some(r) => (r.state.clone(), r.commit.sources.clone()),
+            None => Default::default(),
+        };
+        Ok(Some(Arc::new(Checkpointing::new(
+            dir, interval, state, sources,
+        ))))
+    }
+
+    /// Marks stream `id` as stateful, checkpointed every `default_interval` unless set otherwise.
+    pub(crate) fn register_stateful(&self, id: usize, default_interval: Duration) {
+        lock(&self.inner.graph)
+            .stateful
+            .insert(id, default_interval);
+    }
+
+    /// Sets stream `id`'s checkpoint interval (validated by the caller).
+    pub(crate) fn set_checkpoint_interval(&self, id: usize, interval: Duration) -> Result<()> {
+        if self.state() != StreamingContextState::Initialized {
+            return Err(Error::Unsupported(
+                "Cannot change checkpoint interval of a DStream after streaming context has started"
+                    .into(),
+            ));
+        }
+        lock(&self.inner.graph)
+            .checkpoint_intervals
+            .insert(id, interval);
+        Ok(())
+    }
+
+    /// Recovers a context from the checkpoint in `directory`, or creates one (Spark's
+    /// `StreamingContext.getOrCreate`).
+    ///
+    /// Spark deserializes the stream graph, closures included, from the checkpoint, so any code
+    /// change breaks recovery. ember checkpoints data only: `create` always runs and builds the
+    /// graph from today's code, and the newest checkpoint's data is restored into it — the state
+    /// of every stateful stream (re-partitioned if the number of workers changed), the batch
+    /// clock (batches due while the program was down run first, as in Spark), the directory
+    /// streams' lists of processed files and the receivers' write-ahead logs. Code that keeps the
+    /// stream graph's shape (the same operations in the same order) restores fine; a different
+    /// shape, or a checkpoint that cannot be read, is an error naming the directory and the
+    /// problem. Without a checkpoint, the context `create` made is returned; its checkpoint
+    /// directory is set to `directory` if `create` did not set one (as PySpark does).
+    pub fn get_or_create(
+        directory: impl AsRef<Path>,
+        create: impl FnOnce() -> Result<StreamingContext>,
+    ) -> Result<StreamingContext> {
+        Self::get_or_create_with(directory, create, false)
+    }
+
+    /// [`get_or_create`](Self::get_or_create), starting from scratch (with a warning) instead of
+    /// failing when the checkpoint cannot be read, if `create_on_error` is set.
+    pub fn get_or_create_with(
+        directory: impl AsRef<Path>,
+        create: impl FnOnce() -> Result<StreamingContext>,
+        create_on_error: bool,
+    ) -> Result<StreamingContext> {
+        let ssc = create()?;
+        ssc.restore_from(directory.as_ref(), create_on_error)?;
+        Ok(ssc)
+    }
+
+    /// Restores the newest checkpoint in `dir` into this context's graph (the second half of
+    /// `get_or_create`); the batch time it was committed at, if there was one. Sets the context's
+    /// checkpoint directory to `dir` if none is set.
+    pub(crate) fn restore_from(&self, dir: &Path, create_on_error: bool) -> Result<Option<Time>> {
+        if self.checkpoint_dir().is_none() {
+            self.checkpoint(dir)?;
+        }
+        let commit = match checkpoint::commit::newest(dir) {
+            Ok(Some(c)) => c,
+            Ok(None) => return Ok(None),
+            Err(e) if create_on_error => {
+                tracing::warn!("{e}; starting without it (create_on_error)");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        match self.recover(dir, commit) {
+            Ok(r) => {
+                let time = r.commit.time;
+                tracing::info!(directory = %dir.display(), batch = %time, "restoring from checkpoint");
+                *lock(&self.inner.recovered) = Some(Arc::new(r));
+                Ok(Some(time))
+            }
+            Err(e) if create_on_error => {
+                tracing::warn!("{e}; starting without it (create_on_error)");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Checks `commit` against this program's graph and reads the state it names.
+    fn recover(&self, dir: &Path, commit: checkpoint::Commit) -> Result<Recovered> {
+        let mismatch = |reason: String| Error::Checkpoint {
+            dir: dir.to_path_buf(),
+            reason,
+        };
+        let (shape, stateful) = {
+            let graph = lock(&self.inner.graph);
+            (
+                graph.shape.clone(),
+                graph.stateful.keys().copied().collect::<Vec<_>>(),
+            )
+        };
+        if commit.batch != self.inner.batch {
+            return Err(mismatch(format!(
+                "it was written with batch interval {}, this program uses {}",
+                commit.batch, self.inner.batch
+            )));
+        }
+        if commit.shape != shape {
+            let at = commit
+                .shape
+                .iter()
+                .zip(&shape)
+                .position(|(a, b)| a != b)
+                .unwrap_or(commit.shape.len().min(shape.len()));
+            let show = |s: Option<&String>| s.map_or("nothing".to_owned(), |l| format!("`{l}`"));
+            return Err(mismatch(format!(
+                "its stream graph differs from this program's: entry {at} is {} in the checkpoint \
+                 and {} in the program ({} entries there, {} here; entries are \
+                 `id:operation:[parents]:slide ms` and `output n:operation:stream`)",
+                show(commit.shape.get(at)),
+                show(shape.get(at)),
+                commit.shape.len(),
+                shape.len()
+            )));
+        }
+        if commit.stateful != stateful {
+            return Err(mismatch(format!(
+                "it has state for streams {:?}, this program's stateful streams are {stateful:?}",
+                commit.stateful
+            )));
+        }
+        let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        let mut state = std::collections::HashMap::new();
+        for id in &commit.stateful {
+            checkpoint::state_files::prune(&dir, *id, Time::from_millis(0), Some(commit.time));
+            let payloads = checkpoint::state_files::read_chain(&dir, *id, commit.time)?;
+            state.insert(*id, Arc::new(payloads));
+        }
+        Ok(Recovered { commit, state })
     }
 
     fn runtime(&self) -> Option<Arc<Runtime>> {
@@ -522,9 +724,13 @@ impl StreamingContext {
         let batch = self.inner.batch;
         let max_line = self.max_line_bytes();
         let partitions = self.inner.ctx.default_parallelism();
-        let files = self.new_input("file_input", partitions, move |_rt: &Arc<Runtime>, _id| {
+        let files = self.new_input("file_input", partitions, move |rt: &Arc<Runtime>, id| {
+            let restored = rt
+                .checkpointing
+                .as_ref()
+                .and_then(|ck| ck.restored_source(id));
             Box::new(crate::dstream::input::FileSource::new(
-                dir, created, batch, &conf,
+                dir, created, batch, &conf, restored,
             )) as Box<dyn InputSource<String>>
         });
         crate::dstream::input::read_files(&files, max_line)

@@ -1,0 +1,211 @@
+//! The commit record: `checkpoint-<batch ms>` says that every batch up to that time is processed
+//! and that the state it needs is on disk. Written by the driver once the batch has completed,
+//! which implies that every worker of every process has written its share of the state (a
+//! worker writes its share before it lets the batch go on).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::framed::{self, Kind};
+use crate::error::{Error, Result};
+use crate::time::{Duration, Time};
+
+/// Bumped when the record's layout changes incompatibly.
+const FORMAT: u32 = 1;
+
+/// What a checkpoint remembers besides the state files.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Commit {
+    pub(crate) format: u32,
+    /// The last batch whose effects are included.
+    pub(crate) time: Time,
+    /// Spark's zero time: first batch time minus the interval. Kept across restarts, so that
+    /// windows and checkpoint times stay aligned with the first run.
+    pub(crate) zero: Time,
+    /// The batch interval.
+    pub(crate) batch: Duration,
+    /// The stream graph's shape, one line per node and output (operation names, parents, slides).
+    pub(crate) shape: Vec<String>,
+    /// Ids of the stateful streams whose state files belong to this commit.
+    pub(crate) stateful: Vec<usize>,
+    /// Input streams' own checkpoint data (directory listings, write-ahead-log positions), by
+    /// input stream id.
+    pub(crate) sources: BTreeMap<usize, Vec<u8>>,
+    /// Workers over all processes when it was written (informative: restoring with another
+    /// number of workers re-partitions the state).
+    pub(crate) workers: usize,
+}
+
+impl Commit {
+    pub(crate) fn new(time: Time, zero: Time, batch: Duration, shape: Vec<String>) -> Self {
+        Commit {
+            format: FORMAT,
+            time,
+            zero,
+            batch,
+            shape,
+            stateful: Vec::new(),
+            sources: BTreeMap::new(),
+            workers: 0,
+        }
+    }
+
+    /// Writes the record atomically under `dir`.
+    pub(crate) fn write(&self, dir: &Path) -> Result<()> {
+        let bytes = postcard::to_allocvec(self).map_err(|e| Error::Checkpoint {
+            dir: dir.to_path_buf(),
+            reason: format!("encoding the commit of batch {}: {e}", self.time),
+        })?;
+        framed::write_atomic(&path(dir, self.time), Kind::Commit, &bytes)
+    }
+
+    fn read(path: &Path) -> Result<Commit> {
+        let bytes = framed::read_verified(path, Kind::Commit)?;
+        let commit: Commit =
+            postcard::from_bytes(&bytes).map_err(|e| Error::CorruptCheckpoint {
+                path: path.to_path_buf(),
+                reason: format!("undecodable commit record: {e}"),
+            })?;
+        if commit.format != FORMAT {
+            return Err(Error::CorruptCheckpoint {
+                path: path.to_path_buf(),
+                reason: format!("unsupported commit format {}", commit.format),
+            });
+        }
+        Ok(commit)
+    }
+}
+
+/// Where the commit of batch `time` lives.
+pub(crate) fn path(dir: &Path, time: Time) -> PathBuf {
+    dir.join(format!("checkpoint-{}", time.as_millis()))
+}
+
+/// The commit records in `dir`, newest first.
+pub(crate) fn list(dir: &Path) -> Result<Vec<(Time, PathBuf)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(Error::io(
+                format!("listing checkpoint directory {}", dir.display()),
+                e,
+            ));
+        }
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry
+            .map_err(|e| Error::io(format!("listing checkpoint directory {}", dir.display()), e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(ms) = name
+            .strip_prefix("checkpoint-")
+            .and_then(|s| s.parse::<u64>().ok())
+        {
+            found.push((Time::from_millis(ms), entry.path()));
+        }
+    }
+    found.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
+    Ok(found)
+}
+
+/// The newest readable commit in `dir`. `Ok(None)` when there is none at all; an error naming
+/// the directory when there are commits but none can be read (a damaged newest commit with a good
+/// older one falls back to the older one, with a warning: the older commit plus the inputs'
+/// replay reach the same state).
+pub(crate) fn newest(dir: &Path) -> Result<Option<Commit>> {
+    let found = list(dir)?;
+    if found.is_empty() {
+        return Ok(None);
+    }
+    let mut problems = Vec::new();
+    for (_, path) in &found {
+        match Commit::read(path) {
+            Ok(c) => {
+                for p in &problems {
+                    tracing::warn!("skipping unreadable checkpoint: {p}");
+                }
+                return Ok(Some(c));
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    Err(Error::Checkpoint {
+        dir: dir.to_path_buf(),
+        reason: problems.join("; "),
+    })
+}
+
+/// Deletes all but the `keep` newest commits; returns the oldest kept commit's time.
+pub(crate) fn prune(dir: &Path, keep: usize) -> Result<Option<Time>> {
+    let found = list(dir)?;
+    // Temporary files of commits interrupted by a crash.
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if framed::is_temp(&name) && name.starts_with(".checkpoint-") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    for (_, path) in found.iter().skip(keep) {
+        if let Err(e) = std::fs::remove_file(path) {
+            tracing::warn!("could not delete old checkpoint {}: {e}", path.display());
+        }
+    }
+    Ok(found.iter().take(keep).last().map(|(t, _)| *t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit(ms: u64) -> Commit {
+        Commit::new(
+            Time::from_millis(ms),
+            Time::from_millis(0),
+            Duration::seconds(1),
+            vec!["0:socket_text_stream:[]:1000".into()],
+        )
+    }
+
+    #[test]
+    fn newest_readable_commit_wins_and_damage_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(newest(dir.path()).unwrap().is_none());
+        commit(1000).write(dir.path()).unwrap();
+        commit(2000).write(dir.path()).unwrap();
+        assert_eq!(newest(dir.path()).unwrap().unwrap().time.as_millis(), 2000);
+
+        std::fs::write(path(dir.path(), Time::from_millis(2000)), b"junk").unwrap();
+        assert_eq!(newest(dir.path()).unwrap().unwrap().time.as_millis(), 1000);
+
+        std::fs::write(path(dir.path(), Time::from_millis(1000)), b"junk").unwrap();
+        let e = newest(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.starts_with("Failed to read checkpoint from directory"),
+            "{e}"
+        );
+        assert!(
+            e.contains("checkpoint-2000") && e.contains("checkpoint-1000"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn prune_keeps_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        for ms in [1000, 2000, 3000, 4000] {
+            commit(ms).write(dir.path()).unwrap();
+        }
+        assert_eq!(prune(dir.path(), 2).unwrap(), Some(Time::from_millis(3000)));
+        let left: Vec<u64> = list(dir.path())
+            .unwrap()
+            .iter()
+            .map(|(t, _)| t.as_millis())
+            .collect();
+        assert_eq!(left, [4000, 3000]);
+    }
+}

@@ -1,0 +1,202 @@
+//! Checkpoints: state written as data, not code, and read back by
+//! [`StreamingContext::get_or_create`](crate::StreamingContext::get_or_create).
+//!
+//! Spark serializes the whole stream graph with the user's closures, so a checkpoint breaks as
+//! soon as the code changes. ember rebuilds the graph by running the program again and restores
+//! only data into it: the state of every stateful stream, the batch clock, the directory
+//! sources' lists of processed files and the receivers' write-ahead-log positions. A program
+//! whose stream graph has the same shape restores fine, whatever its closures do now.
+//!
+//! Layout of a checkpoint directory:
+//!
+//! ```text
+//! checkpoint-<ms>                         commit of batch <ms> (the newest two are kept)
+//! state/node-<id>/<ms>-full/w<i>-of-<n>   a stateful stream's state, one file per worker
+//! state/node-<id>/<ms>-delta/w<i>-of-<n>  the changes since the worker's previous write
+//! receivedData/stream-<id>/...            receiver write-ahead log
+//! ```
+//!
+//! The protocol, at every checkpoint time `t` (a multiple of the checkpoint interval since the
+//! first batch): each worker, when it finishes batch `t` of a stateful stream, writes its share
+//! of that stream's state (temporary file, fsync, rename); batch `t` cannot complete before every
+//! worker of every process has done so, and once it has, the driver writes the commit record
+//! `checkpoint-<t>` the same way and deletes what no kept commit needs. A crash at any moment
+//! leaves the previous commit intact; restoring from it reprocesses the batches after it (files
+//! not in its list, logged blocks not in its batches), so nothing is lost and nothing counted
+//! twice in the state.
+
+pub(crate) mod commit;
+pub(crate) mod framed;
+pub(crate) mod state_files;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use crate::exec::Tick;
+use crate::time::{Duration, Time};
+
+pub(crate) use commit::Commit;
+pub(crate) use state_files::{Entries, WriteKind};
+
+/// A stateful stream writes its whole state at every this many checkpoints, and only its changes
+/// in between (so most checkpoints cost the changed state, not the whole of it).
+pub(crate) const FULL_EVERY: u64 = 10;
+
+/// Commits kept on disk; the older one is the fallback if the newest is damaged.
+pub(crate) const KEEP_COMMITS: usize = 2;
+
+/// What a restarted program restores: the newest commit and the state files it names, read and
+/// verified before the stream starts (so a damaged checkpoint is reported by `get_or_create`).
+pub(crate) struct Recovered {
+    pub(crate) commit: Commit,
+    /// Per stateful stream: its files' payloads in the order to apply them.
+    pub(crate) state: HashMap<usize, Arc<Vec<Vec<u8>>>>,
+}
+
+/// Checkpointing of one run, shared by the workers of a process.
+pub(crate) struct Checkpointing {
+    /// The checkpoint directory.
+    pub(crate) dir: PathBuf,
+    /// Time between checkpoints.
+    pub(crate) interval: Duration,
+    /// State restored at start, by stateful stream id.
+    restored: HashMap<usize, Arc<Vec<Vec<u8>>>>,
+    /// Input streams' restored checkpoint data, by input stream id.
+    sources: BTreeMap<usize, Vec<u8>>,
+    /// Batches at which a share could not be written: they are not committed.
+    failed: Mutex<BTreeSet<u64>>,
+}
+
+impl Checkpointing {
+    pub(crate) fn new(
+        dir: PathBuf,
+        interval: Duration,
+        restored: HashMap<usize, Arc<Vec<Vec<u8>>>>,
+        sources: BTreeMap<usize, Vec<u8>>,
+    ) -> Self {
+        Checkpointing {
+            dir,
+            interval,
+            restored,
+            sources,
+            failed: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    /// Whether batch `time` (of a run with zero time `zero`) is a checkpoint time.
+    pub(crate) fn is_checkpoint_time(&self, time: Time, zero: Time) -> bool {
+        (time - zero).is_multiple_of(self.interval)
+    }
+
+    /// The restored state of stream `node`, if the run was recovered.
+    pub(crate) fn restored(&self, node: usize) -> Option<Arc<Vec<Vec<u8>>>> {
+        self.restored.get(&node).cloned()
+    }
+
+    /// Input stream `stream`'s restored checkpoint data, if the run was recovered.
+    pub(crate) fn restored_source(&self, stream: usize) -> Option<&[u8]> {
+        self.sources.get(&stream).map(Vec::as_slice)
+    }
+
+    /// Whether the batch of `tick` is checkpointed: a checkpoint time, or the last batch of a
+    /// graceful stop (so that a restart does not redo what was already done).
+    pub(crate) fn is_due(&self, tick: &Tick) -> bool {
+        tick.last || self.is_checkpoint_time(tick.time, tick.zero)
+    }
+
+    fn note_failure(&self, time: Time) {
+        self.failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(time.as_millis());
+    }
+
+    /// Whether a share of batch `time` failed to be written (forgetting it).
+    pub(crate) fn take_failure(&self, time: Time) -> bool {
+        self.failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&time.as_millis())
+    }
+}
+
+/// A stateful stream's writer of its worker's shares.
+pub(crate) struct ShareWriter {
+    ck: Arc<Checkpointing>,
+    node: usize,
+    worker: usize,
+    workers: usize,
+    /// Shares written since the run started.
+    written: u64,
+    /// A write failed: write nothing until the next scheduled full write (the changes since the
+    /// last successful write are kept by the caller, and no batch is committed in between).
+    blocked: bool,
+}
+
+impl ShareWriter {
+    pub(crate) fn new(ck: Arc<Checkpointing>, node: usize, worker: usize, workers: usize) -> Self {
+        ShareWriter {
+            ck,
+            node,
+            worker,
+            workers,
+            written: 0,
+            blocked: false,
+        }
+    }
+
+    /// What to write at this tick, if it is a checkpoint time: a full write at the first
+    /// checkpoint of a run and at every [`FULL_EVERY`]th checkpoint time since the stream's first
+    /// batch (the same schedule on every worker), changes otherwise.
+    pub(crate) fn due(&self, tick: &Tick) -> Option<WriteKind> {
+        if !self.ck.is_due(tick) {
+            return None;
+        }
+        let nth = (tick.time - tick.zero).as_millis() / self.ck.interval.as_millis().max(1);
+        let scheduled = self.ck.is_checkpoint_time(tick.time, tick.zero);
+        if scheduled && nth.is_multiple_of(FULL_EVERY) {
+            Some(WriteKind::Full)
+        } else if self.blocked {
+            None
+        } else if self.written == 0 {
+            Some(WriteKind::Full)
+        } else {
+            Some(WriteKind::Delta)
+        }
+    }
+
+    /// Writes this worker's share; whether it was written. A failure is logged and keeps the
+    /// batch from being committed (the previous commit stays the one a restart uses).
+    pub(crate) fn write(&mut self, time: Time, kind: WriteKind, entries: &Entries) -> bool {
+        let started = std::time::Instant::now();
+        match entries.write(
+            &self.ck.dir,
+            self.node,
+            time,
+            kind,
+            self.worker,
+            self.workers,
+        ) {
+            Ok(()) => {
+                self.written += 1;
+                self.blocked = false;
+                tracing::debug!(
+                    node = self.node,
+                    batch = %time,
+                    ?kind,
+                    entries = entries.len(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "state share written"
+                );
+                true
+            }
+            Err(e) => {
+                tracing::error!("checkpoint of batch {time} not written: {e}");
+                self.blocked = true;
+                self.ck.note_failure(time);
+                false
+            }
+        }
+    }
+}

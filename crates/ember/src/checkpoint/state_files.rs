@@ -1,0 +1,344 @@
+//! The files of a stateful stream's state: `state/node-<id>/<batch ms>-<full|delta>/w<i>-of-<n>`.
+//!
+//! At a checkpoint time every worker writes one file per stateful stream with the entries of the
+//! partitions it owns: all of them (`full`), or only those changed since its previous write
+//! (`delta`, where a removed key is written as an entry without state). A write set is complete
+//! when all `n` workers' files are there. Restoring reads the newest complete `full` set at or
+//! before the commit and every `delta` set after it, in time order, and keeps the keys the
+//! restoring worker owns — so the number of workers may differ between the writer and the reader.
+//!
+//! Entries are postcard-encoded `(key, Option<state>)` pairs, one after the other.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::checkpoint::framed::{self, Kind};
+use crate::error::{Error, Result};
+use crate::time::Time;
+
+/// Whether a write holds a stream's whole state or the changes since the previous write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WriteKind {
+    Full,
+    Delta,
+}
+
+impl WriteKind {
+    fn suffix(self) -> &'static str {
+        match self {
+            WriteKind::Full => "full",
+            WriteKind::Delta => "delta",
+        }
+    }
+}
+
+/// The directory of stateful stream `node`'s files.
+pub(crate) fn node_dir(root: &Path, node: usize) -> PathBuf {
+    root.join("state").join(format!("node-{node}"))
+}
+
+fn set_dir(root: &Path, node: usize, time: Time, kind: WriteKind) -> PathBuf {
+    node_dir(root, node).join(format!("{}-{}", time.as_millis(), kind.suffix()))
+}
+
+/// Encodes state entries for one write.
+#[derive(Default)]
+pub(crate) struct Entries {
+    bytes: Vec<u8>,
+    count: u64,
+}
+
+impl Entries {
+    /// Adds `key` with its state, or as removed when `state` is `None`.
+    pub(crate) fn push<K: Serialize, S: Serialize>(&mut self, key: &K, state: Option<&S>) {
+        let bytes = std::mem::take(&mut self.bytes);
+        // Encoding into a Vec fails only for types whose Serialize impl reports an error; such
+        // an entry is skipped (and counted out), the rest of the write stays valid.
+        self.bytes = match postcard::to_extend(&(key, state), bytes) {
+            Ok(b) => {
+                self.count += 1;
+                b
+            }
+            Err(e) => {
+                tracing::error!("a state entry could not be encoded and is not checkpointed: {e}");
+                Vec::new()
+            }
+        };
+    }
+
+    /// Entries added.
+    pub(crate) fn len(&self) -> u64 {
+        self.count
+    }
+
+    /// Writes this worker's share of stream `node`'s state at `time`.
+    pub(crate) fn write(
+        &self,
+        root: &Path,
+        node: usize,
+        time: Time,
+        kind: WriteKind,
+        worker: usize,
+        workers: usize,
+    ) -> Result<()> {
+        let path = set_dir(root, node, time, kind).join(format!("w{worker}-of-{workers}"));
+        framed::write_atomic(&path, Kind::State, &self.bytes)
+    }
+}
+
+/// Decodes the entries of one file's payload, in order, handing each to `apply`.
+pub(crate) fn decode<K: DeserializeOwned, S: DeserializeOwned>(
+    payload: &[u8],
+    mut apply: impl FnMut(K, Option<S>),
+) -> std::result::Result<(), String> {
+    let mut rest = payload;
+    while !rest.is_empty() {
+        let ((k, s), tail): ((K, Option<S>), &[u8]) =
+            postcard::take_from_bytes(rest).map_err(|e| format!("undecodable state entry: {e}"))?;
+        apply(k, s);
+        rest = tail;
+    }
+    Ok(())
+}
+
+/// The write sets of `node`, oldest first; incomplete sets are marked `None`.
+fn sets(root: &Path, node: usize) -> Result<Vec<(Time, WriteKind, Option<Vec<PathBuf>>)>> {
+    let dir = node_dir(root, node);
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(format!("listing {}", dir.display()), e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((ms, kind)) = name.split_once('-') else {
+            continue;
+        };
+        let kind = match kind {
+            "full" => WriteKind::Full,
+            "delta" => WriteKind::Delta,
+            _ => continue,
+        };
+        let Ok(ms) = ms.parse::<u64>() else { continue };
+        out.push((Time::from_millis(ms), kind, complete_files(&entry.path())?));
+    }
+    out.sort_by_key(|(t, k, _)| (*t, *k == WriteKind::Delta));
+    Ok(out)
+}
+
+/// The files of a write set if all `w<i>-of-<n>` are present.
+fn complete_files(dir: &Path) -> Result<Option<Vec<PathBuf>>> {
+    let mut files: Vec<(usize, usize, PathBuf)> = Vec::new();
+    for entry in
+        fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?
+    {
+        let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let parsed = name
+            .strip_prefix('w')
+            .and_then(|s| s.split_once("-of-"))
+            .and_then(|(i, n)| Some((i.parse().ok()?, n.parse().ok()?)));
+        if let Some((i, n)) = parsed {
+            files.push((i, n, entry.path()));
+        }
+    }
+    let Some(&(_, n, _)) = files.first() else {
+        return Ok(None);
+    };
+    files.sort();
+    let complete = files.len() == n && files.iter().enumerate().all(|(i, f)| f.0 == i && f.1 == n);
+    Ok(complete.then(|| files.into_iter().map(|f| f.2).collect()))
+}
+
+/// Whether every worker's file of stream `node`'s write at `time` is there (the driver commits a
+/// batch only then).
+pub(crate) fn complete_at(root: &Path, node: usize, time: Time) -> bool {
+    [WriteKind::Full, WriteKind::Delta].iter().any(|kind| {
+        let dir = set_dir(root, node, time, *kind);
+        dir.is_dir() && matches!(complete_files(&dir), Ok(Some(_)))
+    })
+}
+
+/// The payloads to restore stream `node` as of commit `time`: the newest complete full set at or
+/// before it, then the delta files after it up to `time`, each file verified.
+///
+/// A delta set may lack a worker's file: a worker whose write failed writes nothing until the
+/// next scheduled full write and keeps its changes until then (no commit happens in between),
+/// while the other workers' deltas are still needed.
+pub(crate) fn read_chain(root: &Path, node: usize, time: Time) -> Result<Vec<Vec<u8>>> {
+    let all = sets(root, node)?;
+    let base = all
+        .iter()
+        .rposition(|(t, k, f)| *t <= time && *k == WriteKind::Full && f.is_some())
+        .ok_or_else(|| Error::Checkpoint {
+            dir: root.to_path_buf(),
+            reason: format!(
+                "the state of stream {node} has no complete full write at or before batch {time} \
+                 (expected under {})",
+                node_dir(root, node).display()
+            ),
+        })?;
+    let mut payloads = Vec::new();
+    for (i, (t, kind, _)) in all.iter().enumerate().skip(base) {
+        if *t > time {
+            break;
+        }
+        if i > base && *kind == WriteKind::Full {
+            // An incomplete full set (a worker failed): its files do not say which of the other
+            // workers' keys were removed, so it cannot be applied; no commit used it.
+            continue;
+        }
+        let dir = set_dir(root, node, *t, *kind);
+        let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+            .map_err(|e| Error::io(format!("listing {}", dir.display()), e))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('w'))
+            })
+            .collect();
+        files.sort();
+        tracing::debug!(node, time = %t, ?kind, files = files.len(), "restoring state");
+        for f in files {
+            payloads.push(framed::read_verified(&f, Kind::State)?);
+        }
+    }
+    Ok(payloads)
+}
+
+/// Deletes the write sets of `node` that no kept commit needs: everything before the newest
+/// complete full set at or before `oldest_kept`, and (after a recovery) anything after `newest`.
+pub(crate) fn prune(root: &Path, node: usize, oldest_kept: Time, newest: Option<Time>) {
+    let Ok(all) = sets(root, node) else { return };
+    let base = all
+        .iter()
+        .rposition(|(t, k, f)| *t <= oldest_kept && *k == WriteKind::Full && f.is_some())
+        .map(|i| all[i].0);
+    for (t, kind, _) in &all {
+        let stale = base.is_some_and(|b| *t < b) || newest.is_some_and(|n| *t > n);
+        if stale {
+            let dir = set_dir(root, node, *t, *kind);
+            if let Err(e) = fs::remove_dir_all(&dir) {
+                tracing::warn!("could not delete old state {}: {e}", dir.display());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(
+        root: &Path,
+        t: u64,
+        kind: WriteKind,
+        workers: usize,
+        entries: &[(&str, Option<u64>)],
+    ) {
+        for w in 0..workers {
+            let mut e = Entries::default();
+            for (i, (k, s)) in entries.iter().enumerate() {
+                if i % workers == w {
+                    e.push(&k.to_string(), s.as_ref());
+                }
+            }
+            e.write(root, 3, Time::from_millis(t), kind, w, workers)
+                .unwrap();
+        }
+    }
+
+    fn restore(root: &Path, t: u64) -> std::collections::BTreeMap<String, u64> {
+        let mut m = std::collections::BTreeMap::new();
+        for p in read_chain(root, 3, Time::from_millis(t)).unwrap() {
+            decode::<String, u64>(&p, |k, s| match s {
+                Some(s) => {
+                    m.insert(k, s);
+                }
+                None => {
+                    m.remove(&k);
+                }
+            })
+            .unwrap();
+        }
+        m
+    }
+
+    #[test]
+    fn chain_of_full_and_deltas_restores_with_removals() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(
+            root,
+            1000,
+            WriteKind::Full,
+            2,
+            &[("a", Some(1)), ("b", Some(2))],
+        );
+        write(
+            root,
+            2000,
+            WriteKind::Delta,
+            3,
+            &[("a", None), ("c", Some(3))],
+        );
+        write(root, 3000, WriteKind::Delta, 1, &[("b", Some(20))]);
+        assert_eq!(
+            restore(root, 1000),
+            [("a".into(), 1), ("b".into(), 2)].into()
+        );
+        assert_eq!(
+            restore(root, 2000),
+            [("b".into(), 2), ("c".into(), 3)].into()
+        );
+        assert_eq!(
+            restore(root, 3000),
+            [("b".into(), 20), ("c".into(), 3)].into()
+        );
+
+        // A newer full set replaces everything before it.
+        write(
+            root,
+            4000,
+            WriteKind::Full,
+            2,
+            &[("z", Some(9)), ("y", Some(8))],
+        );
+        assert_eq!(
+            restore(root, 4000),
+            [("y".into(), 8), ("z".into(), 9)].into()
+        );
+        assert!(complete_at(root, 3, Time::from_millis(2000)));
+        assert!(!complete_at(root, 3, Time::from_millis(2500)));
+
+        // A delta set missing a worker's file (its write failed) still contributes the others'.
+        std::fs::remove_file(
+            set_dir(root, 3, Time::from_millis(2000), WriteKind::Delta).join("w0-of-3"),
+        )
+        .unwrap();
+        assert!(!complete_at(root, 3, Time::from_millis(2000)));
+        assert_eq!(
+            restore(root, 3000),
+            [("a".into(), 1), ("b".into(), 20), ("c".into(), 3)].into()
+        );
+
+        prune(root, 3, Time::from_millis(4000), None);
+        assert_eq!(sets(root, 3).unwrap().len(), 1);
+        std::fs::remove_file(
+            set_dir(root, 3, Time::from_millis(4000), WriteKind::Full).join("w1-of-2"),
+        )
+        .unwrap();
+        assert!(!complete_at(root, 3, Time::from_millis(4000)));
+        // Without a complete full write there is nothing to restore from: an error naming it.
+        let e = read_chain(root, 3, Time::from_millis(500))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no complete full write"), "{e}");
+    }
+}

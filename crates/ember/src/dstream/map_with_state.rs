@@ -1,0 +1,370 @@
+//! `map_with_state` (Spark's `MapWithStateDStream`): a state per key that the user's function
+//! reads and changes once per record, emitting what it returns.
+//!
+//! Unlike `update_state_by_key`, a batch costs in proportion to its records, not to the state:
+//! the function runs only for keys with data (and for keys timing out, found through an index
+//! ordered by last update), only changed keys are written at checkpoints (with a full write every
+//! tenth checkpoint), and the whole state is emitted only if [`state_snapshots`] is used.
+//!
+//! [`state_snapshots`]: MapWithStateDStream::state_snapshots
+
+use std::collections::{BTreeMap, HashSet};
+use std::ops::Deref;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{Entries, ShareWriter, WriteKind};
+use crate::data::{Data, Key};
+use crate::dstream::DStream;
+use crate::dstream::node::{BatchNode, NarrowNode, WorkerInfo};
+use crate::exec::{BatchLogic, Route, Tick};
+use crate::state::{FastMap, MappingFn, State, StateSpec, owned_initial, restore};
+use crate::time::{Duration, Time};
+
+/// What the state operator emits: mapped values, and the state when snapshots are wanted.
+#[derive(Clone, Serialize, Deserialize)]
+enum Emitted<K, S, M> {
+    Mapped(M),
+    Snapshot(K, S),
+}
+
+/// A key's state on its worker.
+struct Slot<S> {
+    hash: u64,
+    partition: u32,
+    state: S,
+    /// Batch of the key's last data (idle timeouts count from it).
+    updated: Time,
+}
+
+struct MapWithState<K, V, S, M> {
+    func: MappingFn<K, V, S, M>,
+    slide: Duration,
+    partitions: usize,
+    timeout: Option<Duration>,
+    states: FastMap<K, Slot<S>>,
+    /// Keys by last update, for timeouts: (update time, hash) -> keys.
+    idle: BTreeMap<(Time, u64), Vec<K>>,
+    /// Keys changed since this worker's last checkpoint write.
+    dirty: HashSet<K, foldhash::fast::RandomState>,
+    snapshots: bool,
+    initial: Option<Vec<(u64, K, S)>>,
+    writer: Option<ShareWriter>,
+    _v: std::marker::PhantomData<fn(V)>,
+}
+
+impl<K: Key, V: Data, S: Data, M: Data> MapWithState<K, V, S, M> {
+    fn new(
+        w: &WorkerInfo,
+        spec: &StateSpec<K, V, S, M>,
+        slide: Duration,
+        n: usize,
+        snapshots: bool,
+    ) -> Self {
+        let mut logic = MapWithState {
+            func: spec.func.clone(),
+            slide,
+            partitions: n,
+            timeout: spec.timeout,
+            states: FastMap::default(),
+            idle: BTreeMap::new(),
+            dirty: Default::default(),
+            snapshots,
+            initial: None,
+            writer: None,
+            _v: std::marker::PhantomData,
+        };
+        match w.checkpoint.as_ref().and_then(|ck| ck.restored(w.node)) {
+            Some(payloads) => {
+                let mut restored: FastMap<K, (u64, S, Time)> = FastMap::default();
+                let outcome = restore::<K, (S, Time)>(&payloads, n, w, |k, hash, s| match s {
+                    Some((state, updated)) => {
+                        restored.insert(k, (hash, state, updated));
+                    }
+                    None => {
+                        restored.remove(&k);
+                    }
+                });
+                if let Err(e) = outcome {
+                    panic!(
+                        "the checkpointed state of stream {} cannot be decoded: {e}",
+                        w.node
+                    );
+                }
+                for (k, (hash, state, updated)) in restored {
+                    logic.put(k, hash, state, updated);
+                }
+            }
+            None => logic.initial = Some(owned_initial(&spec.initial, n, w)),
+        }
+        logic.writer = w
+            .checkpoint
+            .clone()
+            .map(|ck| ShareWriter::new(ck, w.node, w.index, w.workers));
+        logic
+    }
+
+    fn put(&mut self, k: K, hash: u64, state: S, updated: Time) {
+        if self.timeout.is_some() {
+            self.idle
+                .entry((updated, hash))
+                .or_default()
+                .push(k.clone());
+        }
+        let partition = (hash % self.partitions as u64) as u32;
+        self.states.insert(
+            k,
+            Slot {
+                hash,
+                partition,
+                state,
+                updated,
+            },
+        );
+    }
+
+    /// Takes a key's slot out of the state (and out of the idle index).
+    fn take(&mut self, k: &K) -> Option<Slot<S>> {
+        let slot = self.states.remove(k)?;
+        if self.timeout.is_some()
+            && let Some(keys) = self.idle.get_mut(&(slot.updated, slot.hash))
+        {
+            keys.retain(|x| x != k);
+            if keys.is_empty() {
+                self.idle.remove(&(slot.updated, slot.hash));
+            }
+        }
+        Some(slot)
+    }
+
+    /// Runs the function on one call's state; a panic keeps the state the function left.
+    fn call(
+        &self,
+        time: Time,
+        k: &K,
+        v: Option<V>,
+        state: &mut State<S>,
+        out: &mut Vec<(u32, Emitted<K, S, M>)>,
+        partition: u32,
+        panicked: &mut Option<Box<dyn std::any::Any + Send>>,
+    ) {
+        match catch_unwind(AssertUnwindSafe(|| (self.func)(time, k, v, state))) {
+            Ok(Some(m)) => out.push((partition, Emitted::Mapped(m))),
+            Ok(None) => {}
+            Err(p) => {
+                panicked.get_or_insert(p);
+            }
+        }
+    }
+}
+
+impl<K: Key, V: Data, S: Data, M: Data> BatchLogic<(K, Vec<V>), Emitted<K, S, M>>
+    for MapWithState<K, V, S, M>
+{
+    type Acc = Vec<(u32, (K, Vec<V>))>;
+
+    fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, record: (K, Vec<V>)) {
+        acc.push((partition, record));
+    }
+
+    fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, Emitted<K, S, M>)>) {
+        if !tick.is_slide_time(self.slide) {
+            return;
+        }
+        let time = tick.time;
+        let mut panicked = None;
+        if let Some(initial) = self.initial.take() {
+            // Initial keys count as updated in the first batch (Spark's rule).
+            for (hash, k, s) in initial {
+                self.dirty.insert(k.clone());
+                self.put(k, hash, s, time);
+            }
+        }
+        for (partition, (k, values)) in acc.drain(..) {
+            let old = self.take(&k);
+            let hash = old
+                .as_ref()
+                .map(|s| s.hash)
+                .unwrap_or_else(|| crate::hash::stable_hash(&k));
+            let mut current = old.map(|s| s.state);
+            for v in values {
+                let mut state = State::new(current.take(), false);
+                self.call(time, &k, Some(v), &mut state, out, partition, &mut panicked);
+                current = state.into_value();
+            }
+            self.dirty.insert(k.clone());
+            if let Some(s) = current {
+                self.put(k, hash, s, time);
+            }
+        }
+        if let Some(timeout) = self.timeout {
+            // Spark's rule: a key times out when its last update is before `time - timeout`.
+            let threshold = Time::from_millis(time.as_millis().saturating_sub(timeout.as_millis()));
+            while let Some(entry) = self.idle.first_entry() {
+                if entry.key().0 >= threshold {
+                    break;
+                }
+                for k in entry.remove() {
+                    let Some(slot) = self.states.remove(&k) else {
+                        continue;
+                    };
+                    let mut state = State::new(Some(slot.state), true);
+                    self.call(
+                        time,
+                        &k,
+                        None,
+                        &mut state,
+                        out,
+                        slot.partition,
+                        &mut panicked,
+                    );
+                    self.dirty.insert(k);
+                }
+            }
+        }
+        if self.snapshots {
+            let mut rows: Vec<(u32, u64, &K, &S)> = self
+                .states
+                .iter()
+                .map(|(k, s)| (s.partition, s.hash, k, &s.state))
+                .collect();
+            rows.sort_unstable_by_key(|r| (r.0, r.1));
+            out.extend(
+                rows.into_iter()
+                    .map(|(p, _, k, s)| (p, Emitted::Snapshot(k.clone(), s.clone()))),
+            );
+        }
+        if let Some(writer) = &mut self.writer
+            && let Some(kind) = writer.due(tick)
+        {
+            let mut entries = Entries::default();
+            match kind {
+                WriteKind::Full => {
+                    for (k, slot) in &self.states {
+                        entries.push(k, Some(&(&slot.state, slot.updated)));
+                    }
+                }
+                WriteKind::Delta => {
+                    for k in &self.dirty {
+                        let entry = self.states.get(k).map(|slot| (&slot.state, slot.updated));
+                        entries.push(k, entry.as_ref());
+                    }
+                }
+            }
+            if writer.write(time, kind, &entries) {
+                self.dirty.clear();
+            }
+        } else if self.writer.is_none() {
+            self.dirty.clear();
+        }
+        if let Some(p) = panicked {
+            resume_unwind(p);
+        }
+    }
+}
+
+/// The stream of a [`map_with_state`](DStream::map_with_state): the function's results (it
+/// dereferences to that `DStream<M>`), and the state itself through
+/// [`state_snapshots`](Self::state_snapshots).
+pub struct MapWithStateDStream<K: Key, S: Data, M: Data> {
+    mapped: DStream<M>,
+    emitted: DStream<Emitted<K, S, M>>,
+    snapshots: Arc<AtomicBool>,
+}
+
+impl<K: Key, S: Data, M: Data> Deref for MapWithStateDStream<K, S, M> {
+    type Target = DStream<M>;
+    fn deref(&self) -> &DStream<M> {
+        &self.mapped
+    }
+}
+
+impl<K: Key, S: Data, M: Data> MapWithStateDStream<K, S, M> {
+    /// Every key's state after each batch (Spark's `stateSnapshots`). Asking for it makes every
+    /// batch emit the whole state, which costs in proportion to the state.
+    pub fn state_snapshots(&self) -> DStream<(K, S)> {
+        self.snapshots.store(true, Ordering::SeqCst);
+        let node = NarrowNode::new(
+            &self.emitted,
+            "state_snapshots",
+            |p, e, out: &mut Vec<(u32, (K, S))>| {
+                if let Emitted::Snapshot(k, s) = e {
+                    out.push((p, (k, s)));
+                }
+                Ok(())
+            },
+        );
+        self.emitted.derive(
+            "state_snapshots",
+            self.emitted.meta.slide,
+            self.emitted.meta.partitions,
+            &[&self.emitted.meta],
+            node,
+        )
+    }
+
+    /// The mapped values as a plain stream.
+    pub fn stream(&self) -> DStream<M> {
+        self.mapped.clone()
+    }
+
+    /// Sets how often the state is checkpointed (forwarded to the state, as in Spark).
+    pub fn checkpoint(&self, interval: Duration) -> crate::Result<()> {
+        self.emitted.checkpoint(interval)
+    }
+}
+
+impl<K: Key, V: Data> DStream<(K, V)> {
+    /// A state per key that `spec`'s function reads and updates for every record of the batch,
+    /// emitting what the function returns (Spark's `mapWithState`). Keys without data in a batch
+    /// cost nothing, except when they time out (see [`StateSpec::timeout`]).
+    ///
+    /// Needs a checkpoint directory, as in Spark; the state is checkpointed every 10 batches by
+    /// default (Spark's default for `mapWithState`).
+    pub fn map_with_state<S: Data, M: Data>(
+        &self,
+        spec: StateSpec<K, V, S, M>,
+    ) -> MapWithStateDStream<K, S, M> {
+        let n = spec
+            .partitions
+            .unwrap_or_else(|| self.ssc.context().default_parallelism())
+            .max(1);
+        let grouped = self.group_by_key(Some(n));
+        let slide = self.meta.slide;
+        let snapshots = Arc::new(AtomicBool::new(false));
+        let wanted = snapshots.clone();
+        let node = BatchNode::new(
+            &grouped,
+            "map_with_state",
+            Route::Local,
+            move |w: WorkerInfo| {
+                MapWithState::new(&w, &spec, slide, n, wanted.load(Ordering::SeqCst))
+            },
+        );
+        let emitted: DStream<Emitted<K, S, M>> =
+            grouped.derive("map_with_state", slide, n, &[&grouped.meta], node);
+        self.ssc.register_stateful(
+            emitted.meta.id,
+            Duration::milliseconds(slide.as_millis() * 10),
+        );
+        let pick = NarrowNode::new(
+            &emitted,
+            "map_with_state",
+            |p, e, out: &mut Vec<(u32, M)>| {
+                if let Emitted::Mapped(m) = e {
+                    out.push((p, m));
+                }
+                Ok(())
+            },
+        );
+        let mapped = emitted.derive("map_with_state", slide, n, &[&emitted.meta], pick);
+        MapWithStateDStream {
+            mapped,
+            emitted,
+            snapshots,
+        }
+    }
+}

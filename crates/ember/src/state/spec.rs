@@ -1,0 +1,92 @@
+//! [`StateSpec`]: everything `map_with_state` needs to know (Spark's `StateSpec`).
+
+use std::sync::Arc;
+
+use crate::rdd::Rdd;
+use crate::state::State;
+use crate::time::{Duration, Time};
+
+/// The function of a `map_with_state`, in its general form.
+pub(crate) type MappingFn<K, V, S, M> =
+    Arc<dyn Fn(Time, &K, Option<V>, &mut State<S>) -> Option<M> + Send + Sync>;
+
+/// What [`map_with_state`](crate::DStream::map_with_state) does with each record: the mapping
+/// function, and optionally an initial state, a partition count and an idle timeout.
+///
+/// ```
+/// use ember::state::{State, StateSpec};
+/// use ember::Duration;
+///
+/// // A running count per word that also emits the new count of every word it sees.
+/// let spec = StateSpec::function(|word: &String, one: Option<u64>, state: &mut State<u64>| {
+///     let total = state.get_option().copied().unwrap_or(0) + one.unwrap_or(0);
+///     if !state.is_timing_out() {
+///         state.update(total);
+///     }
+///     (word.clone(), total)
+/// })
+/// .num_partitions(4)
+/// .timeout(Duration::minutes(10));
+/// # let _ = spec;
+/// ```
+pub struct StateSpec<K, V, S, M> {
+    pub(crate) func: MappingFn<K, V, S, M>,
+    pub(crate) initial: Option<Rdd<(K, S)>>,
+    pub(crate) partitions: Option<usize>,
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl<K, V, S, M> Clone for StateSpec<K, V, S, M> {
+    fn clone(&self) -> Self {
+        StateSpec {
+            func: self.func.clone(),
+            initial: self.initial.clone(),
+            partitions: self.partitions,
+            timeout: self.timeout,
+        }
+    }
+}
+
+impl<K, V, S, M> StateSpec<K, V, S, M> {
+    /// A spec whose function gets the key, the record's value (`None` only in the final call of
+    /// a key that timed out) and the key's state, and returns what to emit.
+    pub fn function(f: impl Fn(&K, Option<V>, &mut State<S>) -> M + Send + Sync + 'static) -> Self {
+        StateSpec::function_with_time(move |_t, k, v, s| Some(f(k, v, s)))
+    }
+
+    /// A spec whose function also gets the batch time and may emit nothing (`None`).
+    pub fn function_with_time(
+        f: impl Fn(Time, &K, Option<V>, &mut State<S>) -> Option<M> + Send + Sync + 'static,
+    ) -> Self {
+        StateSpec {
+            func: Arc::new(f),
+            initial: None,
+            partitions: None,
+            timeout: None,
+        }
+    }
+
+    /// State the keys start with, before the first batch (its keys' idle time counts from the
+    /// first batch).
+    pub fn initial_state(mut self, rdd: Rdd<(K, S)>) -> Self {
+        self.initial = Some(rdd);
+        self
+    }
+
+    /// Partitions of the state (default parallelism otherwise).
+    pub fn num_partitions(mut self, n: usize) -> Self {
+        self.partitions = Some(n);
+        self
+    }
+
+    /// Removes a key that has had no data for `idle`, after one last call of the function with
+    /// no value and [`State::is_timing_out`] set.
+    ///
+    /// Unlike Spark, where timeouts are only looked for on checkpoint batches (so a key may time
+    /// out up to ten batches late), ember times a key out in the first batch after its timeout
+    /// has passed, at a cost proportional to the keys that time out, not to the whole state.
+    pub fn timeout(mut self, idle: Duration) -> Self {
+        self.timeout = Some(idle);
+        self
+    }
+}
