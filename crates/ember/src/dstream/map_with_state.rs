@@ -348,7 +348,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
             grouped.derive("map_with_state", slide, n, &[&grouped.meta], node);
         self.ssc.register_stateful(
             emitted.meta.id,
-            Duration::milliseconds(slide.as_millis() * 10),
+            Some(Duration::milliseconds(slide.as_millis() * 10)),
         );
         let pick = NarrowNode::new(
             &emitted,

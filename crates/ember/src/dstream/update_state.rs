@@ -263,7 +263,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
             .div_ceil(slide.as_millis().max(1));
         self.ssc.register_stateful(
             stream.meta.id,
-            Duration::milliseconds(slide.as_millis() * tens),
+            Some(Duration::milliseconds(slide.as_millis() * tens)),
         );
         stream
     }

@@ -94,8 +94,9 @@ struct Graph {
     shape: Vec<String>,
     remember: Option<Duration>,
     checkpoint: Option<PathBuf>,
-    /// Stateful streams and their default checkpoint intervals.
-    stateful: std::collections::BTreeMap<usize, Duration>,
+    /// Streams with state written at checkpoints, with their default checkpoint interval; `None`
+    /// for streams (plain windows) that checkpoint when a directory is set but do not require one.
+    stateful: std::collections::BTreeMap<usize, Option<Duration>>,
     /// Checkpoint intervals set with `DStream::checkpoint`.
     checkpoint_intervals: std::collections::BTreeMap<usize, Duration>,
 }
@@ -316,7 +317,7 @@ impl StreamingContext {
     fn checkpointing(&self, recovered: Option<&Recovered>) -> Result<Option<Arc<Checkpointing>>> {
         let graph = lock(&self.inner.graph);
         let Some(dir) = graph.checkpoint.clone() else {
-            if !graph.stateful.is_empty() {
+            if graph.stateful.values().any(Option::is_some) {
                 return Err(Error::Requirement(
                     "The checkpoint directory has not been set. Please set it by StreamingContext.checkpoint()."
                         .into(),
@@ -326,12 +327,9 @@ impl StreamingContext {
         };
         let mut interval = self.inner.batch.as_millis();
         for (id, default) in &graph.stateful {
-            let own = graph
-                .checkpoint_intervals
-                .get(id)
-                .unwrap_or(default)
-                .as_millis();
-            interval = lcm(interval, own);
+            if let Some(own) = graph.checkpoint_intervals.get(id).or(default.as_ref()) {
+                interval = lcm(interval, own.as_millis());
+            }
         }
         let interval = Duration::milliseconds(interval);
         tracing::info!(directory = %dir.display(), interval = %interval, "checkpointing");
@@ -344,8 +342,13 @@ impl StreamingContext {
         ))))
     }
 
-    /// Marks stream `id` as stateful, checkpointed every `default_interval` unless set otherwise.
-    pub(crate) fn register_stateful(&self, id: usize, default_interval: Duration) {
+    /// Marks stream `id` as having state that its logic writes at checkpoint times (with a
+    /// `checkpoint::ShareWriter`) and restores from `Checkpointing::restored`. With
+    /// `Some(default_interval)` the stream requires a checkpoint directory (Spark's
+    /// must-checkpoint streams) and is checkpointed every `default_interval` unless
+    /// [`DStream::checkpoint`](crate::DStream::checkpoint) says otherwise; with `None` it is
+    /// checkpointed only when a directory is set, at the other streams' interval.
+    pub(crate) fn register_stateful(&self, id: usize, default_interval: Option<Duration>) {
         lock(&self.inner.graph)
             .stateful
             .insert(id, default_interval);
