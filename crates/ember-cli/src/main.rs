@@ -8,6 +8,7 @@ use ember::{Duration, StreamingContext};
 
 mod demo;
 mod feed;
+mod sql;
 mod wordcount;
 
 #[global_allocator]
@@ -32,6 +33,8 @@ enum Command {
     Wordcount(wordcount::Args),
     /// Word counts of a bundled text, with no set-up: ten seconds of output.
     Demo(demo::Args),
+    /// A SQL query on every batch of a socket or a directory (needs the `sql` feature).
+    Sql(sql::Args),
 }
 
 #[derive(clap::Args, Debug)]
@@ -97,6 +100,7 @@ fn run(command: Command) -> Result<()> {
         }
         Command::Wordcount(a) => wordcount::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Sql(a) => sql::run(a),
     }
 }
 

@@ -1,0 +1,308 @@
+//! `ember sql` as a user runs it (built with `--features sql`): a query per batch over a real
+//! socket and a real directory, CSV and JSON lines, CSV and JSON output, and queries refused
+//! before the stream starts. Every process is owned by a [`Proc`] (killed and reaped on drop);
+//! nothing waits without a deadline.
+
+#![cfg(feature = "sql")]
+
+mod common;
+
+use std::io::{ErrorKind, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use common::{Proc, QUICK};
+
+/// The seed's query on a text stream: words of each line, counted.
+const WORD_COUNT: &str = "select word, count(*) as total from \
+     (select unnest(string_to_array(line, ' ')) as word from lines) \
+     group by word order by total desc, word";
+
+fn assert_no_panic(stderr: &str) {
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "ember panicked:\n{stderr}"
+    );
+}
+
+/// Whether `line` is the seed's batch header, `========= 2026-11-24 10:00:01 =========`.
+fn is_batch_header(line: &str) -> bool {
+    line.strip_prefix("========= ")
+        .and_then(|l| l.strip_suffix(" ========="))
+        .is_some_and(|t| t.len() >= 19 && t.as_bytes()[4] == b'-' && t.as_bytes()[13] == b':')
+}
+
+/// The output cut into batches: each header with the lines up to the next header.
+fn batches(stdout: &[String]) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    for line in stdout {
+        if is_batch_header(line) {
+            out.push(Vec::new());
+        } else if let Some(b) = out.last_mut() {
+            b.push(line.clone());
+        } else {
+            panic!("output before the first batch header: {line:?}");
+        }
+    }
+    out
+}
+
+/// A server that sends `text` to its first client and keeps the connection open until dropped.
+struct LineServer {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl LineServer {
+    fn start(text: &str) -> LineServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (flag, text) = (stop.clone(), text.as_bytes().to_vec());
+        let thread = thread::spawn(move || {
+            let mut open = Vec::new();
+            while !flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        stream.set_nonblocking(false).unwrap();
+                        if open.is_empty() {
+                            stream.write_all(&text).unwrap();
+                            stream.flush().unwrap();
+                        }
+                        open.push(stream);
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        thread::sleep(Duration::from_millis(10))
+                    }
+                    Err(e) => panic!("accept: {e}"),
+                }
+            }
+        });
+        LineServer {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for LineServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Moves a file with `text` into `dir` (written beside it first, with a fresh modification time).
+fn move_in(tmp: &Path, dir: &Path, name: &str, text: &str) {
+    let staged = tmp.join(name);
+    std::fs::write(&staged, text).unwrap();
+    std::fs::rename(&staged, dir.join(name)).unwrap();
+}
+
+#[test]
+fn sql_over_a_socket_prints_sparks_table_per_batch() {
+    let server = LineServer::start("to be or not to be\nthat is the question\n");
+    let addr = format!("127.0.0.1:{}", server.port);
+    let mut ember = Proc::start(
+        "ember sql",
+        &["sql", WORD_COUNT, "--socket", &addr, "--batch", "500ms", "--duration", "4s"],
+    );
+    let status = ember.expect_exit(QUICK);
+    let stderr = ember.stderr.lines_text();
+    assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
+    assert_no_panic(&stderr);
+    let stdout = ember.stdout().all();
+    let tables: Vec<Vec<String>> = batches(&stdout)
+        .into_iter()
+        .filter(|b| !b.is_empty())
+        .collect();
+    assert_eq!(tables.len(), 1, "one batch holds the lines:\n{}", stdout.join("\n"));
+    assert_eq!(
+        tables[0].join("\n"),
+        "+--------+-----+\n\
+         |    word|total|\n\
+         +--------+-----+\n\
+         |      be|    2|\n\
+         |      to|    2|\n\
+         |      is|    1|\n\
+         |     not|    1|\n\
+         |      or|    1|\n\
+         |question|    1|\n\
+         |    that|    1|\n\
+         |     the|    1|\n\
+         +--------+-----+\n"
+            .trim_end_matches('\n')
+            .to_owned()
+            + "\n",
+        "{}",
+        stdout.join("\n")
+    );
+}
+
+#[test]
+fn sql_over_a_directory_of_csv_lines_with_csv_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("incoming");
+    std::fs::create_dir(&dir).unwrap();
+    let mut ember = Proc::start(
+        "ember sql",
+        &[
+            "sql",
+            "select _c0 as city, sum(_c1) as people, max(_c2) as top from sales group by _c0 order by city",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--view",
+            "sales",
+            "--format",
+            "csv",
+            "--output",
+            "csv",
+            "--batch",
+            "500ms",
+            "--duration",
+            "4s",
+        ],
+    );
+    thread::sleep(Duration::from_millis(1200));
+    assert!(ember.poll().is_none(), "ember ended early:\n{}", ember.report());
+    move_in(
+        tmp.path(),
+        &dir,
+        "sales.csv",
+        "Paris,3,1.5\nRome,4,2.25\nParis,5,0.5\n\"Oslo, Norway\",1,9\n",
+    );
+    let status = ember.expect_exit(QUICK);
+    let stderr = ember.stderr.lines_text();
+    assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
+    assert_no_panic(&stderr);
+    let stdout = ember.stdout().all();
+    let results: Vec<Vec<String>> = batches(&stdout)
+        .into_iter()
+        .filter(|b| !b.is_empty())
+        .collect();
+    assert_eq!(
+        results,
+        [vec![
+            "city,people,top".to_string(),
+            "\"Oslo, Norway\",1,9.0".to_string(),
+            "Paris,8,1.5".to_string(),
+            "Rome,4,2.25".to_string(),
+        ]],
+        "{}",
+        stdout.join("\n")
+    );
+}
+
+#[test]
+fn sql_over_json_lines_with_json_output_and_a_bad_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("incoming");
+    std::fs::create_dir(&dir).unwrap();
+    let mut ember = Proc::start(
+        "ember sql",
+        &[
+            "sql",
+            "select user, count(*) as n, max(score) as best from lines group by user order by user",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--format",
+            "json",
+            "--output",
+            "json",
+            "--batch",
+            "500ms",
+            "--duration",
+            "5s",
+        ],
+    );
+    thread::sleep(Duration::from_millis(1200));
+    // A batch that is not JSON fails alone; the next batch is read.
+    move_in(tmp.path(), &dir, "bad.json", "{not json\n");
+    thread::sleep(Duration::from_millis(1200));
+    move_in(
+        tmp.path(),
+        &dir,
+        "events.json",
+        "{\"user\": \"ann\", \"score\": 3}\n{\"user\": \"bob\"}\n{\"user\": \"ann\", \"score\": 7}\n",
+    );
+    let status = ember.expect_exit(QUICK);
+    let stderr = ember.stderr.lines_text();
+    assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
+    assert_no_panic(&stderr);
+    assert!(stderr.contains("ember sql: batch"), "the bad batch is reported:\n{stderr}");
+    let stdout = ember.stdout().all();
+    let results: Vec<Vec<String>> = batches(&stdout)
+        .into_iter()
+        .filter(|b| !b.is_empty())
+        .collect();
+    assert_eq!(
+        results,
+        [vec![
+            r#"{"user":"ann","n":2,"best":7}"#.to_string(),
+            r#"{"user":"bob","n":1}"#.to_string(),
+        ]],
+        "{}",
+        stdout.join("\n")
+    );
+}
+
+#[test]
+fn a_query_that_does_not_parse_is_refused_before_the_stream_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut ember = Proc::start(
+        "ember sql",
+        &["sql", "selec line from lines", "--dir", tmp.path().to_str().unwrap()],
+    );
+    let status = ember.expect_exit(QUICK);
+    assert!(!status.success());
+    let stderr = ember.stderr.lines_text();
+    assert!(stderr.contains("does not parse") && stderr.contains("selec"), "{stderr}");
+    assert!(ember.stdout().all().is_empty(), "no batch ran");
+    assert_no_panic(&stderr);
+}
+
+#[test]
+fn an_unknown_column_of_a_text_stream_is_refused_before_the_stream_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut ember = Proc::start(
+        "ember sql",
+        &["sql", "select word from lines", "--dir", tmp.path().to_str().unwrap()],
+    );
+    let status = ember.expect_exit(QUICK);
+    assert!(!status.success());
+    let stderr = ember.stderr.lines_text();
+    assert!(stderr.contains("word") && stderr.contains("line"), "{stderr}");
+    assert!(ember.stdout().all().is_empty(), "no batch ran");
+
+    // The view has the name given with --view.
+    let mut ember = Proc::start(
+        "ember sql",
+        &["sql", "select line from lines", "--view", "input", "--dir", tmp.path().to_str().unwrap()],
+    );
+    let status = ember.expect_exit(QUICK);
+    assert!(!status.success());
+    assert!(ember.stderr.lines_text().contains("lines"), "{}", ember.stderr.lines_text());
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let server = LineServer::start("a\n");
+    let addr = format!("127.0.0.1:{}", server.port);
+    let mut ember = Proc::spawn(
+        "ember sql",
+        &["sql", "select line from lines", "--socket", &addr, "--batch", "200ms"],
+    );
+    drop(ember.take_stdout());
+    let status = ember.expect_exit(QUICK);
+    assert!(status.success(), "exit {status}\n{}", ember.stderr.lines_text());
+    assert_no_panic(&ember.stderr.lines_text());
+}
