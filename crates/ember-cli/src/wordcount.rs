@@ -44,7 +44,27 @@ pub struct Args {
     /// Stop (gracefully) after this long, e.g. `30s`; otherwise run until Ctrl-C.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
+    /// Running totals since the first batch (`updateStateByKey`) instead of per-batch counts;
+    /// needs `--checkpoint`.
+    #[arg(long, requires = "checkpoint")]
+    pub stateful: bool,
+    /// Checkpoint directory: the stream is built with `StreamingContext::get_or_create`, so a
+    /// restarted command recovers the running totals, the files already read and the batches
+    /// it missed.
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint: Option<PathBuf>,
+    /// How often the running totals are checkpointed, a multiple of `--batch` (default: the
+    /// smallest multiple of the batch that is at least 10 s).
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_duration, requires = "stateful")]
+    pub checkpoint_interval: Option<Duration>,
+    /// Write received lines to a write-ahead log in the checkpoint directory before they are
+    /// processed (`spark.streaming.receiver.writeAheadLog.enable=true`).
+    #[arg(long, requires = "checkpoint")]
+    pub wal: bool,
 }
+
+/// Spark's setting that turns the receivers' write-ahead log on.
+pub const WAL_ENABLE: &str = "spark.streaming.receiver.writeAheadLog.enable";
 
 /// Parses `1s`, `500ms`, `2m`, or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -74,6 +94,9 @@ pub fn conf(args: &Args, app: &str) -> Result<Conf> {
             .split_once('=')
             .with_context(|| format!("--conf {setting}: expected KEY=VALUE"))?;
         conf = conf.set(key.trim(), value.trim());
+    }
+    if args.wal {
+        conf = conf.set(WAL_ENABLE, "true");
     }
     if let (Some(hosts), Some(process)) = (&args.hosts, args.process) {
         conf = conf.set_hosts_file(hosts, process)?;
@@ -134,15 +157,63 @@ pub fn print_summary(counts: &DStream<(String, i64)>) -> Result<()> {
     Ok(())
 }
 
-/// Runs `ember wordcount`.
-pub fn run(args: Args) -> Result<()> {
-    let ctx = Context::get_or_create(conf(&args, "wordcount")?)?;
-    let ssc = StreamingContext::new(&ctx, args.batch)?;
-    let counts = word_counts(&lines(&ssc, &args)?);
+/// The running total of every word since the first batch (the seed's `updateStateByKey`), from
+/// each batch's counts.
+pub fn running_counts(counts: &DStream<(String, i64)>) -> DStream<(String, i64)> {
+    counts.update_state_by_key(
+        |new: &[i64], total: Option<i64>| Some(total.unwrap_or(0) + new.iter().sum::<i64>()),
+        None,
+    )
+}
+
+/// Defines the word count of `args` on `ssc`: input, counts (or running totals), output.
+fn define(ssc: &StreamingContext, args: &Args) -> Result<()> {
+    let mut counts = word_counts(&lines(ssc, args)?);
+    if args.stateful {
+        counts = running_counts(&counts);
+        if let Some(interval) = args.checkpoint_interval {
+            counts
+                .checkpoint(interval)
+                .context("--checkpoint-interval")?;
+        }
+    }
     if args.summary {
         print_summary(&counts)?;
     } else {
         counts.pprint(10)?;
     }
+    Ok(())
+}
+
+/// Runs `ember wordcount`.
+pub fn run(args: Args) -> Result<()> {
+    let ctx = Context::get_or_create(conf(&args, "wordcount")?)?;
+    let ssc = match &args.checkpoint {
+        None => {
+            let ssc = StreamingContext::new(&ctx, args.batch)?;
+            define(&ssc, &args)?;
+            ssc
+        }
+        Some(dir) => {
+            // `create` always runs (ember checkpoints data, not code); the newest checkpoint in
+            // `dir`, if any, is then restored into the graph it built.
+            let mut failed = None;
+            let recovered = StreamingContext::get_or_create(dir, || {
+                let ssc = StreamingContext::new(&ctx, args.batch)?;
+                ssc.checkpoint(dir)?;
+                define(&ssc, &args).map_err(|e| {
+                    let message = format!("{e:#}");
+                    failed = Some(e);
+                    ember::Error::InvalidArgument(message)
+                })?;
+                Ok(ssc)
+            });
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            // A checkpoint that cannot be read or does not fit is an error naming the directory.
+            recovered?
+        }
+    };
     crate::run_until_stopped(&ssc, args.duration)
 }
