@@ -115,6 +115,28 @@ impl StreamTest {
         })
     }
 
+    /// A test context on a fresh [`Context`] made from `conf` (for settings such as the
+    /// write-ahead log), with batch interval `batch`.
+    pub fn with_conf(conf: Conf, batch: Duration) -> Result<Self> {
+        let turn = exclusive();
+        if let Some(active) = StreamingContext::get_active() {
+            active.stop(false, false)?;
+        }
+        if let Ok(old) = Context::get_or_create(Conf::new()) {
+            old.stop();
+        }
+        let ctx = Context::new(conf)?;
+        let clock = ManualClock::new(Time::from_millis(0));
+        let ssc = StreamingContext::with_clock(&ctx, batch, Arc::new(clock.clone()))?;
+        Ok(StreamTest {
+            ssc,
+            clock,
+            batch,
+            ran: Mutex::new(0),
+            _turn: turn,
+        })
+    }
+
     /// The streaming context under test.
     pub fn context(&self) -> &StreamingContext {
         &self.ssc

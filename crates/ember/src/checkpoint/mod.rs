@@ -28,6 +28,7 @@
 pub(crate) mod commit;
 pub(crate) mod framed;
 pub(crate) mod state_files;
+pub(crate) mod wal;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;

@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::checkpoint::wal::{WalCheckpoint, WriteAheadLog};
 use crate::conf::Conf;
 use crate::data::Data;
 use crate::dstream::{Meta, Node};
@@ -16,7 +17,7 @@ use crate::rdd::Rdd;
 use crate::receiver::file_selector::FileSelector;
 use crate::receiver::lines::TextChunk;
 use crate::receiver::socket::SocketChunks;
-use crate::receiver::supervisor::{ReceiverHandle, ReceiverSettings};
+use crate::receiver::supervisor::{BlockLog, ReceiverHandle, ReceiverSettings};
 use crate::receiver::{Receiver, SocketReceiver};
 use crate::scheduler::runtime::Runtime;
 use crate::time::{Duration, Time};
@@ -25,8 +26,8 @@ use crate::time::{Duration, Time};
 /// of the driver's process: each of them takes received blocks when it has room (so memory stays
 /// bounded and the work spreads by itself), and the driver asks for batch data at batch close.
 pub(crate) trait InputSource<T>: SourceCheckpoint {
-    /// The next block that arrived (receivers), if any.
-    fn poll(&self) -> Option<Vec<T>> {
+    /// The next block that arrived (receivers), if any, for the batch at `batch`.
+    fn poll(&self, _batch: Time) -> Option<Vec<T>> {
         None
     }
     /// The partitions this source contributes to the batch at `time`, produced when the batch
@@ -94,9 +95,66 @@ impl<T: Data> Node<T> for InputNode<T> {
     }
 }
 
-/// A receiver running on its supervisor thread; its blocks are polled by the driver.
-pub(crate) struct ReceiverSource<T> {
+/// A receiver's blocks: those replayed from the write-ahead log first, then the queue's.
+struct Blocks<T> {
     handle: ReceiverHandle<T>,
+    wal: Option<Arc<WriteAheadLog>>,
+    replay: Mutex<VecDeque<(u64, Vec<T>)>>,
+}
+
+impl<T: Data> Blocks<T> {
+    fn poll(&self, batch: Time) -> Option<Vec<T>> {
+        let replayed = self
+            .replay
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front();
+        let (seq, items) = match replayed {
+            Some((seq, items)) => (Some(seq), items),
+            None => {
+                let block = self.handle.try_recv_block()?;
+                (block.seq, block.items)
+            }
+        };
+        if let (Some(wal), Some(seq)) = (&self.wal, seq) {
+            wal.assign(seq, batch);
+        }
+        Some(items)
+    }
+
+    fn stop(&self) {
+        self.handle.stop(std::time::Duration::from_secs(10));
+    }
+
+    fn checkpoint(&self, upto: Time) -> Option<Vec<u8>> {
+        let ck = self.wal.as_ref()?.checkpoint(upto)?;
+        postcard::to_allocvec(&ck).ok()
+    }
+
+    fn committed(&self, upto: Time) {
+        if let Some(wal) = &self.wal {
+            wal.committed(upto);
+        }
+    }
+}
+
+/// Writes blocks of `T` to a write-ahead log.
+struct LogBlocks(Arc<WriteAheadLog>);
+
+impl<T: Data> BlockLog<T> for LogBlocks {
+    fn append(&self, items: &[T]) -> Result<u64, String> {
+        let bytes = postcard::to_allocvec(items).map_err(|e| e.to_string())?;
+        self.0.append(&bytes).map_err(|e| e.to_string())
+    }
+
+    fn void(&self, seq: u64) {
+        self.0.void(seq)
+    }
+}
+
+/// A receiver running on its supervisor thread; its blocks are polled by the feeding workers.
+pub(crate) struct ReceiverSource<T> {
+    blocks: Blocks<T>,
 }
 
 impl<T: Data> ReceiverSource<T> {
@@ -107,27 +165,34 @@ impl<T: Data> ReceiverSource<T> {
         conf: &Conf,
     ) -> Self {
         ReceiverSource {
-            handle: launch_receiver(receiver, stream_id, rt, conf),
+            blocks: launch_receiver(receiver, stream_id, rt, conf),
         }
     }
 }
 
-impl<T: Data> SourceCheckpoint for ReceiverSource<T> {}
+impl<T: Data> SourceCheckpoint for ReceiverSource<T> {
+    fn checkpoint(&self, upto: Time) -> Option<Vec<u8>> {
+        self.blocks.checkpoint(upto)
+    }
+    fn committed(&self, upto: Time) {
+        self.blocks.committed(upto)
+    }
+}
 
 impl<T: Data> InputSource<T> for ReceiverSource<T> {
-    fn poll(&self) -> Option<Vec<T>> {
-        self.handle.try_recv()
+    fn poll(&self, batch: Time) -> Option<Vec<T>> {
+        self.blocks.poll(batch)
     }
 
     fn stop(&self) {
-        self.handle.stop(std::time::Duration::from_secs(10));
+        self.blocks.stop();
     }
 }
 
 /// The socket receiver's chunks of lines, turned into one `String` per line by the worker that
 /// takes them.
 pub(crate) struct SocketSource {
-    handle: ReceiverHandle<TextChunk>,
+    blocks: Blocks<TextChunk>,
 }
 
 impl SocketSource {
@@ -137,16 +202,23 @@ impl SocketSource {
         rt: &Arc<Runtime>,
         conf: &Conf,
     ) -> Self {
-        let handle = launch_receiver(Box::new(SocketChunks(receiver)), stream_id, rt, conf);
-        SocketSource { handle }
+        let blocks = launch_receiver(Box::new(SocketChunks(receiver)), stream_id, rt, conf);
+        SocketSource { blocks }
     }
 }
 
-impl SourceCheckpoint for SocketSource {}
+impl SourceCheckpoint for SocketSource {
+    fn checkpoint(&self, upto: Time) -> Option<Vec<u8>> {
+        self.blocks.checkpoint(upto)
+    }
+    fn committed(&self, upto: Time) {
+        self.blocks.committed(upto)
+    }
+}
 
 impl InputSource<String> for SocketSource {
-    fn poll(&self) -> Option<Vec<String>> {
-        let chunks = self.handle.try_recv()?;
+    fn poll(&self, batch: Time) -> Option<Vec<String>> {
+        let chunks = self.blocks.poll(batch)?;
         let mut lines = Vec::with_capacity(chunks.iter().map(|c| c.len() / 64).sum());
         for chunk in &chunks {
             chunk.lines(&mut lines);
@@ -155,16 +227,19 @@ impl InputSource<String> for SocketSource {
     }
 
     fn stop(&self) {
-        self.handle.stop(std::time::Duration::from_secs(10));
+        self.blocks.stop();
     }
 }
 
-fn launch_receiver<R: Send + 'static>(
+/// Whether receivers write a write-ahead log (Spark's setting).
+pub(crate) const WAL_ENABLED: &str = "spark.streaming.receiver.writeAheadLog.enable";
+
+fn launch_receiver<R: Data>(
     receiver: Box<dyn Receiver<R>>,
     stream_id: usize,
     rt: &Arc<Runtime>,
     conf: &Conf,
-) -> ReceiverHandle<R> {
+) -> Blocks<R> {
     let restart_ms = conf
         .get_millis(crate::conf::RECEIVER_RESTART_DELAY, 2000)
         .unwrap_or(2000);
@@ -174,7 +249,52 @@ fn launch_receiver<R: Send + 'static>(
     };
     let waker = rt.clone();
     let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || waker.wake_workers());
-    crate::receiver::supervisor::launch(receiver, stream_id, settings, rt.receiver_events(), wake)
+    let mut replay = VecDeque::new();
+    let mut wal = None;
+    if conf.get_bool(WAL_ENABLED, false).unwrap_or(false)
+        && let Some(ck) = &rt.checkpointing
+    {
+        let dir = ck
+            .dir
+            .join("receivedData")
+            .join(format!("stream-{stream_id}"));
+        let restored = ck
+            .restored_source(stream_id)
+            .and_then(|b| postcard::from_bytes::<WalCheckpoint>(b).ok());
+        match WriteAheadLog::open(dir, restored.as_ref()) {
+            Ok((log, blocks)) => {
+                for (seq, payload) in blocks {
+                    match postcard::from_bytes::<Vec<R>>(&payload) {
+                        Ok(items) => replay.push_back((seq, items)),
+                        Err(e) => tracing::error!(
+                            "write-ahead log of stream {stream_id}: block {seq} cannot be decoded ({e}) and is skipped"
+                        ),
+                    }
+                }
+                wal = Some(Arc::new(log));
+            }
+            Err(e) => {
+                // Reported where the user sees receiver problems; the stream runs without a log.
+                tracing::error!("receiver write-ahead log of stream {stream_id} is off: {e}");
+            }
+        }
+    }
+    let log: Option<Arc<dyn BlockLog<R>>> = wal
+        .clone()
+        .map(|w| Arc::new(LogBlocks(w)) as Arc<dyn BlockLog<R>>);
+    let handle = crate::receiver::supervisor::launch_logged(
+        receiver,
+        stream_id,
+        settings,
+        rt.receiver_events(),
+        wake,
+        log,
+    );
+    Blocks {
+        handle,
+        wal,
+        replay: Mutex::new(replay),
+    }
 }
 
 /// A queue of RDDs feeding a [`queue_stream`](crate::streaming::StreamingContext::queue_stream).

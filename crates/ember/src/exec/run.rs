@@ -258,7 +258,8 @@ impl<T: Data> TypedInput<T> {
 
 impl<T: Data> Driven for TypedInput<T> {
     fn pull(&mut self) -> bool {
-        match self.source.poll() {
+        let Some(batch) = self.open else { return false };
+        match self.source.poll(batch) {
             Some(block) => {
                 let p = self.choices[self.cursor % self.choices.len()];
                 self.cursor += 1;

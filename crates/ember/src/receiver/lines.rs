@@ -76,7 +76,7 @@ impl LineSink for Vec<String> {
 /// Complete lines of text, each followed by `'\n'`, in one allocation. Receivers hand these
 /// over instead of one `String` per line, so that the per-line allocations happen on the worker
 /// that processes them (see [`TextChunk::lines`]), in parallel and close to where they are freed.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct TextChunk {
     text: String,
 }

@@ -96,6 +96,22 @@ enum Control {
     },
 }
 
+/// Where a receiver's blocks are written before they are queued: the receiver write-ahead log
+/// (Spark's `spark.streaming.receiver.writeAheadLog.enable`).
+pub(crate) trait BlockLog<T>: Send + Sync {
+    /// Writes a block; its sequence number.
+    fn append(&self, items: &[T]) -> Result<u64, String>;
+    /// Marks a written block as never queued (the queue was full, or the receiver stopping
+    /// dropped it), so that it is not replayed.
+    fn void(&self, seq: u64);
+}
+
+/// A queued block, with its sequence number in the write-ahead log if there is one.
+pub(crate) struct Block<T> {
+    pub(crate) seq: Option<u64>,
+    pub(crate) items: Vec<T>,
+}
+
 /// Records stored one by one and not yet pushed as a block.
 struct Pending<T> {
     items: Vec<T>,
@@ -106,9 +122,11 @@ struct Pending<T> {
 struct Shared<T> {
     stream_id: usize,
     name: String,
-    blocks: Sender<Vec<T>>,
+    blocks: Sender<Block<T>>,
     /// Blocks that did not fit into the full queue at the final flush; drained after the queue.
-    leftover: Mutex<VecDeque<Vec<T>>>,
+    leftover: Mutex<VecDeque<Block<T>>>,
+    /// The write-ahead log, when enabled.
+    log: Option<Arc<dyn BlockLog<T>>>,
     pending: Mutex<Pending<T>>,
     control: Sender<Control>,
     events: Sender<ReceiverEvent>,
@@ -154,15 +172,48 @@ impl<T: Send + 'static> Shared<T> {
         let _ = self.events.send(event);
     }
 
+    /// Writes a block to the write-ahead log, if there is one. A block that cannot be written
+    /// is still queued (and processed), with an error in the log: it is just not recoverable.
+    fn log_block(&self, items: Vec<T>) -> Block<T> {
+        let seq = self.log.as_ref().and_then(|log| match log.append(&items) {
+            Ok(seq) => Some(seq),
+            Err(e) => {
+                tracing::error!(
+                    "Receiver for stream {}: a block of {} records could not be written to the write-ahead log and will not be recovered after a failure: {e}",
+                    self.stream_id,
+                    items.len()
+                );
+                None
+            }
+        });
+        Block { seq, items }
+    }
+
+    fn void(&self, block: &Block<T>) {
+        if let (Some(log), Some(seq)) = (&self.log, block.seq) {
+            log.void(seq);
+        }
+    }
+
     /// Queues a block without waiting; gives it back if the queue is full.
     fn try_push(&self, block: Vec<T>) -> Option<Vec<T>> {
+        if self.blocks.is_full() {
+            return Some(block);
+        }
+        let block = self.log_block(block);
         match self.blocks.try_send(block) {
             Ok(()) => {
                 (self.wake)();
                 None
             }
-            Err(TrySendError::Full(block)) => Some(block),
-            Err(TrySendError::Disconnected(_)) => None,
+            Err(TrySendError::Full(block)) => {
+                self.void(&block);
+                Some(block.items)
+            }
+            Err(TrySendError::Disconnected(block)) => {
+                self.void(&block);
+                None
+            }
         }
     }
 
@@ -196,6 +247,7 @@ impl<T: Send + 'static> Shared<T> {
             return;
         }
         if let Some(block) = self.try_push(block) {
+            let block = self.log_block(block);
             lock(&self.leftover).push_back(block);
             (self.wake)();
         }
@@ -263,7 +315,7 @@ impl<T: Send + 'static> ReceiverContext<T> {
     }
 
     fn push_block(&self, block: Vec<T>) -> bool {
-        let mut block = block;
+        let mut block = self.shared.log_block(block);
         loop {
             match self.shared.blocks.send_timeout(block, PUSH_POLL) {
                 Ok(()) => {
@@ -277,13 +329,17 @@ impl<T: Send + 'static> ReceiverContext<T> {
                         tracing::warn!(
                             "Receiver for stream {} is stopping: dropped a block of {} records ({dropped} blocks dropped so far)",
                             self.shared.stream_id,
-                            back.len()
+                            back.items.len()
                         );
+                        self.shared.void(&back);
                         return false;
                     }
                     block = back;
                 }
-                Err(SendTimeoutError::Disconnected(_)) => return false,
+                Err(SendTimeoutError::Disconnected(back)) => {
+                    self.shared.void(&back);
+                    return false;
+                }
             }
         }
     }
@@ -355,19 +411,33 @@ impl<T: Send + 'static> ReceiverContext<T> {
 /// The driver's side of a launched receiver.
 pub(crate) struct ReceiverHandle<T> {
     shared: Arc<Shared<T>>,
-    blocks: crossbeam_channel::Receiver<Vec<T>>,
+    blocks: crossbeam_channel::Receiver<Block<T>>,
     /// Disconnected when the supervisor thread ends.
     done: crossbeam_channel::Receiver<()>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// Starts `receiver` on its own supervisor thread `ember-receiver-<stream_id>`.
+#[cfg(test)]
 pub(crate) fn launch<T: Send + 'static>(
     receiver: Box<dyn Receiver<T>>,
     stream_id: usize,
     settings: ReceiverSettings,
     events: Sender<ReceiverEvent>,
     wake: Arc<dyn Fn() + Send + Sync>,
+) -> ReceiverHandle<T> {
+    launch_logged(receiver, stream_id, settings, events, wake, None)
+}
+
+/// Starts `receiver` on its own supervisor thread `ember-receiver-<stream_id>`, writing its
+/// blocks to `log` (if any) before queueing them.
+pub(crate) fn launch_logged<T: Send + 'static>(
+    receiver: Box<dyn Receiver<T>>,
+    stream_id: usize,
+    settings: ReceiverSettings,
+    events: Sender<ReceiverEvent>,
+    wake: Arc<dyn Fn() + Send + Sync>,
+    log: Option<Arc<dyn BlockLog<T>>>,
 ) -> ReceiverHandle<T> {
     let (block_tx, block_rx) = crossbeam_channel::bounded(settings.queue_blocks.max(1));
     let (control_tx, control_rx) = crossbeam_channel::unbounded();
@@ -377,6 +447,7 @@ pub(crate) fn launch<T: Send + 'static>(
         name: format!("{}-{stream_id}", receiver.name()),
         blocks: block_tx,
         leftover: Mutex::new(VecDeque::new()),
+        log,
         pending: Mutex::new(Pending {
             items: Vec::new(),
             since: None,
@@ -573,7 +644,13 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
 
 impl<T: Send + 'static> ReceiverHandle<T> {
     /// The next queued block, without waiting.
+    #[cfg(test)]
     pub(crate) fn try_recv(&self) -> Option<Vec<T>> {
+        self.try_recv_block().map(|b| b.items)
+    }
+
+    /// The next queued block with its write-ahead-log sequence number, without waiting.
+    pub(crate) fn try_recv_block(&self) -> Option<Block<T>> {
         self.blocks
             .try_recv()
             .ok()

@@ -99,6 +99,8 @@ struct Graph {
     stateful: std::collections::BTreeMap<usize, Option<Duration>>,
     /// Checkpoint intervals set with `DStream::checkpoint`.
     checkpoint_intervals: std::collections::BTreeMap<usize, Duration>,
+    /// Receiver input streams (their blocks go through the write-ahead log when it is on).
+    receivers: usize,
 }
 
 impl std::fmt::Debug for StreamingContext {
@@ -301,6 +303,14 @@ impl StreamingContext {
             shape,
             stateful,
         });
+        if self
+            .inner
+            .ctx
+            .conf()
+            .get_bool(super::shutdown::STOP_GRACEFULLY_ON_SHUTDOWN, false)?
+        {
+            super::shutdown::install()?;
+        }
         let execution = exec::launch(plan, runtime.clone())?;
         *lock(&self.inner.running) = Some(Running {
             runtime,
@@ -317,6 +327,17 @@ impl StreamingContext {
     fn checkpointing(&self, recovered: Option<&Recovered>) -> Result<Option<Arc<Checkpointing>>> {
         let graph = lock(&self.inner.graph);
         let Some(dir) = graph.checkpoint.clone() else {
+            let wal = self
+                .inner
+                .ctx
+                .conf()
+                .get_bool(crate::dstream::input::WAL_ENABLED, false)?;
+            if wal && graph.receivers > 0 {
+                return Err(Error::InvalidArgument(
+                    "Cannot enable receiver write-ahead log without checkpoint directory set. Please use streamingContext.checkpoint() to set the checkpoint directory. See documentation for more details."
+                        .into(),
+                ));
+            }
             if graph.stateful.values().any(Option::is_some) {
                 return Err(Error::Requirement(
                     "The checkpoint directory has not been set. Please set it by StreamingContext.checkpoint()."
@@ -691,6 +712,7 @@ impl StreamingContext {
     /// dropped and reported instead of exhausting memory.
     pub fn socket_text_stream(&self, host: &str, port: u16) -> DStream<String> {
         let receiver = crate::receiver::SocketReceiver::new(host, port, self.max_line_bytes());
+        lock(&self.inner.graph).receivers += 1;
         let partitions = self.inner.ctx.default_parallelism();
         let conf = self.inner.ctx.conf().clone();
         self.new_input(
@@ -706,6 +728,7 @@ impl StreamingContext {
 
     /// Records pushed by a user-defined [`Receiver`] (Spark's `receiverStream`).
     pub fn receiver_stream<T: Data>(&self, receiver: impl Receiver<T>) -> DStream<T> {
+        lock(&self.inner.graph).receivers += 1;
         let partitions = self.inner.ctx.default_parallelism();
         let conf = self.inner.ctx.conf().clone();
         self.new_input(

@@ -1,6 +1,7 @@
 //! The streaming entry point: [`StreamingContext`] and its lifecycle.
 
 mod context;
+mod shutdown;
 mod state;
 
 pub use context::StreamingContext;

@@ -1,0 +1,312 @@
+//! `window` (Spark's `WindowedDStream`): every slide, the union of the parent's batches of the
+//! last window.
+//!
+//! The window at batch time `t` covers the parent's batches in `(t - window, t]` and exists only at
+//! the window's slide times (`(t - zero) % slide == 0`, as every stream in Spark). At the start of
+//! the stream the first windows are partial: the batches before the first one are just empty.
+//!
+//! Each worker keeps the parent's records of the partitions it owns, per batch, for as long as a
+//! coming window covers them; they do not move between workers. A window's partition `p` is the
+//! parent's partition `p` of every batch in the window, oldest batch first (Spark's
+//! `PartitionerAwareUnionRDD`; Spark's plain `UnionRDD` would keep the batches' partitions apart,
+//! with the same elements). Records are cloned into a window's output, except those of batches no
+//! later window covers, which are moved.
+//!
+//! Those buffers are state: with a checkpoint directory they are written at checkpoint times
+//! (the batches added since the previous write, and the ones dropped since; the whole buffer at
+//! the first write of a run and at every tenth checkpoint), and a restarted program restores
+//! them, so its windows are those of an uninterrupted run. A window stream does not by itself
+//! require a checkpoint directory, as in Spark.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::checkpoint::state_files::decode;
+use crate::checkpoint::{Entries, ShareWriter, WriteKind};
+use crate::data::Data;
+use crate::dstream::DStream;
+use crate::dstream::node::{BatchNode, WorkerInfo};
+use crate::exec::{BatchLogic, Route, Tick};
+use crate::time::Duration;
+
+/// Which Spark class's validation a window operation follows (they word it differently).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WindowCheck {
+    /// `WindowedDStream` (`window`, and what is made of it): a plain `Exception`.
+    Windowed,
+    /// `ReducedWindowedDStream` (the incremental windows): a `require`.
+    Reduced,
+}
+
+/// Why a window of `window` every `slide` cannot be made on a stream sliding every `parent`,
+/// in Spark's words, or `None` when it can. The window is checked before the slide, as Spark
+/// does. A zero slide is ember's own check: Spark divides by it at the first batch.
+pub(crate) fn window_poison(
+    check: WindowCheck,
+    parent: Duration,
+    window: Duration,
+    slide: Duration,
+) -> Option<String> {
+    let (class, prefix, must) = match check {
+        WindowCheck::Windowed => ("windowed DStream", "", "must be a multiple"),
+        WindowCheck::Reduced => (
+            "ReducedWindowedDStream",
+            "requirement failed: ",
+            "must be multiple",
+        ),
+    };
+    if !window.is_multiple_of(parent) {
+        return Some(format!(
+            "{prefix}The window duration of {class} ({window}) {must} of the slide duration of parent DStream ({parent})"
+        ));
+    }
+    if slide.is_zero() {
+        return Some(format!(
+            "requirement failed: The slide duration of {class} ({slide}) must be positive"
+        ));
+    }
+    if !slide.is_multiple_of(parent) {
+        return Some(format!(
+            "{prefix}The slide duration of {class} ({slide}) {must} of the slide duration of parent DStream ({parent})"
+        ));
+    }
+    None
+}
+
+/// Spark's default checkpoint interval of a stream that must checkpoint: the smallest multiple
+/// of its slide that is at least 10 s.
+pub(crate) fn default_checkpoint_interval(slide: Duration) -> Duration {
+    let slide_ms = slide.as_millis().max(1);
+    Duration::milliseconds(slide_ms * Duration::seconds(10).as_millis().div_ceil(slide_ms))
+}
+
+/// The first time after `now` at which a stream sliding every `slide` from `zero` has a batch.
+pub(crate) fn next_slide_time(tick: &Tick, slide: Duration) -> u64 {
+    let (now, zero, s) = (
+        tick.time.as_millis(),
+        tick.zero.as_millis(),
+        slide.as_millis().max(1),
+    );
+    zero + ((now.saturating_sub(zero)) / s + 1) * s
+}
+
+/// The checkpoint bookkeeping of a buffer of past batches held per (batch time, partition): what
+/// the next write must say besides the batches added since the previous one.
+pub(crate) struct BufferWrites {
+    pub(crate) writer: ShareWriter,
+    /// Every batch up to this time (ms) that is still buffered is on disk already.
+    pub(crate) written_upto: Option<u64>,
+    /// Buffered parts that were on disk and have been dropped since: written as removed.
+    pub(crate) dropped: Vec<(u64, u32)>,
+}
+
+impl BufferWrites {
+    pub(crate) fn new(w: &WorkerInfo) -> Option<Self> {
+        w.checkpoint.clone().map(|ck| BufferWrites {
+            writer: ShareWriter::new(ck, w.node, w.index, w.workers),
+            written_upto: None,
+            dropped: Vec::new(),
+        })
+    }
+
+    /// Notes that the parts `partitions` of batch `batch` left the buffer.
+    pub(crate) fn drop_batch(&mut self, batch: u64, partitions: impl Iterator<Item = u32>) {
+        // A batch never written needs no removal: no write on disk has it.
+        if self.written_upto.is_some_and(|w| batch <= w) {
+            self.dropped.extend(partitions.map(|p| (batch, p)));
+        }
+    }
+
+    /// Writes `entries` as this tick's share of kind `kind`; on success everything buffered up
+    /// to `time` is on disk.
+    pub(crate) fn write(&mut self, tick: &Tick, kind: WriteKind, entries: &Entries) {
+        if self.writer.write(tick.time, kind, entries) {
+            self.written_upto = Some(tick.time.as_millis());
+            self.dropped.clear();
+        }
+    }
+}
+
+/// Whether a batch part `(_, partition)` written by any number of workers belongs to this one.
+pub(crate) fn owns_partition(w: &WorkerInfo, partition: u32) -> bool {
+    partition as usize % w.workers.max(1) == w.index
+}
+
+/// One batch of the parent on this worker: partition → records in arrival order.
+type Parts<T> = BTreeMap<u32, Vec<T>>;
+
+struct Window<T> {
+    window: Duration,
+    slide: Duration,
+    /// The parent's batches that a coming window still covers, by batch time (ms).
+    buffer: BTreeMap<u64, Parts<T>>,
+    writes: Option<BufferWrites>,
+}
+
+impl<T: Data> Window<T> {
+    fn new(w: &WorkerInfo, window: Duration, slide: Duration) -> Self {
+        let mut buffer: BTreeMap<u64, Parts<T>> = BTreeMap::new();
+        if let Some(payloads) = w.checkpoint.as_ref().and_then(|ck| ck.restored(w.node)) {
+            for payload in payloads.iter() {
+                let outcome =
+                    decode::<(u64, u32), Vec<T>>(payload, |(batch, p), records| {
+                        // The writer may have had another number of workers: keep the partitions
+                        // this worker owns now.
+                        if !owns_partition(w, p) {
+                            return;
+                        }
+                        match records {
+                            Some(records) => {
+                                buffer.entry(batch).or_default().insert(p, records);
+                            }
+                            None => {
+                                if let Some(parts) = buffer.get_mut(&batch) {
+                                    parts.remove(&p);
+                                    if parts.is_empty() {
+                                        buffer.remove(&batch);
+                                    }
+                                }
+                            }
+                        }
+                    });
+                if let Err(e) = outcome {
+                    // Payloads were verified by checksum before the start: the element type
+                    // changed since the checkpoint was written.
+                    panic!(
+                        "the checkpointed window of stream {} cannot be decoded: {e}",
+                        w.node
+                    );
+                }
+            }
+        }
+        Window {
+            window,
+            slide,
+            buffer,
+            writes: BufferWrites::new(w),
+        }
+    }
+
+    /// Emits the window ending at `t`, partition by partition, each partition's records in batch
+    /// order. Records of batches at or before `last_use` are moved (no later window covers
+    /// them), the others cloned.
+    fn emit(&mut self, t: u64, last_use: u64, out: &mut Vec<(u32, T)>) {
+        let from = t.saturating_sub(self.window.as_millis());
+        let times: Vec<u64> = self
+            .buffer
+            .range(from + 1..=t)
+            .map(|(batch, _)| *batch)
+            .collect();
+        let partitions: BTreeSet<u32> = times
+            .iter()
+            .flat_map(|batch| self.buffer[batch].keys().copied())
+            .collect();
+        for p in partitions {
+            for batch in &times {
+                let Some(records) = self.buffer.get_mut(batch).and_then(|parts| parts.get_mut(&p))
+                else {
+                    continue;
+                };
+                if *batch <= last_use {
+                    out.extend(std::mem::take(records).into_iter().map(|x| (p, x)));
+                } else {
+                    out.extend(records.iter().map(|x| (p, x.clone())));
+                }
+            }
+        }
+    }
+
+    fn checkpoint(&mut self, tick: &Tick) {
+        let Some(writes) = &mut self.writes else {
+            return;
+        };
+        let Some(kind) = writes.writer.due(tick) else {
+            return;
+        };
+        let mut entries = Entries::default();
+        let added_after = match kind {
+            WriteKind::Full => None,
+            WriteKind::Delta => {
+                for key in &writes.dropped {
+                    entries.push::<_, Vec<T>>(key, None);
+                }
+                writes.written_upto
+            }
+        };
+        let from = added_after.map_or(0, |w| w + 1);
+        for (batch, parts) in self.buffer.range(from..) {
+            for (p, records) in parts {
+                entries.push(&(*batch, *p), Some(records));
+            }
+        }
+        writes.write(tick, kind, &entries);
+    }
+}
+
+impl<T: Data> BatchLogic<T, T> for Window<T> {
+    type Acc = Parts<T>;
+
+    fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, record: T) {
+        acc.entry(partition).or_default().push(record);
+    }
+
+    fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, T)>) {
+        let t = tick.time.as_millis();
+        if !acc.is_empty() {
+            self.buffer.insert(t, std::mem::take(acc));
+        }
+        // Batches at or before `last_use` are in no window after this tick's.
+        let last_use = next_slide_time(tick, self.slide).saturating_sub(self.window.as_millis());
+        if tick.is_slide_time(self.slide) {
+            self.emit(t, last_use, out);
+        }
+        while let Some(entry) = self.buffer.first_entry() {
+            if *entry.key() > last_use {
+                break;
+            }
+            let (batch, parts) = entry.remove_entry();
+            if let Some(writes) = &mut self.writes {
+                writes.drop_batch(batch, parts.into_keys());
+            }
+        }
+        // Written at every checkpoint time, slide time or not: the commit of any batch needs
+        // every stateful stream's share.
+        self.checkpoint(tick);
+    }
+}
+
+impl<T: Data> DStream<T> {
+    /// Every `slide_duration`, the elements of this stream's batches in the last
+    /// `window_duration` (Spark's `window`): the window at time `t` covers the batches in
+    /// `(t - window_duration, t]`. Both durations must be multiples of this stream's slide
+    /// (Spark's messages otherwise, returned when an output is registered on the stream).
+    /// Spark's one-argument form is `window(w, stream.slide_duration())`.
+    ///
+    /// The resulting stream slides every `slide_duration`: its batches, and those of the streams
+    /// made from it, exist only at those times. Partition `p` of a window holds partition `p` of
+    /// each of its batches, oldest first. The buffered batches are checkpointed when a checkpoint
+    /// directory is set (none is required), so recovery restores the windows.
+    pub fn window(&self, window_duration: Duration, slide_duration: Duration) -> DStream<T> {
+        let poison = window_poison(
+            WindowCheck::Windowed,
+            self.meta.slide,
+            window_duration,
+            slide_duration,
+        );
+        let node = BatchNode::new(self, "window", Route::Local, move |w: WorkerInfo| {
+            Window::new(&w, window_duration, slide_duration)
+        });
+        let stream = self.ssc.new_stream(
+            "window",
+            slide_duration,
+            self.meta.partitions,
+            &[&self.meta],
+            poison,
+            node,
+        );
+        // A poisoned stream is never built: registered, it would hold every commit back.
+        if stream.meta.poisoned.is_none() {
+            self.ssc.register_stateful(stream.meta.id, None);
+        }
+        stream
+    }
+}
