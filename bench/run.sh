@@ -17,6 +17,7 @@ parts=$([ "$size" -ge 100 ] && echo 20 || echo 10)
 cargo build --release -p ember-cli --manifest-path "$repo/Cargo.toml"
 export EMBER_BIN="$repo/target/release/ember"
 engine=ember
+[ "$workload" = w2 ] && engine=ember-w2
 [ "$workload" = w3 ] && engine=ember-w3
 for _ in $(seq "$repeat"); do
   python3 "$shared/bench/run.py" --config "$here/engines.toml" --engine "$engine" --workload "$workload" \
