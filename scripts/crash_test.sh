@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Crash test, long version: `ember wordcount --stateful --checkpoint DIR` killed with SIGKILL at
 # random moments (at least 10 times, EMBER_CRASH_KILLS to change) and restarted with the same
-# checkpoint while files move into its directory (and, once the write-ahead log exists, lines
-# arrive on its socket with --wal); the final counts must equal an uninterrupted run's.
+# checkpoint while files move into its directory, and again with lines arriving on its socket
+# with --wal; the final counts must equal an uninterrupted run's.
 #
 #   scripts/crash_test.sh                 # release build, a seed from the clock (printed)
 #   EMBER_CRASH_SEED=123 scripts/crash_test.sh
