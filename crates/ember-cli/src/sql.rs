@@ -3,10 +3,10 @@
 //! header. Built only with the `sql` feature: DataFusion takes long to build, and the demo and
 //! `ember wordcount` must not pay for it.
 
-#[cfg(not(feature = "sql"))]
-pub use without::{Args, run};
 #[cfg(feature = "sql")]
 pub use with::{Args, run};
+#[cfg(not(feature = "sql"))]
+pub use without::{Args, run};
 
 #[cfg(not(feature = "sql"))]
 mod without {
@@ -85,11 +85,7 @@ mod with {
 
     /// Runs `ember sql`.
     pub fn run(args: Args) -> Result<()> {
-        let ctx = Context::get_or_create(
-            Conf::new()
-                .set_master(&args.master)
-                .set_app_name("sql"),
-        )?;
+        let ctx = Context::get_or_create(Conf::new().set_master(&args.master).set_app_name("sql"))?;
         let session = SqlSession::get_or_create(&ctx)?;
         check_query(&session, &args)?;
         let ssc = StreamingContext::new(&ctx, args.batch)?;

@@ -114,7 +114,16 @@ fn sql_over_a_socket_prints_sparks_table_per_batch() {
     let addr = format!("127.0.0.1:{}", server.port);
     let mut ember = Proc::start(
         "ember sql",
-        &["sql", WORD_COUNT, "--socket", &addr, "--batch", "500ms", "--duration", "4s"],
+        &[
+            "sql",
+            WORD_COUNT,
+            "--socket",
+            &addr,
+            "--batch",
+            "500ms",
+            "--duration",
+            "4s",
+        ],
     );
     let status = ember.expect_exit(QUICK);
     let stderr = ember.stderr.lines_text();
@@ -125,7 +134,12 @@ fn sql_over_a_socket_prints_sparks_table_per_batch() {
         .into_iter()
         .filter(|b| !b.is_empty())
         .collect();
-    assert_eq!(tables.len(), 1, "one batch holds the lines:\n{}", stdout.join("\n"));
+    assert_eq!(
+        tables.len(),
+        1,
+        "one batch holds the lines:\n{}",
+        stdout.join("\n")
+    );
     assert_eq!(
         tables[0].join("\n"),
         "+--------+-----+\n\
@@ -173,7 +187,11 @@ fn sql_over_a_directory_of_csv_lines_with_csv_output() {
         ],
     );
     thread::sleep(Duration::from_millis(1200));
-    assert!(ember.poll().is_none(), "ember ended early:\n{}", ember.report());
+    assert!(
+        ember.poll().is_none(),
+        "ember ended early:\n{}",
+        ember.report()
+    );
     move_in(
         tmp.path(),
         &dir,
@@ -238,7 +256,10 @@ fn sql_over_json_lines_with_json_output_and_a_bad_batch() {
     let stderr = ember.stderr.lines_text();
     assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
     assert_no_panic(&stderr);
-    assert!(stderr.contains("ember sql: batch"), "the bad batch is reported:\n{stderr}");
+    assert!(
+        stderr.contains("ember sql: batch"),
+        "the bad batch is reported:\n{stderr}"
+    );
     let stdout = ember.stdout().all();
     let results: Vec<Vec<String>> = batches(&stdout)
         .into_iter()
@@ -260,12 +281,20 @@ fn a_query_that_does_not_parse_is_refused_before_the_stream_starts() {
     let tmp = tempfile::tempdir().unwrap();
     let mut ember = Proc::start(
         "ember sql",
-        &["sql", "selec line from lines", "--dir", tmp.path().to_str().unwrap()],
+        &[
+            "sql",
+            "selec line from lines",
+            "--dir",
+            tmp.path().to_str().unwrap(),
+        ],
     );
     let status = ember.expect_exit(QUICK);
     assert!(!status.success());
     let stderr = ember.stderr.lines_text();
-    assert!(stderr.contains("does not parse") && stderr.contains("selec"), "{stderr}");
+    assert!(
+        stderr.contains("does not parse") && stderr.contains("selec"),
+        "{stderr}"
+    );
     assert!(ember.stdout().all().is_empty(), "no batch ran");
     assert_no_panic(&stderr);
 }
@@ -275,22 +304,41 @@ fn an_unknown_column_of_a_text_stream_is_refused_before_the_stream_starts() {
     let tmp = tempfile::tempdir().unwrap();
     let mut ember = Proc::start(
         "ember sql",
-        &["sql", "select word from lines", "--dir", tmp.path().to_str().unwrap()],
+        &[
+            "sql",
+            "select word from lines",
+            "--dir",
+            tmp.path().to_str().unwrap(),
+        ],
     );
     let status = ember.expect_exit(QUICK);
     assert!(!status.success());
     let stderr = ember.stderr.lines_text();
-    assert!(stderr.contains("word") && stderr.contains("line"), "{stderr}");
+    assert!(
+        stderr.contains("word") && stderr.contains("line"),
+        "{stderr}"
+    );
     assert!(ember.stdout().all().is_empty(), "no batch ran");
 
     // The view has the name given with --view.
     let mut ember = Proc::start(
         "ember sql",
-        &["sql", "select line from lines", "--view", "input", "--dir", tmp.path().to_str().unwrap()],
+        &[
+            "sql",
+            "select line from lines",
+            "--view",
+            "input",
+            "--dir",
+            tmp.path().to_str().unwrap(),
+        ],
     );
     let status = ember.expect_exit(QUICK);
     assert!(!status.success());
-    assert!(ember.stderr.lines_text().contains("lines"), "{}", ember.stderr.lines_text());
+    assert!(
+        ember.stderr.lines_text().contains("lines"),
+        "{}",
+        ember.stderr.lines_text()
+    );
 }
 
 #[test]
@@ -299,10 +347,21 @@ fn a_closed_stdout_ends_quietly() {
     let addr = format!("127.0.0.1:{}", server.port);
     let mut ember = Proc::spawn(
         "ember sql",
-        &["sql", "select line from lines", "--socket", &addr, "--batch", "200ms"],
+        &[
+            "sql",
+            "select line from lines",
+            "--socket",
+            &addr,
+            "--batch",
+            "200ms",
+        ],
     );
     drop(ember.take_stdout());
     let status = ember.expect_exit(QUICK);
-    assert!(status.success(), "exit {status}\n{}", ember.stderr.lines_text());
+    assert!(
+        status.success(),
+        "exit {status}\n{}",
+        ember.stderr.lines_text()
+    );
     assert_no_panic(&ember.stderr.lines_text());
 }

@@ -44,7 +44,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let sc = Context::get_or_create(Conf::new().set_master("local[2]"))?;
     let spark = SqlSession::get_or_create(&sc)?;
-    println!("| rows per batch | median ms | p10 ms | p90 ms | rows → table, median ms | groups | runs |");
+    println!(
+        "| rows per batch | median ms | p10 ms | p90 ms | rows → table, median ms | groups | runs |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for (n, runs) in [(100usize, 300usize), (10_000, 100), (1_000_000, 15)] {
         if !filter.is_empty() && !filter.contains(&n) {

@@ -20,7 +20,11 @@ use crate::infer::Kind;
 use crate::row::{Names, Row, Value};
 
 /// One record batch holding `rows` (in order), with the inferred column types.
-pub(crate) fn rows_to_batch(schema: &SchemaRef, kinds: &[Kind], rows: &[&Row]) -> Result<RecordBatch> {
+pub(crate) fn rows_to_batch(
+    schema: &SchemaRef,
+    kinds: &[Kind],
+    rows: &[&Row],
+) -> Result<RecordBatch> {
     let columns = kinds
         .iter()
         .enumerate()
@@ -40,9 +44,8 @@ pub(crate) fn rows_to_batch(schema: &SchemaRef, kinds: &[Kind], rows: &[&Row]) -
 
 /// One column of values that all fit `kind` (checked by inference).
 fn build_array(kind: &Kind, values: &[&Value]) -> Result<ArrayRef> {
-    let mismatch = |v: &Value| {
-        SqlError::Conversion(format!("value {v:?} in a column of type {kind}"))
-    };
+    let mismatch =
+        |v: &Value| SqlError::Conversion(format!("value {v:?} in a column of type {kind}"));
     Ok(match kind {
         Kind::Null => Arc::new(NullArray::new(values.len())),
         Kind::Bool => Arc::new(
@@ -77,10 +80,7 @@ fn build_array(kind: &Kind, values: &[&Value]) -> Result<ArrayRef> {
                 .collect::<Result<Float64Array>>()?,
         ),
         Kind::Str => {
-            let bytes = values
-                .iter()
-                .map(|v| v.as_str().map_or(0, str::len))
-                .sum();
+            let bytes = values.iter().map(|v| v.as_str().map_or(0, str::len)).sum();
             let mut b = StringBuilder::with_capacity(values.len(), bytes);
             for v in values {
                 match v {
@@ -178,7 +178,9 @@ pub(crate) fn array_values(array: &ArrayRef) -> Result<Vec<Value>> {
         DataType::Null => vec![Value::Null; n],
         DataType::Boolean => {
             let a = array.as_boolean();
-            (0..n).map(|i| nullable(i, Value::Bool(a.value(i)))).collect()
+            (0..n)
+                .map(|i| nullable(i, Value::Bool(a.value(i))))
+                .collect()
         }
         DataType::Int8 => prim!(Int8Type, |x| Value::Int(x as i64)),
         DataType::Int16 => prim!(Int16Type, |x| Value::Int(x as i64)),
@@ -194,31 +196,43 @@ pub(crate) fn array_values(array: &ArrayRef) -> Result<Vec<Value>> {
         DataType::Float64 => prim!(Float64Type, Value::Float),
         DataType::Utf8 => {
             let a = array.as_string::<i32>();
-            (0..n).map(|i| nullable(i, Value::Str(a.value(i).to_owned()))).collect()
+            (0..n)
+                .map(|i| nullable(i, Value::Str(a.value(i).to_owned())))
+                .collect()
         }
         DataType::LargeUtf8 => {
             let a = array.as_string::<i64>();
-            (0..n).map(|i| nullable(i, Value::Str(a.value(i).to_owned()))).collect()
+            (0..n)
+                .map(|i| nullable(i, Value::Str(a.value(i).to_owned())))
+                .collect()
         }
         DataType::Utf8View => {
             let a = array.as_string_view();
-            (0..n).map(|i| nullable(i, Value::Str(a.value(i).to_owned()))).collect()
+            (0..n)
+                .map(|i| nullable(i, Value::Str(a.value(i).to_owned())))
+                .collect()
         }
         DataType::Date32 => prim!(datafusion::arrow::datatypes::Date32Type, Value::Date),
         DataType::Date64 => prim!(Date64Type, |ms: i64| Value::Date(
             ms.div_euclid(86_400_000) as i32
         )),
         DataType::Timestamp(TimeUnit::Second, _) => {
-            prim!(TimestampSecondType, |s: i64| Value::Timestamp(s.saturating_mul(1_000_000)))
+            prim!(TimestampSecondType, |s: i64| Value::Timestamp(
+                s.saturating_mul(1_000_000)
+            ))
         }
         DataType::Timestamp(TimeUnit::Millisecond, _) => {
-            prim!(TimestampMillisecondType, |ms: i64| Value::Timestamp(ms.saturating_mul(1000)))
+            prim!(TimestampMillisecondType, |ms: i64| Value::Timestamp(
+                ms.saturating_mul(1000)
+            ))
         }
         DataType::Timestamp(TimeUnit::Microsecond, _) => {
             prim!(TimestampMicrosecondType, Value::Timestamp)
         }
         DataType::Timestamp(TimeUnit::Nanosecond, _) => {
-            prim!(TimestampNanosecondType, |ns: i64| Value::Timestamp(ns.div_euclid(1000)))
+            prim!(TimestampNanosecondType, |ns: i64| Value::Timestamp(
+                ns.div_euclid(1000)
+            ))
         }
         DataType::List(_) => {
             let a = array.as_list::<i32>();
@@ -282,9 +296,27 @@ mod tests {
     #[test]
     fn rows_round_trip_through_arrow() {
         let parts = vec![vec![
-            row!(s = "a", i = 1i64, f = 0.5, b = true, l = vec![vec!["x".to_string()]]),
-            row!(s = None::<String>, i = None::<i64>, f = 2i64, b = None::<bool>, l = Value::Null),
-            row!(s = "c", i = 3i64, f = None::<f64>, b = false, l = Value::List(vec![])),
+            row!(
+                s = "a",
+                i = 1i64,
+                f = 0.5,
+                b = true,
+                l = vec![vec!["x".to_string()]]
+            ),
+            row!(
+                s = None::<String>,
+                i = None::<i64>,
+                f = 2i64,
+                b = None::<bool>,
+                l = Value::Null
+            ),
+            row!(
+                s = "c",
+                i = 3i64,
+                f = None::<f64>,
+                b = false,
+                l = Value::List(vec![])
+            ),
         ]];
         let (names, kinds) = infer_kinds(&parts).unwrap().unwrap();
         let schema = schema_of(&names, &kinds);
@@ -294,7 +326,13 @@ mod tests {
         let back = batches_to_rows(&schema, &[batch]).unwrap();
         let mut want = parts[0].clone();
         // An integer in a double column comes back as a double.
-        want[1] = row!(s = None::<String>, i = None::<i64>, f = 2.0, b = None::<bool>, l = Value::Null);
+        want[1] = row!(
+            s = None::<String>,
+            i = None::<i64>,
+            f = 2.0,
+            b = None::<bool>,
+            l = Value::Null
+        );
         assert_eq!(back.len(), 3);
         for (got, want) in back.iter().zip(&want) {
             assert_eq!(got.values(), want.values());

@@ -46,7 +46,10 @@ impl DataFrame {
     }
 
     /// Wraps a DataFusion data frame of `session`'s DataFusion context.
-    pub fn from_datafusion(session: &SqlSession, df: datafusion::dataframe::DataFrame) -> DataFrame {
+    pub fn from_datafusion(
+        session: &SqlSession,
+        df: datafusion::dataframe::DataFrame,
+    ) -> DataFrame {
         DataFrame::new(session.clone(), df)
     }
 
@@ -156,7 +159,9 @@ impl DataFrame {
     /// (Spark's `df.rdd`).
     pub fn to_rdd(&self) -> Result<Rdd<Row>> {
         let schema = self.schema();
-        let parts = self.session.block_on(self.df.clone().collect_partitioned())?;
+        let parts = self
+            .session
+            .block_on(self.df.clone().collect_partitioned())?;
         let parts = parts
             .iter()
             .map(|batches| batches_to_rows(&schema, batches))
@@ -343,7 +348,9 @@ impl GroupedData {
     /// `["count(*) as total", "avg(len) as mean"]`.
     pub fn agg(&self, exprs: &[&str]) -> Result<DataFrame> {
         let aggs = self.df.exprs(exprs)?;
-        Ok(self.df.with(self.df.df.clone().aggregate(self.groups.clone(), aggs)?))
+        Ok(self
+            .df
+            .with(self.df.df.clone().aggregate(self.groups.clone(), aggs)?))
     }
 
     /// The number of rows of each group, in a column `count` (Spark's `groupBy(...).count()`).

@@ -162,7 +162,12 @@ mod tests {
     fn types_from_values() {
         let parts = vec![
             vec![row!(a = None::<i64>, b = "x", c = vec![1i64], d = 1i64)],
-            vec![row!(a = 2i64, b = None::<String>, c = vec![None::<i64>], d = 2.5)],
+            vec![row!(
+                a = 2i64,
+                b = None::<String>,
+                c = vec![None::<i64>],
+                d = 2.5
+            )],
         ];
         let (names, kinds) = infer_kinds(&parts).unwrap().unwrap();
         assert_eq!(names, ["a", "b", "c", "d"]);
@@ -186,13 +191,20 @@ mod tests {
             "cannot infer the schema: field a: can not merge type bigint and string"
         );
         let ragged = vec![vec![row![1, 2], row![1]]];
-        assert!(infer_kinds(&ragged).unwrap_err().to_string().contains("row 1 has 1 fields"));
+        assert!(
+            infer_kinds(&ragged)
+                .unwrap_err()
+                .to_string()
+                .contains("row 1 has 1 fields")
+        );
         assert!(infer_kinds(&[vec![]]).unwrap().is_none());
     }
 
     #[test]
     fn nulls_only_is_void() {
-        let (_, kinds) = infer_kinds(&[vec![row!(a = Value::Null)]]).unwrap().unwrap();
+        let (_, kinds) = infer_kinds(&[vec![row!(a = Value::Null)]])
+            .unwrap()
+            .unwrap();
         assert_eq!(kinds, [Kind::Null]);
         assert_eq!(Kind::List(Box::new(Kind::Str)).to_string(), "array<string>");
     }

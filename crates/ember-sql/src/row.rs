@@ -77,7 +77,10 @@ impl Value {
 
     /// A date.
     pub fn date(d: chrono::NaiveDate) -> Value {
-        Value::Date(d.signed_duration_since(chrono::NaiveDate::default()).num_days() as i32)
+        Value::Date(
+            d.signed_duration_since(chrono::NaiveDate::default())
+                .num_days() as i32,
+        )
     }
 }
 
@@ -239,10 +242,8 @@ impl Row {
     pub fn from_pairs<S: Into<String>, V: Into<Value>>(
         pairs: impl IntoIterator<Item = (S, V)>,
     ) -> Row {
-        let (names, values): (Vec<String>, Vec<Value>) = pairs
-            .into_iter()
-            .map(|(n, v)| (n.into(), v.into()))
-            .unzip();
+        let (names, values): (Vec<String>, Vec<Value>) =
+            pairs.into_iter().map(|(n, v)| (n.into(), v.into())).unzip();
         Row::with_names(Names::new(names), values)
     }
 
@@ -403,6 +404,9 @@ mod tests {
             Row::from_pairs([("x", 1)]).to_string(),
             "Row(x=1)".to_string()
         );
-        assert_eq!(row![Value::Null, "it's"].to_string(), "<Row(None, 'it\\'s')>");
+        assert_eq!(
+            row![Value::Null, "it's"].to_string(),
+            "<Row(None, 'it\\'s')>"
+        );
     }
 }

@@ -16,7 +16,10 @@ impl ser::Error for SqlError {
 
 /// One value as a row. `names` holds the names of the previous row, reused when they match so
 /// that rows share one allocation.
-pub(crate) fn to_row<T: Serialize + ?Sized>(x: &T, names: &mut Option<Names>) -> Result<Row, SqlError> {
+pub(crate) fn to_row<T: Serialize + ?Sized>(
+    x: &T,
+    names: &mut Option<Names>,
+) -> Result<Row, SqlError> {
     let top = x.serialize(TopSerializer)?;
     Ok(match top {
         Top::Named(pairs) => {
@@ -95,9 +98,8 @@ macro_rules! scalar_methods {
             Ok($wrap(Value::Int(v.into())))
         }
         fn serialize_u64(self, v: u64) -> Result<Self::Ok, SqlError> {
-            let v = i64::try_from(v).map_err(|_| {
-                SqlError::Conversion(format!("{v} does not fit a bigint"))
-            })?;
+            let v = i64::try_from(v)
+                .map_err(|_| SqlError::Conversion(format!("{v} does not fit a bigint")))?;
             Ok($wrap(Value::Int(v)))
         }
         fn serialize_f32(self, v: f32) -> Result<Self::Ok, SqlError> {
@@ -113,7 +115,9 @@ macro_rules! scalar_methods {
             Ok($wrap(Value::Str(v.to_owned())))
         }
         fn serialize_bytes(self, v: &[u8]) -> Result<Self::Ok, SqlError> {
-            Ok($wrap(Value::List(v.iter().map(|b| Value::Int((*b).into())).collect())))
+            Ok($wrap(Value::List(
+                v.iter().map(|b| Value::Int((*b).into())).collect(),
+            )))
         }
         fn serialize_none(self) -> Result<Self::Ok, SqlError> {
             Ok($wrap(Value::Null))
@@ -196,10 +200,15 @@ impl ser::Serializer for ValueSerializer {
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, SqlError> {
         Err(SqlError::Conversion(
-            "a map inside a field has no column type; use a struct per row or keep it as text".into(),
+            "a map inside a field has no column type; use a struct per row or keep it as text"
+                .into(),
         ))
     }
-    fn serialize_struct(self, name: &'static str, _: usize) -> Result<Self::SerializeStruct, SqlError> {
+    fn serialize_struct(
+        self,
+        name: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStruct, SqlError> {
         Err(SqlError::Conversion(format!(
             "struct {name} inside a field has no column type (ember-sql rows are flat); \
              flatten it or keep it as text"
@@ -419,7 +428,10 @@ mod tests {
             inner: Inner { a: 1 },
         };
         let row = to_row(&r, &mut names).unwrap();
-        assert_eq!(row.column_names(), ["zeta", "alpha", "tags", "score", "inner"]);
+        assert_eq!(
+            row.column_names(),
+            ["zeta", "alpha", "tags", "score", "inner"]
+        );
         assert_eq!(
             row.values(),
             [

@@ -233,7 +233,11 @@ impl SqlSession {
     }
 
     /// Registers `df` as the view `name`, replacing a view of that name.
-    pub(crate) fn register_view(&self, name: &str, df: datafusion::dataframe::DataFrame) -> Result<()> {
+    pub(crate) fn register_view(
+        &self,
+        name: &str,
+        df: datafusion::dataframe::DataFrame,
+    ) -> Result<()> {
         self.inner.df.deregister_table(name)?;
         self.inner.df.register_table(name, df.into_view())?;
         Ok(())

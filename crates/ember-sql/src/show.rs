@@ -123,13 +123,7 @@ fn truncate_cell(s: &str, truncate: usize) -> String {
 /// Spark's `Utils.stringHalfWidth`: UTF-16 length plus one per full-width character.
 pub fn half_width(s: &str) -> usize {
     s.chars()
-        .map(|c| {
-            if is_full_width(c) {
-                2
-            } else {
-                c.len_utf16()
-            }
-        })
+        .map(|c| if is_full_width(c) { 2 } else { c.len_utf16() })
         .sum()
 }
 

@@ -48,7 +48,9 @@ impl SqlStreamExt for DStream<Row> {
                 return Ok(());
             }
             let session = SqlSession::get_or_create(rdd.context())?;
-            session.create_data_frame(&rdd)?.create_or_replace_temp_view(&view)?;
+            session
+                .create_data_frame(&rdd)?
+                .create_or_replace_temp_view(&view)?;
             f(session.sql(&query)?, time)
         })
     }
@@ -74,7 +76,9 @@ impl SqlStreamExt for DStream<Row> {
 
 fn run_and_show(rdd: &ember::Rdd<Row>, view: &str, query: &str) -> Result<String> {
     let session = SqlSession::get_or_create(rdd.context())?;
-    session.create_data_frame(rdd)?.create_or_replace_temp_view(view)?;
+    session
+        .create_data_frame(rdd)?
+        .create_or_replace_temp_view(view)?;
     session.sql(query)?.show_string(
         crate::dataframe::DEFAULT_SHOW_ROWS,
         crate::dataframe::DEFAULT_TRUNCATE,

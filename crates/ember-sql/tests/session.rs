@@ -42,7 +42,9 @@ fn the_seeds_query() {
     );
     assert_eq!(df.count().unwrap(), 3);
     // A view is replaced by the next batch's.
-    words(&spark, &["z"]).create_or_replace_temp_view("words").unwrap();
+    words(&spark, &["z"])
+        .create_or_replace_temp_view("words")
+        .unwrap();
     assert_eq!(spark.table("words").unwrap().count().unwrap(), 1);
 }
 
@@ -51,7 +53,9 @@ fn get_or_create_is_one_per_process() {
     let sc = Context::get_or_create(Conf::new().set_master("local[2]")).unwrap();
     let a = SqlSession::get_or_create(&sc).unwrap();
     let b = SqlSession::get_or_create(&sc).unwrap();
-    words(&a, &["x"]).create_or_replace_temp_view("shared_view").unwrap();
+    words(&a, &["x"])
+        .create_or_replace_temp_view("shared_view")
+        .unwrap();
     assert_eq!(b.table("shared_view").unwrap().count().unwrap(), 1);
     assert!(b.drop_temp_view("shared_view").unwrap());
     assert!(!a.drop_temp_view("shared_view").unwrap());
@@ -65,8 +69,24 @@ fn schema_inference_from_values() {
         .and_hms_opt(3, 4, 5)
         .unwrap();
     let rows = vec![
-        row!(i = 1i64, f = 0.5, s = "x", b = true, t = t, l = vec![1i64, 2], n = Value::Null),
-        row!(i = None::<i64>, f = 2i64, s = None::<String>, b = None::<bool>, t = Value::Null, l = Value::Null, n = Value::Null),
+        row!(
+            i = 1i64,
+            f = 0.5,
+            s = "x",
+            b = true,
+            t = t,
+            l = vec![1i64, 2],
+            n = Value::Null
+        ),
+        row!(
+            i = None::<i64>,
+            f = 2i64,
+            s = None::<String>,
+            b = None::<bool>,
+            t = Value::Null,
+            l = Value::Null,
+            n = Value::Null
+        ),
     ];
     let df = spark.create_data_frame_from_rows(rows).unwrap();
     let dtypes: Vec<(String, String)> = df.dtypes();
@@ -96,7 +116,10 @@ fn schema_inference_from_values() {
     let back = df.collect().unwrap();
     assert_eq!(back[0].get_by_name("t"), Some(&Value::from(t)));
     assert_eq!(back[1].get_by_name("f"), Some(&Value::Float(2.0)));
-    assert_eq!(back[0].get_by_name("l"), Some(&Value::List(vec![Value::Int(1), Value::Int(2)])));
+    assert_eq!(
+        back[0].get_by_name("l"),
+        Some(&Value::List(vec![Value::Int(1), Value::Int(2)]))
+    );
 }
 
 #[test]
@@ -107,7 +130,11 @@ fn positional_rows_are_named_like_tuples() {
         .unwrap();
     assert_eq!(df.columns(), ["_1", "_2"]);
     df.create_or_replace_temp_view("pairs").unwrap();
-    let r = spark.sql("select sum(_2) as s from pairs").unwrap().collect().unwrap();
+    let r = spark
+        .sql("select sum(_2) as s from pairs")
+        .unwrap()
+        .collect()
+        .unwrap();
     assert_eq!(r[0].get(0), Some(&Value::Int(3)));
 }
 
@@ -141,8 +168,18 @@ fn serde_structs_become_columns_in_field_order() {
     let spark = session();
     let people = spark.context().parallelize(
         vec![
-            Person { name: "Ann".into(), age: 31, email: None, scores: vec![1.5] },
-            Person { name: "Bob".into(), age: 27, email: Some("b@x".into()), scores: vec![] },
+            Person {
+                name: "Ann".into(),
+                age: 31,
+                email: None,
+                scores: vec![1.5],
+            },
+            Person {
+                name: "Bob".into(),
+                age: 27,
+                email: Some("b@x".into()),
+                scores: vec![],
+            },
         ],
         2,
     );
@@ -164,7 +201,10 @@ fn serde_structs_become_columns_in_field_order() {
         .create_data_frame_from_serde(&spark.context().parallelize(vec![1i64, 2, 3], 1))
         .unwrap();
     assert_eq!(n.columns(), ["value"]);
-    assert_eq!(n.agg(&["sum(value) as s"]).unwrap().collect().unwrap()[0].get(0), Some(&Value::Int(6)));
+    assert_eq!(
+        n.agg(&["sum(value) as s"]).unwrap().collect().unwrap()[0].get(0),
+        Some(&Value::Int(6))
+    );
 }
 
 #[test]
@@ -185,14 +225,19 @@ fn sparks_dialect_backticks_and_count_star() {
         .unwrap();
     assert_eq!(
         strings(&r),
-        ["Row(word='x', twice=4, n=2)", "Row(word='y', twice=10, n=2)"]
+        [
+            "Row(word='x', twice=4, n=2)",
+            "Row(word='y', twice=10, n=2)"
+        ]
     );
 }
 
 #[test]
 fn bad_queries_are_errors_that_name_the_problem() {
     let spark = session();
-    words(&spark, &["a"]).create_or_replace_temp_view("words").unwrap();
+    words(&spark, &["a"])
+        .create_or_replace_temp_view("words")
+        .unwrap();
 
     let syntax = spark.sql("selec word from words").unwrap_err();
     assert!(matches!(syntax, SqlError::Query(_)));
@@ -209,10 +254,18 @@ fn bad_queries_are_errors_that_name_the_problem() {
         .sql("select word from words where word - 1 > 0")
         .and_then(|df| df.collect())
         .unwrap_err();
-    assert!(types.to_string().to_lowercase().contains("utf8") || types.to_string().contains("word"), "{types}");
+    assert!(
+        types.to_string().to_lowercase().contains("utf8") || types.to_string().contains("word"),
+        "{types}"
+    );
 
-    let unknown_fn = spark.sql("select no_such_function(word) from words").unwrap_err();
-    assert!(unknown_fn.to_string().contains("no_such_function"), "{unknown_fn}");
+    let unknown_fn = spark
+        .sql("select no_such_function(word) from words")
+        .unwrap_err();
+    assert!(
+        unknown_fn.to_string().contains("no_such_function"),
+        "{unknown_fn}"
+    );
 
     assert!(spark.table("nowhere").is_err());
     assert!(spark.parse("select (").is_err());
@@ -241,9 +294,21 @@ fn dataframe_methods() {
     );
 
     // Nulls first when ascending, last when descending, as in Spark.
-    let asc = df.order_by(&["n"]).unwrap().select(&["word"]).unwrap().collect().unwrap();
+    let asc = df
+        .order_by(&["n"])
+        .unwrap()
+        .select(&["word"])
+        .unwrap()
+        .collect()
+        .unwrap();
     assert_eq!(asc[0].get(0), Some(&Value::from("d")));
-    let desc = df.order_by(&["n DESC"]).unwrap().select(&["word"]).unwrap().collect().unwrap();
+    let desc = df
+        .order_by(&["n DESC"])
+        .unwrap()
+        .select(&["word"])
+        .unwrap()
+        .collect()
+        .unwrap();
     assert_eq!(desc[3].get(0), Some(&Value::from("d")));
 
     let grouped = df
@@ -255,20 +320,34 @@ fn dataframe_methods() {
         .unwrap();
     assert_eq!(
         strings(&grouped.collect().unwrap()),
-        ["Row(city='x', words=2, total=5)", "Row(city='y', words=2, total=1)"]
+        [
+            "Row(city='x', words=2, total=5)",
+            "Row(city='y', words=2, total=1)"
+        ]
     );
     let counted = df.group_by(&["city"]).unwrap().count().unwrap();
     assert_eq!(counted.columns(), ["city", "count"]);
 
     assert_eq!(df.limit(2).unwrap().count().unwrap(), 2);
-    assert_eq!(df.select(&["city"]).unwrap().distinct().unwrap().count().unwrap(), 2);
+    assert_eq!(
+        df.select(&["city"])
+            .unwrap()
+            .distinct()
+            .unwrap()
+            .count()
+            .unwrap(),
+        2
+    );
     assert_eq!(df.union(&df).unwrap().count().unwrap(), 8);
     let with = df.with_column("upper", "upper(word)").unwrap();
     assert_eq!(with.columns(), ["word", "n", "city", "upper"]);
 
     let rdd = df.to_rdd().unwrap();
     assert_eq!(rdd.count(), 4);
-    assert_eq!(rdd.collect()[0].get_by_name("word"), Some(&Value::from("a")));
+    assert_eq!(
+        rdd.collect()[0].get_by_name("word"),
+        Some(&Value::from("a"))
+    );
 
     assert!(df.filter("nope > 1").is_err());
     assert!(df.select(&["(("]).is_err());
@@ -285,44 +364,88 @@ fn joins_keep_each_key_once() {
         ])
         .unwrap();
     let names = spark
-        .create_data_frame_from_rows(vec![row!(id = 1i64, name = "one"), row!(id = 2i64, name = "two"), row!(id = 4i64, name = "four")])
+        .create_data_frame_from_rows(vec![
+            row!(id = 1i64, name = "one"),
+            row!(id = 2i64, name = "two"),
+            row!(id = 4i64, name = "four"),
+        ])
         .unwrap();
-    let inner = batch.join(&names, &["id"], "inner").unwrap().order_by(&["id"]).unwrap();
+    let inner = batch
+        .join(&names, &["id"], "inner")
+        .unwrap()
+        .order_by(&["id"])
+        .unwrap();
     assert_eq!(inner.columns(), ["id", "word", "name"]);
     assert_eq!(
         strings(&inner.collect().unwrap()),
-        ["Row(id=1, word='a', name='one')", "Row(id=2, word='b', name='two')"]
+        [
+            "Row(id=1, word='a', name='one')",
+            "Row(id=2, word='b', name='two')"
+        ]
     );
     let left = batch.join(&names, &["id"], "left_outer").unwrap();
     assert_eq!(left.count().unwrap(), 3);
-    let full = batch.join(&names, &["id"], "outer").unwrap().order_by(&["id"]).unwrap();
-    let ids: Vec<Value> = full.collect().unwrap().iter().map(|r| r.get(0).unwrap().clone()).collect();
+    let full = batch
+        .join(&names, &["id"], "outer")
+        .unwrap()
+        .order_by(&["id"])
+        .unwrap();
+    let ids: Vec<Value> = full
+        .collect()
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0).unwrap().clone())
+        .collect();
     assert_eq!(ids, [1, 2, 3, 4].map(Value::Int));
     let anti = batch.join(&names, &["id"], "left_anti").unwrap();
     assert_eq!(strings(&anti.collect().unwrap()), ["Row(id=3, word='c')"]);
     assert!(batch.join(&names, &["id"], "sideways").is_err());
-    assert!(batch.join(&names, &["word"], "inner").unwrap_err().to_string().contains("word"));
+    assert!(
+        batch
+            .join(&names, &["word"], "inner")
+            .unwrap_err()
+            .to_string()
+            .contains("word")
+    );
 }
 
 #[test]
 fn static_csv_and_json_tables_join_a_batch() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("cities.csv");
-    std::fs::write(&csv, "word,city,population\na,Paris,2100000\nb,Rome,2800000\n").unwrap();
+    std::fs::write(
+        &csv,
+        "word,city,population\na,Paris,2100000\nb,Rome,2800000\n",
+    )
+    .unwrap();
     let json = dir.path().join("langs.txt");
-    std::fs::write(&json, "{\"word\":\"a\",\"lang\":\"fr\"}\n{\"word\":\"c\",\"lang\":\"de\"}\n").unwrap();
+    std::fs::write(
+        &json,
+        "{\"word\":\"a\",\"lang\":\"fr\"}\n{\"word\":\"c\",\"lang\":\"de\"}\n",
+    )
+    .unwrap();
 
     let spark = session();
     let cities = spark.read_csv(&csv).unwrap();
     assert_eq!(
         cities.dtypes(),
-        [("word", "string"), ("city", "string"), ("population", "bigint")]
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .to_vec()
+        [
+            ("word", "string"),
+            ("city", "string"),
+            ("population", "bigint")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .to_vec()
     );
     cities.create_or_replace_temp_view("cities").unwrap();
-    spark.read_json(&json).unwrap().create_or_replace_temp_view("langs").unwrap();
-    words(&spark, &["a", "a", "b", "c"]).create_or_replace_temp_view("words").unwrap();
+    spark
+        .read_json(&json)
+        .unwrap()
+        .create_or_replace_temp_view("langs")
+        .unwrap();
+    words(&spark, &["a", "a", "b", "c"])
+        .create_or_replace_temp_view("words")
+        .unwrap();
     let r = spark
         .sql(
             "select w.word, count(*) as total, c.city, l.lang from words w \
@@ -348,7 +471,9 @@ fn static_csv_and_json_tables_join_a_batch() {
 fn lines_as_text_csv_and_json() {
     let spark = session();
     let lines: Vec<String> = ["1,a,2.5", "2,b,", "", "3,c,1"].map(String::from).to_vec();
-    let csv = spark.create_data_frame_from_lines(&lines, LineFormat::Csv).unwrap();
+    let csv = spark
+        .create_data_frame_from_lines(&lines, LineFormat::Csv)
+        .unwrap();
     assert_eq!(
         csv.dtypes(),
         [("_c0", "bigint"), ("_c1", "string"), ("_c2", "double")]
@@ -356,15 +481,27 @@ fn lines_as_text_csv_and_json() {
             .to_vec()
     );
     assert_eq!(csv.count().unwrap(), 3);
-    let text = spark.create_data_frame_from_lines(&lines, LineFormat::Text).unwrap();
+    let text = spark
+        .create_data_frame_from_lines(&lines, LineFormat::Text)
+        .unwrap();
     assert_eq!(text.columns(), ["line"]);
     assert_eq!(text.count().unwrap(), 4);
     let json_lines = ["{\"a\": 1, \"b\": \"x\"}", "{\"a\": 2}"].map(String::from);
-    let json = spark.create_data_frame_from_lines(&json_lines, LineFormat::Json).unwrap();
+    let json = spark
+        .create_data_frame_from_lines(&json_lines, LineFormat::Json)
+        .unwrap();
     assert_eq!(
         strings(&json.order_by(&["a"]).unwrap().collect().unwrap()),
         ["Row(a=1, b='x')", "Row(a=2, b=None)"]
     );
-    assert!(spark.create_data_frame_from_lines(&["{oops".to_string()], LineFormat::Json).is_err());
-    assert!(spark.create_data_frame_from_lines(&[], LineFormat::Csv).is_err());
+    assert!(
+        spark
+            .create_data_frame_from_lines(&["{oops".to_string()], LineFormat::Json)
+            .is_err()
+    );
+    assert!(
+        spark
+            .create_data_frame_from_lines(&[], LineFormat::Csv)
+            .is_err()
+    );
 }

@@ -55,7 +55,10 @@ fn arrow_type(typ: &str) -> DataType {
         "date" => DataType::Date32,
         "timestamp" => DataType::Timestamp(TimeUnit::Microsecond, None),
         t => {
-            let inner = t.strip_prefix("array<").and_then(|t| t.strip_suffix('>')).unwrap();
+            let inner = t
+                .strip_prefix("array<")
+                .and_then(|t| t.strip_suffix('>'))
+                .unwrap();
             DataType::List(Arc::new(Field::new("element", arrow_type(inner), true)))
         }
     }
@@ -76,7 +79,12 @@ fn show_matches_spark_byte_for_byte() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| (c[0].as_str().unwrap().to_owned(), c[1].as_str().unwrap().to_owned()))
+            .map(|c| {
+                (
+                    c[0].as_str().unwrap().to_owned(),
+                    c[1].as_str().unwrap().to_owned(),
+                )
+            })
             .collect();
         let names = ember_sql::Names::new(columns.iter().map(|(n, _)| n.clone()));
         let rows: Vec<Row> = case["rows"]
@@ -102,7 +110,9 @@ fn show_matches_spark_byte_for_byte() {
                     .map(|(n, t)| Field::new(n, arrow_type(t), true))
                     .collect::<Vec<_>>(),
             ));
-            spark.create_data_frame_from_batches(schema, vec![]).unwrap()
+            spark
+                .create_data_frame_from_batches(schema, vec![])
+                .unwrap()
         } else {
             spark.create_data_frame_from_rows(rows).unwrap()
         };
@@ -133,7 +143,12 @@ fn inferred_types_are_sparks() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| (c[0].as_str().unwrap().to_owned(), c[1].as_str().unwrap().to_owned()))
+            .map(|c| {
+                (
+                    c[0].as_str().unwrap().to_owned(),
+                    c[1].as_str().unwrap().to_owned(),
+                )
+            })
             .collect();
         let names = ember_sql::Names::new(columns.iter().map(|(n, _)| n.clone()));
         let rows: Vec<Row> = rows

@@ -25,7 +25,11 @@ fn drop_file(dir: &Path, staging: &Path, name: &str, text: &str) {
 /// Adds up `(word, total)` rows.
 fn add(counts: &mut BTreeMap<String, i64>, rows: &[Row]) {
     for r in rows {
-        let word = r.get_by_name("word").and_then(Value::as_str).unwrap().to_owned();
+        let word = r
+            .get_by_name("word")
+            .and_then(Value::as_str)
+            .unwrap()
+            .to_owned();
         let total = r.get_by_name("total").and_then(Value::as_i64).unwrap();
         *counts.entry(word).or_default() += total;
     }
@@ -62,9 +66,20 @@ fn seeds_fourth_program_over_a_real_directory() {
     ];
     // Hand-computed from the two texts above (split on single spaces, as the seed does).
     let want: BTreeMap<String, i64> = [
-        ("to", 4), ("be", 2), ("or", 1), ("not", 1), ("that", 1), ("is", 1), ("the", 2),
-        ("question", 1), ("sleep", 1), ("perchance", 1), ("dream", 1), ("ay", 1),
-        ("there's", 1), ("rub", 1),
+        ("to", 4),
+        ("be", 2),
+        ("or", 1),
+        ("not", 1),
+        ("that", 1),
+        ("is", 1),
+        ("the", 2),
+        ("question", 1),
+        ("sleep", 1),
+        ("perchance", 1),
+        ("dream", 1),
+        ("ay", 1),
+        ("there's", 1),
+        ("rub", 1),
     ]
     .into_iter()
     .map(|(w, n)| (w.to_string(), n))
@@ -77,7 +92,10 @@ fn seeds_fourth_program_over_a_real_directory() {
         drop_file(&dir, &staging, name, text);
         // Wait for the batch that holds this file.
         loop {
-            assert!(Instant::now() < deadline, "no result for {name} within 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "no result for {name} within 30 s"
+            );
             let got = results.lock().unwrap();
             if got.len() > before {
                 break;
@@ -105,14 +123,19 @@ fn a_failing_query_fails_its_batch_and_the_stream_goes_on() {
     let sink = sums.clone();
     // The cast fails at run time on "x" only.
     input
-        .foreach_sql("nums", "select sum(cast(v as bigint)) as s from nums", move |df, _| {
-            let rows = df.collect()?;
-            let s = rows[0].get(0).and_then(Value::as_i64).ok_or_else(|| {
-                SqlError::Conversion("no sum".into())
-            })?;
-            sink.lock().unwrap().push(s);
-            Ok(())
-        })
+        .foreach_sql(
+            "nums",
+            "select sum(cast(v as bigint)) as s from nums",
+            move |df, _| {
+                let rows = df.collect()?;
+                let s = rows[0]
+                    .get(0)
+                    .and_then(Value::as_i64)
+                    .ok_or_else(|| SqlError::Conversion("no sum".into()))?;
+                sink.lock().unwrap().push(s);
+                Ok(())
+            },
+        )
         .unwrap();
     t.run(3).unwrap();
     assert_eq!(*sums.lock().unwrap(), [3, 3]);
@@ -122,7 +145,10 @@ fn a_failing_query_fails_its_batch_and_the_stream_goes_on() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("2000"), "the error names the batch: {err}");
-    assert!(err.to_lowercase().contains("cast") || err.contains("'x'") || err.contains("x"), "{err}");
+    assert!(
+        err.to_lowercase().contains("cast") || err.contains("'x'") || err.contains("x"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -152,7 +178,11 @@ fn a_query_that_does_not_plan_fails_every_batch_without_stopping() {
 #[test]
 fn show_sql_runs_per_batch_and_skips_empty_ones() {
     let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
-    let input = t.input(vec![vec![row!(word = "a"), row!(word = "a")], vec![], vec![row!(word = "b")]]);
+    let input = t.input(vec![
+        vec![row!(word = "a"), row!(word = "a")],
+        vec![],
+        vec![row!(word = "b")],
+    ]);
     input.show_sql("words", example::QUERY).unwrap();
     t.run(3).unwrap();
     assert!(
