@@ -30,7 +30,10 @@ fn rss_bytes() -> u64 {
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 17
     }
 }
@@ -71,7 +74,7 @@ fn graph(t: &StreamTest, input: Vec<Vec<(u64, u64)>>) {
 fn run(keys: u64, updates: u64) {
     let timed = 12;
     let dir = tempfile::tempdir().unwrap();
-    let (loading, input) = batches(keys, 1_000_000, updates, timed);
+    let (loading, input) = batches(keys, 100_000, updates, timed);
     let rss_before;
     let mut times = Vec::new();
     {
@@ -94,7 +97,11 @@ fn run(keys: u64, updates: u64) {
         for (i, d) in times.iter().enumerate() {
             let batch = first + i;
             let ms = d.as_secs_f64() * 1000.0;
-            if batch % 4 == 0 { ckpt.push((batch, ms)) } else { plain.push(ms) }
+            if batch % 4 == 0 {
+                ckpt.push((batch, ms))
+            } else {
+                plain.push(ms)
+            }
         }
         plain.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let median = plain[plain.len() / 2];
@@ -120,7 +127,10 @@ fn run(keys: u64, updates: u64) {
     let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
     graph(&t, input);
     let started = Instant::now();
-    let committed = t.restore(dir.path()).unwrap().expect("a committed checkpoint");
+    let committed = t
+        .restore(dir.path())
+        .unwrap()
+        .expect("a committed checkpoint");
     let read = started.elapsed();
     let started = Instant::now();
     t.run(1).unwrap();
@@ -140,7 +150,11 @@ fn walk(p: &std::path::Path) -> u64 {
                 .flatten()
                 .map(|e| {
                     let path = e.path();
-                    if path.is_dir() { walk(&path) } else { e.metadata().map(|m| m.len()).unwrap_or(0) }
+                    if path.is_dir() {
+                        walk(&path)
+                    } else {
+                        e.metadata().map(|m| m.len()).unwrap_or(0)
+                    }
                 })
                 .sum()
         })
@@ -148,7 +162,10 @@ fn walk(p: &std::path::Path) -> u64 {
 }
 
 fn main() {
-    let args: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     match args.as_slice() {
         [keys, updates, ..] => run(*keys, *updates),
         _ => {

@@ -136,3 +136,192 @@ fn recovery_continues_the_running_counts_with_another_worker_count() {
         vec![(s("a"), 2), (s("b"), 2), (s("c"), 2), (s("d"), 1)]
     );
 }
+
+/// Runs two batches of running counts with a checkpoint at each, in `dir`.
+fn checkpointed_run(dir: &std::path::Path) {
+    let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+    t.context().checkpoint(dir).unwrap();
+    let totals = t
+        .input(words(&[&["a"], &["b"]]))
+        .update_state_by_key(running_count, None);
+    totals.checkpoint(Duration::seconds(1)).unwrap();
+    t.collect(&totals).unwrap();
+    t.run(2).unwrap();
+}
+
+#[test]
+fn a_different_graph_is_refused_with_the_difference_named() {
+    let dir = tempfile::tempdir().unwrap();
+    checkpointed_run(dir.path());
+    let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+    // A filter where the checkpoint has none.
+    let totals = t
+        .input(words(&[&["a"]]))
+        .filter(|_| true)
+        .update_state_by_key(running_count, None);
+    t.collect(&totals).unwrap();
+    let e = t.restore(dir.path()).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!(
+            "Failed to read checkpoint from directory {}",
+            dir.path().display()
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains("stream graph differs") && e.contains("filter"),
+        "{e}"
+    );
+}
+
+#[test]
+fn changed_closures_with_the_same_shape_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    checkpointed_run(dir.path());
+    let t = StreamTest::new("local[1]", Duration::seconds(1)).unwrap();
+    // Same operations, new code: counts now add 10 per new value.
+    let totals = t.input(words(&[&["a"]])).update_state_by_key(
+        |vs: &[u64], s: Option<u64>| Some(s.unwrap_or(0) + 10 * vs.len() as u64),
+        None,
+    );
+    totals.checkpoint(Duration::seconds(1)).unwrap();
+    let out = t.collect(&totals).unwrap();
+    t.restore(dir.path()).unwrap();
+    t.run(1).unwrap();
+    assert_eq!(out.sorted_batches(), vec![vec![(s("a"), 11), (s("b"), 1)]]);
+}
+
+#[test]
+fn a_damaged_state_file_is_an_error_unless_create_on_error() {
+    let dir = tempfile::tempdir().unwrap();
+    checkpointed_run(dir.path());
+    // Damage every state file of the newest full write.
+    let state = dir.path().join("state");
+    let mut damaged = 0;
+    for node in std::fs::read_dir(&state).unwrap().flatten() {
+        for set in std::fs::read_dir(node.path()).unwrap().flatten() {
+            for f in std::fs::read_dir(set.path()).unwrap().flatten() {
+                let mut bytes = std::fs::read(f.path()).unwrap();
+                let at = bytes.len() / 2;
+                bytes[at] ^= 0xff;
+                std::fs::write(f.path(), bytes).unwrap();
+                damaged += 1;
+            }
+        }
+    }
+    assert!(damaged > 0);
+    let build = |t: &StreamTest| {
+        let totals = t
+            .input(words(&[&["c"]]))
+            .update_state_by_key(running_count, None);
+        totals.checkpoint(Duration::seconds(1)).unwrap();
+        t.collect(&totals).unwrap()
+    };
+    {
+        let t = StreamTest::new("local[1]", Duration::seconds(1)).unwrap();
+        build(&t);
+        let e = t.restore(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("is corrupt") && e.contains("checksum mismatch"),
+            "{e}"
+        );
+    }
+    // Asked to, the program starts from scratch instead.
+    let ctx = ember::Context::get_or_create(ember::Conf::new().set_master("local[1]")).unwrap();
+    let _turn = ember::testing::exclusive();
+    let ssc = ember::StreamingContext::get_or_create_with(
+        dir.path(),
+        || ember::StreamingContext::new(&ctx, Duration::seconds(1)),
+        true,
+    )
+    .unwrap();
+    assert_eq!(
+        ssc.checkpoint_dir().as_deref(),
+        Some(dir.path().canonicalize().unwrap().as_path())
+    );
+}
+
+#[test]
+fn an_unreadable_commit_is_an_error_naming_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("checkpoint-1000"), b"not a checkpoint").unwrap();
+    let ctx = ember::Context::get_or_create(ember::Conf::new().set_master("local[1]")).unwrap();
+    let _turn = ember::testing::exclusive();
+    let mut created = false;
+    let e = ember::StreamingContext::get_or_create(dir.path(), || {
+        created = true;
+        ember::StreamingContext::new(&ctx, Duration::seconds(1))
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("Failed to read checkpoint from directory"),
+        "{e}"
+    );
+    assert!(
+        e.contains("checkpoint-1000") && e.contains("bad header"),
+        "{e}"
+    );
+    let _ = created;
+}
+
+#[test]
+fn map_with_state_times_out_idle_keys_in_the_first_batch_after_the_timeout() {
+    let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    t.context().checkpoint(dir.path()).unwrap();
+    // "a" at batch 1, "b" at batches 1 and 3; timeout 2 s: "a" (last data at 1 s) times out at
+    // the first batch whose time minus 2 s is after 1 s, i.e. batch 4; "b" (3 s) at batch 6.
+    let pairs = t.input(words(&[&["a", "b"], &[], &["b"]]));
+    let spec =
+        StateSpec::function_with_time(|_t, k: &String, v: Option<u64>, st: &mut State<u64>| {
+            if st.is_timing_out() {
+                return Some(format!("{k} timed out with {}", st.get()));
+            }
+            let n = st.get_option().copied().unwrap_or(0) + v.unwrap_or(0);
+            st.update(n);
+            None
+        })
+        .timeout(Duration::seconds(2));
+    let out = t.collect(&pairs.map_with_state(spec)).unwrap();
+    t.run(7).unwrap();
+    assert_eq!(
+        out.batches(),
+        vec![
+            vec![],
+            vec![],
+            vec![],
+            vec!["a timed out with 1".to_string()],
+            vec![],
+            vec!["b timed out with 2".to_string()],
+            vec![],
+        ]
+    );
+}
+
+#[test]
+fn a_panic_in_the_update_function_fails_the_batch_and_keeps_the_state() {
+    let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    t.context().checkpoint(dir.path()).unwrap();
+    let pairs = t.input(words(&[&["a", "b"], &["boom", "a"], &["a"]]));
+    let totals = pairs.update_state_by_key_with(
+        |_t, k: &String, vs: &[u64], s: Option<u64>| {
+            assert!(k != "boom" || s.is_some(), "boom");
+            running_count(vs, s)
+        },
+        None,
+        None,
+    );
+    let out = t.collect(&totals).unwrap();
+    t.run(3).unwrap();
+    let e = t
+        .context()
+        .await_termination_or_timeout(std::time::Duration::ZERO)
+        .unwrap_err();
+    assert!(e.to_string().contains("boom"), "{e}");
+    // Batch 2 failed (no output); the other keys' state went on.
+    let batches = out.sorted_batches();
+    assert_eq!(batches.len(), 2);
+    assert_eq!(batches[1], vec![(s("a"), 3), (s("b"), 1)]);
+}
