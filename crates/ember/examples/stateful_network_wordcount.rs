@@ -1,0 +1,108 @@
+//! The seed notebook's stateful program (Spark's `StatefulNetworkWordCount`): running word counts
+//! of the lines a TCP server sends, kept across 1 s batches with `update_state_by_key`, starting
+//! from the state `("hello", 1), ("world", 1)`, printed every batch in PySpark's `pprint` framing.
+//!
+//! It follows the notebook cell: a `StreamingContext` with a 1 s batch, `checkpoint(dir)` (state
+//! needs a checkpoint directory), an initial state RDD made with `parallelize`,
+//! `socket_text_stream`, `flat_map` on `' '`, `map` to `(word, 1)`,
+//! `update_state_by_key_with_initial` with `sum(new_values) + (last_sum or 0)`, `pprint`, `start`,
+//! wait, and `stop(false, false)`.
+//!
+//! Run a line server first, e.g. `nc -lk 9999` (type lines and press Enter), then:
+//!
+//! ```text
+//! cargo run --release --example stateful_network_wordcount -- localhost 9999 /tmp/ck [SECONDS]
+//! ```
+//!
+//! SECONDS (default 30; the notebook waits 5) is how long the stream runs. `hello` and `world`
+//! appear from the first batch on, with 1 plus what was typed. The state is written to the
+//! checkpoint directory every 10 s; this program does not read it back on a restart (see
+//! `directory_wordcount` and `recoverable_network_wordcount` for that).
+
+use std::process::ExitCode;
+
+use ember::{Conf, Context, Duration, StreamingContext};
+
+const USAGE: &str = "usage: stateful_network_wordcount HOST PORT CHECKPOINT_DIR [SECONDS]\n\
+    Running word counts of the lines served at HOST:PORT (e.g. by `nc -lk PORT`), starting from\n\
+    (hello, 1) and (world, 1), printed every second for SECONDS seconds (default 30); the state\n\
+    is checkpointed in CHECKPOINT_DIR.";
+
+/// The parsed command line.
+struct Args {
+    host: String,
+    port: u16,
+    checkpoint: String,
+    seconds: u64,
+}
+
+fn parse_args(args: &[String]) -> Result<Args, String> {
+    let (host, port, checkpoint, seconds) = match args {
+        [host, port, checkpoint] => (host, port, checkpoint, None),
+        [host, port, checkpoint, seconds] => (host, port, checkpoint, Some(seconds)),
+        _ => return Err("expected HOST PORT CHECKPOINT_DIR [SECONDS]".to_string()),
+    };
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("PORT must be a number from 0 to 65535, not {port:?}"))?;
+    let seconds = match seconds {
+        None => 30,
+        Some(s) => s
+            .parse()
+            .map_err(|_| format!("SECONDS must be a whole number, not {s:?}"))?,
+    };
+    Ok(Args {
+        host: host.clone(),
+        port,
+        checkpoint: checkpoint.clone(),
+        seconds,
+    })
+}
+
+/// The notebook's `updateFunc`: the batch's new values added to the last sum (0 for a new word).
+fn update(new_values: &[i64], last_sum: Option<i64>) -> Option<i64> {
+    Some(new_values.iter().sum::<i64>() + last_sum.unwrap_or(0))
+}
+
+fn run(args: Args) -> ember::Result<()> {
+    let sc = Context::get_or_create(Conf::new().set_master("local[*]"))?;
+    // RDD with the initial state (key, value) pairs.
+    let initial_state = sc.parallelize(
+        vec![("hello".to_string(), 1i64), ("world".to_string(), 1i64)],
+        sc.default_parallelism(),
+    );
+
+    let ssc = StreamingContext::new(&sc, Duration::seconds(1))?;
+    ssc.checkpoint(&args.checkpoint)?;
+
+    let lines = ssc.socket_text_stream(&args.host, args.port);
+    let running_counts = lines
+        .flat_map(|line: String| line.split(' ').map(str::to_owned).collect::<Vec<_>>())
+        .map(|word| (word, 1i64))
+        .update_state_by_key_with_initial(update, None, initial_state);
+    running_counts.pprint(10)?;
+
+    ssc.start()?;
+    let outcome = ssc.await_termination_or_timeout(std::time::Duration::from_secs(args.seconds));
+    ssc.stop(false, false)?;
+    // A failed batch (e.g. a panic in user code) is reported, after stopping cleanly.
+    outcome.map(|_| ())
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let args = match parse_args(&argv) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("stateful_network_wordcount: {message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stateful_network_wordcount: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
