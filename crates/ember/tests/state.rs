@@ -325,3 +325,49 @@ fn a_panic_in_the_update_function_fails_the_batch_and_keeps_the_state() {
     assert_eq!(batches.len(), 2);
     assert_eq!(batches[1], vec![(s("a"), 3), (s("b"), 1)]);
 }
+
+#[test]
+fn map_with_state_restores_from_one_worker_into_two_with_idle_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = || {
+        StateSpec::function(|k: &String, v: Option<u64>, st: &mut State<u64>| {
+            if st.is_timing_out() {
+                return format!("{k} timed out at {}", st.get());
+            }
+            let n = st.get_option().copied().unwrap_or(0) + v.unwrap_or(0);
+            st.update(n);
+            format!("{k}={n}")
+        })
+        .timeout(Duration::seconds(3))
+    };
+    {
+        let t = StreamTest::new("local[1]", Duration::seconds(1)).unwrap();
+        t.context().checkpoint(dir.path()).unwrap();
+        let mapped = t
+            .input(words(&[&["a", "b"], &["b"]]))
+            .map_with_state(spec());
+        mapped.checkpoint(Duration::seconds(1)).unwrap();
+        t.collect(&mapped).unwrap();
+        t.run(2).unwrap();
+    }
+    let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+    let mapped = t.input(words(&[&["b"]])).map_with_state(spec());
+    mapped.checkpoint(Duration::seconds(1)).unwrap();
+    let out = t.collect(&mapped).unwrap();
+    assert_eq!(
+        t.restore(dir.path()).unwrap().map(|t| t.as_millis()),
+        Some(2000)
+    );
+    t.run(4).unwrap();
+    // Batch 3: "b" goes on from 2. "a" (last data at 1 s) times out at 5 s (1 < 5 - 3), "b"
+    // (3 s) at 7 s, after this run.
+    assert_eq!(
+        out.batches(),
+        vec![
+            vec!["b=3".to_string()],
+            vec![],
+            vec!["a timed out at 1".to_string()],
+            vec![]
+        ]
+    );
+}
