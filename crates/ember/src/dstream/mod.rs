@@ -24,15 +24,19 @@ pub(crate) mod mapped;
 pub(crate) mod node;
 pub(crate) mod output;
 pub(crate) mod pair;
+pub(crate) mod reduced_window;
 pub(crate) mod repartitioned;
 pub(crate) mod shuffled;
 pub(crate) mod slice;
 pub(crate) mod transformed;
 pub(crate) mod union;
 pub(crate) mod update_state;
+pub(crate) mod window;
+pub(crate) mod window_ops;
 
 pub use input::RddQueue;
 pub use map_with_state::MapWithStateDStream;
+pub use reduced_window::WindowFilter;
 
 /// What every stream knows about itself, independent of its element type.
 pub(crate) struct Meta {

@@ -116,13 +116,15 @@ impl BufferWrites {
         }
     }
 
-    /// Writes `entries` as this tick's share of kind `kind`; on success everything buffered up
-    /// to `time` is on disk.
-    pub(crate) fn write(&mut self, tick: &Tick, kind: WriteKind, entries: &Entries) {
-        if self.writer.write(tick.time, kind, entries) {
+    /// Writes `entries` as this tick's share of kind `kind`; whether it was written (then
+    /// everything buffered up to the tick's time is on disk).
+    pub(crate) fn write(&mut self, tick: &Tick, kind: WriteKind, entries: &Entries) -> bool {
+        let written = self.writer.write(tick.time, kind, entries);
+        if written {
             self.written_upto = Some(tick.time.as_millis());
             self.dropped.clear();
         }
+        written
     }
 }
 
@@ -147,27 +149,26 @@ impl<T: Data> Window<T> {
         let mut buffer: BTreeMap<u64, Parts<T>> = BTreeMap::new();
         if let Some(payloads) = w.checkpoint.as_ref().and_then(|ck| ck.restored(w.node)) {
             for payload in payloads.iter() {
-                let outcome =
-                    decode::<(u64, u32), Vec<T>>(payload, |(batch, p), records| {
-                        // The writer may have had another number of workers: keep the partitions
-                        // this worker owns now.
-                        if !owns_partition(w, p) {
-                            return;
+                let outcome = decode::<(u64, u32), Vec<T>>(payload, |(batch, p), records| {
+                    // The writer may have had another number of workers: keep the partitions
+                    // this worker owns now.
+                    if !owns_partition(w, p) {
+                        return;
+                    }
+                    match records {
+                        Some(records) => {
+                            buffer.entry(batch).or_default().insert(p, records);
                         }
-                        match records {
-                            Some(records) => {
-                                buffer.entry(batch).or_default().insert(p, records);
-                            }
-                            None => {
-                                if let Some(parts) = buffer.get_mut(&batch) {
-                                    parts.remove(&p);
-                                    if parts.is_empty() {
-                                        buffer.remove(&batch);
-                                    }
+                        None => {
+                            if let Some(parts) = buffer.get_mut(&batch) {
+                                parts.remove(&p);
+                                if parts.is_empty() {
+                                    buffer.remove(&batch);
                                 }
                             }
                         }
-                    });
+                    }
+                });
                 if let Err(e) = outcome {
                     // Payloads were verified by checksum before the start: the element type
                     // changed since the checkpoint was written.
@@ -202,7 +203,10 @@ impl<T: Data> Window<T> {
             .collect();
         for p in partitions {
             for batch in &times {
-                let Some(records) = self.buffer.get_mut(batch).and_then(|parts| parts.get_mut(&p))
+                let Some(records) = self
+                    .buffer
+                    .get_mut(batch)
+                    .and_then(|parts| parts.get_mut(&p))
                 else {
                     continue;
                 };

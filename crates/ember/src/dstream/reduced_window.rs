@@ -1,0 +1,496 @@
+//! `reduce_by_key_and_window_inv` (Spark's `ReducedWindowedDStream`): a window's value per key
+//! computed incrementally from the previous window's, with an inverse function.
+//!
+//! Each batch is reduced per key first (`reduce_by_key`, which combines on each worker before
+//! anything crosses workers), so each key's reduced value of a batch lands on the worker of the
+//! key's partition. That worker keeps, for the keys of the partitions it owns:
+//!
+//! - the window's value per key as of the last slide time;
+//! - the reduced values of the batches that later window computations still need (a ring of
+//!   per-batch rows, by batch time).
+//!
+//! At a slide time `t` every key's value follows Spark's formula,
+//! `new = f(inv(prev, reduce(old slices)), reduce(new slices))`, where the new slices are the
+//! batches in `(t - slide, t]` and the old ones those in `(t - slide - window, t - window]`
+//! (for a window shorter than its slide, the two windows' batches: see `slide_window`). Only
+//! the keys found in those slices are computed, so a batch costs in proportion to the data of the
+//! batches entering and leaving the window, plus emitting the result, whatever the window's
+//! length. As in Spark, a key stays once seen, also when its value returns to the identity (e.g.
+//! `("b", 0)`), unless the filter removes it; a key the filter removes is gone from the carried
+//! state too (Spark carries the filtered result forward), so if it has values in later new slices
+//! it starts again from those alone.
+//!
+//! The window values and the ring are checkpointed (changed keys and the batches added and
+//! dropped since the previous write, with a full write every tenth checkpoint); the stream
+//! requires a checkpoint directory, as in Spark.
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::state_files::decode;
+use crate::checkpoint::{Entries, WriteKind};
+use crate::data::{Data, Key};
+use crate::dstream::DStream;
+use crate::dstream::node::{BatchNode, WorkerInfo};
+use crate::dstream::window::{
+    BufferWrites, WindowCheck, default_checkpoint_interval, next_slide_time, window_poison,
+};
+use crate::exec::{BatchLogic, Route, Tick};
+use crate::hash::stable_hash;
+use crate::state::{FastMap, placement};
+use crate::time::Duration;
+
+/// A filter of [`reduce_by_key_and_window_inv`](DStream::reduce_by_key_and_window_inv)'s
+/// results (Spark's `filterFunc`): the keys for which it returns `false` are dropped from the
+/// window and from the state carried to the next one. It must be a pure function of its
+/// arguments: a key whose value did not change is not asked again.
+pub type WindowFilter<K, V> = Arc<dyn Fn(&K, &V) -> bool + Send + Sync>;
+
+type ReduceFn<V> = Arc<dyn Fn(V, V) -> V + Send + Sync>;
+type Panic = Box<dyn std::any::Any + Send>;
+
+/// A key's window value on its worker, with its stable hash (the output order).
+struct Slot<V> {
+    hash: u64,
+    partition: u32,
+    value: V,
+}
+
+/// What a checkpoint entry is about: a key's window value, or one partition of a buffered
+/// batch's reduced values.
+#[derive(Serialize, Deserialize)]
+enum Tag<K> {
+    Window(K),
+    Batch(u64, u32),
+}
+
+/// A checkpoint entry's content, matching its [`Tag`].
+#[derive(Serialize, Deserialize)]
+enum Held<V, R> {
+    Window(V),
+    Batch(R),
+}
+
+/// A buffered batch's reduced values: `(partition, key, value)`, one row per key.
+type Rows<K, V> = Vec<(u32, K, V)>;
+
+/// A key's reduced values from some slices: its partition, and `None` if `f` failed on them.
+type Reduced<K, V> = FastMap<K, (u32, Option<V>)>;
+
+struct ReducedWindow<K, V> {
+    f: ReduceFn<V>,
+    inv: ReduceFn<V>,
+    filter: Option<WindowFilter<K, V>>,
+    window: Duration,
+    slide: Duration,
+    partitions: usize,
+    /// Reduced values of the parent's batches that coming window computations need, by batch
+    /// time (ms): `(partition, key, value)`, one row per key and batch.
+    ring: BTreeMap<u64, Rows<K, V>>,
+    /// The window's value per key as of the last slide time.
+    current: FastMap<K, Slot<V>>,
+    writes: Option<BufferWrites>,
+    /// Keys whose window value changed since the last successful write (with a writer only).
+    dirty: std::collections::HashSet<K, foldhash::fast::RandomState>,
+}
+
+impl<K: Key, V: Data> ReducedWindow<K, V> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        w: &WorkerInfo,
+        f: ReduceFn<V>,
+        inv: ReduceFn<V>,
+        filter: Option<WindowFilter<K, V>>,
+        window: Duration,
+        slide: Duration,
+        partitions: usize,
+    ) -> Self {
+        let mut logic = ReducedWindow {
+            f,
+            inv,
+            filter,
+            window,
+            slide,
+            partitions,
+            ring: BTreeMap::new(),
+            current: FastMap::default(),
+            writes: BufferWrites::new(w),
+            dirty: Default::default(),
+        };
+        if let Some(payloads) = w.checkpoint.as_ref().and_then(|ck| ck.restored(w.node))
+            && let Err(e) = logic.restore(w, &payloads)
+        {
+            // Payloads were verified by checksum before the start: the key or value type
+            // changed since the checkpoint was written.
+            panic!(
+                "the checkpointed window state of stream {} cannot be decoded: {e}",
+                w.node
+            );
+        }
+        logic
+    }
+
+    /// Applies the restored writes in order, keeping what this worker owns now (the writer may
+    /// have had another number of workers).
+    fn restore(&mut self, w: &WorkerInfo, payloads: &[Vec<u8>]) -> Result<(), String> {
+        // Batch parts as written (batch time, partition then) → the rows this worker owns now.
+        let mut batches: BTreeMap<(u64, u32), Rows<K, V>> = BTreeMap::new();
+        for payload in payloads {
+            decode::<Tag<K>, Held<V, Vec<(K, V)>>>(payload, |tag, held| match tag {
+                Tag::Window(k) => {
+                    let (hash, partition, mine) = placement(&k, self.partitions, w);
+                    if !mine {
+                        return;
+                    }
+                    match held {
+                        Some(Held::Window(value)) => {
+                            self.current.insert(
+                                k,
+                                Slot {
+                                    hash,
+                                    partition,
+                                    value,
+                                },
+                            );
+                        }
+                        _ => {
+                            self.current.remove(&k);
+                        }
+                    }
+                }
+                // A part is named by the partition it had when written; its keys are placed
+                // again, since the partition count may have changed (it defaults to the number
+                // of workers).
+                Tag::Batch(batch, p) => match held {
+                    Some(Held::Batch(rows)) => {
+                        let mine: Rows<K, V> = rows
+                            .into_iter()
+                            .filter_map(|(k, v)| {
+                                let (_, partition, mine) = placement(&k, self.partitions, w);
+                                mine.then_some((partition, k, v))
+                            })
+                            .collect();
+                        batches.insert((batch, p), mine);
+                    }
+                    _ => {
+                        batches.remove(&(batch, p));
+                    }
+                },
+            })?;
+        }
+        for ((batch, _), rows) in batches {
+            self.ring.entry(batch).or_default().extend(rows);
+        }
+        Ok(())
+    }
+
+    /// Folds `v` into `k`'s reduced value; a panic in `f` marks the key as failed.
+    fn fold(&self, map: &mut Reduced<K, V>, p: u32, k: K, v: V, panicked: &mut Option<Panic>) {
+        match map.get_mut(&k) {
+            Some((_, slot)) => {
+                if let Some(acc) = slot.take() {
+                    match catch_unwind(AssertUnwindSafe(|| (self.f)(acc, v))) {
+                        Ok(r) => *slot = Some(r),
+                        Err(e) => {
+                            panicked.get_or_insert(e);
+                        }
+                    }
+                }
+            }
+            None => {
+                map.insert(k, (p, Some(v)));
+            }
+        }
+    }
+
+    /// Computes the window ending at `t` from the previous one and drops the batches no later
+    /// computation needs.
+    fn slide_window(&mut self, t: u64, panicked: &mut Option<Panic>) {
+        let (w, s) = (self.window.as_millis(), self.slide.as_millis());
+        // The new slices are the batches of this window the previous one did not have, the old
+        // ones the batches of the previous window this one does not have: Spark's (t - s, t] and
+        // (t - s - w, t - w] when the window is at least the slide. With a shorter window the
+        // two windows are disjoint, and Spark's ranges would also take the batches between them
+        // into both sides, which gives a key first seen there a wrong value; those batches are
+        // left out here (see `finish`).
+        let m = w.min(s);
+        let new_from = t.saturating_sub(m);
+        let old_from = t.saturating_sub(s + w);
+        let old_to = old_from + m;
+        let mut new_values: Reduced<K, V> = FastMap::default();
+        for (_, rows) in self.ring.range(new_from + 1..=t) {
+            for (p, k, v) in rows {
+                self.fold(&mut new_values, *p, k.clone(), v.clone(), panicked);
+            }
+        }
+        // Every batch at or before `t - w` leaves the ring now (no later window has it): the old
+        // slices are moved out of it.
+        let mut old_values: Reduced<K, V> = FastMap::default();
+        while let Some(entry) = self.ring.first_entry() {
+            if *entry.key() > t.saturating_sub(w) {
+                break;
+            }
+            let (batch, rows) = entry.remove_entry();
+            if let Some(writes) = &mut self.writes {
+                let parts: std::collections::BTreeSet<u32> = rows.iter().map(|r| r.0).collect();
+                writes.drop_batch(batch, parts.into_iter());
+            }
+            if batch > old_from && batch <= old_to {
+                for (p, k, v) in rows {
+                    self.fold(&mut old_values, p, k, v, panicked);
+                }
+            }
+        }
+        for (k, (_, old)) in old_values.drain() {
+            let new = new_values.remove(&k);
+            self.update(k, Some(old), new, panicked);
+        }
+        for (k, new) in new_values.drain() {
+            self.update(k, None, Some(new), panicked);
+        }
+    }
+
+    /// One key's new window value from its reduced old and new slices (`Some(None)`: `f` failed
+    /// on them, and the key keeps its value).
+    fn update(
+        &mut self,
+        k: K,
+        old: Option<Option<V>>,
+        new: Option<(u32, Option<V>)>,
+        panicked: &mut Option<Panic>,
+    ) {
+        if matches!(old, Some(None)) || matches!(new, Some((_, None))) {
+            return;
+        }
+        let old = old.flatten();
+        let new = new.map(|(p, v)| (p, v.expect("checked above")));
+        let slot = match (self.current.remove(&k), new) {
+            // Spark: without a previous value the window's value is the new slices' alone.
+            (None, Some((partition, value))) => Slot {
+                hash: stable_hash(&k),
+                partition,
+                value,
+            },
+            // Spark throws "Neither previous window has value for key, nor new values found"
+            // here (a key the filter removed, still in old slices): nothing to carry.
+            (None, None) => return,
+            (Some(prev), new) => {
+                let backup = prev.value.clone();
+                let computed = catch_unwind(AssertUnwindSafe(|| {
+                    let mut value = prev.value;
+                    if let Some(old) = old {
+                        value = (self.inv)(value, old);
+                    }
+                    if let Some((_, n)) = new {
+                        value = (self.f)(value, n);
+                    }
+                    value
+                }));
+                let value = match computed {
+                    Ok(v) => v,
+                    Err(e) => {
+                        panicked.get_or_insert(e);
+                        // The key keeps its previous value; it is unchanged, so not dirty.
+                        self.current.insert(
+                            k,
+                            Slot {
+                                hash: prev.hash,
+                                partition: prev.partition,
+                                value: backup,
+                            },
+                        );
+                        return;
+                    }
+                };
+                Slot {
+                    hash: prev.hash,
+                    partition: prev.partition,
+                    value,
+                }
+            }
+        };
+        let keep = match &self.filter {
+            None => true,
+            Some(filter) => match catch_unwind(AssertUnwindSafe(|| filter(&k, &slot.value))) {
+                Ok(keep) => keep,
+                Err(e) => {
+                    panicked.get_or_insert(e);
+                    true
+                }
+            },
+        };
+        if self.writes.is_some() {
+            self.dirty.insert(k.clone());
+        }
+        if keep {
+            self.current.insert(k, slot);
+        }
+    }
+
+    fn checkpoint(&mut self, tick: &Tick) {
+        let Some(writes) = &mut self.writes else {
+            return;
+        };
+        let Some(kind) = writes.writer.due(tick) else {
+            return;
+        };
+        let mut entries = Entries::default();
+        let added_after = match kind {
+            WriteKind::Full => {
+                for (k, slot) in &self.current {
+                    entries.push(&Tag::Window(k), Some(&Held::<&V, ()>::Window(&slot.value)));
+                }
+                None
+            }
+            WriteKind::Delta => {
+                for k in &self.dirty {
+                    let held = self
+                        .current
+                        .get(k)
+                        .map(|slot| Held::<&V, ()>::Window(&slot.value));
+                    entries.push(&Tag::Window(k), held.as_ref());
+                }
+                for (batch, p) in &writes.dropped {
+                    entries.push::<_, Held<(), ()>>(&Tag::<()>::Batch(*batch, *p), None);
+                }
+                writes.written_upto
+            }
+        };
+        let from = added_after.map_or(0, |w| w + 1);
+        for (batch, rows) in self.ring.range(from..) {
+            let mut parts: BTreeMap<u32, Vec<(&K, &V)>> = BTreeMap::new();
+            for (p, k, v) in rows {
+                parts.entry(*p).or_default().push((k, v));
+            }
+            for (p, rows) in parts {
+                entries.push(
+                    &Tag::<()>::Batch(*batch, p),
+                    Some(&Held::<(), _>::Batch(rows)),
+                );
+            }
+        }
+        if writes.write(tick, kind, &entries) {
+            self.dirty.clear();
+        }
+    }
+}
+
+impl<K: Key, V: Data> BatchLogic<(K, V), (K, V)> for ReducedWindow<K, V> {
+    type Acc = Rows<K, V>;
+
+    fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, (k, v): (K, V)) {
+        acc.push((partition, k, v));
+    }
+
+    fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, (K, V))>) {
+        let t = tick.time.as_millis();
+        let slide_time = tick.is_slide_time(self.slide);
+        // A batch between two slide times that the next window does not reach (the window is
+        // shorter than the slide) is in no window: it is not kept.
+        let next_start = next_slide_time(tick, self.slide).saturating_sub(self.window.as_millis());
+        if slide_time || t > next_start {
+            if !acc.is_empty() {
+                self.ring.insert(t, std::mem::take(acc));
+            }
+        } else {
+            acc.clear();
+        }
+        let mut panicked = None;
+        if slide_time {
+            self.slide_window(t, &mut panicked);
+            let mut rows: Vec<(u32, u64, &K, &V)> = self
+                .current
+                .iter()
+                .map(|(k, s)| (s.partition, s.hash, k, &s.value))
+                .collect();
+            rows.sort_unstable_by_key(|r| (r.0, r.1));
+            out.reserve(rows.len());
+            out.extend(
+                rows.into_iter()
+                    .map(|(p, _, k, v)| (p, (k.clone(), v.clone()))),
+            );
+        }
+        // Written at every checkpoint time, slide time or not: the commit of any batch needs
+        // every stateful stream's share.
+        self.checkpoint(tick);
+        if let Some(p) = panicked {
+            resume_unwind(p);
+        }
+    }
+}
+
+impl<K: Key, V: Data> DStream<(K, V)> {
+    /// Every `slide_duration`, the values of each key over the last `window_duration` reduced
+    /// with `f`, computed incrementally (Spark's `reduceByKeyAndWindow` with `invReduceFunc`):
+    /// the batches entering the window are added with `f` and those leaving it removed with
+    /// `inv_f`, which must undo `f` (`inv_f(f(a, b), b) == a`). A batch costs in proportion to
+    /// the data entering and leaving the window (plus the output), not to the window's length.
+    ///
+    /// As in Spark, a key stays in the results once seen, also when its value returns to the
+    /// identity (e.g. `("b", 0)`), unless `filter` returns `false` for it: then it is dropped,
+    /// from the results and from the state carried to the next window (see [`WindowFilter`]).
+    /// Both durations must be multiples of this stream's slide; `partitions` defaults to the
+    /// default parallelism.
+    ///
+    /// Needs a checkpoint directory ([`StreamingContext::checkpoint`](crate::StreamingContext::checkpoint)),
+    /// as in Spark; the state is written every checkpoint interval (by default the smallest
+    /// multiple of the slide that is at least 10 s; see [`DStream::checkpoint`]).
+    pub fn reduce_by_key_and_window_inv(
+        &self,
+        f: impl Fn(V, V) -> V + Send + Sync + 'static,
+        inv_f: impl Fn(V, V) -> V + Send + Sync + 'static,
+        window_duration: Duration,
+        slide_duration: Duration,
+        partitions: Option<usize>,
+        filter: Option<WindowFilter<K, V>>,
+    ) -> DStream<(K, V)> {
+        let n = partitions
+            .unwrap_or_else(|| self.ssc.context().default_parallelism())
+            .max(1);
+        let poison = window_poison(
+            WindowCheck::Reduced,
+            self.meta.slide,
+            window_duration,
+            slide_duration,
+        );
+        let f: ReduceFn<V> = Arc::new(f);
+        let inv: ReduceFn<V> = Arc::new(inv_f);
+        let per_batch = f.clone();
+        let reduced = self.reduce_by_key(move |a, b| per_batch(a, b), Some(n));
+        let node = BatchNode::new(
+            &reduced,
+            "reduce_by_key_and_window",
+            Route::Local,
+            move |w: WorkerInfo| {
+                ReducedWindow::new(
+                    &w,
+                    f.clone(),
+                    inv.clone(),
+                    filter.clone(),
+                    window_duration,
+                    slide_duration,
+                    n,
+                )
+            },
+        );
+        let stream = self.ssc.new_stream(
+            "reduce_by_key_and_window",
+            slide_duration,
+            n,
+            &[&reduced.meta],
+            poison,
+            node,
+        );
+        // A poisoned stream is never built: registered, it would hold every commit back.
+        if stream.meta.poisoned.is_none() {
+            self.ssc.register_stateful(
+                stream.meta.id,
+                Some(default_checkpoint_interval(slide_duration)),
+            );
+        }
+        stream
+    }
+}
