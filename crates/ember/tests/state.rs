@@ -371,3 +371,64 @@ fn map_with_state_restores_from_one_worker_into_two_with_idle_times() {
         ]
     );
 }
+
+#[test]
+fn a_stateful_stream_no_output_uses_neither_blocks_commits_nor_needs_a_directory() {
+    let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+    let pairs = t.input(words(&[&["a"], &["b"]]));
+    // Never used by an output: not built, as in Spark (no checkpoint directory needed for it).
+    let _unused = pairs.update_state_by_key(running_count, None);
+    t.collect(&pairs.window(Duration::seconds(2), Duration::seconds(1)))
+        .unwrap();
+    t.run(1).unwrap();
+    drop(t);
+
+    let dir = tempfile::tempdir().unwrap();
+    let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+    t.context().checkpoint(dir.path()).unwrap();
+    let pairs = t.input(words(&[&["a"], &["b"]]));
+    let _unused = pairs.window(Duration::seconds(3), Duration::seconds(1));
+    let totals = pairs.update_state_by_key(running_count, None);
+    totals.checkpoint(Duration::seconds(1)).unwrap();
+    t.collect(&totals).unwrap();
+    t.run(2).unwrap();
+    assert!(dir.path().join("checkpoint-2000").is_file());
+}
+
+#[test]
+fn a_crash_before_the_first_checkpoint_restarts_from_the_starting_point_with_initial_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let build = |t: &StreamTest, batches| {
+        let initial = t
+            .context()
+            .context()
+            .parallelize(vec![(s("hello"), 1u64)], 1);
+        let totals =
+            t.input(batches)
+                .update_state_by_key_with_initial(running_count, None, initial);
+        t.collect(&totals).unwrap()
+    };
+    {
+        // Default interval (10 s): two batches run, none is a checkpoint time.
+        let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+        t.context().checkpoint(dir.path()).unwrap();
+        build(&t, words(&[&["a"], &["b"]]));
+        t.run(2).unwrap();
+    }
+    let t = StreamTest::new("local[1]", Duration::seconds(1)).unwrap();
+    let out = build(&t, words(&[&["a"], &["b"]]));
+    assert_eq!(
+        t.restore(dir.path()).unwrap().map(|t| t.as_millis()),
+        Some(0)
+    );
+    assert_eq!(t.context().restored_from().map(|t| t.as_millis()), Some(0));
+    t.run(2).unwrap();
+    // The restarted run redoes both batches, starting from the initial state again.
+    assert_eq!(
+        out.sorted_batches(),
+        vec![
+            vec![(s("a"), 1), (s("hello"), 1)],
+            vec![(s("a"), 1), (s("b"), 1), (s("hello"), 1)]
+        ]
+    );
+}

@@ -387,6 +387,9 @@ fn drive(
     tracing::info!(first_batch = %first, interval = %interval, "streaming started");
 
     let sources: Sources = inputs.iter().map(|i| (i.stream_id(), i.source())).collect();
+    if plan.resume.is_none() {
+        commit_start(rt, plan, &sources, zero);
+    }
     let mut next = first;
     let mut in_flight: VecDeque<(BatchInfo, bool)> = VecDeque::new();
     let mut draining_since: Option<std::time::Instant> = None;
@@ -541,7 +544,41 @@ fn complete_batches(
             rt.post(Event::BatchSubmitted(info.clone()));
             rt.run_jobs(info);
             commit(rt, plan, sources, time, zero, last);
+            rt.mark_completed(time);
         }
+    }
+}
+
+/// A fresh run with checkpointing commits its starting point at once (the zero time, empty state,
+/// the sources' initial data such as the directory stream's start time), so that a crash before
+/// the first checkpoint time restarts where this run started instead of from scratch, where the
+/// directory stream would ignore the files moved in meanwhile.
+fn commit_start(rt: &Runtime, plan: &Plan, sources: &Sources, zero: Time) {
+    let Some(ck) = &rt.checkpointing else { return };
+    let empty = crate::checkpoint::Entries::default();
+    for node in &plan.stateful {
+        if let Err(e) = empty.write(
+            &ck.dir,
+            *node,
+            zero,
+            crate::checkpoint::WriteKind::Full,
+            0,
+            1,
+        ) {
+            tracing::error!("the starting point is not checkpointed: {e}");
+            return;
+        }
+    }
+    let mut record = crate::checkpoint::Commit::new(zero, zero, plan.batch, plan.shape.clone());
+    record.stateful = plan.stateful.clone();
+    record.workers = plan.master.total_workers();
+    for (id, source) in sources {
+        if let Some(data) = source.checkpoint(zero) {
+            record.sources.insert(*id, data);
+        }
+    }
+    if let Err(e) = record.write(&ck.dir) {
+        tracing::error!("the starting point is not checkpointed: {e}");
     }
 }
 

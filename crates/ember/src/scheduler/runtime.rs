@@ -195,9 +195,14 @@ impl Runtime {
         }
         info.processing_end_time = Some(self.clock.now().as_millis());
         self.post(Event::BatchCompleted(info.clone()));
-        lock(&self.control).completed.insert(t.as_millis());
-        self.changed.notify_all();
         info
+    }
+
+    /// Marks batch `time` done (its jobs ran and, at a checkpoint time, it is committed), for
+    /// whoever waits on it.
+    pub(crate) fn mark_completed(&self, time: Time) {
+        lock(&self.control).completed.insert(time.as_millis());
+        self.changed.notify_all();
     }
 
     /// Drops the queued jobs of a batch that will not run (immediate stop).

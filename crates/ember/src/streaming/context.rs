@@ -101,6 +101,18 @@ struct Graph {
     checkpoint_intervals: std::collections::BTreeMap<usize, Duration>,
     /// Receiver input streams (their blocks go through the write-ahead log when it is on).
     receivers: usize,
+    /// Streams some output depends on: only they are built, so only they can have state.
+    reachable: std::collections::BTreeSet<usize>,
+}
+
+impl Graph {
+    /// The stateful streams that run (those an output depends on), with their default intervals.
+    fn live_stateful(&self) -> impl Iterator<Item = (usize, Option<Duration>)> + '_ {
+        self.stateful
+            .iter()
+            .filter(|(id, _)| self.reachable.contains(id))
+            .map(|(id, d)| (*id, *d))
+    }
 }
 
 impl std::fmt::Debug for StreamingContext {
@@ -283,7 +295,7 @@ impl StreamingContext {
             let graph = lock(&self.inner.graph);
             (
                 graph.shape.clone(),
-                graph.stateful.keys().copied().collect(),
+                graph.live_stateful().map(|(id, _)| id).collect(),
             )
         };
         let plan = Arc::new(Plan {
@@ -338,7 +350,7 @@ impl StreamingContext {
                         .into(),
                 ));
             }
-            if graph.stateful.values().any(Option::is_some) {
+            if graph.live_stateful().any(|(_, d)| d.is_some()) {
                 return Err(Error::Requirement(
                     "The checkpoint directory has not been set. Please set it by StreamingContext.checkpoint()."
                         .into(),
@@ -347,8 +359,8 @@ impl StreamingContext {
             return Ok(None);
         };
         let mut interval = self.inner.batch.as_millis();
-        for (id, default) in &graph.stateful {
-            if let Some(own) = graph.checkpoint_intervals.get(id).or(default.as_ref()) {
+        for (id, default) in graph.live_stateful() {
+            if let Some(own) = graph.checkpoint_intervals.get(&id).or(default.as_ref()) {
                 interval = lcm(interval, own.as_millis());
             }
         }
@@ -452,6 +464,12 @@ impl StreamingContext {
         }
     }
 
+    /// The batch whose checkpoint this context restored (through
+    /// [`get_or_create`](Self::get_or_create)), or `None` for a fresh start.
+    pub fn restored_from(&self) -> Option<Time> {
+        lock(&self.inner.recovered).as_ref().map(|r| r.commit.time)
+    }
+
     /// Checks `commit` against this program's graph and reads the state it names.
     fn recover(&self, dir: &Path, commit: checkpoint::Commit) -> Result<Recovered> {
         let mismatch = |reason: String| Error::Checkpoint {
@@ -462,7 +480,7 @@ impl StreamingContext {
             let graph = lock(&self.inner.graph);
             (
                 graph.shape.clone(),
-                graph.stateful.keys().copied().collect::<Vec<_>>(),
+                graph.live_stateful().map(|(id, _)| id).collect::<Vec<_>>(),
             )
         };
         if commit.batch != self.inner.batch {
@@ -497,8 +515,18 @@ impl StreamingContext {
         }
         let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         let mut state = std::collections::HashMap::new();
+        // A run's starting point (committed before its first batch) holds no state: restoring
+        // from it starts the state afresh, initial state included.
+        let stateful = if commit.time == commit.zero {
+            Vec::new()
+        } else {
+            commit.stateful.clone()
+        };
+        // Writes after the commit belong to the run that crashed: the restarted run redoes them.
         for id in &commit.stateful {
             checkpoint::state_files::prune(&dir, *id, Time::from_millis(0), Some(commit.time));
+        }
+        for id in &stateful {
             let payloads = checkpoint::state_files::read_chain(&dir, *id, commit.time)?;
             state.insert(*id, Arc::new(payloads));
         }
@@ -683,6 +711,7 @@ impl StreamingContext {
         let mut graph = lock(&self.inner.graph);
         let op = graph.outputs.len();
         graph.outputs.push(Arc::new(make(op)));
+        graph.reachable.extend(parent.lineage.iter().copied());
         graph
             .shape
             .push(format!("output {op}:{name}:{}", parent.id));
