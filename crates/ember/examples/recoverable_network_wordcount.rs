@@ -14,9 +14,9 @@
 //! after the restart, with the same counts: output operations are at-least-once, as in Spark.
 //!
 //! Unlike Spark, ember restores data, not code: the closure given to `get_or_create` runs on
-//! every start (so it cannot tell a first start from a restart), and the checkpoint's state, batch
-//! clock and log positions are restored into the stream it defines. This program therefore
-//! empties OUTPUT_FILE only when CHECKPOINT_DIR is missing or empty (Spark deletes it in its
+//! every start, and the checkpoint's state, batch clock and log positions are restored into the
+//! stream it defines. This program therefore empties OUTPUT_FILE when
+//! `StreamingContext::restored_from` says nothing was restored (Spark deletes it in its
 //! `createContext`, which runs only then). Spark's example also drops the words of a broadcast
 //! list and counts them with an accumulator, to show how those are re-created after a recovery;
 //! ember has neither, and every closure is rebuilt on each start anyway, so that part is left out.
@@ -97,13 +97,6 @@ fn create(sc: &Context, args: &Args) -> ember::Result<StreamingContext> {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    // Nothing to recover from: start the output file afresh, as Spark's example does.
-    let fresh = std::fs::read_dir(&args.checkpoint).map_or(true, |mut d| d.next().is_none());
-    if fresh && args.output.exists() {
-        std::fs::remove_file(&args.output)
-            .map_err(|e| format!("removing {}: {e}", args.output.display()))?;
-    }
-
     let conf = Conf::new()
         .set_master("local[*]")
         .set_app_name("RecoverableNetworkWordCount")
@@ -111,6 +104,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .set("spark.streaming.stopGracefullyOnShutdown", "true");
     let sc = Context::get_or_create(conf)?;
     let ssc = StreamingContext::get_or_create(&args.checkpoint, || create(&sc, &args))?;
+    // Nothing recovered: start the output file afresh, as Spark's example does.
+    let fresh = ssc.restored_from().is_none();
+    if fresh && args.output.exists() {
+        std::fs::remove_file(&args.output)
+            .map_err(|e| format!("removing {}: {e}", args.output.display()))?;
+    }
     if fresh {
         println!(
             "Created a new context (checkpoints in {})",
