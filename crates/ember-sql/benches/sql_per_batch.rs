@@ -3,7 +3,7 @@
 //! and run, and the result collected — for batches of 100, 10 thousand and 1 million words.
 //!
 //! ```sh
-//! cargo bench -p ember-sql --bench sql_per_batch
+//! cargo bench --workspace --all-features --bench sql_per_batch
 //! ```
 //!
 //! Prints one Markdown table row per size: median, 10th and 90th percentile of the whole step,
