@@ -104,15 +104,7 @@ impl StreamTest {
             }
             Err(e) => return Err(e),
         };
-        let clock = ManualClock::new(Time::from_millis(0));
-        let ssc = StreamingContext::with_clock(&ctx, batch, Arc::new(clock.clone()))?;
-        Ok(StreamTest {
-            ssc,
-            clock,
-            batch,
-            ran: Mutex::new(0),
-            _turn: turn,
-        })
+        Self::on(&ctx, batch, turn)
     }
 
     /// A test context on a fresh [`Context`] made from `conf` (for settings such as the
@@ -126,8 +118,13 @@ impl StreamTest {
             old.stop();
         }
         let ctx = Context::new(conf)?;
+        Self::on(&ctx, batch, turn)
+    }
+
+    /// A test context on `ctx` with a manual clock at 0, holding the test lock `turn`.
+    fn on(ctx: &Context, batch: Duration, turn: MutexGuard<'static, ()>) -> Result<Self> {
         let clock = ManualClock::new(Time::from_millis(0));
-        let ssc = StreamingContext::with_clock(&ctx, batch, Arc::new(clock.clone()))?;
+        let ssc = StreamingContext::with_clock(ctx, batch, Arc::new(clock.clone()))?;
         Ok(StreamTest {
             ssc,
             clock,
