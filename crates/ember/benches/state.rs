@@ -74,7 +74,7 @@ fn graph(t: &StreamTest, input: Vec<Vec<(u64, u64)>>) {
 fn run(keys: u64, updates: u64) {
     let timed = 12;
     let dir = tempfile::tempdir().unwrap();
-    let (loading, input) = batches(keys, 100_000, updates, timed);
+    let (loading, input) = batches(keys, 100_000, updates, timed + 40);
     let rss_before;
     let mut times = Vec::new();
     {
@@ -114,8 +114,20 @@ fn run(keys: u64, updates: u64) {
             rss_loaded as f64 / 1e6
         );
         for (batch, ms) in &ckpt {
-            println!("  checkpoint batch {batch}: {ms:.1} ms");
+            println!("  checkpoint batch {batch} (changed keys since the last one): {ms:.1} ms");
         }
+        // On to the next full write (every tenth checkpoint): the whole state to disk.
+        let mut batch = first + timed;
+        while !(batch % 4 == 0 && (batch / 4) % 10 == 0) {
+            t.run(1).unwrap();
+            batch += 1;
+        }
+        let started = Instant::now();
+        t.run(1).unwrap();
+        println!(
+            "  checkpoint batch {batch} (full write of all {keys} keys): {:.1} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
         t.stop().unwrap();
     }
     let bytes: u64 = walk(&dir.path().join("state"));

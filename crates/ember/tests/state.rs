@@ -432,3 +432,34 @@ fn a_crash_before_the_first_checkpoint_restarts_from_the_starting_point_with_ini
         ]
     );
 }
+
+#[test]
+fn restoring_with_the_same_workers_reads_each_workers_own_share() {
+    let dir = tempfile::tempdir().unwrap();
+    let build = |t: &StreamTest, batches| {
+        let spec = StateSpec::function(|k: &String, v: Option<u64>, st: &mut State<u64>| {
+            let n = st.get_option().copied().unwrap_or(0) + v.unwrap_or(0);
+            st.update(n);
+            (k.clone(), n)
+        });
+        let mapped = t.input(batches).map_with_state(spec);
+        mapped.checkpoint(Duration::seconds(1)).unwrap();
+        (t.collect(&mapped.state_snapshots()).unwrap(), mapped)
+    };
+    let many: Vec<&str> = vec!["a", "b", "c", "d", "e", "f", "g", "h"];
+    {
+        let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+        t.context().checkpoint(dir.path()).unwrap();
+        let _ = build(&t, words(&[&many, &["a", "h"]]));
+        t.run(2).unwrap();
+    }
+    let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+    let (snaps, _) = build(&t, words(&[&["b"]]));
+    t.restore(dir.path()).unwrap();
+    t.run(1).unwrap();
+    let expected: Vec<(String, u64)> = many
+        .iter()
+        .map(|w| (s(w), if ["a", "h", "b"].contains(w) { 2 } else { 1 }))
+        .collect();
+    assert_eq!(snaps.sorted_batches(), vec![expected]);
+}

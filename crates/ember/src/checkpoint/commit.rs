@@ -30,6 +30,9 @@ pub(crate) struct Commit {
     pub(crate) shape: Vec<String>,
     /// Ids of the stateful streams whose state files belong to this commit.
     pub(crate) stateful: Vec<usize>,
+    /// Partitions of each stateful stream (a restore with the same partitions and workers reads
+    /// each worker's own files only).
+    pub(crate) partitions: BTreeMap<usize, usize>,
     /// Input streams' own checkpoint data (directory listings, write-ahead-log positions), by
     /// input stream id.
     pub(crate) sources: BTreeMap<usize, Vec<u8>>,
@@ -47,6 +50,7 @@ impl Commit {
             batch,
             shape,
             stateful: Vec::new(),
+            partitions: BTreeMap::new(),
             sources: BTreeMap::new(),
             workers: 0,
         }

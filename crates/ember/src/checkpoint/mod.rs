@@ -38,7 +38,7 @@ use crate::exec::Tick;
 use crate::time::{Duration, Time};
 
 pub(crate) use commit::Commit;
-pub(crate) use state_files::{Entries, WriteKind};
+pub(crate) use state_files::{Entries, Restored, WriteKind};
 
 /// A stateful stream writes its whole state at every this many checkpoints, and only its changes
 /// in between (so most checkpoints cost the changed state, not the whole of it).
@@ -52,7 +52,7 @@ pub(crate) const KEEP_COMMITS: usize = 2;
 pub(crate) struct Recovered {
     pub(crate) commit: Commit,
     /// Per stateful stream: its files' payloads in the order to apply them.
-    pub(crate) state: HashMap<usize, Arc<Vec<Vec<u8>>>>,
+    pub(crate) state: HashMap<usize, Arc<Restored>>,
 }
 
 /// Checkpointing of one run, shared by the workers of a process.
@@ -62,7 +62,7 @@ pub(crate) struct Checkpointing {
     /// Time between checkpoints.
     pub(crate) interval: Duration,
     /// State restored at start, by stateful stream id.
-    restored: HashMap<usize, Arc<Vec<Vec<u8>>>>,
+    restored: HashMap<usize, Arc<Restored>>,
     /// Input streams' restored checkpoint data, by input stream id.
     sources: BTreeMap<usize, Vec<u8>>,
     /// Batches at which a share could not be written: they are not committed.
@@ -73,7 +73,7 @@ impl Checkpointing {
     pub(crate) fn new(
         dir: PathBuf,
         interval: Duration,
-        restored: HashMap<usize, Arc<Vec<Vec<u8>>>>,
+        restored: HashMap<usize, Arc<Restored>>,
         sources: BTreeMap<usize, Vec<u8>>,
     ) -> Self {
         Checkpointing {
@@ -91,7 +91,7 @@ impl Checkpointing {
     }
 
     /// The restored state of stream `node`, if the run was recovered.
-    pub(crate) fn restored(&self, node: usize) -> Option<Arc<Vec<Vec<u8>>>> {
+    pub(crate) fn restored(&self, node: usize) -> Option<Arc<Restored>> {
         self.restored.get(&node).cloned()
     }
 

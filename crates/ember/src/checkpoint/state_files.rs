@@ -170,7 +170,7 @@ pub(crate) fn complete_at(root: &Path, node: usize, time: Time) -> bool {
 /// A delta set may lack a worker's file: a worker whose write failed writes nothing until the
 /// next scheduled full write and keeps its changes until then (no commit happens in between),
 /// while the other workers' deltas are still needed.
-pub(crate) fn read_chain(root: &Path, node: usize, time: Time) -> Result<Vec<Vec<u8>>> {
+pub(crate) fn read_chain(root: &Path, node: usize, time: Time) -> Result<Restored> {
     let all = sets(root, node)?;
     let base = all
         .iter()
@@ -183,7 +183,7 @@ pub(crate) fn read_chain(root: &Path, node: usize, time: Time) -> Result<Vec<Vec
                 node_dir(root, node).display()
             ),
         })?;
-    let mut payloads = Vec::new();
+    let mut payloads = Restored::default();
     for (i, (t, kind, _)) in all.iter().enumerate().skip(base) {
         if *t > time {
             break;
@@ -206,10 +206,31 @@ pub(crate) fn read_chain(root: &Path, node: usize, time: Time) -> Result<Vec<Vec
         files.sort();
         tracing::debug!(node, time = %t, ?kind, files = files.len(), "restoring state");
         for f in files {
-            payloads.push(framed::read_verified(&f, Kind::State)?);
+            let writer = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .and_then(|n| {
+                    let (i, n) = n.strip_prefix('w')?.split_once("-of-")?;
+                    Some((i.parse().ok()?, n.parse().ok()?))
+                });
+            payloads
+                .payloads
+                .push(framed::read_verified(&f, Kind::State)?);
+            payloads.writers.push(writer);
         }
     }
     Ok(payloads)
+}
+
+/// A stateful stream's files to restore, in the order to apply them, with the worker that wrote
+/// each (`(index, workers)`).
+#[derive(Debug, Default)]
+pub(crate) struct Restored {
+    pub(crate) payloads: Vec<Vec<u8>>,
+    pub(crate) writers: Vec<Option<(usize, usize)>>,
+    /// Whether the workers and the stream's partitions are as when the files were written: then
+    /// each worker's keys are exactly those in its own files, and it reads only those.
+    pub(crate) same_layout: bool,
 }
 
 /// Deletes the write sets of `node` that no kept commit needs: everything before the newest
@@ -256,7 +277,7 @@ mod tests {
 
     fn restore(root: &Path, t: u64) -> std::collections::BTreeMap<String, u64> {
         let mut m = std::collections::BTreeMap::new();
-        for p in read_chain(root, 3, Time::from_millis(t)).unwrap() {
+        for p in read_chain(root, 3, Time::from_millis(t)).unwrap().payloads {
             decode::<String, u64>(&p, |k, s| match s {
                 Some(s) => {
                     m.insert(k, s);

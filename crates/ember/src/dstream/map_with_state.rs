@@ -79,13 +79,11 @@ impl<K: Key, V: Data, S: Data, M: Data> MapWithState<K, V, S, M> {
         };
         match w.checkpoint.as_ref().and_then(|ck| ck.restored(w.node)) {
             Some(payloads) => {
-                let mut restored: FastMap<K, (u64, S, Time)> = FastMap::default();
-                let outcome = restore::<K, (S, Time)>(&payloads, n, w, |k, hash, s| match s {
-                    Some((state, updated)) => {
-                        restored.insert(k, (hash, state, updated));
-                    }
-                    None => {
-                        restored.remove(&k);
+                // Later writes replace or remove what earlier ones held.
+                let outcome = restore::<K, (S, Time)>(&payloads, n, w, |k, hash, s| {
+                    logic.take(&k);
+                    if let Some((state, updated)) = s {
+                        logic.put(k, hash, state, updated);
                     }
                 });
                 if let Err(e) = outcome {
@@ -93,9 +91,6 @@ impl<K: Key, V: Data, S: Data, M: Data> MapWithState<K, V, S, M> {
                         "the checkpointed state of stream {} cannot be decoded: {e}",
                         w.node
                     );
-                }
-                for (k, (hash, state, updated)) in restored {
-                    logic.put(k, hash, state, updated);
                 }
             }
             None => logic.initial = Some(owned_initial(&spec.initial, n, w)),

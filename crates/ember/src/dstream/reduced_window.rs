@@ -121,7 +121,7 @@ impl<K: Key, V: Data> ReducedWindow<K, V> {
             dirty: Default::default(),
         };
         if let Some(payloads) = w.checkpoint.as_ref().and_then(|ck| ck.restored(w.node))
-            && let Err(e) = logic.restore(w, &payloads)
+            && let Err(e) = logic.restore(w, &payloads.payloads)
         {
             // Payloads were verified by checksum before the start: the key or value type
             // changed since the checkpoint was written.

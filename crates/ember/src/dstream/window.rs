@@ -148,7 +148,7 @@ impl<T: Data> Window<T> {
     fn new(w: &WorkerInfo, window: Duration, slide: Duration) -> Self {
         let mut buffer: BTreeMap<u64, Parts<T>> = BTreeMap::new();
         if let Some(payloads) = w.checkpoint.as_ref().and_then(|ck| ck.restored(w.node)) {
-            for payload in payloads.iter() {
+            for payload in payloads.payloads.iter() {
                 let outcome = decode::<(u64, u32), Vec<T>>(payload, |(batch, p), records| {
                     // The writer may have had another number of workers: keep the partitions
                     // this worker owns now.

@@ -47,6 +47,8 @@ pub(crate) struct Plan {
     pub(crate) shape: Vec<String>,
     /// Ids of the stateful streams, recorded in commits.
     pub(crate) stateful: Vec<usize>,
+    /// Their partitions, recorded in commits.
+    pub(crate) state_partitions: std::collections::BTreeMap<usize, usize>,
 }
 
 /// A running execution; the thread that waits for the workers marks the run terminated.
@@ -571,6 +573,7 @@ fn commit_start(rt: &Runtime, plan: &Plan, sources: &Sources, zero: Time) {
     }
     let mut record = crate::checkpoint::Commit::new(zero, zero, plan.batch, plan.shape.clone());
     record.stateful = plan.stateful.clone();
+    record.partitions = plan.state_partitions.clone();
     record.workers = plan.master.total_workers();
     for (id, source) in sources {
         if let Some(data) = source.checkpoint(zero) {
@@ -608,6 +611,7 @@ fn commit(rt: &Runtime, plan: &Plan, sources: &Sources, time: Time, zero: Time, 
     let started = std::time::Instant::now();
     let mut record = crate::checkpoint::Commit::new(time, zero, plan.batch, plan.shape.clone());
     record.stateful = plan.stateful.clone();
+    record.partitions = plan.state_partitions.clone();
     record.workers = plan.master.total_workers();
     for (id, source) in sources {
         if let Some(data) = source.checkpoint(time) {

@@ -36,16 +36,22 @@ pub(crate) fn placement<K: Key>(
     (hash, p, mine)
 }
 
-/// Applies restored checkpoint payloads in order, keeping the keys this worker owns now (the
-/// writer may have had another number of workers). `keep` gets each owned key with its hash and
-/// its state, or `None` where a later write removed it.
+/// Applies restored checkpoint payloads in order, keeping the keys this worker owns now. When the
+/// workers and partitions are as when the files were written, a worker reads only the files it
+/// wrote itself (its keys are exactly those); otherwise it reads every file and keeps the keys
+/// that hash to its partitions. `keep` gets each owned key with its hash and its state, or `None`
+/// where a later write removed it.
 pub(crate) fn restore<K: Key, S: DeserializeOwned>(
-    payloads: &[Vec<u8>],
+    restored: &crate::checkpoint::Restored,
     partitions: usize,
     worker: &WorkerInfo,
     mut keep: impl FnMut(K, u64, Option<S>),
 ) -> Result<(), String> {
-    for payload in payloads {
+    let own = Some((worker.index, worker.workers));
+    for (payload, writer) in restored.payloads.iter().zip(&restored.writers) {
+        if restored.same_layout && *writer != own {
+            continue;
+        }
         crate::checkpoint::state_files::decode::<K, S>(payload, |k, s| {
             let (hash, _, mine) = placement(&k, partitions, worker);
             if mine {

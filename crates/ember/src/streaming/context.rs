@@ -103,6 +103,8 @@ struct Graph {
     receivers: usize,
     /// Streams some output depends on: only they are built, so only they can have state.
     reachable: std::collections::BTreeSet<usize>,
+    /// Partitions of every stream, by id.
+    partitions: std::collections::BTreeMap<usize, usize>,
 }
 
 impl Graph {
@@ -291,12 +293,14 @@ impl StreamingContext {
             checkpointing,
         ));
         let started_at = self.inner.clock.now();
-        let (shape, stateful) = {
+        let (shape, stateful, state_partitions) = {
             let graph = lock(&self.inner.graph);
-            (
-                graph.shape.clone(),
-                graph.live_stateful().map(|(id, _)| id).collect(),
-            )
+            let stateful: Vec<usize> = graph.live_stateful().map(|(id, _)| id).collect();
+            let partitions = stateful
+                .iter()
+                .filter_map(|id| Some((*id, *graph.partitions.get(id)?)))
+                .collect();
+            (graph.shape.clone(), stateful, partitions)
         };
         let plan = Arc::new(Plan {
             outputs,
@@ -314,6 +318,7 @@ impl StreamingContext {
             resume: recovered.as_ref().map(|r| (r.commit.time, r.commit.zero)),
             shape,
             stateful,
+            state_partitions,
         });
         if self
             .inner
@@ -526,9 +531,12 @@ impl StreamingContext {
         for id in &commit.stateful {
             checkpoint::state_files::prune(&dir, *id, Time::from_millis(0), Some(commit.time));
         }
+        let workers = self.inner.ctx.master().total_workers();
         for id in &stateful {
-            let payloads = checkpoint::state_files::read_chain(&dir, *id, commit.time)?;
-            state.insert(*id, Arc::new(payloads));
+            let mut restored = checkpoint::state_files::read_chain(&dir, *id, commit.time)?;
+            restored.same_layout = commit.workers == workers
+                && commit.partitions.get(id) == lock(&self.inner.graph).partitions.get(id);
+            state.insert(*id, Arc::new(restored));
         }
         Ok(Recovered { commit, state })
     }
@@ -679,6 +687,7 @@ impl StreamingContext {
             graph
                 .shape
                 .push(format!("{id}:{name}:{parent_ids:?}:{}", slide.as_millis()));
+            graph.partitions.insert(id, partitions.max(1));
             id
         };
         lineage.insert(id);
