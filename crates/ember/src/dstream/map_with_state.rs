@@ -80,10 +80,24 @@ impl<K: Key, V: Data, S: Data, M: Data> MapWithState<K, V, S, M> {
         match w.checkpoint.as_ref().and_then(|ck| ck.restored(w.node)) {
             Some(payloads) => {
                 // Later writes replace or remove what earlier ones held.
-                let outcome = restore::<K, (S, Time)>(&payloads, n, w, |k, hash, s| {
-                    logic.take(&k);
-                    if let Some((state, updated)) = s {
+                let outcome = restore::<K, (S, Time)>(&payloads, n, w, |k, hash, s| match s {
+                    // Without timeouts there is no index to keep in step: one map operation.
+                    Some((state, updated)) if logic.timeout.is_none() => {
+                        let partition = (hash % n as u64) as u32;
+                        let slot = Slot {
+                            hash,
+                            partition,
+                            state,
+                            updated,
+                        };
+                        logic.states.insert(k, slot);
+                    }
+                    Some((state, updated)) => {
+                        logic.take(&k);
                         logic.put(k, hash, state, updated);
+                    }
+                    None => {
+                        logic.take(&k);
                     }
                 });
                 if let Err(e) = outcome {
