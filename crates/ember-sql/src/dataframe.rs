@@ -116,10 +116,9 @@ impl DataFrame {
             .and_then(|()| out.write_all(b"\n"))
             .and_then(|()| out.flush())
         {
-            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(SqlError::Read {
-                context: "writing to stdout".into(),
-                message: e.to_string(),
-            }),
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(SqlError::Output(e.to_string()))
+            }
             _ => Ok(()),
         }
     }

@@ -28,6 +28,9 @@ pub enum SqlError {
         /// Why it failed.
         message: String,
     },
+    /// Writing a result (to stdout) failed.
+    #[error("writing the result: {0}")]
+    Output(String),
     /// A name that should exist does not (a view, a column).
     #[error("{0}")]
     NotFound(String),

@@ -31,7 +31,8 @@ pub trait SqlStreamExt {
     ) -> ember::Result<()>;
 
     /// The seed's program: for every batch, prints the [`batch_header`], then (when the batch
-    /// has rows) the query's result as `show()` prints it.
+    /// has rows) the query's result as `show()` prints it. (The seed's `print(df.show())` also
+    /// prints `None`, the value of `show()`; this does not.)
     fn show_sql(&self, view: &str, query: &str) -> ember::Result<()>;
 }
 
@@ -89,10 +90,9 @@ fn run_and_show(rdd: &ember::Rdd<Row>, view: &str, query: &str) -> Result<String
 fn print_quietly(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(SqlError::Read {
-            context: "writing to stdout".into(),
-            message: e.to_string(),
-        }),
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(SqlError::Output(e.to_string()))
+        }
         _ => Ok(()),
     }
 }
