@@ -56,8 +56,12 @@ impl<'s, T: Data> Flow<'s, T> {
                 name,
                 move |_cap, _info| {
                     let mut buf: Vec<Rec<U>> = Vec::new();
+                    // The output of the last input container: handing `buf` on leaves it without
+                    // capacity, and growing it again by doubling copies it several times over.
+                    let mut expected = 0usize;
                     move |input, output| {
                         input.for_each(|cap, data| {
+                            buf.reserve(expected.max(data.len()));
                             let time = Time::from_millis(cap.least().copied().unwrap_or_default());
                             let outcome = catch_unwind(AssertUnwindSafe(|| {
                                 for (p, x) in data.drain(..) {
@@ -70,6 +74,7 @@ impl<'s, T: Data> Flow<'s, T> {
                                 rt.fail(time, node, name, panic_message(payload));
                                 data.clear();
                             }
+                            expected = buf.len();
                             if !buf.is_empty() {
                                 output.session(&cap).give_container(&mut buf);
                                 buf.clear();
