@@ -35,7 +35,7 @@ mod with {
     use std::io::Write as _;
     use std::path::PathBuf;
 
-    use anyhow::{Context as _, Result, bail};
+    use anyhow::{Context as _, Result};
     use ember::{Conf, Context, DStream, Duration, StreamingContext, Time};
     use ember_sql::{DataFrame, LineFormat, Row, SqlSession, Value, batch_header, text_schema};
 
@@ -149,22 +149,7 @@ mod with {
     }
 
     fn input(ssc: &StreamingContext, args: &Args) -> Result<DStream<String>> {
-        if let Some(addr) = &args.socket {
-            let (host, port) = addr
-                .rsplit_once(':')
-                .with_context(|| format!("--socket {addr}: expected HOST:PORT"))?;
-            let port: u16 = port
-                .parse()
-                .with_context(|| format!("--socket {addr}: bad port"))?;
-            Ok(ssc.socket_text_stream(host, port))
-        } else if let Some(dir) = &args.dir {
-            if !dir.is_dir() {
-                bail!("--dir {}: no such directory", dir.display());
-            }
-            Ok(ssc.text_file_stream(dir))
-        } else {
-            bail!("give --socket HOST:PORT or --dir DIR")
-        }
+        crate::wordcount::input_lines(ssc, args.socket.as_deref(), args.dir.as_deref())
     }
 
     fn batch_result(

@@ -106,7 +106,17 @@ pub fn conf(args: &Args, app: &str) -> Result<Conf> {
 
 /// The input stream of `--socket` or `--dir`.
 pub fn lines(ssc: &StreamingContext, args: &Args) -> Result<DStream<String>> {
-    if let Some(addr) = &args.socket {
+    input_lines(ssc, args.socket.as_deref(), args.dir.as_deref())
+}
+
+/// Lines from the TCP server `socket` (`HOST:PORT`) or from the new files of directory `dir`
+/// (every command that reads a stream takes one of the two).
+pub fn input_lines(
+    ssc: &StreamingContext,
+    socket: Option<&str>,
+    dir: Option<&std::path::Path>,
+) -> Result<DStream<String>> {
+    if let Some(addr) = socket {
         let (host, port) = addr
             .rsplit_once(':')
             .with_context(|| format!("--socket {addr}: expected HOST:PORT"))?;
@@ -114,7 +124,7 @@ pub fn lines(ssc: &StreamingContext, args: &Args) -> Result<DStream<String>> {
             .parse()
             .with_context(|| format!("--socket {addr}: bad port"))?;
         Ok(ssc.socket_text_stream(host, port))
-    } else if let Some(dir) = &args.dir {
+    } else if let Some(dir) = dir {
         if !dir.is_dir() {
             bail!("--dir {}: no such directory", dir.display());
         }

@@ -2,7 +2,7 @@
 //! operations that transform them. One small type per operation, as in Spark's `dstream/`.
 //!
 //! A [`DStream`] is a node of the stream graph held by its
-//! [`StreamingContext`](crate::streaming::StreamingContext). Nothing runs until the context
+//! [`StreamingContext`]. Nothing runs until the context
 //! starts; then every worker builds the same dataflow from the graph (see `exec`).
 //!
 //! Transformations never fail when called; one made after the context started carries Spark's
