@@ -9,17 +9,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, ErrorKind, Read};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{ChildStdout, Command};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Bench, DASHES, Proc, QUICK, free_port, parse_bench};
+use common::{Bench, DASHES, Proc, QUICK, TextServer, free_port, parse_bench};
 
 /// Asserts that nothing on stderr looks like a panic.
 fn assert_no_panic(stderr: &str) {
@@ -69,69 +67,6 @@ fn read_bytes(stream: &mut TcpStream, want: usize, within: Duration) -> Vec<u8> 
         }
     }
     got
-}
-
-/// A one-connection line server: accepts the first client, sends `text` at once, and keeps the
-/// connection open (as `nc -lk` does after its input) until dropped. Later connections are
-/// accepted and left idle.
-struct TextServer {
-    port: u16,
-    stop: Arc<AtomicBool>,
-    connections: Arc<Mutex<usize>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl TextServer {
-    fn start(text: &str) -> TextServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let connections = Arc::new(Mutex::new(0));
-        let text = text.as_bytes().to_vec();
-        let (stop2, connections2) = (Arc::clone(&stop), Arc::clone(&connections));
-        let thread = thread::spawn(move || {
-            let mut open = Vec::new();
-            while !stop2.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((mut stream, _)) => {
-                        stream.set_nonblocking(false).unwrap();
-                        let mut count = connections2.lock().unwrap();
-                        if *count == 0 {
-                            stream.write_all(&text).unwrap();
-                            stream.flush().unwrap();
-                        }
-                        *count += 1;
-                        open.push(stream);
-                    }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                        thread::sleep(Duration::from_millis(10))
-                    }
-                    Err(e) => panic!("accept: {e}"),
-                }
-            }
-        });
-        TextServer {
-            port,
-            stop,
-            connections,
-            thread: Some(thread),
-        }
-    }
-
-    fn connections(&self) -> usize {
-        *self.connections.lock().unwrap()
-    }
-}
-
-impl Drop for TextServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            // The loop checks the flag every 10 ms.
-            let _ = thread.join();
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

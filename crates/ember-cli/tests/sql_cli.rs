@@ -7,15 +7,11 @@
 
 mod common;
 
-use std::io::{ErrorKind, Write};
-use std::net::TcpListener;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
 
-use common::{Proc, QUICK};
+use common::{Proc, QUICK, TextServer};
 
 /// The seed's query on a text stream: words of each line, counted.
 const WORD_COUNT: &str = "select word, count(*) as total from \
@@ -51,56 +47,6 @@ fn batches(stdout: &[String]) -> Vec<Vec<String>> {
     out
 }
 
-/// A server that sends `text` to its first client and keeps the connection open until dropped.
-struct LineServer {
-    port: u16,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl LineServer {
-    fn start(text: &str) -> LineServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (flag, text) = (stop.clone(), text.as_bytes().to_vec());
-        let thread = thread::spawn(move || {
-            let mut open = Vec::new();
-            while !flag.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((mut stream, _)) => {
-                        stream.set_nonblocking(false).unwrap();
-                        if open.is_empty() {
-                            stream.write_all(&text).unwrap();
-                            stream.flush().unwrap();
-                        }
-                        open.push(stream);
-                    }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                        thread::sleep(Duration::from_millis(10))
-                    }
-                    Err(e) => panic!("accept: {e}"),
-                }
-            }
-        });
-        LineServer {
-            port,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for LineServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 /// Moves a file with `text` into `dir` (written beside it first, with a fresh modification time).
 fn move_in(tmp: &Path, dir: &Path, name: &str, text: &str) {
     let staged = tmp.join(name);
@@ -110,7 +56,7 @@ fn move_in(tmp: &Path, dir: &Path, name: &str, text: &str) {
 
 #[test]
 fn sql_over_a_socket_prints_sparks_table_per_batch() {
-    let server = LineServer::start("to be or not to be\nthat is the question\n");
+    let server = TextServer::start("to be or not to be\nthat is the question\n");
     let addr = format!("127.0.0.1:{}", server.port);
     let mut ember = Proc::start(
         "ember sql",
@@ -343,7 +289,7 @@ fn an_unknown_column_of_a_text_stream_is_refused_before_the_stream_starts() {
 
 #[test]
 fn a_closed_stdout_ends_quietly() {
-    let server = LineServer::start("a\n");
+    let server = TextServer::start("a\n");
     let addr = format!("127.0.0.1:{}", server.port);
     let mut ember = Proc::spawn(
         "ember sql",

@@ -1,12 +1,14 @@
-//! Helpers shared by the integration tests (`cli.rs`, `cluster.rs`): the `ember` binary as a
-//! child process owned by a [`Proc`], which kills and reaps it when dropped, and whose output is
-//! read by threads and handed over through channels, so that nothing waits without a deadline.
+//! Helpers shared by the integration tests (`cli.rs`, `cluster.rs`, `sql_cli.rs`, ...): the
+//! `ember` binary as a child process owned by a [`Proc`], which kills and reaps it when dropped,
+//! and whose output is read by threads and handed over through channels, so that nothing waits
+//! without a deadline; and a [`TextServer`] feeding a socket stream.
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpListener;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -305,4 +307,68 @@ pub fn parse_bench(line: &str) -> Option<Bench> {
         total: number(total)?,
         keys: number(keys)?,
     })
+}
+
+/// A one-connection line server: accepts the first client, sends `text` at once, and keeps the
+/// connection open (as `nc -lk` does after its input) until dropped. Later connections are
+/// accepted and left idle.
+pub struct TextServer {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+    connections: Arc<Mutex<usize>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TextServer {
+    pub fn start(text: &str) -> TextServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let connections = Arc::new(Mutex::new(0));
+        let text = text.as_bytes().to_vec();
+        let (stop2, connections2) = (Arc::clone(&stop), Arc::clone(&connections));
+        let thread = thread::spawn(move || {
+            let mut open = Vec::new();
+            while !stop2.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        stream.set_nonblocking(false).unwrap();
+                        let mut count = connections2.lock().unwrap();
+                        if *count == 0 {
+                            stream.write_all(&text).unwrap();
+                            stream.flush().unwrap();
+                        }
+                        *count += 1;
+                        open.push(stream);
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        thread::sleep(Duration::from_millis(10))
+                    }
+                    Err(e) => panic!("accept: {e}"),
+                }
+            }
+        });
+        TextServer {
+            port,
+            stop,
+            connections,
+            thread: Some(thread),
+        }
+    }
+
+    /// Clients that connected so far.
+    pub fn connections(&self) -> usize {
+        *self.connections.lock().unwrap()
+    }
+}
+
+impl Drop for TextServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            // The loop checks the flag every 10 ms.
+            let _ = thread.join();
+        }
+    }
 }
