@@ -551,6 +551,26 @@ fn complete_batches(
     }
 }
 
+/// The commit record of batch `time`: the graph, the stateful streams and the sources' data as of
+/// that batch.
+fn commit_record(
+    plan: &Plan,
+    sources: &Sources,
+    time: Time,
+    zero: Time,
+) -> crate::checkpoint::Commit {
+    let mut record = crate::checkpoint::Commit::new(time, zero, plan.batch, plan.shape.clone());
+    record.stateful = plan.stateful.clone();
+    record.partitions = plan.state_partitions.clone();
+    record.workers = plan.master.total_workers();
+    for (id, source) in sources {
+        if let Some(data) = source.checkpoint(time) {
+            record.sources.insert(*id, data);
+        }
+    }
+    record
+}
+
 /// A fresh run with checkpointing commits its starting point at once (the zero time, empty state,
 /// the sources' initial data such as the directory stream's start time), so that a crash before
 /// the first checkpoint time restarts where this run started instead of from scratch, where the
@@ -571,16 +591,7 @@ fn commit_start(rt: &Runtime, plan: &Plan, sources: &Sources, zero: Time) {
             return;
         }
     }
-    let mut record = crate::checkpoint::Commit::new(zero, zero, plan.batch, plan.shape.clone());
-    record.stateful = plan.stateful.clone();
-    record.partitions = plan.state_partitions.clone();
-    record.workers = plan.master.total_workers();
-    for (id, source) in sources {
-        if let Some(data) = source.checkpoint(zero) {
-            record.sources.insert(*id, data);
-        }
-    }
-    if let Err(e) = record.write(&ck.dir) {
+    if let Err(e) = commit_record(plan, sources, zero, zero).write(&ck.dir) {
         tracing::error!("the starting point is not checkpointed: {e}");
     }
 }
@@ -609,16 +620,7 @@ fn commit(rt: &Runtime, plan: &Plan, sources: &Sources, time: Time, zero: Time, 
         return;
     }
     let started = std::time::Instant::now();
-    let mut record = crate::checkpoint::Commit::new(time, zero, plan.batch, plan.shape.clone());
-    record.stateful = plan.stateful.clone();
-    record.partitions = plan.state_partitions.clone();
-    record.workers = plan.master.total_workers();
-    for (id, source) in sources {
-        if let Some(data) = source.checkpoint(time) {
-            record.sources.insert(*id, data);
-        }
-    }
-    if let Err(e) = record.write(&ck.dir) {
+    if let Err(e) = commit_record(plan, sources, time, zero).write(&ck.dir) {
         tracing::error!("batch {time} is not checkpointed: {e}");
         return;
     }
