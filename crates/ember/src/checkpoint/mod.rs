@@ -26,7 +26,9 @@
 //! twice in the state.
 
 pub(crate) mod commit;
+mod committer;
 pub(crate) mod framed;
+mod source;
 pub(crate) mod state_files;
 pub(crate) mod wal;
 
@@ -34,10 +36,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::exec::Tick;
 use crate::time::{Duration, Time};
 
 pub(crate) use commit::Commit;
+pub(crate) use committer::{Committer, GraphRecord};
+pub(crate) use source::SourceCheckpoint;
 pub(crate) use state_files::{Entries, Restored, WriteKind};
 
 /// A stateful stream writes its whole state at every this many checkpoints, and only its changes
@@ -100,10 +103,12 @@ impl Checkpointing {
         self.sources.get(&stream).map(Vec::as_slice)
     }
 
-    /// Whether the batch of `tick` is checkpointed: a checkpoint time, or the last batch of a
-    /// graceful stop (so that a restart does not redo what was already done).
-    pub(crate) fn is_due(&self, tick: &Tick) -> bool {
-        tick.last || self.is_checkpoint_time(tick.time, tick.zero)
+    /// Whether batch `time` (of a run with zero time `zero`) is checkpointed: a checkpoint time,
+    /// or the `last` batch of a graceful stop (so that a restart does not redo what was already
+    /// done). The arguments are a batch-clock tick's fields; this module does not depend on the
+    /// scheduler, whose run state holds a `Checkpointing`.
+    pub(crate) fn is_due(&self, time: Time, zero: Time, last: bool) -> bool {
+        last || self.is_checkpoint_time(time, zero)
     }
 
     fn note_failure(&self, time: Time) {
@@ -147,15 +152,16 @@ impl ShareWriter {
         }
     }
 
-    /// What to write at this tick, if it is a checkpoint time: a full write at the first
-    /// checkpoint of a run and at every [`FULL_EVERY`]th checkpoint time since the stream's first
-    /// batch (the same schedule on every worker), changes otherwise.
-    pub(crate) fn due(&self, tick: &Tick) -> Option<WriteKind> {
-        if !self.ck.is_due(tick) {
+    /// What to write at batch `time` (zero time `zero`, `last` of a graceful stop: a tick's
+    /// fields), if it is checkpointed: a full write at the first checkpoint of a run and at every
+    /// [`FULL_EVERY`]th checkpoint time since the stream's first batch (the same schedule on
+    /// every worker), changes otherwise.
+    pub(crate) fn due(&self, time: Time, zero: Time, last: bool) -> Option<WriteKind> {
+        if !self.ck.is_due(time, zero, last) {
             return None;
         }
-        let nth = (tick.time - tick.zero).as_millis() / self.ck.interval.as_millis().max(1);
-        let scheduled = self.ck.is_checkpoint_time(tick.time, tick.zero);
+        let nth = (time - zero).as_millis() / self.ck.interval.as_millis().max(1);
+        let scheduled = self.ck.is_checkpoint_time(time, zero);
         if scheduled && nth.is_multiple_of(FULL_EVERY) {
             Some(WriteKind::Full)
         } else if self.blocked {

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use crate::data::{Data, Key};
 use crate::dstream::DStream;
 use crate::dstream::node::BatchNode;
-use crate::exec::{BatchLogic, Route, Tick};
+use crate::exec::{BatchLogic, Route};
+use crate::scheduler::Tick;
 use crate::time::Duration;
 
 /// Folds every record of a batch into one value per worker, then on the driver into one.

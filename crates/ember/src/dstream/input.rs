@@ -8,11 +8,12 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::checkpoint::SourceCheckpoint;
 use crate::checkpoint::wal::{WalCheckpoint, WriteAheadLog};
 use crate::conf::Conf;
 use crate::data::Data;
 use crate::dstream::{Meta, Node};
-use crate::exec::{Builder, Flow, SourceCheckpoint};
+use crate::exec::{Builder, Flow};
 use crate::rdd::Rdd;
 use crate::receiver::file_selector::FileSelector;
 use crate::receiver::lines::TextChunk;

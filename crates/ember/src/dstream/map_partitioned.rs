@@ -8,7 +8,8 @@ use std::sync::Arc;
 use crate::data::Data;
 use crate::dstream::DStream;
 use crate::dstream::node::{BatchNode, WorkerInfo};
-use crate::exec::{BatchLogic, Route, Tick};
+use crate::exec::{BatchLogic, Route};
+use crate::scheduler::Tick;
 
 type PartitionFn<T, U> = Arc<dyn Fn(usize, Vec<T>) -> Vec<U> + Send + Sync>;
 

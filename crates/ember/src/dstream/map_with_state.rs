@@ -20,7 +20,8 @@ use crate::checkpoint::{Entries, ShareWriter, WriteKind};
 use crate::data::{Data, Key};
 use crate::dstream::DStream;
 use crate::dstream::node::{BatchNode, NarrowNode, WorkerInfo};
-use crate::exec::{BatchLogic, Route, Tick};
+use crate::exec::{BatchLogic, Route};
+use crate::scheduler::Tick;
 use crate::state::{FastMap, MappingFn, State, StateSpec, owned_initial, restore};
 use crate::time::{Duration, Time};
 
@@ -247,7 +248,7 @@ impl<K: Key, V: Data, S: Data, M: Data> BatchLogic<(K, Vec<V>), Emitted<K, S, M>
             );
         }
         if let Some(writer) = &mut self.writer
-            && let Some(kind) = writer.due(tick)
+            && let Some(kind) = writer.due(tick.time, tick.zero, tick.last)
         {
             let mut entries = Entries::default();
             match kind {

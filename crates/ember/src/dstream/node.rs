@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::data::Data;
 use crate::dstream::{DStream, Meta, Node};
 use crate::exec::{BatchLogic, Builder, Flow, Route};
+use crate::scheduler::Tick;
 
 /// Where a per-batch logic instance runs.
 #[derive(Clone)]
@@ -163,7 +164,7 @@ where
         acc.push((partition, record));
     }
 
-    fn finish(&mut self, tick: &crate::exec::Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, U)>) {
+    fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, U)>) {
         let records = std::mem::take(acc);
         if self.driver && tick.is_slide_time(self.slide) {
             (self.run)(records, tick.time, out);

@@ -12,8 +12,9 @@ use crate::data::Data;
 use crate::dstream::node::{OnDriver, into_partitions};
 use crate::dstream::{DStream, Meta};
 use crate::error::Result;
-use crate::exec::{BatchLogic, Builder, OutputNode, Route, Tick};
+use crate::exec::{BatchLogic, Builder, OutputNode, Route};
 use crate::rdd::Rdd;
+use crate::scheduler::Tick;
 use crate::scheduler::runtime::{Job, Runtime, StopMode};
 use crate::time::Time;
 

@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Data, Key};
 use crate::dstream::node::NarrowNode;
 use crate::dstream::{DStream, Meta, Node};
-use crate::exec::{BatchLogic, Builder, Flow, Route, Tick};
+use crate::exec::{BatchLogic, Builder, Flow, Route};
 use crate::hash::stable_hash;
 use crate::rdd::join_rows;
+use crate::scheduler::Tick;
 
 impl<K: Key, V: Data> DStream<(K, V)> {
     /// Applies `f` to every value, keeping keys (and partitions).

@@ -38,8 +38,9 @@ use crate::dstream::node::{BatchNode, WorkerInfo};
 use crate::dstream::window::{
     BufferWrites, WindowCheck, default_checkpoint_interval, next_slide_time, window_poison,
 };
-use crate::exec::{BatchLogic, Route, Tick};
+use crate::exec::{BatchLogic, Route};
 use crate::hash::stable_hash;
+use crate::scheduler::Tick;
 use crate::state::{FastMap, placement};
 use crate::time::Duration;
 
@@ -334,7 +335,7 @@ impl<K: Key, V: Data> ReducedWindow<K, V> {
         let Some(writes) = &mut self.writes else {
             return;
         };
-        let Some(kind) = writes.writer.due(tick) else {
+        let Some(kind) = writes.writer.due(tick.time, tick.zero, tick.last) else {
             return;
         };
         let mut entries = Entries::default();

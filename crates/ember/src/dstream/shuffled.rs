@@ -13,8 +13,9 @@ use std::sync::Arc;
 use crate::data::{Data, Key};
 use crate::dstream::DStream;
 use crate::dstream::node::{BatchNode, WorkerInfo};
-use crate::exec::{BatchLogic, Route, Tick};
+use crate::exec::{BatchLogic, Route};
 use crate::hash::stable_hash;
+use crate::scheduler::Tick;
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 

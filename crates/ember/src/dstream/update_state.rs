@@ -14,8 +14,9 @@ use crate::checkpoint::{Entries, ShareWriter, WriteKind};
 use crate::data::{Data, Key};
 use crate::dstream::DStream;
 use crate::dstream::node::{BatchNode, WorkerInfo};
-use crate::exec::{BatchLogic, Route, Tick};
+use crate::exec::{BatchLogic, Route};
 use crate::rdd::Rdd;
+use crate::scheduler::Tick;
 use crate::state::{FastMap, owned_initial, restore};
 use crate::time::{Duration, Time};
 
@@ -190,7 +191,7 @@ impl<K: Key, V: Data, S: Data> BatchLogic<(K, Vec<V>), (K, S)> for UpdateState<K
         // The function may return the same state or another: every key counts as changed, so
         // every checkpoint of this stream is a full one.
         if let Some(writer) = &mut self.writer
-            && writer.due(tick).is_some()
+            && writer.due(tick.time, tick.zero, tick.last).is_some()
         {
             let mut entries = Entries::default();
             for (k, slot) in &self.states {

@@ -25,7 +25,8 @@ use crate::checkpoint::{Entries, ShareWriter, WriteKind};
 use crate::data::Data;
 use crate::dstream::DStream;
 use crate::dstream::node::{BatchNode, WorkerInfo};
-use crate::exec::{BatchLogic, Route, Tick};
+use crate::exec::{BatchLogic, Route};
+use crate::scheduler::Tick;
 use crate::time::Duration;
 
 /// Which Spark class's validation a window operation follows (they word it differently).
@@ -223,7 +224,7 @@ impl<T: Data> Window<T> {
         let Some(writes) = &mut self.writes else {
             return;
         };
-        let Some(kind) = writes.writer.due(tick) else {
+        let Some(kind) = writes.writer.due(tick.time, tick.zero, tick.last) else {
             return;
         };
         let mut entries = Entries::default();

@@ -4,39 +4,17 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::{Concat, Exchange as _};
 use timely::dataflow::{InputHandle, ProbeHandle, Scope, StreamVec};
 
 use crate::data::Data;
 use crate::dstream::input::InputSource;
-use crate::exec::run::{Driven, TypedInput};
+use crate::exec::input::{Driven, Entrance, TypedInput};
+use crate::scheduler::Tick;
 use crate::scheduler::runtime::Runtime;
-use crate::time::Time;
 
 /// A partition-tagged record: partition `p` lives on worker `p % workers`.
 pub(crate) type Rec<T> = (u32, T);
-
-/// One tick of the batch clock, broadcast to every worker at every batch time, so that every
-/// per-batch operator runs once per batch even when it received no records.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
-pub(crate) struct Tick {
-    /// The batch time.
-    pub(crate) time: Time,
-    /// Spark's `zeroTime`: the first batch time minus the batch interval. A stream with slide
-    /// `s` produces batches at the times `t` with `(t - zero) % s == 0`.
-    pub(crate) zero: Time,
-    /// The last batch of a graceful stop: stateful streams checkpoint it.
-    pub(crate) last: bool,
-}
-
-impl Tick {
-    /// Whether a stream sliding every `slide` produces a batch at this tick.
-    pub(crate) fn is_slide_time(&self, slide: crate::time::Duration) -> bool {
-        (self.time - self.zero).is_multiple_of(slide)
-    }
-}
 
 /// A partitioned stream of `T` inside one worker's dataflow.
 pub(crate) struct Flow<'s, T: Data> {
@@ -147,9 +125,8 @@ impl<'s> Builder<'s> {
         // Two entrances: blocks a worker received for its own partitions go straight in;
         // everything else (batch data from the driver, blocks for other processes' partitions)
         // is routed to the worker of its partition.
-        let mut local: InputHandle<u64, CapacityContainerBuilder<Vec<Rec<T>>>> = InputHandle::new();
-        let mut routed: InputHandle<u64, CapacityContainerBuilder<Vec<Rec<T>>>> =
-            InputHandle::new();
+        let mut local: Entrance<T> = InputHandle::new();
+        let mut routed: Entrance<T> = InputHandle::new();
         let local_stream = local.to_stream(self.scope);
         let routed_stream = routed
             .to_stream(self.scope)

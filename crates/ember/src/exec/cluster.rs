@@ -16,9 +16,23 @@ use timely::communication::allocator::{AllocatorBuilder, ProcessBuilder};
 use timely::communication::{Config as CommConfig, Hooks};
 
 use crate::error::{Error, Result};
-use crate::exec::run::Plan;
+use crate::exec::launch::Plan;
 
+/// The first 8 bytes of a greeting: an ember process, and the version of the greeting.
 const MAGIC: &[u8; 8] = b"EMBER\0\x01\0";
+
+/// A greeting's length: [`MAGIC`], then the process index, its worker threads and the graph's
+/// fingerprint, each a little-endian `u64` (at offsets 8, 16 and 24).
+const GREETING_LEN: usize = 32;
+
+/// How often a process retries connecting to a peer that is not listening yet (it starts later).
+/// Shorter costs more refused attempts while the peer starts; longer delays the start of the
+/// whole cluster by up to this much once the peer is up.
+const CONNECT_RETRY: Duration = Duration::from_millis(100);
+
+/// How often a process checks its (non-blocking, so that the deadline can be kept) listener for
+/// the peers after it. Shorter wakes more while waiting; longer delays the start by up to this.
+const ACCEPT_POLL: Duration = Duration::from_millis(20);
 
 /// Communication for this process: threads only, or threads plus connections to the others.
 pub(super) fn allocators(plan: &Plan) -> Result<(Vec<AllocatorBuilder>, Box<dyn Any + Send>)> {
@@ -55,8 +69,8 @@ pub(super) fn allocators(plan: &Plan) -> Result<(Vec<AllocatorBuilder>, Box<dyn 
     ))
 }
 
-fn handshake_bytes(process: usize, threads: usize, fingerprint: u64) -> [u8; 32] {
-    let mut b = [0u8; 32];
+fn handshake_bytes(process: usize, threads: usize, fingerprint: u64) -> [u8; GREETING_LEN] {
+    let mut b = [0u8; GREETING_LEN];
     b[..8].copy_from_slice(MAGIC);
     b[8..16].copy_from_slice(&(process as u64).to_le_bytes());
     b[16..24].copy_from_slice(&(threads as u64).to_le_bytes());
@@ -64,7 +78,7 @@ fn handshake_bytes(process: usize, threads: usize, fingerprint: u64) -> [u8; 32]
     b
 }
 
-fn check_peer(bytes: &[u8; 32], threads: usize, fingerprint: u64) -> Result<usize> {
+fn check_peer(bytes: &[u8; GREETING_LEN], threads: usize, fingerprint: u64) -> Result<usize> {
     let field = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
     if &bytes[..8] != MAGIC {
         return Err(Error::Cluster(
@@ -113,7 +127,7 @@ fn connect(
                         tracing::info!("waiting for process {peer} at {address}: {e}");
                         logged = true;
                     }
-                    std::thread::sleep(Duration::from_millis(100));
+                    std::thread::sleep(CONNECT_RETRY);
                 }
                 Err(e) => {
                     return Err(Error::Cluster(format!(
@@ -130,7 +144,7 @@ fn connect(
         stream
             .write_all(&hello)
             .map_err(|e| Error::io(format!("greeting process {peer}"), e))?;
-        let mut reply = [0u8; 32];
+        let mut reply = [0u8; GREETING_LEN];
         stream.set_read_timeout(Some(timeout)).ok();
         stream
             .read_exact(&mut reply)
@@ -151,7 +165,7 @@ fn connect(
                     .set_nodelay(true)
                     .map_err(|e| Error::io("configuring a cluster connection", e))?;
                 stream.set_read_timeout(Some(timeout)).ok();
-                let mut greeting = [0u8; 32];
+                let mut greeting = [0u8; GREETING_LEN];
                 stream
                     .read_exact(&mut greeting)
                     .map_err(|e| Error::io("reading a peer's greeting", e))?;
@@ -176,7 +190,7 @@ fn connect(
                         timeout.as_secs_f64()
                     )));
                 }
-                std::thread::sleep(Duration::from_millis(20));
+                std::thread::sleep(ACCEPT_POLL);
             }
             Err(e) => return Err(Error::io("accepting a cluster connection", e)),
         }

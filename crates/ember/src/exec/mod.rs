@@ -9,15 +9,22 @@
 //!   requires every worker to build the same operators in the same order);
 //! - [`Flow`] is a partitioned stream of records with a handful of primitives (narrow
 //!   per-record operators, per-batch operators fed by a broadcast batch clock, routing);
-//! - `run` drives the batch clock and the inputs on the driver worker (worker 0 of process 0),
-//!   runs output jobs there, and keeps the other workers stepping until the dataflow ends;
+//! - `launch` starts the worker threads and gives each its role;
+//! - `input` takes the sources' blocks and batch data into a worker's dataflow;
+//! - `feed` is the loop of the feeding workers other than the driver;
+//! - `driver` runs the batch clock and the inputs on the driver worker (worker 0 of process 0),
+//!   runs output jobs there and decides when a batch is committed, and keeps stepping until the
+//!   dataflow ends;
 //! - `cluster` connects the processes of a multi-process run.
 
 mod build;
 mod cluster;
+mod driver;
+mod feed;
+mod input;
+mod launch;
 mod ops;
-mod run;
 
-pub(crate) use build::{Builder, Flow, Tick};
+pub(crate) use build::{Builder, Flow};
+pub(crate) use launch::{Execution, OutputNode, Plan, launch};
 pub(crate) use ops::{BatchLogic, Route};
-pub(crate) use run::{Execution, OutputNode, Plan, SourceCheckpoint, launch};

@@ -8,7 +8,8 @@ use timely::dataflow::channels::pact::{Exchange, ParallelizationContract, Pipeli
 use timely::dataflow::operators::{Concat, Exchange as _, Operator};
 
 use crate::data::Data;
-use crate::exec::build::{Builder, Flow, Rec, Tick};
+use crate::exec::build::{Builder, Flow, Rec};
+use crate::scheduler::Tick;
 use crate::scheduler::runtime::panic_message;
 use crate::time::Time;
 

@@ -4,6 +4,8 @@
 pub mod clock;
 pub mod listener;
 pub(crate) mod runtime;
+mod tick;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use listener::{BatchInfo, OutputOperationInfo, StreamInputInfo, StreamingListener};
+pub(crate) use tick::Tick;
