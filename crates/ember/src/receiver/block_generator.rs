@@ -257,15 +257,16 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
     use std::thread;
 
-    /// A generator on a manual clock at 1 s; its queue; the count of wakes.
-    fn generator(
-        capacity: usize,
-    ) -> (
-        Arc<BlockGenerator<u32>>,
-        crossbeam_channel::Receiver<Block<u32>>,
-        ManualClock,
-        Arc<AtomicUsize>,
-    ) {
+    /// A generator on a manual clock, with its queue and the count of its wakes.
+    struct Fixture {
+        generator: Arc<BlockGenerator<u32>>,
+        blocks: crossbeam_channel::Receiver<Block<u32>>,
+        clock: ManualClock,
+        wakes: Arc<AtomicUsize>,
+    }
+
+    /// A generator whose queue holds `capacity` blocks, on a manual clock at 1 s.
+    fn fixture(capacity: usize) -> Fixture {
         let clock = ManualClock::new(Time::from_millis(1_000));
         let wakes = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&wakes);
@@ -274,7 +275,12 @@ mod tests {
         });
         let (generator, blocks) =
             BlockGenerator::new(0, capacity, None, wake, Arc::new(clock.clone()));
-        (Arc::new(generator), blocks, clock, wakes)
+        Fixture {
+            generator: Arc::new(generator),
+            blocks,
+            clock,
+            wakes,
+        }
     }
 
     fn never() -> bool {
@@ -305,7 +311,12 @@ mod tests {
 
     #[test]
     fn a_full_buffer_is_pushed_at_once_and_the_rest_when_the_clock_passes_the_interval() {
-        let (generator, blocks, clock, _) = generator(16);
+        let Fixture {
+            generator,
+            blocks,
+            clock,
+            ..
+        } = fixture(16);
         for i in 0..(BLOCK_RECORDS as u32 + 10) {
             generator.store(i, never);
         }
@@ -332,7 +343,12 @@ mod tests {
 
     #[test]
     fn a_store_after_the_interval_pushes_the_records_pending_since() {
-        let (generator, blocks, clock, wakes) = generator(16);
+        let Fixture {
+            generator,
+            blocks,
+            clock,
+            wakes,
+        } = fixture(16);
         generator.store(1, never);
         clock.advance(BLOCK_INTERVAL);
         generator.store(2, never);
@@ -347,7 +363,12 @@ mod tests {
 
     #[test]
     fn store_block_queues_one_block_per_call_and_wakes_once_per_block() {
-        let (generator, blocks, _, wakes) = generator(16);
+        let Fixture {
+            generator,
+            blocks,
+            wakes,
+            ..
+        } = fixture(16);
         generator.store_block(vec![1, 2, 3], never);
         generator.store_block(Vec::new(), never);
         generator.store_block(vec![4], never);
@@ -361,7 +382,9 @@ mod tests {
 
     #[test]
     fn store_block_waits_on_a_full_queue_until_a_block_is_taken() {
-        let (generator, blocks, _, _) = generator(2);
+        let Fixture {
+            generator, blocks, ..
+        } = fixture(2);
         generator.store_block(vec![1], never);
         generator.store_block(vec![2], never);
         let storing = Arc::clone(&generator);
@@ -397,7 +420,12 @@ mod tests {
 
     #[test]
     fn flush_all_pushes_what_is_pending_and_keeps_what_does_not_fit() {
-        let (generator, blocks, _, wakes) = generator(1);
+        let Fixture {
+            generator,
+            blocks,
+            wakes,
+            ..
+        } = fixture(1);
         generator.store_block(vec![1], never);
         generator.store(2, never);
         generator.store(3, never);
@@ -416,7 +444,12 @@ mod tests {
 
     #[test]
     fn due_records_stay_pending_while_the_queue_is_full() {
-        let (generator, blocks, clock, _) = generator(1);
+        let Fixture {
+            generator,
+            blocks,
+            clock,
+            ..
+        } = fixture(1);
         generator.store_block(vec![1], never);
         generator.store(2, never);
         clock.advance(BLOCK_INTERVAL);

@@ -6,6 +6,33 @@
 const LOCATION: &str = "localhost";
 
 /// A receiver's state as reported to listeners (Spark's `ReceiverInfo`).
+///
+/// # Examples
+///
+/// A listener that prints why receivers stopped:
+///
+/// ```
+/// use ember::receiver::ReceiverInfo;
+/// use ember::scheduler::StreamingListener;
+///
+/// struct StopReasons;
+///
+/// impl StreamingListener for StopReasons {
+///     fn on_receiver_stopped(&self, info: &ReceiverInfo) {
+///         eprintln!("{} on {} stopped: {}", info.name, info.location, info.last_error_message);
+///     }
+/// }
+///
+/// let info = ReceiverInfo {
+///     stream_id: 0,
+///     name: "SocketReceiver-0".to_string(),
+///     active: false,
+///     location: "localhost".to_string(),
+///     last_error_message: "Socket data stream had no more data".to_string(),
+///     last_error_time: -1,
+/// };
+/// StopReasons.on_receiver_stopped(&info);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReceiverInfo {
     /// Id of the input stream the receiver feeds.

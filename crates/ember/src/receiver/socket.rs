@@ -28,6 +28,49 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const JOIN_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Reads `'\n'`-separated UTF-8 lines from a TCP server (Spark's `SocketReceiver`).
+///
+/// `socket_text_stream` runs one; [`StreamingContext::receiver_stream`] runs one built by hand,
+/// for example with another connect timeout.
+///
+/// [`StreamingContext::receiver_stream`]: crate::StreamingContext::receiver_stream
+///
+/// # Examples
+///
+/// ```
+/// use std::io::Write;
+/// use std::net::TcpListener;
+///
+/// use ember::receiver::SocketReceiver;
+/// use ember::testing::StreamTest;
+///
+/// let server = TcpListener::bind("127.0.0.1:0").unwrap();
+/// let port = server.local_addr().unwrap().port();
+/// let t = StreamTest::new("local[2]", ember::Duration::seconds(1))?;
+/// let lines = t
+///     .context()
+///     .receiver_stream(SocketReceiver::new("127.0.0.1", port, 1 << 20));
+/// let out = t.collect(&lines)?;
+/// let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+/// // The first run starts the receiver, which connects.
+/// server.set_nonblocking(true).unwrap();
+/// let mut client = loop {
+///     match server.accept() {
+///         Ok((client, _)) => break client,
+///         Err(_) => assert!(std::time::Instant::now() < deadline, "no connection"),
+///     }
+///     t.run(1)?;
+/// };
+/// client.set_nonblocking(false).unwrap();
+/// client.write_all(b"hello\nworld\n").unwrap();
+/// while out.batches().concat().len() < 2 {
+///     assert!(std::time::Instant::now() < deadline, "the lines did not arrive");
+///     t.run(1)?;
+/// }
+/// let mut received = out.batches().concat();
+/// received.sort();
+/// assert_eq!(received, ["hello", "world"]);
+/// # Ok::<(), ember::Error>(())
+/// ```
 pub struct SocketReceiver {
     host: String,
     port: u16,
@@ -66,6 +109,15 @@ impl Connection {
 
 impl SocketReceiver {
     /// A receiver reading from `host:port`; lines longer than `max_line_bytes` bytes are dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::receiver::{Receiver, SocketReceiver};
+    ///
+    /// let receiver = SocketReceiver::new("localhost", 9999, 16 << 20);
+    /// assert_eq!(receiver.name(), "SocketReceiver");
+    /// ```
     pub fn new(host: &str, port: u16, max_line_bytes: usize) -> Self {
         SocketReceiver {
             host: host.to_string(),
@@ -77,13 +129,34 @@ impl SocketReceiver {
         }
     }
 
-    /// Sets how long one connection attempt may take (5 s by default).
+    /// Sets how long one connection attempt may take (5 s by default). This is real time, not
+    /// the streaming context's clock: it bounds a blocking call into the operating system.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use ember::receiver::SocketReceiver;
+    ///
+    /// let receiver = SocketReceiver::new("localhost", 9999, 16 << 20)
+    ///     .with_connect_timeout(Duration::from_millis(500));
+    /// assert_eq!(receiver.address(), "localhost:9999");
+    /// ```
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
     /// The address this receiver connects to, as `host:port`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::receiver::SocketReceiver;
+    ///
+    /// assert_eq!(SocketReceiver::new("127.0.0.1", 7, 1024).address(), "127.0.0.1:7");
+    /// ```
     pub fn address(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }
