@@ -688,7 +688,7 @@ mod tests {
             }
             other => panic!("expected Error, got {other:?}"),
         }
-        handle.stop(WAIT);
+        run.stop_and_check();
         // Only the Stopped event follows: the later invalid line was not reported again.
         assert!(matches!(next_event(rx), ReceiverEvent::Stopped(_)));
         assert!(rx.try_recv().is_err());
@@ -728,7 +728,7 @@ mod tests {
             ),
             other => panic!("expected Error, got {other:?}"),
         }
-        handle.stop(WAIT);
+        run.stop_and_check();
         drop(server);
     }
 
@@ -755,7 +755,7 @@ mod tests {
                 .all(|(i, line)| *line == format!("line {i}"))
         );
         let server = writer.join().unwrap();
-        handle.stop(WAIT);
+        run.stop_and_check();
         drop(server);
     }
 
