@@ -15,10 +15,11 @@ use crate::data::Data;
 use crate::dstream::{Meta, Node};
 use crate::exec::{Builder, Flow};
 use crate::rdd::Rdd;
+use crate::receiver::block_generator::BlockLog;
 use crate::receiver::file_selector::FileSelector;
 use crate::receiver::lines::TextChunk;
 use crate::receiver::socket::SocketChunks;
-use crate::receiver::supervisor::{BlockLog, ReceiverHandle, ReceiverSettings};
+use crate::receiver::supervisor::{ReceiverHandle, ReceiverSettings};
 use crate::receiver::{Receiver, SocketReceiver};
 use crate::scheduler::runtime::Runtime;
 use crate::time::{Duration, Time};
@@ -247,6 +248,7 @@ fn launch_receiver<R: Data>(
     let settings = ReceiverSettings {
         restart_delay: std::time::Duration::from_millis(restart_ms),
         queue_blocks: 16,
+        clock: Arc::clone(&rt.clock),
     };
     let waker = rt.clone();
     let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || waker.wake_workers());

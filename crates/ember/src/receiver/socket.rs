@@ -13,22 +13,71 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use super::block_generator::BLOCK_RECORDS;
 use super::lines::{LineSink, LineSplitter, LineStats, READ_CHUNK, TextChunk};
-use super::supervisor::BLOCK_RECORDS;
 use super::{Receiver, ReceiverContext};
 
 /// How long a connection attempt may take before it counts as failed.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long `on_stop` waits for the reading thread. A thread still connecting can take up to the
 /// connect timeout; it is then left to finish on its own (it stores nothing once stopped).
+///
+/// This and the connect timeout are real time, not the streaming context's clock: they bound
+/// blocking calls into the operating system, which a manual clock standing still must not turn
+/// into hangs.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Reads `'\n'`-separated UTF-8 lines from a TCP server (Spark's `SocketReceiver`).
+///
+/// `socket_text_stream` runs one; [`StreamingContext::receiver_stream`] runs one built by hand,
+/// for example with another connect timeout.
+///
+/// [`StreamingContext::receiver_stream`]: crate::StreamingContext::receiver_stream
+///
+/// # Examples
+///
+/// ```
+/// use std::io::Write;
+/// use std::net::TcpListener;
+///
+/// use ember::receiver::SocketReceiver;
+/// use ember::testing::StreamTest;
+///
+/// let server = TcpListener::bind("127.0.0.1:0").unwrap();
+/// let port = server.local_addr().unwrap().port();
+/// let t = StreamTest::new("local[2]", ember::Duration::seconds(1))?;
+/// let lines = t
+///     .context()
+///     .receiver_stream(SocketReceiver::new("127.0.0.1", port, 1 << 20));
+/// let out = t.collect(&lines)?;
+/// let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+/// // The first run starts the receiver, which connects.
+/// server.set_nonblocking(true).unwrap();
+/// let mut client = loop {
+///     match server.accept() {
+///         Ok((client, _)) => break client,
+///         Err(_) => assert!(std::time::Instant::now() < deadline, "no connection"),
+///     }
+///     t.run(1)?;
+/// };
+/// client.set_nonblocking(false).unwrap();
+/// client.write_all(b"hello\nworld\n").unwrap();
+/// while out.batches().concat().len() < 2 {
+///     assert!(std::time::Instant::now() < deadline, "the lines did not arrive");
+///     t.run(1)?;
+/// }
+/// let mut received = out.batches().concat();
+/// received.sort();
+/// assert_eq!(received, ["hello", "world"]);
+/// # Ok::<(), ember::Error>(())
+/// ```
 pub struct SocketReceiver {
     host: String,
     port: u16,
     max_line_bytes: usize,
     connect_timeout: Duration,
+    /// How long a stop waits for the reading thread ([`JOIN_TIMEOUT`]).
+    join_timeout: Duration,
     active: Option<Active>,
 }
 
@@ -60,23 +109,54 @@ impl Connection {
 
 impl SocketReceiver {
     /// A receiver reading from `host:port`; lines longer than `max_line_bytes` bytes are dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::receiver::{Receiver, SocketReceiver};
+    ///
+    /// let receiver = SocketReceiver::new("localhost", 9999, 16 << 20);
+    /// assert_eq!(receiver.name(), "SocketReceiver");
+    /// ```
     pub fn new(host: &str, port: u16, max_line_bytes: usize) -> Self {
         SocketReceiver {
             host: host.to_string(),
             port,
             max_line_bytes,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            join_timeout: JOIN_TIMEOUT,
             active: None,
         }
     }
 
-    /// Sets how long one connection attempt may take (5 s by default).
+    /// Sets how long one connection attempt may take (5 s by default). This is real time, not
+    /// the streaming context's clock: it bounds a blocking call into the operating system.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use ember::receiver::SocketReceiver;
+    ///
+    /// let receiver = SocketReceiver::new("localhost", 9999, 16 << 20)
+    ///     .with_connect_timeout(Duration::from_millis(500));
+    /// assert_eq!(receiver.address(), "localhost:9999");
+    /// ```
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
     /// The address this receiver connects to, as `host:port`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::receiver::SocketReceiver;
+    ///
+    /// assert_eq!(SocketReceiver::new("127.0.0.1", 7, 1024).address(), "127.0.0.1:7");
+    /// ```
     pub fn address(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }
@@ -104,16 +184,18 @@ impl SocketReceiver {
         }
     }
 
-    fn stop(&mut self) {
+    /// Ends the reading thread of the current start, if any. Whether it ended (or there was
+    /// none), rather than being left behind after the join timeout.
+    fn stop(&mut self) -> bool {
         let Some(active) = self.active.take() else {
-            return;
+            return true;
         };
         active.connection.stop.store(true, Ordering::Release);
         if let Some(stream) = active.connection.slot().as_ref() {
             // Makes a blocked read return at once.
             let _ = stream.shutdown(Shutdown::Both);
         }
-        let deadline = Instant::now() + JOIN_TIMEOUT;
+        let deadline = Instant::now() + self.join_timeout;
         while !active.thread.is_finished() && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(2));
         }
@@ -121,12 +203,14 @@ impl SocketReceiver {
             if active.thread.join().is_err() {
                 tracing::error!("Socket reading thread for {} panicked", self.address());
             }
+            true
         } else {
             tracing::warn!(
                 "Socket reading thread for {} did not end within {} ms; leaving it behind",
                 self.address(),
-                JOIN_TIMEOUT.as_millis()
+                self.join_timeout.as_millis()
             );
+            false
         }
     }
 }
@@ -359,12 +443,15 @@ fn connect(host: &str, port: u16, timeout: Duration) -> io::Result<TcpStream> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::receiver::supervisor::tests::{collect, events, no_wake, settings};
-    use crate::receiver::supervisor::{ReceiverEvent, ReceiverHandle, launch};
+    use crate::receiver::event::ReceiverEvent;
+    use crate::receiver::supervisor::tests::{
+        WAIT, collect, events, manual_clock, no_wake, settings,
+    };
+    use crate::receiver::supervisor::{ReceiverHandle, launch};
+    use crate::scheduler::clock::ManualClock;
     use std::io::Write;
     use std::net::TcpListener;
-
-    const WAIT: Duration = Duration::from_secs(10);
+    use std::sync::atomic::AtomicUsize;
 
     fn listener() -> (TcpListener, u16) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -391,20 +478,88 @@ mod tests {
         }
     }
 
-    fn start(
-        port: u16,
-        max_line_bytes: usize,
-        restart_ms: u64,
-    ) -> (
-        ReceiverHandle<String>,
-        crossbeam_channel::Receiver<ReceiverEvent>,
-    ) {
-        let (tx, rx) = events();
-        let receiver = SocketReceiver::new("127.0.0.1", port, max_line_bytes);
-        (
-            launch(Box::new(receiver), 0, settings(restart_ms), tx, no_wake()),
-            rx,
-        )
+    /// Gives a broken receiver a moment to connect when it must not yet. Only ever makes a test
+    /// pass less often on a wrong implementation, never fail on a right one.
+    fn assert_no_connection(listener: &TcpListener, why: &str) {
+        thread::sleep(Duration::from_millis(100));
+        listener.set_nonblocking(true).unwrap();
+        match listener.accept() {
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Ok(_) => panic!("the receiver connected {why}"),
+            Err(e) => panic!("accept failed: {e}"),
+        }
+    }
+
+    /// The socket receiver, counting the stops that left its reading thread behind instead of
+    /// ending it.
+    struct Probe {
+        receiver: SocketReceiver,
+        left_behind: Arc<AtomicUsize>,
+    }
+
+    impl Receiver<String> for Probe {
+        fn on_start(&mut self, ctx: &ReceiverContext<String>) {
+            self.receiver.on_start(ctx);
+        }
+        fn on_stop(&mut self) {
+            if !self.receiver.stop() {
+                self.left_behind.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        fn name(&self) -> String {
+            self.receiver.name()
+        }
+    }
+
+    /// A launched socket receiver on a manual clock.
+    struct Started {
+        handle: ReceiverHandle<String>,
+        events: crossbeam_channel::Receiver<ReceiverEvent>,
+        clock: ManualClock,
+        left_behind: Arc<AtomicUsize>,
+    }
+
+    impl Started {
+        /// Stops the receiver and checks that the stop ended the reading thread (shutting the
+        /// socket down unblocks its read) and the supervisor thread, within generous bounds.
+        fn stop_and_check(&self) {
+            self.handle.stop(WAIT * 2);
+            assert!(
+                self.handle.is_stopped(),
+                "the supervisor thread did not end"
+            );
+            assert_eq!(
+                self.left_behind.load(Ordering::SeqCst),
+                0,
+                "a reading thread was left behind instead of ending"
+            );
+        }
+    }
+
+    fn start(port: u16, max_line_bytes: usize, restart_ms: u64) -> Started {
+        let (tx, events) = events();
+        let mut receiver = SocketReceiver::new("127.0.0.1", port, max_line_bytes);
+        // A prompt stop does not need the join timeout; a stuck one fails the test after it.
+        receiver.join_timeout = WAIT;
+        let left_behind = Arc::new(AtomicUsize::new(0));
+        let probe = Probe {
+            receiver,
+            left_behind: Arc::clone(&left_behind),
+        };
+        let clock = manual_clock();
+        let handle = launch(
+            Box::new(probe),
+            0,
+            settings(restart_ms, &clock),
+            tx,
+            no_wake(),
+        );
+        Started {
+            handle,
+            events,
+            clock,
+            left_behind,
+        }
     }
 
     fn next_event(rx: &crossbeam_channel::Receiver<ReceiverEvent>) -> ReceiverEvent {
@@ -414,69 +569,60 @@ mod tests {
     #[test]
     fn reads_lines_and_keeps_the_last_partial_line() {
         let (listener, port) = listener();
-        let (handle, rx) = start(port, 1024, 5_000);
+        let run = start(port, 1024, 5_000);
         let mut server = accept(&listener);
         server.write_all(b"hello world\r\nsecond line\n").unwrap();
-        assert_eq!(collect(&handle, 2, WAIT), ["hello world", "second line"]);
+        assert_eq!(
+            collect(&run.handle, 2, WAIT),
+            ["hello world", "second line"]
+        );
         server.write_all(b"no newline at the end").unwrap();
         drop(server);
-        assert_eq!(collect(&handle, 1, WAIT), ["no newline at the end"]);
+        assert_eq!(collect(&run.handle, 1, WAIT), ["no newline at the end"]);
 
         assert!(
-            matches!(next_event(&rx), ReceiverEvent::Started(info) if info.name == "SocketReceiver-0")
+            matches!(next_event(&run.events), ReceiverEvent::Started(info) if info.name == "SocketReceiver-0")
         );
-        match next_event(&rx) {
+        match next_event(&run.events) {
             ReceiverEvent::Stopped(info) => assert_eq!(
                 info.last_error_message,
                 "Socket data stream had no more data"
             ),
             other => panic!("expected Stopped, got {other:?}"),
         }
-        let began = Instant::now();
-        handle.stop(WAIT);
-        assert!(
-            began.elapsed() < Duration::from_secs(2),
-            "stop took {:?}",
-            began.elapsed()
-        );
-        assert!(handle.is_stopped());
+        // Stopped during the restart delay, which the manual clock never lets pass.
+        run.stop_and_check();
     }
 
     #[test]
-    fn reconnects_after_the_server_closes() {
+    fn reconnects_after_the_server_closes_once_the_clock_passes_the_restart_delay() {
         let (listener, port) = listener();
-        let (handle, rx) = start(port, 1024, 150);
+        let run = start(port, 1024, 150);
         let mut first = accept(&listener);
         first.write_all(b"from first\n").unwrap();
-        assert_eq!(collect(&handle, 1, WAIT), ["from first"]);
-        let closed = Instant::now();
+        assert_eq!(collect(&run.handle, 1, WAIT), ["from first"]);
         drop(first);
+        assert!(matches!(next_event(&run.events), ReceiverEvent::Started(_)));
+        match next_event(&run.events) {
+            ReceiverEvent::Stopped(info) => assert_eq!(
+                info.last_error_message,
+                "Socket data stream had no more data"
+            ),
+            other => panic!("expected Stopped, got {other:?}"),
+        }
+        // No reconnection before the restart delay has passed on the receiver's clock.
+        assert_no_connection(&listener, "while the clock stood still");
+        run.clock.advance(crate::time::Duration::milliseconds(149));
+        assert_no_connection(&listener, "before the restart delay");
+        run.clock.advance(crate::time::Duration::milliseconds(1));
         let mut second = accept(&listener);
-        let gap = closed.elapsed();
-        assert!(
-            gap >= Duration::from_millis(150),
-            "reconnected after {gap:?}, before the restart delay"
-        );
         second.write_all(b"from second\n").unwrap();
-        assert_eq!(collect(&handle, 1, WAIT), ["from second"]);
+        assert_eq!(collect(&run.handle, 1, WAIT), ["from second"]);
+        assert!(matches!(next_event(&run.events), ReceiverEvent::Started(_)));
 
-        let kinds: Vec<_> = (0..3)
-            .map(|_| match next_event(&rx) {
-                ReceiverEvent::Started(_) => "started",
-                ReceiverEvent::Stopped(_) => "stopped",
-                ReceiverEvent::Error(_) => "error",
-            })
-            .collect();
-        assert_eq!(kinds, ["started", "stopped", "started"]);
-        // Stopping while a read is blocked must be prompt: the socket is shut down.
-        let began = Instant::now();
-        handle.stop(WAIT);
-        assert!(
-            began.elapsed() < Duration::from_secs(2),
-            "stop took {:?}",
-            began.elapsed()
-        );
-        match next_event(&rx) {
+        // Stopping while a read is blocked ends the reading thread: the socket is shut down.
+        run.stop_and_check();
+        match next_event(&run.events) {
             ReceiverEvent::Stopped(info) => {
                 assert_eq!(info.last_error_message, "Stopped by driver")
             }
@@ -489,14 +635,14 @@ mod tests {
     }
 
     #[test]
-    fn server_that_never_starts_causes_repeated_connect_attempts_without_hanging() {
+    fn server_that_never_starts_causes_a_connect_attempt_per_restart_delay_without_hanging() {
         // Bind then drop to get a port that (most likely) nobody listens on.
         let port = listener().1;
-        let (handle, rx) = start(port, 1024, 100);
+        let run = start(port, 1024, 100);
         let mut connect_errors = 0;
         let deadline = Instant::now() + WAIT;
         while connect_errors < 3 && Instant::now() < deadline {
-            if let ReceiverEvent::Stopped(info) = next_event(&rx) {
+            if let ReceiverEvent::Stopped(info) = next_event(&run.events) {
                 let expected = format!("Error connecting to 127.0.0.1:{port}: ");
                 assert!(
                     info.last_error_message.starts_with(&expected),
@@ -504,35 +650,33 @@ mod tests {
                     info.last_error_message
                 );
                 connect_errors += 1;
+                if connect_errors < 3 {
+                    // The next attempt comes once the restart delay has passed.
+                    run.clock.advance(crate::time::Duration::milliseconds(100));
+                }
             }
         }
         assert_eq!(connect_errors, 3);
-        let began = Instant::now();
-        handle.stop(WAIT);
-        assert!(
-            began.elapsed() < Duration::from_secs(2),
-            "stop took {:?}",
-            began.elapsed()
-        );
-        assert!(handle.is_stopped());
-        assert!(handle.try_recv().is_none());
+        run.stop_and_check();
+        assert!(run.handle.try_recv().is_none());
     }
 
     #[test]
     fn invalid_utf8_is_replaced_and_reported_once() {
         let (listener, port) = listener();
-        let (handle, rx) = start(port, 1024, 5_000);
+        let run = start(port, 1024, 5_000);
+        let (handle, rx) = (&run.handle, &run.events);
         let mut server = accept(&listener);
         server.write_all(b"caf\xe9\nok\n\xff\xfe\n").unwrap();
         assert_eq!(
-            collect(&handle, 3, WAIT),
+            collect(handle, 3, WAIT),
             ["caf\u{fffd}", "ok", "\u{fffd}\u{fffd}"]
         );
         server.write_all(b"more \xc0\n").unwrap();
-        assert_eq!(collect(&handle, 1, WAIT), ["more \u{fffd}"]);
+        assert_eq!(collect(handle, 1, WAIT), ["more \u{fffd}"]);
 
-        assert!(matches!(next_event(&rx), ReceiverEvent::Started(_)));
-        match next_event(&rx) {
+        assert!(matches!(next_event(rx), ReceiverEvent::Started(_)));
+        match next_event(rx) {
             ReceiverEvent::Error(info) => {
                 assert_eq!(
                     info.last_error_message,
@@ -544,9 +688,9 @@ mod tests {
             }
             other => panic!("expected Error, got {other:?}"),
         }
-        handle.stop(WAIT);
+        run.stop_and_check();
         // Only the Stopped event follows: the later invalid line was not reported again.
-        assert!(matches!(next_event(&rx), ReceiverEvent::Stopped(_)));
+        assert!(matches!(next_event(rx), ReceiverEvent::Stopped(_)));
         assert!(rx.try_recv().is_err());
         drop(server);
     }
@@ -555,7 +699,8 @@ mod tests {
     fn huge_line_is_dropped_and_the_next_line_arrives() {
         const MAX: usize = 64 * 1024;
         let (listener, port) = listener();
-        let (handle, rx) = start(port, MAX, 5_000);
+        let run = start(port, MAX, 5_000);
+        let (handle, rx) = (&run.handle, &run.events);
         let mut server = accept(&listener);
         let writer = thread::spawn(move || {
             server.write_all(b"before\n").unwrap();
@@ -568,12 +713,12 @@ mod tests {
         });
         // The receiver keeps reading while the 100 MiB line streams through.
         assert_eq!(
-            collect(&handle, 2, Duration::from_secs(60)),
+            collect(handle, 2, Duration::from_secs(60)),
             ["before", "after"]
         );
         let server = writer.join().unwrap();
-        assert!(matches!(next_event(&rx), ReceiverEvent::Started(_)));
-        match next_event(&rx) {
+        assert!(matches!(next_event(rx), ReceiverEvent::Started(_)));
+        match next_event(rx) {
             ReceiverEvent::Error(info) => assert_eq!(
                 info.last_error_message,
                 format!(
@@ -583,14 +728,15 @@ mod tests {
             ),
             other => panic!("expected Error, got {other:?}"),
         }
-        handle.stop(WAIT);
+        run.stop_and_check();
         drop(server);
     }
 
     #[test]
     fn many_lines_arrive_complete_and_in_order() {
         let (listener, port) = listener();
-        let (handle, _rx) = start(port, 1024, 5_000);
+        let run = start(port, 1024, 5_000);
+        let handle = &run.handle;
         let mut server = accept(&listener);
         const LINES: usize = 50_000;
         let writer = thread::spawn(move || {
@@ -601,7 +747,7 @@ mod tests {
             server.write_all(text.as_bytes()).unwrap();
             server
         });
-        let got = collect(&handle, LINES, Duration::from_secs(30));
+        let got = collect(handle, LINES, Duration::from_secs(30));
         assert_eq!(got.len(), LINES);
         assert!(
             got.iter()
@@ -609,7 +755,7 @@ mod tests {
                 .all(|(i, line)| *line == format!("line {i}"))
         );
         let server = writer.join().unwrap();
-        handle.stop(WAIT);
+        run.stop_and_check();
         drop(server);
     }
 
@@ -632,7 +778,8 @@ mod tests {
         // The consumer parks while the queue is empty and is woken per block, as the worker is.
         let consumer = thread::current();
         let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || consumer.unpark());
-        let handle = launch(Box::new(receiver), 0, settings(5_000), tx, wake);
+        let clock = manual_clock();
+        let handle = launch(Box::new(receiver), 0, settings(5_000, &clock), tx, wake);
         let mut server = accept(&listener);
         const TOTAL: usize = 1 << 30;
         let line = format!("{}\n", "x".repeat(69));

@@ -1,78 +1,44 @@
-//! Runs one [`Receiver`]: Spark's `ReceiverSupervisor` plus its `BlockGenerator`.
+//! Runs one [`Receiver`]: Spark's `ReceiverSupervisor`.
 //!
 //! Each receiver gets a supervisor thread (`ember-receiver-<id>`) that calls `on_start`, handles
-//! the receiver's restart and stop requests, and flushes records stored one by one into blocks
-//! every [`BLOCK_INTERVAL`]. Blocks go to a bounded queue that the stream's worker drains with
-//! [`ReceiverHandle::try_recv`]; a full queue makes the storing thread wait (back-pressure), which
-//! Spark gets from its `blockQueueSize`.
+//! the receiver's restart and stop requests, and every [`TICK`] lets the receiver's
+//! [`BlockGenerator`] push the records that waited long enough. Blocks go to a bounded queue that
+//! the stream's worker drains with [`ReceiverHandle::try_recv_block`].
 //!
-//! Every `on_start` runs in a new *generation*. A context handed to an earlier generation reports
-//! itself stopped and its restart requests are ignored, so threads of a previous connection that
-//! are still winding down cannot restart the receiver a second time.
+//! Every `on_start` runs in a new *generation* (see [`ReceiverContext`]). The restart delay is
+//! measured on the injected clock ([`ReceiverSettings::clock`]): the system clock in production,
+//! a [`ManualClock`](crate::scheduler::ManualClock) in tests, which then decide when a restart
+//! happens. The supervisor polls the clock every tick, so a manual clock needs no way to wake it.
 
-use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crossbeam_channel::{RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{RecvTimeoutError, Sender};
 
 use super::Receiver;
+use super::block_generator::{Block, BlockGenerator, BlockLog};
+use super::context::{Control, ReceiverContext, Shared};
+use super::event::ReceiverEvent;
+use super::lock;
+use super::state::{AtomicReceiverState, ReceiverState};
+use crate::scheduler::clock::{Clock, SystemClock};
 
-/// Records stored one by one are pushed as a block once this many are pending.
-pub(crate) const BLOCK_RECORDS: usize = 4096;
-/// Records stored one by one are pushed as a block at least this often. Spark's
-/// `spark.streaming.blockInterval` is 200 ms; ember batches are cheap, so a shorter interval keeps
-/// latency low.
-pub(crate) const BLOCK_INTERVAL: Duration = Duration::from_millis(50);
-/// How often the supervisor thread wakes to flush pending records.
+/// How often the supervisor thread wakes to push due records and to look at the clock during a
+/// restart delay. Real time: it paces polling, it is not a duration of the receiver's life.
 const TICK: Duration = Duration::from_millis(20);
-/// How often a thread waiting on a full block queue checks whether it should give up.
-const PUSH_POLL: Duration = Duration::from_millis(10);
-/// What a receiver is reported to run on (Spark reports the executor's host).
-const LOCATION: &str = "localhost";
-
-const INITIALIZED: u8 = 0;
-const STARTED: u8 = 1;
-const STOPPED: u8 = 2;
-
-/// A receiver's state as reported to listeners (Spark's `ReceiverInfo`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReceiverInfo {
-    /// Id of the input stream the receiver feeds.
-    pub stream_id: usize,
-    /// `<receiver name>-<stream id>`, e.g. `SocketReceiver-0`, as Spark names receivers.
-    pub name: String,
-    /// Whether the receiver is running (Spark's ACTIVE / INACTIVE).
-    pub active: bool,
-    /// Where the receiver runs.
-    pub location: String,
-    /// The last error or stop message, empty if none.
-    pub last_error_message: String,
-    /// When the last error was reported, in milliseconds since the epoch; -1 if none.
-    pub last_error_time: i64,
-}
-
-/// What happened to a receiver; becomes the listener's `onReceiver{Started,Error,Stopped}`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum ReceiverEvent {
-    /// `on_start` is about to be called (also after each restart).
-    Started(ReceiverInfo),
-    /// The receiver called [`ReceiverContext::report_error`].
-    Error(ReceiverInfo),
-    /// `on_stop` was called, for a restart or for good; `last_error_message` says why.
-    Stopped(ReceiverInfo),
-}
 
 /// How a receiver is supervised.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct ReceiverSettings {
     /// Delay of [`ReceiverContext::restart`] (Spark's `spark.streaming.receiverRestartDelay`).
     pub restart_delay: Duration,
     /// Capacity of the block queue, in blocks (Spark's `spark.streaming.blockQueueSize`).
     pub queue_blocks: usize,
+    /// The clock of restart delays, block intervals and error times: the streaming context's.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for ReceiverSettings {
@@ -80,331 +46,8 @@ impl Default for ReceiverSettings {
         ReceiverSettings {
             restart_delay: Duration::from_millis(2000),
             queue_blocks: 16,
+            clock: Arc::new(SystemClock),
         }
-    }
-}
-
-/// Requests to the supervisor thread.
-enum Control {
-    Restart {
-        generation: u64,
-        message: String,
-        delay: Duration,
-    },
-    Stop {
-        message: String,
-    },
-}
-
-/// Where a receiver's blocks are written before they are queued: the receiver write-ahead log
-/// (Spark's `spark.streaming.receiver.writeAheadLog.enable`).
-pub(crate) trait BlockLog<T>: Send + Sync {
-    /// Writes a block; its sequence number.
-    fn append(&self, items: &[T]) -> Result<u64, String>;
-    /// Marks a written block as never queued (the queue was full, or the receiver stopping
-    /// dropped it), so that it is not replayed.
-    fn void(&self, seq: u64);
-}
-
-/// A queued block, with its sequence number in the write-ahead log if there is one.
-pub(crate) struct Block<T> {
-    pub(crate) seq: Option<u64>,
-    pub(crate) items: Vec<T>,
-}
-
-/// Records stored one by one and not yet pushed as a block.
-struct Pending<T> {
-    items: Vec<T>,
-    since: Option<Instant>,
-}
-
-/// State shared by the supervisor thread, every context and the handle.
-struct Shared<T> {
-    stream_id: usize,
-    name: String,
-    blocks: Sender<Block<T>>,
-    /// Blocks that did not fit into the full queue at the final flush; drained after the queue.
-    leftover: Mutex<VecDeque<Block<T>>>,
-    /// The write-ahead log, when enabled.
-    log: Option<Arc<dyn BlockLog<T>>>,
-    pending: Mutex<Pending<T>>,
-    control: Sender<Control>,
-    events: Sender<ReceiverEvent>,
-    wake: Arc<dyn Fn() + Send + Sync>,
-    state: AtomicU8,
-    generation: AtomicU64,
-    /// The driver asked the receiver to stop ([`ReceiverHandle::stop`]).
-    driver_stop: AtomicBool,
-    /// The supervisor thread has ended: the receiver is stopped for good.
-    terminated: AtomicBool,
-    restart_delay: Duration,
-    dropped_blocks: AtomicU64,
-}
-
-fn lock<M>(mutex: &Mutex<M>) -> MutexGuard<'_, M> {
-    // A panic in user code while holding a lock must not make every later store panic too.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-impl<T: Send + 'static> Shared<T> {
-    fn info(&self, active: bool, message: &str, error_time: i64) -> ReceiverInfo {
-        ReceiverInfo {
-            stream_id: self.stream_id,
-            name: self.name.clone(),
-            active,
-            location: LOCATION.to_string(),
-            last_error_message: message.to_string(),
-            last_error_time: error_time,
-        }
-    }
-
-    fn emit(&self, event: ReceiverEvent) {
-        // Nobody listening any more is fine: the events are informational.
-        let _ = self.events.send(event);
-    }
-
-    /// Writes a block to the write-ahead log, if there is one. A block that cannot be written
-    /// is still queued (and processed), with an error in the log: it is just not recoverable.
-    fn log_block(&self, items: Vec<T>) -> Block<T> {
-        let seq = self.log.as_ref().and_then(|log| match log.append(&items) {
-            Ok(seq) => Some(seq),
-            Err(e) => {
-                tracing::error!(
-                    "Receiver for stream {}: a block of {} records could not be written to the write-ahead log and will not be recovered after a failure: {e}",
-                    self.stream_id,
-                    items.len()
-                );
-                None
-            }
-        });
-        Block { seq, items }
-    }
-
-    fn void(&self, block: &Block<T>) {
-        if let (Some(log), Some(seq)) = (&self.log, block.seq) {
-            log.void(seq);
-        }
-    }
-
-    /// Queues a block without waiting; gives it back if the queue is full.
-    fn try_push(&self, block: Vec<T>) -> Option<Vec<T>> {
-        if self.blocks.is_full() {
-            return Some(block);
-        }
-        let block = self.log_block(block);
-        match self.blocks.try_send(block) {
-            Ok(()) => {
-                (self.wake)();
-                None
-            }
-            Err(TrySendError::Full(block)) => {
-                self.void(&block);
-                Some(block.items)
-            }
-            Err(TrySendError::Disconnected(block)) => {
-                self.void(&block);
-                None
-            }
-        }
-    }
-
-    /// Pushes the pending records if they waited for [`BLOCK_INTERVAL`]; never waits on a full
-    /// queue (the records then stay pending, and `store` applies back-pressure).
-    fn flush_due(&self) {
-        let Ok(mut pending) = self.pending.try_lock() else {
-            // Someone is pushing the pending records right now.
-            return;
-        };
-        let due = pending
-            .since
-            .is_some_and(|since| since.elapsed() >= BLOCK_INTERVAL);
-        if due && !pending.items.is_empty() {
-            let block = std::mem::take(&mut pending.items);
-            match self.try_push(block) {
-                Some(block) => pending.items = block,
-                None => pending.since = None,
-            }
-        }
-    }
-
-    /// Pushes everything pending, putting what does not fit into `leftover`. Used when stopping.
-    fn flush_all(&self) {
-        let block = {
-            let mut pending = lock(&self.pending);
-            pending.since = None;
-            std::mem::take(&mut pending.items)
-        };
-        if block.is_empty() {
-            return;
-        }
-        if let Some(block) = self.try_push(block) {
-            let block = self.log_block(block);
-            lock(&self.leftover).push_back(block);
-            (self.wake)();
-        }
-    }
-}
-
-/// What a [`Receiver`] uses to hand over data and to report on itself. Cheap to clone; can be
-/// moved to the receiver's own threads.
-pub struct ReceiverContext<T> {
-    shared: Arc<Shared<T>>,
-    generation: u64,
-}
-
-// Not derived: a derived `Clone` would require `T: Clone`.
-impl<T> Clone for ReceiverContext<T> {
-    fn clone(&self) -> Self {
-        ReceiverContext {
-            shared: Arc::clone(&self.shared),
-            generation: self.generation,
-        }
-    }
-}
-
-impl<T: Send + 'static> ReceiverContext<T> {
-    /// Whether this context belongs to the receiver's current start.
-    fn current(&self) -> bool {
-        self.shared.generation.load(Ordering::Acquire) == self.generation
-    }
-
-    /// Whether a thread waiting to store should give up and drop its data.
-    fn abandoned(&self) -> bool {
-        !self.current()
-            || self.shared.driver_stop.load(Ordering::Acquire)
-            || self.shared.terminated.load(Ordering::Acquire)
-            || self.shared.state.load(Ordering::Acquire) != STARTED
-    }
-
-    /// Stores one record. Records are buffered and pushed as a block once 4096 are pending or
-    /// every 50 ms, whichever comes first. Like Spark's `store(item)` this is unreliable: it
-    /// returns before the data is in a batch. It waits while the block queue is full.
-    pub fn store(&self, item: T) {
-        let mut pending = lock(&self.shared.pending);
-        if pending.items.is_empty() {
-            pending.since = Some(Instant::now());
-        }
-        pending.items.push(item);
-        let due = pending
-            .since
-            .is_some_and(|since| since.elapsed() >= BLOCK_INTERVAL);
-        if pending.items.len() >= BLOCK_RECORDS || due {
-            let block = std::mem::take(&mut pending.items);
-            pending.since = None;
-            // Pushed while holding the lock so that blocks keep the order of the records.
-            self.push_block(block);
-        }
-    }
-
-    /// Stores `items` as one block. Waits while the block queue is full (back-pressure), as
-    /// Spark's blocking `store(ArrayBuffer)`; returns early, dropping the block, if the receiver
-    /// is being stopped or restarted meanwhile.
-    pub fn store_many(&self, items: Vec<T>) {
-        if !items.is_empty() {
-            self.push_block(items);
-        }
-    }
-
-    fn push_block(&self, block: Vec<T>) -> bool {
-        let mut block = self.shared.log_block(block);
-        loop {
-            match self.shared.blocks.send_timeout(block, PUSH_POLL) {
-                Ok(()) => {
-                    (self.shared.wake)();
-                    return true;
-                }
-                Err(SendTimeoutError::Timeout(back)) => {
-                    if self.abandoned() {
-                        let dropped =
-                            self.shared.dropped_blocks.fetch_add(1, Ordering::Relaxed) + 1;
-                        tracing::warn!(
-                            "Receiver for stream {} is stopping: dropped a block of {} records ({dropped} blocks dropped so far)",
-                            self.shared.stream_id,
-                            back.items.len()
-                        );
-                        self.shared.void(&back);
-                        return false;
-                    }
-                    block = back;
-                }
-                Err(SendTimeoutError::Disconnected(back)) => {
-                    self.shared.void(&back);
-                    return false;
-                }
-            }
-        }
-    }
-
-    /// Reports an error to listeners (`onReceiverError`); receiving continues.
-    pub fn report_error(&self, message: &str) {
-        tracing::warn!(
-            "Error reported by receiver for stream {}: {message}",
-            self.shared.stream_id
-        );
-        let active = self.shared.state.load(Ordering::Acquire) == STARTED;
-        self.shared.emit(ReceiverEvent::Error(self.shared.info(
-            active,
-            message,
-            now_millis(),
-        )));
-    }
-
-    /// Restarts the receiver asynchronously: `on_stop`, then after the configured restart delay
-    /// (Spark's `spark.streaming.receiverRestartDelay`, 2 s by default) `on_start` again.
-    pub fn restart(&self, message: &str) {
-        self.restart_with_delay(message, self.shared.restart_delay);
-    }
-
-    /// [`ReceiverContext::restart`] with an explicit delay.
-    pub fn restart_with_delay(&self, message: &str, delay: Duration) {
-        let request = Control::Restart {
-            generation: self.generation,
-            message: message.to_string(),
-            delay,
-        };
-        // A closed channel means the supervisor is gone: the receiver is stopped anyway.
-        let _ = self.shared.control.send(request);
-    }
-
-    /// Stops the receiver for good (asynchronously; `on_stop` runs on the supervisor thread).
-    pub fn stop(&self, message: &str) {
-        let _ = self.shared.control.send(Control::Stop {
-            message: message.to_string(),
-        });
-    }
-
-    /// Whether the receiver is running: `on_start` was called and no stop or restart began since.
-    pub fn is_started(&self) -> bool {
-        self.current()
-            && self.shared.state.load(Ordering::Acquire) == STARTED
-            && !self.is_stopping()
-    }
-
-    /// Whether the receiver is stopped, being stopped, or was restarted since this context was
-    /// handed out. Receiving loops should end when this turns true.
-    pub fn is_stopped(&self) -> bool {
-        !self.current()
-            || self.shared.state.load(Ordering::Acquire) == STOPPED
-            || self.is_stopping()
-    }
-
-    fn is_stopping(&self) -> bool {
-        self.shared.driver_stop.load(Ordering::Acquire)
-            || self.shared.terminated.load(Ordering::Acquire)
-    }
-
-    /// Id of the input stream this receiver feeds.
-    pub fn stream_id(&self) -> usize {
-        self.shared.stream_id
     }
 }
 
@@ -439,28 +82,21 @@ pub(crate) fn launch_logged<T: Send + 'static>(
     wake: Arc<dyn Fn() + Send + Sync>,
     log: Option<Arc<dyn BlockLog<T>>>,
 ) -> ReceiverHandle<T> {
-    let (block_tx, block_rx) = crossbeam_channel::bounded(settings.queue_blocks.max(1));
+    let (generator, block_rx) =
+        BlockGenerator::new(stream_id, settings.queue_blocks, log, wake, settings.clock);
     let (control_tx, control_rx) = crossbeam_channel::unbounded();
     let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
     let shared = Arc::new(Shared {
         stream_id,
         name: format!("{}-{stream_id}", receiver.name()),
-        blocks: block_tx,
-        leftover: Mutex::new(VecDeque::new()),
-        log,
-        pending: Mutex::new(Pending {
-            items: Vec::new(),
-            since: None,
-        }),
+        generator,
         control: control_tx,
         events,
-        wake,
-        state: AtomicU8::new(INITIALIZED),
+        state: AtomicReceiverState::new(ReceiverState::Initialized),
         generation: AtomicU64::new(0),
         driver_stop: AtomicBool::new(false),
         terminated: AtomicBool::new(false),
         restart_delay: settings.restart_delay,
-        dropped_blocks: AtomicU64::new(0),
     });
     let thread_shared = Arc::clone(&shared);
     let spawned = thread::Builder::new()
@@ -469,7 +105,7 @@ pub(crate) fn launch_logged<T: Send + 'static>(
             let _done = done_tx;
             supervise(receiver, &thread_shared, &control_rx);
             thread_shared.terminated.store(true, Ordering::Release);
-            thread_shared.flush_all();
+            thread_shared.generator.flush_all();
         });
     let thread = match spawned {
         Ok(thread) => Some(thread),
@@ -480,7 +116,7 @@ pub(crate) fn launch_logged<T: Send + 'static>(
             shared.emit(ReceiverEvent::Error(shared.info(
                 false,
                 &message,
-                now_millis(),
+                shared.error_time(),
             )));
             None
         }
@@ -504,7 +140,7 @@ fn supervise<T: Send + 'static>(
     }
     loop {
         match control.recv_timeout(TICK) {
-            Err(RecvTimeoutError::Timeout) => shared.flush_due(),
+            Err(RecvTimeoutError::Timeout) => shared.generator.flush_due(),
             Ok(Control::Stop { message }) => {
                 stop_receiver(&mut *receiver, shared, &message);
                 return;
@@ -519,7 +155,7 @@ fn supervise<T: Send + 'static>(
                 delay,
             }) => {
                 if generation != shared.generation.load(Ordering::Acquire)
-                    || shared.state.load(Ordering::Acquire) != STARTED
+                    || !shared.state.is_started()
                 {
                     tracing::debug!(
                         "Ignoring a stale restart request of stream {}: {message}",
@@ -545,22 +181,26 @@ fn supervise<T: Send + 'static>(
     }
 }
 
-/// Waits `delay` while still flushing pending records. Returns false if a stop came meanwhile.
+/// Waits until `delay` has passed on the receiver's clock, still pushing due records. Returns
+/// false if a stop came meanwhile.
 fn wait_restart_delay<T: Send + 'static>(
     shared: &Shared<T>,
     control: &crossbeam_channel::Receiver<Control>,
     delay: Duration,
 ) -> bool {
-    let deadline = Instant::now() + delay;
+    let clock = shared.generator.clock();
+    let deadline = clock.now() + crate::time::Duration::from(delay);
     loop {
         if shared.driver_stop.load(Ordering::Acquire) {
             return false;
         }
-        let now = Instant::now();
+        let now = clock.now();
         if now >= deadline {
             return true;
         }
-        match control.recv_timeout((deadline - now).min(TICK)) {
+        // Never longer than a tick: a manual clock can jump to the deadline at any moment.
+        let left = Duration::from_millis((deadline - now).as_millis());
+        match control.recv_timeout(left.min(TICK)) {
             Ok(Control::Stop { message }) => {
                 // The receiver is already stopped, so no second Stopped event (as in Spark).
                 tracing::info!(
@@ -571,7 +211,7 @@ fn wait_restart_delay<T: Send + 'static>(
             }
             // Already restarting: further requests add nothing.
             Ok(Control::Restart { .. }) => {}
-            Err(RecvTimeoutError::Timeout) => shared.flush_due(),
+            Err(RecvTimeoutError::Timeout) => shared.generator.flush_due(),
             Err(RecvTimeoutError::Disconnected) => return false,
         }
     }
@@ -585,11 +225,8 @@ fn start_receiver<T: Send + 'static>(
     shared: &Arc<Shared<T>>,
 ) -> bool {
     let generation = shared.generation.fetch_add(1, Ordering::AcqRel) + 1;
-    shared.state.store(STARTED, Ordering::Release);
-    let ctx = ReceiverContext {
-        shared: Arc::clone(shared),
-        generation,
-    };
+    shared.state.store(ReceiverState::Started);
+    let ctx = ReceiverContext::new(Arc::clone(shared), generation);
     tracing::info!("Starting receiver {}", shared.stream_id);
     shared.emit(ReceiverEvent::Started(shared.info(true, "", -1)));
     match catch_unwind(AssertUnwindSafe(|| receiver.on_start(&ctx))) {
@@ -609,7 +246,7 @@ fn stop_receiver<T: Send + 'static>(
     shared: &Shared<T>,
     message: &str,
 ) {
-    if shared.state.swap(STOPPED, Ordering::AcqRel) != STARTED {
+    if shared.state.swap(ReceiverState::Stopped) != ReceiverState::Started {
         tracing::debug!(
             "Receiver for stream {} has been stopped already",
             shared.stream_id
@@ -654,17 +291,17 @@ impl<T: Send + 'static> ReceiverHandle<T> {
         self.blocks
             .try_recv()
             .ok()
-            .or_else(|| lock(&self.shared.leftover).pop_front())
+            .or_else(|| self.shared.generator.take_leftover())
     }
 
     /// Stops the receiver (`on_stop`, Stopped event "Stopped by driver"), waits at most `timeout`
     /// for its supervisor thread, then moves the pending records into the queue. Idempotent.
+    ///
+    /// `timeout` is real time, not the receiver's clock: it bounds how long the driver waits for
+    /// user code (`on_stop`) that may be stuck, which a manual clock standing still must not
+    /// turn into a hang.
     pub(crate) fn stop(&self, timeout: Duration) {
-        if !self.shared.driver_stop.swap(true, Ordering::AcqRel) {
-            let _ = self.shared.control.send(Control::Stop {
-                message: "Stopped by driver".to_string(),
-            });
-        }
+        self.shared.stop_by_driver();
         match self.done.recv_timeout(timeout) {
             Err(RecvTimeoutError::Disconnected) => {
                 if let Some(thread) = lock(&self.thread).take() {
@@ -685,7 +322,7 @@ impl<T: Send + 'static> ReceiverHandle<T> {
                 );
             }
         }
-        self.shared.flush_all();
+        self.shared.generator.flush_all();
     }
 
     /// Whether the receiver is stopped for good.
@@ -701,18 +338,22 @@ impl<T: Send + 'static> ReceiverHandle<T> {
 impl<T> Drop for ReceiverHandle<T> {
     fn drop(&mut self) {
         // Never wait here; just make sure an abandoned receiver does not run forever.
-        if !self.shared.driver_stop.swap(true, Ordering::AcqRel) {
-            let _ = self.shared.control.send(Control::Stop {
-                message: "Stopped by driver".to_string(),
-            });
-        }
+        self.shared.stop_by_driver();
     }
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::receiver::block_generator::{BLOCK_INTERVAL, BLOCK_RECORDS};
+    use crate::receiver::event::ReceiverInfo;
+    use crate::scheduler::clock::ManualClock;
+    use crate::time::Time;
     use std::sync::atomic::AtomicUsize;
+    use std::time::Instant;
+
+    /// The generous real-time bound of every wait of these tests: reaching it fails the test.
+    pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
     /// Collects the events of a launched receiver.
     pub(crate) fn events() -> (
@@ -722,10 +363,18 @@ pub(crate) mod tests {
         crossbeam_channel::unbounded()
     }
 
-    pub(crate) fn settings(restart_ms: u64) -> ReceiverSettings {
+    /// A manual clock at an arbitrary time that is not zero, so that times read from it are
+    /// recognisable.
+    pub(crate) fn manual_clock() -> ManualClock {
+        ManualClock::new(Time::from_millis(1_000_000))
+    }
+
+    /// Settings with a restart delay of `restart_ms` on `clock`.
+    pub(crate) fn settings(restart_ms: u64, clock: &ManualClock) -> ReceiverSettings {
         ReceiverSettings {
             restart_delay: Duration::from_millis(restart_ms),
             queue_blocks: 16,
+            clock: Arc::new(clock.clone()),
         }
     }
 
@@ -739,25 +388,47 @@ pub(crate) mod tests {
         want: usize,
         timeout: Duration,
     ) -> Vec<T> {
+        collect_blocks(handle, want, timeout)
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// Receives blocks until they hold `want` records or `timeout` passed.
+    fn collect_blocks<T: Send + 'static>(
+        handle: &ReceiverHandle<T>,
+        want: usize,
+        timeout: Duration,
+    ) -> Vec<Vec<T>> {
         let deadline = Instant::now() + timeout;
-        let mut out = Vec::new();
-        while out.len() < want && Instant::now() < deadline {
+        let mut blocks: Vec<Vec<T>> = Vec::new();
+        while blocks.iter().map(Vec::len).sum::<usize>() < want && Instant::now() < deadline {
             match handle.try_recv() {
-                Some(block) => out.extend(block),
+                Some(block) => blocks.push(block),
                 None => thread::sleep(Duration::from_millis(2)),
             }
         }
-        out
+        blocks
     }
 
-    /// Log of what a test receiver's callbacks saw.
-    #[derive(Default)]
+    /// Gives a broken supervisor a few ticks to do what it must not do yet. Only ever makes a
+    /// test pass less often on a wrong implementation, never fail on a right one.
+    fn let_ticks_pass() {
+        thread::sleep(TICK * 5);
+    }
+
+    /// Log of what a test receiver's callbacks saw, with the time of the receiver's clock.
     struct Calls {
-        log: Mutex<Vec<(String, Instant)>>,
+        clock: ManualClock,
+        log: Mutex<Vec<(String, Time)>>,
         starts: AtomicUsize,
     }
 
     impl Calls {
+        fn record(&self, name: &str) {
+            lock(&self.log).push((name.to_string(), self.clock.now()));
+        }
+
         fn names(&self) -> Vec<String> {
             lock(&self.log)
                 .iter()
@@ -776,12 +447,12 @@ pub(crate) mod tests {
     impl Receiver<u32> for ScriptReceiver {
         fn on_start(&mut self, ctx: &ReceiverContext<u32>) {
             let start = self.calls.starts.fetch_add(1, Ordering::SeqCst);
-            lock(&self.calls.log).push(("start".into(), Instant::now()));
+            self.calls.record("start");
             let (script, ctx) = (Arc::clone(&self.script), ctx.clone());
             self.thread = Some(thread::spawn(move || script(start, ctx)));
         }
         fn on_stop(&mut self) {
-            lock(&self.calls.log).push(("stop".into(), Instant::now()));
+            self.calls.record("stop");
             if let Some(thread) = self.thread.take() {
                 let _ = thread.join();
             }
@@ -791,10 +462,16 @@ pub(crate) mod tests {
         }
     }
 
+    /// A receiver running `script`, whose calls are logged with the time of `clock`.
     fn script_receiver(
+        clock: &ManualClock,
         script: impl Fn(usize, ReceiverContext<u32>) + Send + Sync + 'static,
     ) -> (Box<dyn Receiver<u32>>, Arc<Calls>) {
-        let calls = Arc::new(Calls::default());
+        let calls = Arc::new(Calls {
+            clock: clock.clone(),
+            log: Mutex::new(Vec::new()),
+            starts: AtomicUsize::new(0),
+        });
         let receiver = ScriptReceiver {
             calls: Arc::clone(&calls),
             script: Arc::new(script),
@@ -804,15 +481,20 @@ pub(crate) mod tests {
     }
 
     fn recv_event(rx: &crossbeam_channel::Receiver<ReceiverEvent>) -> ReceiverEvent {
-        rx.recv_timeout(Duration::from_secs(5))
-            .expect("no receiver event within 5 s")
+        rx.recv_timeout(WAIT).expect("no receiver event in time")
+    }
+
+    #[test]
+    fn the_system_clock_is_the_default() {
+        assert!(!ReceiverSettings::default().clock.is_manual());
     }
 
     #[test]
     fn store_many_delivers_blocks_and_wakes_the_worker() {
+        let clock = manual_clock();
         let wakes = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&wakes);
-        let (receiver, _) = script_receiver(|_, ctx| {
+        let (receiver, _) = script_receiver(&clock, |_, ctx| {
             ctx.store_many(vec![1, 2, 3]);
             ctx.store_many(Vec::new());
             ctx.store_many(vec![4]);
@@ -821,78 +503,75 @@ pub(crate) mod tests {
         let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
             counter.fetch_add(1, Ordering::SeqCst);
         });
-        let handle = launch(receiver, 3, settings(100), tx, wake);
-        let got = collect(&handle, 4, Duration::from_secs(5));
+        let handle = launch(receiver, 3, settings(100, &clock), tx, wake);
+        let got = collect(&handle, 4, WAIT);
         assert_eq!(got, [1, 2, 3, 4]);
         assert_eq!(
             wakes.load(Ordering::SeqCst),
             2,
             "one wake per queued block, none for an empty one"
         );
-        handle.stop(Duration::from_secs(5));
+        handle.stop(WAIT);
         assert!(handle.is_stopped());
     }
 
     #[test]
-    fn store_flushes_full_blocks_and_by_time() {
-        let (receiver, _) = script_receiver(|_, ctx| {
+    fn store_flushes_full_blocks_and_the_rest_once_the_clock_passes_the_interval() {
+        let clock = manual_clock();
+        let (stored_tx, stored_rx) = crossbeam_channel::bounded(1);
+        let (receiver, _) = script_receiver(&clock, move |_, ctx| {
             for i in 0..(BLOCK_RECORDS as u32 + 10) {
                 ctx.store(i);
             }
+            let _ = stored_tx.send(());
         });
         let (tx, _rx) = events();
-        let handle = launch(receiver, 0, settings(100), tx, no_wake());
-        let first = Instant::now();
-        let mut blocks = Vec::new();
-        while blocks.iter().map(Vec::len).sum::<usize>() < BLOCK_RECORDS + 10
-            && first.elapsed() < Duration::from_secs(5)
-        {
-            match handle.try_recv() {
-                Some(block) => blocks.push(block),
-                None => thread::sleep(Duration::from_millis(2)),
-            }
-        }
-        // The full block, then the 10 leftover records once they have waited for the interval.
+        let handle = launch(receiver, 0, settings(100, &clock), tx, no_wake());
+        stored_rx
+            .recv_timeout(WAIT)
+            .expect("the script did not store");
+        let mut blocks = collect_blocks(&handle, BLOCK_RECORDS, WAIT);
+        // The 10 leftover records wait until the clock passes the interval; then the supervisor
+        // pushes them on its own, with no further store.
+        clock.advance(BLOCK_INTERVAL);
+        blocks.extend(collect_blocks(&handle, 10, WAIT));
         assert_eq!(
             blocks.iter().map(Vec::len).collect::<Vec<_>>(),
             [BLOCK_RECORDS, 10]
         );
         assert_eq!(blocks[1][9], BLOCK_RECORDS as u32 + 9);
-        assert!(
-            first.elapsed() < Duration::from_secs(1),
-            "time flush took {:?}",
-            first.elapsed()
-        );
-        handle.stop(Duration::from_secs(5));
+        handle.stop(WAIT);
     }
 
     #[test]
-    fn single_record_is_flushed_within_the_interval() {
-        let stored = Arc::new(Mutex::new(None));
-        let stored_at = Arc::clone(&stored);
-        let (receiver, _) = script_receiver(move |_, ctx| {
-            *lock(&stored_at) = Some(Instant::now());
+    fn a_single_record_is_flushed_once_the_clock_passes_the_interval() {
+        let clock = manual_clock();
+        let (stored_tx, stored_rx) = crossbeam_channel::bounded(1);
+        let (receiver, _) = script_receiver(&clock, move |_, ctx| {
             ctx.store(7);
+            let _ = stored_tx.send(());
         });
         let (tx, _rx) = events();
-        let handle = launch(receiver, 0, settings(100), tx, no_wake());
-        let got = collect(&handle, 1, Duration::from_secs(5));
-        let waited = lock(&stored).unwrap().elapsed();
-        assert_eq!(got, [7]);
-        assert!(
-            waited < Duration::from_millis(250),
-            "a record sat for {waited:?}"
-        );
-        handle.stop(Duration::from_secs(5));
+        let handle = launch(receiver, 0, settings(100, &clock), tx, no_wake());
+        stored_rx
+            .recv_timeout(WAIT)
+            .expect("the script did not store");
+        clock.advance(BLOCK_INTERVAL - crate::time::Duration::milliseconds(1));
+        let_ticks_pass();
+        assert!(handle.try_recv().is_none(), "pushed before the interval");
+        clock.advance(crate::time::Duration::milliseconds(1));
+        assert_eq!(collect(&handle, 1, WAIT), [7]);
+        handle.stop(WAIT);
     }
 
     #[test]
     fn events_are_started_then_stopped_and_stop_is_idempotent_and_bounded() {
-        let (receiver, calls) = script_receiver(|_, ctx| {
+        let clock = manual_clock();
+        let (receiver, calls) = script_receiver(&clock, |_, ctx| {
             ctx.store(1);
         });
         let (tx, rx) = events();
-        let handle = launch(receiver, 5, settings(100), tx, no_wake());
+        let handle = launch(receiver, 5, settings(100, &clock), tx, no_wake());
         let ReceiverEvent::Started(info) = recv_event(&rx) else {
             panic!("expected Started first")
         };
@@ -907,14 +586,10 @@ pub(crate) mod tests {
                 last_error_time: -1,
             }
         );
-        let began = Instant::now();
-        handle.stop(Duration::from_secs(5));
-        handle.stop(Duration::from_secs(5));
-        assert!(
-            began.elapsed() < Duration::from_secs(2),
-            "stop took {:?}",
-            began.elapsed()
-        );
+        // Bounded: the supervisor thread ends within the (generous) timeout of each stop.
+        handle.stop(WAIT);
+        assert!(handle.is_stopped());
+        handle.stop(WAIT);
         assert!(handle.is_stopped());
         let ReceiverEvent::Stopped(info) = recv_event(&rx) else {
             panic!("expected Stopped")
@@ -926,13 +601,15 @@ pub(crate) mod tests {
             "a second stop must not emit a second event"
         );
         assert_eq!(calls.names(), ["start", "stop"]);
-        // The record stored before the stop is flushed into the queue by stop.
-        assert_eq!(collect(&handle, 1, Duration::from_secs(1)), [1]);
+        // The record stored before the stop is flushed into the queue by stop, though the clock
+        // never passed the block interval.
+        assert_eq!(collect(&handle, 1, WAIT), [1]);
     }
 
     #[test]
     fn restart_calls_on_stop_then_on_start_after_the_delay() {
-        let (receiver, calls) = script_receiver(|start, ctx| {
+        let clock = manual_clock();
+        let (receiver, calls) = script_receiver(&clock, |start, ctx| {
             ctx.store_many(vec![start as u32]);
             if start == 0 {
                 ctx.restart("first connection ended");
@@ -941,15 +618,7 @@ pub(crate) mod tests {
             }
         });
         let (tx, rx) = events();
-        let handle = launch(receiver, 1, settings(200), tx, no_wake());
-        assert_eq!(collect(&handle, 2, Duration::from_secs(5)), [0, 1]);
-        let log = lock(&calls.log).clone();
-        let names: Vec<_> = log.iter().map(|(name, _)| name.as_str()).collect();
-        assert_eq!(names, ["start", "stop", "start"]);
-        let gap = log[2].1 - log[1].1;
-        assert!(gap >= Duration::from_millis(200), "restarted after {gap:?}");
-        assert!(gap < Duration::from_secs(2), "restarted after {gap:?}");
-
+        let handle = launch(receiver, 1, settings(200, &clock), tx, no_wake());
         assert!(matches!(recv_event(&rx), ReceiverEvent::Started(_)));
         match recv_event(&rx) {
             ReceiverEvent::Stopped(info) => {
@@ -957,26 +626,38 @@ pub(crate) mod tests {
             }
             other => panic!("expected Stopped, got {other:?}"),
         }
+        // No new start while the clock has not passed the delay.
+        let_ticks_pass();
+        clock.advance(crate::time::Duration::milliseconds(199));
+        let_ticks_pass();
+        assert_eq!(calls.names(), ["start", "stop"]);
+        clock.advance(crate::time::Duration::milliseconds(1));
         assert!(matches!(recv_event(&rx), ReceiverEvent::Started(_)));
-        handle.stop(Duration::from_secs(5));
+        assert_eq!(collect(&handle, 2, WAIT), [0, 1]);
+        let log = lock(&calls.log).clone();
+        let names: Vec<_> = log.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["start", "stop", "start"]);
+        // Exactly the delay on the receiver's clock, which moved only when the test moved it.
+        assert_eq!(
+            log[2].1 - log[1].1,
+            crate::time::Duration::milliseconds(200)
+        );
+
+        handle.stop(WAIT);
         assert!(matches!(recv_event(&rx), ReceiverEvent::Stopped(_)));
         assert_eq!(calls.starts.load(Ordering::SeqCst), 2);
     }
 
     #[test]
-    fn stop_during_the_restart_delay_is_prompt() {
-        let (receiver, calls) = script_receiver(|_, ctx| ctx.restart("going away"));
+    fn stop_during_the_restart_delay_does_not_wait_for_the_delay() {
+        let clock = manual_clock();
+        let (receiver, calls) = script_receiver(&clock, |_, ctx| ctx.restart("going away"));
         let (tx, rx) = events();
-        let handle = launch(receiver, 0, settings(60_000), tx, no_wake());
+        let handle = launch(receiver, 0, settings(60_000, &clock), tx, no_wake());
         assert!(matches!(recv_event(&rx), ReceiverEvent::Started(_)));
         assert!(matches!(recv_event(&rx), ReceiverEvent::Stopped(_)));
-        let began = Instant::now();
-        handle.stop(Duration::from_secs(5));
-        assert!(
-            began.elapsed() < Duration::from_secs(1),
-            "stop took {:?}",
-            began.elapsed()
-        );
+        // The clock never moves, so the delay never passes: only the stop can end the wait.
+        handle.stop(WAIT);
         assert!(handle.is_stopped());
         assert_eq!(calls.names(), ["start", "stop"]);
         assert!(
@@ -987,18 +668,20 @@ pub(crate) mod tests {
 
     #[test]
     fn report_error_and_stop_from_the_receiver() {
-        let (receiver, calls) = script_receiver(|_, ctx| {
+        let clock = manual_clock();
+        let (receiver, calls) = script_receiver(&clock, |_, ctx| {
             ctx.report_error("bad record");
             ctx.stop("done reading");
         });
         let (tx, rx) = events();
-        let handle = launch(receiver, 2, settings(100), tx, no_wake());
+        let handle = launch(receiver, 2, settings(100, &clock), tx, no_wake());
         assert!(matches!(recv_event(&rx), ReceiverEvent::Started(_)));
         match recv_event(&rx) {
             ReceiverEvent::Error(info) => {
                 assert_eq!(info.last_error_message, "bad record");
                 assert!(info.active);
-                assert!(info.last_error_time > 0);
+                // The time of the receiver's clock, not of the wall clock.
+                assert_eq!(info.last_error_time, clock.now().as_millis() as i64);
             }
             other => panic!("expected Error, got {other:?}"),
         }
@@ -1006,21 +689,22 @@ pub(crate) mod tests {
             ReceiverEvent::Stopped(info) => assert_eq!(info.last_error_message, "done reading"),
             other => panic!("expected Stopped, got {other:?}"),
         }
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + WAIT;
         while !handle.is_stopped() && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(5));
         }
         assert!(handle.is_stopped());
-        handle.stop(Duration::from_secs(1));
+        handle.stop(WAIT);
         assert_eq!(calls.names(), ["start", "stop"]);
         assert!(rx.try_recv().is_err());
     }
 
     #[test]
     fn store_many_waits_on_a_full_queue_and_gives_up_when_stopped() {
+        let clock = manual_clock();
         let pushed = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&pushed);
-        let (receiver, _) = script_receiver(move |_, ctx| {
+        let (receiver, _) = script_receiver(&clock, move |_, ctx| {
             for i in 0..100 {
                 if ctx.is_stopped() {
                     break;
@@ -1031,12 +715,12 @@ pub(crate) mod tests {
         });
         let (tx, _rx) = events();
         let settings = ReceiverSettings {
-            restart_delay: Duration::from_millis(100),
             queue_blocks: 4,
+            ..settings(100, &clock)
         };
         let handle = launch(receiver, 0, settings, tx, no_wake());
         let wait_for = |count: usize| {
-            let deadline = Instant::now() + Duration::from_secs(5);
+            let deadline = Instant::now() + WAIT;
             while pushed.load(Ordering::SeqCst) < count && Instant::now() < deadline {
                 thread::sleep(Duration::from_millis(2));
             }
@@ -1049,13 +733,10 @@ pub(crate) mod tests {
         wait_for(5);
         thread::sleep(Duration::from_millis(50));
         assert_eq!(pushed.load(Ordering::SeqCst), 5);
-        let began = Instant::now();
-        handle.stop(Duration::from_secs(5));
-        assert!(
-            began.elapsed() < Duration::from_secs(1),
-            "stop took {:?}",
-            began.elapsed()
-        );
+        // on_stop joins the script's thread, which is blocked in store_many: the supervisor can
+        // only end if that store gives up.
+        handle.stop(WAIT);
+        assert!(handle.is_stopped());
         let mut rest = Vec::new();
         while let Some(block) = handle.try_recv() {
             rest.extend(block);
@@ -1075,8 +756,9 @@ pub(crate) mod tests {
                 "Failing".into()
             }
         }
+        let clock = manual_clock();
         let (tx, rx) = events();
-        let handle = launch(Box::new(Failing), 4, settings(100), tx, no_wake());
+        let handle = launch(Box::new(Failing), 4, settings(100, &clock), tx, no_wake());
         assert!(matches!(recv_event(&rx), ReceiverEvent::Started(_)));
         match recv_event(&rx) {
             ReceiverEvent::Stopped(info) => {
@@ -1084,15 +766,16 @@ pub(crate) mod tests {
             }
             other => panic!("expected Stopped, got {other:?}"),
         }
-        handle.stop(Duration::from_secs(5));
+        handle.stop(WAIT);
         assert!(handle.is_stopped());
     }
 
     #[test]
     fn dropping_the_handle_stops_the_receiver() {
-        let (receiver, calls) = script_receiver(|_, _| {});
+        let clock = manual_clock();
+        let (receiver, calls) = script_receiver(&clock, |_, _| {});
         let (tx, rx) = events();
-        let handle = launch(receiver, 0, settings(100), tx, no_wake());
+        let handle = launch(receiver, 0, settings(100, &clock), tx, no_wake());
         assert!(matches!(recv_event(&rx), ReceiverEvent::Started(_)));
         drop(handle);
         assert!(matches!(recv_event(&rx), ReceiverEvent::Stopped(_)));

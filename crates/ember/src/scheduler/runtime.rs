@@ -11,7 +11,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::context::Context;
 use crate::error::Error;
-use crate::receiver::supervisor::ReceiverEvent;
+use crate::receiver::event::ReceiverEvent;
 use crate::scheduler::clock::Clock;
 use crate::scheduler::listener::{BatchInfo, Event, ListenerBus, OutputOperationInfo};
 use crate::time::{Duration, Time};
