@@ -27,6 +27,7 @@
 
 pub(crate) mod commit;
 pub(crate) mod framed;
+pub(crate) mod shape;
 pub(crate) mod state_files;
 pub(crate) mod wal;
 
@@ -38,6 +39,7 @@ use crate::exec::Tick;
 use crate::time::{Duration, Time};
 
 pub(crate) use commit::Commit;
+pub(crate) use shape::GraphShape;
 pub(crate) use state_files::{Entries, Restored, WriteKind};
 
 /// A stateful stream writes its whole state at every this many checkpoints, and only its changes

@@ -44,7 +44,7 @@ pub(crate) struct Plan {
     /// Recovery: the last committed batch and the zero time of the run that committed it.
     pub(crate) resume: Option<(Time, Time)>,
     /// The graph's shape, recorded in commits.
-    pub(crate) shape: Vec<String>,
+    pub(crate) shape: crate::checkpoint::GraphShape,
     /// Ids of the stateful streams, recorded in commits.
     pub(crate) stateful: Vec<usize>,
     /// Their partitions, recorded in commits.
