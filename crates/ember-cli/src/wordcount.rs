@@ -240,23 +240,14 @@ pub fn run(args: Args) -> Result<()> {
         }
         Some(dir) => {
             // `create` always runs (ember checkpoints data, not code); the newest checkpoint in
-            // `dir`, if any, is then restored into the graph it built.
-            let mut failed = None;
-            let recovered = StreamingContext::get_or_create(dir, || {
+            // `dir`, if any, is then restored into the graph it built. A checkpoint that cannot
+            // be read or does not fit is an error naming the directory.
+            StreamingContext::get_or_create(dir, || -> Result<StreamingContext> {
                 let ssc = StreamingContext::new(&ctx, args.batch)?;
                 ssc.checkpoint(dir)?;
-                define(&ssc, &args).map_err(|e| {
-                    let message = format!("{e:#}");
-                    failed = Some(e);
-                    ember::Error::InvalidArgument(message)
-                })?;
+                define(&ssc, &args)?;
                 Ok(ssc)
-            });
-            if let Some(e) = failed {
-                return Err(e);
-            }
-            // A checkpoint that cannot be read or does not fit is an error naming the directory.
-            recovered?
+            })?
         }
     };
     crate::run_until_stopped(&ssc, args.duration)

@@ -913,3 +913,91 @@ fn stop_inside_foreach_rdd_returns() {
     let status = status.expect("stop() inside foreach_rdd did not return within 30 s (deadlock)");
     assert!(status.success(), "child failed: {status}");
 }
+
+// A context, its graph and what the graph holds are freed once the program drops its handles.
+// Each test below gives a large payload to the context's closures and listeners, then checks
+// that the test's own handle on the payload is the only one left.
+
+/// A listener that only holds `payload`: the context keeps its listeners for as long as it
+/// lives, so the payload is freed only with the context itself.
+struct Holds {
+    _payload: Arc<Vec<u8>>,
+}
+
+impl StreamingListener for Holds {}
+
+fn payload() -> Arc<Vec<u8>> {
+    Arc::new(vec![7u8; 1 << 20])
+}
+
+#[test]
+fn a_context_that_ran_is_freed_after_stop_with_its_closures_and_listeners() {
+    let payload = payload();
+    let (_turn, ctx) = setup("local[2]");
+    let (ssc, clock) = manual(&ctx, sec());
+    ssc.add_streaming_listener(Holds {
+        _payload: payload.clone(),
+    });
+    let p = payload.clone();
+    let shifted = queue_input(&ssc, vec![vec![1, 2]]).map(move |x| x + i32::from(p[0]));
+    let p = payload.clone();
+    shifted
+        .foreach_rdd(move |rdd, _| assert!(rdd.count() <= p.len() as u64))
+        .unwrap();
+    let out = sink(&shifted);
+    ssc.start().unwrap();
+    clock.set(Time::from_millis(1000));
+    wait_for(&out, 1);
+    assert_eq!(out.lock().unwrap()[0].1, [8, 9]);
+    ssc.stop(false, false).unwrap();
+    // The program still holds the context and a stream (whose `map` closure has the payload).
+    assert!(Arc::strong_count(&payload) > 1);
+    drop(shifted);
+    drop(ssc);
+    assert_eq!(Arc::strong_count(&payload), 1);
+}
+
+#[test]
+fn a_context_never_started_is_freed_when_dropped() {
+    let payload = payload();
+    let (_turn, ctx) = setup("local[2]");
+    let ssc = StreamingContext::new(&ctx, sec()).unwrap();
+    ssc.add_streaming_listener(Holds {
+        _payload: payload.clone(),
+    });
+    let p = payload.clone();
+    queue_input(&ssc, vec![vec![1]])
+        .map(move |x| x + i32::from(p[0]))
+        .foreach_rdd(|_, _| {})
+        .unwrap();
+    assert!(Arc::strong_count(&payload) > 1);
+    drop(ssc);
+    assert_eq!(Arc::strong_count(&payload), 1);
+}
+
+#[test]
+fn an_output_holding_its_own_context_does_not_keep_it_alive_after_stop() {
+    let payload = payload();
+    let (_turn, ctx) = setup("local[2]");
+    let (ssc, clock) = manual(&ctx, sec());
+    ssc.add_streaming_listener(Holds {
+        _payload: payload.clone(),
+    });
+    // As a job that may stop its context does: the closure holds the context.
+    let (me, p) = (ssc.clone(), payload.clone());
+    let states: Sink<StreamingContextState> = Arc::default();
+    let seen = states.clone();
+    queue_input(&ssc, vec![vec![1]])
+        .foreach_rdd(move |_, time| {
+            assert!(!p.is_empty());
+            seen.lock().unwrap().push((time, vec![me.state()]));
+        })
+        .unwrap();
+    ssc.start().unwrap();
+    clock.set(Time::from_millis(1000));
+    wait_for(&states, 1);
+    assert_eq!(states.lock().unwrap()[0].1, [StreamingContextState::Active]);
+    ssc.stop(false, false).unwrap();
+    drop(ssc);
+    assert_eq!(Arc::strong_count(&payload), 1);
+}

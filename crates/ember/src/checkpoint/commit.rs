@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::GraphShape;
 use crate::checkpoint::framed::{self, Kind};
 use crate::error::{Error, Result};
 use crate::time::{Duration, Time};
 
 /// Bumped when the record's layout changes incompatibly.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// What a checkpoint remembers besides the state files.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -26,8 +27,9 @@ pub(crate) struct Commit {
     pub(crate) zero: Time,
     /// The batch interval.
     pub(crate) batch: Duration,
-    /// The stream graph's shape, one line per node and output (operation names, parents, slides).
-    pub(crate) shape: Vec<String>,
+    /// The stream graph's shape, one entry per node and output (operation names, parents,
+    /// slides).
+    pub(crate) shape: GraphShape,
     /// Ids of the stateful streams whose state files belong to this commit.
     pub(crate) stateful: Vec<usize>,
     /// Partitions of each stateful stream (a restore with the same partitions and workers reads
@@ -42,7 +44,7 @@ pub(crate) struct Commit {
 }
 
 impl Commit {
-    pub(crate) fn new(time: Time, zero: Time, batch: Duration, shape: Vec<String>) -> Self {
+    pub(crate) fn new(time: Time, zero: Time, batch: Duration, shape: GraphShape) -> Self {
         Commit {
             format: FORMAT,
             time,
@@ -167,11 +169,13 @@ mod tests {
     use super::*;
 
     fn commit(ms: u64) -> Commit {
+        let mut shape = GraphShape::default();
+        shape.push_stream(0, "socket_text_stream", vec![], Duration::seconds(1));
         Commit::new(
             Time::from_millis(ms),
             Time::from_millis(0),
             Duration::seconds(1),
-            vec!["0:socket_text_stream:[]:1000".into()],
+            shape,
         )
     }
 

@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use crate::checkpoint::source::SourceCheckpoint;
 use crate::checkpoint::state_files;
-use crate::checkpoint::{Checkpointing, Commit, Entries, KEEP_COMMITS, WriteKind, commit};
+use crate::checkpoint::{
+    Checkpointing, Commit, Entries, GraphShape, KEEP_COMMITS, WriteKind, commit,
+};
 use crate::time::{Duration, Time};
 
 /// What every commit of a run records about its stream graph.
@@ -19,7 +21,7 @@ pub(crate) struct GraphRecord {
     /// The batch interval.
     pub(crate) batch: Duration,
     /// The graph's shape, compared with the program's at restore.
-    pub(crate) shape: Vec<String>,
+    pub(crate) shape: GraphShape,
     /// Ids of the stateful streams, whose state files each commit names.
     pub(crate) stateful: Vec<usize>,
     /// The stateful streams' partitions, by stream id.

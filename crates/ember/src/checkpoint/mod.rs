@@ -28,6 +28,7 @@
 pub(crate) mod commit;
 mod committer;
 pub(crate) mod framed;
+pub(crate) mod shape;
 mod source;
 pub(crate) mod state_files;
 pub(crate) mod wal;
@@ -40,6 +41,7 @@ use crate::time::{Duration, Time};
 
 pub(crate) use commit::Commit;
 pub(crate) use committer::{Committer, GraphRecord};
+pub(crate) use shape::GraphShape;
 pub(crate) use source::SourceCheckpoint;
 pub(crate) use state_files::{Entries, Restored, WriteKind};
 

@@ -68,6 +68,43 @@ pub struct DStream<T: Data> {
     pub(crate) retained: slice::Retained<T>,
 }
 
+/// What the graph keeps of a stream: how to build it, without its context.
+///
+/// Nodes and output operations hold their parents as `Upstream`s, never as [`DStream`]s. The
+/// context owns its output operations, which own their nodes and, through them, every node
+/// upstream; if those held the context back, no context would ever be freed (nor the closures,
+/// queues and restored state its graph holds). With this, the program's own handles (its
+/// `StreamingContext`s and `DStream`s) are what keeps a context alive.
+pub(crate) struct Upstream<T: Data> {
+    pub(crate) node: Arc<dyn Node<T>>,
+    pub(crate) meta: Arc<Meta>,
+    pub(crate) retained: slice::Retained<T>,
+}
+
+impl<T: Data> Clone for Upstream<T> {
+    fn clone(&self) -> Self {
+        Upstream {
+            node: self.node.clone(),
+            meta: self.meta.clone(),
+            retained: self.retained.clone(),
+        }
+    }
+}
+
+impl<T: Data> Upstream<T> {
+    /// The stream's part of the dataflow, built once per worker.
+    pub(crate) fn flow<'s>(&self, b: &mut Builder<'s>) -> Flow<'s, T> {
+        let node = self.node.clone();
+        let meta = self.meta.clone();
+        let retained = self.retained.clone();
+        b.memo(meta.id, move |b| {
+            let flow = node.build(b, &meta);
+            slice::retain(b, &flow, &meta, &retained);
+            flow
+        })
+    }
+}
+
 impl<T: Data> Clone for DStream<T> {
     fn clone(&self) -> Self {
         DStream {
@@ -120,16 +157,13 @@ impl<T: Data> DStream<T> {
         self.ssc.set_checkpoint_interval(self.meta.id, interval)
     }
 
-    /// The stream's part of the dataflow, built once per worker.
-    pub(crate) fn flow<'s>(&self, b: &mut Builder<'s>) -> Flow<'s, T> {
-        let node = self.node.clone();
-        let meta = self.meta.clone();
-        let retained = self.retained.clone();
-        b.memo(meta.id, move |b| {
-            let flow = node.build(b, &meta);
-            slice::retain(b, &flow, &meta, &retained);
-            flow
-        })
+    /// The stream as a parent of a node or an output: without the context (see [`Upstream`]).
+    pub(crate) fn upstream(&self) -> Upstream<T> {
+        Upstream {
+            node: self.node.clone(),
+            meta: self.meta.clone(),
+            retained: self.retained.clone(),
+        }
     }
 
     /// A new stream computed from `parents` by `node`.

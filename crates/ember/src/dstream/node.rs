@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::data::Data;
-use crate::dstream::{DStream, Meta, Node};
+use crate::dstream::{DStream, Meta, Node, Upstream};
 use crate::exec::{BatchLogic, Builder, Flow, Route};
 use crate::scheduler::Tick;
 
@@ -34,7 +34,7 @@ impl WorkerInfo {
 
 /// A per-record transformation: `f(partition, record, out)`.
 pub(crate) struct NarrowNode<S: Data, T, F> {
-    pub(crate) parent: DStream<S>,
+    pub(crate) parent: Upstream<S>,
     pub(crate) name: &'static str,
     pub(crate) f: Arc<F>,
     pub(crate) _out: PhantomData<fn() -> T>,
@@ -48,7 +48,7 @@ where
 {
     pub(crate) fn new(parent: &DStream<S>, name: &'static str, f: F) -> Self {
         NarrowNode {
-            parent: parent.clone(),
+            parent: parent.upstream(),
             name,
             f: Arc::new(f),
             _out: PhantomData,
@@ -72,7 +72,7 @@ where
 
 /// A per-batch operation; `make` creates the logic on each worker.
 pub(crate) struct BatchNode<S: Data, T, M> {
-    pub(crate) parent: DStream<S>,
+    pub(crate) parent: Upstream<S>,
     pub(crate) name: &'static str,
     pub(crate) route: Route,
     pub(crate) make: M,
@@ -82,7 +82,7 @@ pub(crate) struct BatchNode<S: Data, T, M> {
 impl<S: Data, T: Data, M> BatchNode<S, T, M> {
     pub(crate) fn new(parent: &DStream<S>, name: &'static str, route: Route, make: M) -> Self {
         BatchNode {
-            parent: parent.clone(),
+            parent: parent.upstream(),
             name,
             route,
             make,

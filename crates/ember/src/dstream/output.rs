@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::data::Data;
 use crate::dstream::node::{OnDriver, into_partitions};
-use crate::dstream::{DStream, Meta};
+use crate::dstream::{DStream, Meta, Upstream};
 use crate::error::Result;
 use crate::exec::{BatchLogic, Builder, OutputNode, Route};
 use crate::rdd::Rdd;
@@ -23,7 +23,7 @@ type Action<T> = Arc<dyn Fn(Rdd<T>, Time, &Runtime) -> Result<(), String> + Send
 const DASHES: &str = "-------------------------------------------";
 
 struct GatherOutput<T: Data> {
-    parent: DStream<T>,
+    parent: Upstream<T>,
     op: usize,
     name: &'static str,
     /// Keep at most this many records per partition (`print` needs only `num + 1`).
@@ -120,7 +120,7 @@ pub(crate) fn format_batch<T: Debug>(time_line: &str, first: &[T], num: usize) -
 
 impl<T: Data> DStream<T> {
     fn output(&self, name: &'static str, limit: Option<usize>, action: Action<T>) -> Result<()> {
-        let parent = self.clone();
+        let parent = self.upstream();
         self.ssc
             .register_output(name, &self.meta, move |op| GatherOutput {
                 parent,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Data, Key};
 use crate::dstream::node::NarrowNode;
-use crate::dstream::{DStream, Meta, Node};
+use crate::dstream::{DStream, Meta, Node, Upstream};
 use crate::exec::{BatchLogic, Builder, Flow, Route};
 use crate::hash::stable_hash;
 use crate::rdd::join_rows;
@@ -72,8 +72,8 @@ impl<K: Key, V: Data> DStream<(K, V)> {
             .max(1);
         let poison = crate::dstream::transformed::two_stream_poison(self, other);
         let node = Cogroup {
-            left: self.clone(),
-            right: other.clone(),
+            left: self.upstream(),
+            right: other.upstream(),
             partitions: n,
         };
         self.ssc.new_stream(
@@ -134,8 +134,8 @@ pub(crate) enum Side<A, B> {
 }
 
 struct Cogroup<K: Data, V: Data, W: Data> {
-    left: DStream<(K, V)>,
-    right: DStream<(K, W)>,
+    left: Upstream<(K, V)>,
+    right: Upstream<(K, W)>,
     partitions: usize,
 }
 

@@ -3,11 +3,11 @@
 use std::cell::Cell;
 
 use crate::data::Data;
-use crate::dstream::{DStream, Meta, Node};
+use crate::dstream::{DStream, Meta, Node, Upstream};
 use crate::exec::{Builder, Flow};
 
 struct Repartitioned<T: Data> {
-    parent: DStream<T>,
+    parent: Upstream<T>,
     partitions: usize,
 }
 
@@ -34,7 +34,7 @@ impl<T: Data> DStream<T> {
     pub fn repartition(&self, partitions: usize) -> DStream<T> {
         let partitions = partitions.max(1);
         let node = Repartitioned {
-            parent: self.clone(),
+            parent: self.upstream(),
             partitions,
         };
         self.derive(

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::data::Data;
 use crate::dstream::node::{OnDriver, into_partitions};
 use crate::dstream::pair::Side;
-use crate::dstream::{DStream, Meta, Node};
+use crate::dstream::{DStream, Meta, Node, Upstream};
 use crate::exec::{Builder, Flow, Route};
 use crate::rdd::Rdd;
 use crate::time::Time;
@@ -32,7 +32,7 @@ where
 }
 
 struct Transformed<T: Data, U: Data> {
-    parent: DStream<T>,
+    parent: Upstream<T>,
     f: TransformFn<T, U>,
 }
 
@@ -62,8 +62,8 @@ impl<T: Data, U: Data> Node<U> for Transformed<T, U> {
 }
 
 struct Transformed2<A: Data, B: Data, U: Data> {
-    left: DStream<A>,
-    right: DStream<B>,
+    left: Upstream<A>,
+    right: Upstream<B>,
     f: Transform2Fn<A, B, U>,
 }
 
@@ -139,7 +139,7 @@ impl<T: Data> DStream<T> {
         f: impl Fn(Rdd<T>, Time) -> Rdd<U> + Send + Sync + 'static,
     ) -> DStream<U> {
         let node = Transformed {
-            parent: self.clone(),
+            parent: self.upstream(),
             f: Arc::new(f),
         };
         self.derive(
@@ -169,8 +169,8 @@ impl<T: Data> DStream<T> {
     ) -> DStream<U> {
         let poison = two_stream_poison(self, other);
         let node = Transformed2 {
-            left: self.clone(),
-            right: other.clone(),
+            left: self.upstream(),
+            right: other.upstream(),
             f: Arc::new(f),
         };
         self.ssc.new_stream(

@@ -2,12 +2,12 @@
 //! partitions are the first stream's, then the second's, and so on, as Spark's `UnionRDD`.
 
 use crate::data::Data;
-use crate::dstream::{DStream, Meta, Node};
+use crate::dstream::{DStream, Meta, Node, Upstream};
 use crate::exec::{Builder, Flow};
 use crate::streaming::StreamingContext;
 
 struct Union<T: Data> {
-    parents: Vec<DStream<T>>,
+    parents: Vec<Upstream<T>>,
 }
 
 impl<T: Data> Node<T> for Union<T> {
@@ -54,7 +54,7 @@ pub(crate) fn union_all<T: Data>(ssc: &StreamingContext, streams: &[DStream<T>])
     let partitions = streams.iter().map(|s| s.meta.partitions).sum();
     let metas: Vec<&Meta> = streams.iter().map(|s| &*s.meta).collect();
     let node = Union {
-        parents: streams.to_vec(),
+        parents: streams.iter().map(DStream::upstream).collect(),
     };
     ssc.new_stream("union", slide, partitions, &metas, poison, node)
 }

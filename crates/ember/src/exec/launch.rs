@@ -9,6 +9,7 @@ use timely::dataflow::operators::vec::Broadcast;
 use timely::dataflow::{InputHandle, ProbeHandle};
 use timely::worker::Worker;
 
+use crate::checkpoint::GraphShape;
 use crate::conf::Master;
 use crate::error::{Error, Result};
 use crate::exec::build::Builder;
@@ -43,7 +44,7 @@ pub(crate) struct Plan {
     /// Recovery: the last committed batch and the zero time of the run that committed it.
     pub(crate) resume: Option<(Time, Time)>,
     /// The graph's shape, recorded in commits.
-    pub(crate) shape: Vec<String>,
+    pub(crate) shape: GraphShape,
     /// Ids of the stateful streams, recorded in commits.
     pub(crate) stateful: Vec<usize>,
     /// Their partitions, recorded in commits.

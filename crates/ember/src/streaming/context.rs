@@ -1,58 +1,29 @@
-//! [`StreamingContext`]: builds the stream graph, starts it on timely, stops it.
+//! [`StreamingContext`]: what a context is made of, its settings, and how streams join its graph.
+//!
+//! The rest of the context lives next to this file: its lifecycle (`start`, `stop`, waiting) in
+//! `lifecycle.rs`, the input streams in `inputs.rs`, recovery from a checkpoint in `recovery.rs`,
+//! and the graph it builds in `graph.rs`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use crate::checkpoint::{self, Checkpointing, Recovered};
+use crate::checkpoint::Recovered;
 use crate::context::Context;
 use crate::data::Data;
-use crate::dstream::input::{InputNode, InputSource, QueueSource, ReceiverSource};
-use crate::dstream::{DStream, Meta, Node, RddQueue};
+use crate::dstream::{DStream, Meta, Node};
 use crate::error::{Error, Result};
-use crate::exec::{self, Execution, OutputNode, Plan};
-use crate::rdd::Rdd;
-use crate::receiver::Receiver;
+use crate::exec::OutputNode;
 use crate::scheduler::clock::{Clock, SystemClock};
-use crate::scheduler::listener::{ListenerBus, StreamingListener};
-use crate::scheduler::runtime::{Runtime, StopMode};
+use crate::scheduler::listener::StreamingListener;
 use crate::streaming::StreamingContextState;
-use crate::time::{Duration, Time};
-
-/// The started, not yet stopped, context of this process (Spark allows one per JVM).
-static ACTIVE: Mutex<Option<StreamingContext>> = Mutex::new(None);
+use crate::streaming::graph::Graph;
+use crate::streaming::lifecycle::Running;
+use crate::time::Duration;
 
 const AFTER_START: &str = "Adding new inputs, transformations, and output operations after starting a context is not supported";
 const AFTER_STOP: &str = "Adding new inputs, transformations, and output operations after stopping a context is not supported";
 
-fn lcm(a: u64, b: u64) -> u64 {
-    fn gcd(a: u64, b: u64) -> u64 {
-        if b == 0 { a } else { gcd(b, a % b) }
-    }
-    if a == 0 || b == 0 {
-        return a.max(b);
-    }
-    a / gcd(a, b) * b
-}
-
-/// Spark's `assertNoOtherContextIsActive`.
-fn refuse_if_active(active: &Option<StreamingContext>) -> Result<()> {
-    match active {
-        None => Ok(()),
-        Some(other) => {
-            let since = lock(&other.inner.running)
-                .as_ref()
-                .map(|r| r.started_at)
-                .unwrap_or_default();
-            Err(Error::IllegalState(format!(
-                "Only one StreamingContext may be started in this process. Currently running \
-                 StreamingContext was started at {}",
-                since.to_local_datetime_string()
-            )))
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -60,61 +31,26 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// transformations and output operations, then [`start`](StreamingContext::start) and
 /// [`await_termination`](StreamingContext::await_termination).
 ///
-/// Cloning is cheap; all clones are the same context.
+/// Cloning is cheap; all clones are the same context. The context, its graph and everything
+/// the graph holds (closures, queues, restored state) are freed once the program has dropped
+/// every clone of the context and every [`DStream`] made from it (and the context has stopped,
+/// if it was started).
 #[derive(Clone)]
 pub struct StreamingContext {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    ctx: Context,
-    batch: Duration,
-    clock: Arc<dyn Clock>,
-    state: Mutex<StreamingContextState>,
-    state_changed: Condvar,
-    graph: Mutex<Graph>,
-    listeners: Mutex<Vec<Arc<dyn StreamingListener>>>,
-    running: Mutex<Option<Running>>,
+pub(super) struct Inner {
+    pub(super) ctx: Context,
+    pub(super) batch: Duration,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) state: Mutex<StreamingContextState>,
+    pub(super) state_changed: Condvar,
+    pub(super) graph: Mutex<Graph>,
+    pub(super) listeners: Mutex<Vec<Arc<dyn StreamingListener>>>,
+    pub(super) running: Mutex<Option<Running>>,
     /// What `get_or_create` read back from the checkpoint directory.
-    recovered: Mutex<Option<Arc<Recovered>>>,
-}
-
-struct Running {
-    runtime: Arc<Runtime>,
-    execution: Execution,
-    started_at: Time,
-}
-
-#[derive(Default)]
-struct Graph {
-    next_node: usize,
-    next_input: usize,
-    outputs: Vec<Arc<dyn OutputNode>>,
-    /// One line per node and output, for the cluster handshake's fingerprint.
-    shape: Vec<String>,
-    remember: Option<Duration>,
-    checkpoint: Option<PathBuf>,
-    /// Streams with state written at checkpoints, with their default checkpoint interval; `None`
-    /// for streams (plain windows) that checkpoint when a directory is set but do not require one.
-    stateful: std::collections::BTreeMap<usize, Option<Duration>>,
-    /// Checkpoint intervals set with `DStream::checkpoint`.
-    checkpoint_intervals: std::collections::BTreeMap<usize, Duration>,
-    /// Receiver input streams (their blocks go through the write-ahead log when it is on).
-    receivers: usize,
-    /// Streams some output depends on: only they are built, so only they can have state.
-    reachable: std::collections::BTreeSet<usize>,
-    /// Partitions of every stream, by id.
-    partitions: std::collections::BTreeMap<usize, usize>,
-}
-
-impl Graph {
-    /// The stateful streams that run (those an output depends on), with their default intervals.
-    fn live_stateful(&self) -> impl Iterator<Item = (usize, Option<Duration>)> + '_ {
-        self.stateful
-            .iter()
-            .filter(|(id, _)| self.reachable.contains(id))
-            .map(|(id, d)| (*id, *d))
-    }
+    pub(super) recovered: Mutex<Option<Arc<Recovered>>>,
 }
 
 impl std::fmt::Debug for StreamingContext {
@@ -130,12 +66,60 @@ impl StreamingContext {
     /// A streaming context on `ctx` cutting input into batches of `batch_interval`.
     ///
     /// Unlike Spark, which accepts a zero interval and then spins, a zero interval is rejected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::{Conf, Context, Duration, StreamingContext};
+    ///
+    /// # let _turn = ember::testing::exclusive();
+    /// let sc = Context::get_or_create(Conf::new().set_master("local[2]"))?;
+    /// let ssc = StreamingContext::new(&sc, Duration::seconds(1))?;
+    /// assert_eq!(ssc.batch_duration(), Duration::seconds(1));
+    ///
+    /// let e = StreamingContext::new(&sc, Duration::milliseconds(0)).unwrap_err();
+    /// assert!(e.to_string().contains("Batch duration must be greater than 0 ms"));
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn new(ctx: &Context, batch_interval: Duration) -> Result<Self> {
         Self::with_clock(ctx, batch_interval, Arc::new(SystemClock))
     }
 
     /// A streaming context whose batch timer follows `clock`; with a
     /// [`ManualClock`](crate::scheduler::ManualClock) tests decide when batches close.
+    ///
+    /// # Examples
+    ///
+    /// A batch closes when the manual clock reaches its time:
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use ember::scheduler::ManualClock;
+    /// use ember::{Conf, Context, Duration, RddQueue, StreamingContext, Time};
+    ///
+    /// # let _turn = ember::testing::exclusive();
+    /// let sc = Context::get_or_create(Conf::new().set_master("local[2]"))?;
+    /// let clock = ManualClock::new(Time::from_millis(0));
+    /// let ssc = StreamingContext::with_clock(&sc, Duration::seconds(1), Arc::new(clock.clone()))?;
+    ///
+    /// let queue = RddQueue::new();
+    /// queue.push(sc.parallelize(vec![1, 2, 3], 2));
+    /// let batches = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = batches.clone();
+    /// ssc.queue_stream(queue, true, None)
+    ///     .foreach_rdd(move |rdd, time| sink.lock().unwrap().push((time, rdd.count())))?;
+    ///
+    /// ssc.start()?;
+    /// clock.set(Time::from_millis(1000));
+    /// let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    /// while batches.lock().unwrap().is_empty() {
+    ///     assert!(std::time::Instant::now() < deadline, "batch 1000 did not complete");
+    ///     std::thread::sleep(std::time::Duration::from_millis(5));
+    /// }
+    /// ssc.stop(false, false)?;
+    /// assert_eq!(batches.lock().unwrap()[0], (Time::from_millis(1000), 3));
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn with_clock(
         ctx: &Context,
         batch_interval: Duration,
@@ -167,29 +151,83 @@ impl StreamingContext {
     }
 
     /// The context this streaming context runs on (Spark's `sparkContext`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::{Conf, Context, Duration, StreamingContext};
+    ///
+    /// # let _turn = ember::testing::exclusive();
+    /// let sc = Context::get_or_create(Conf::new().set_master("local[2]"))?;
+    /// let ssc = StreamingContext::new(&sc, Duration::seconds(1))?;
+    /// let rdd = ssc.context().parallelize(vec![1, 2, 3], 2);
+    /// assert_eq!(rdd.count(), 3);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn context(&self) -> &Context {
         &self.inner.ctx
     }
 
     /// The batch interval.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::{Conf, Context, Duration, StreamingContext};
+    ///
+    /// # let _turn = ember::testing::exclusive();
+    /// let sc = Context::get_or_create(Conf::new().set_master("local[2]"))?;
+    /// let ssc = StreamingContext::new(&sc, Duration::milliseconds(500))?;
+    /// assert_eq!(ssc.batch_duration(), Duration::milliseconds(500));
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn batch_duration(&self) -> Duration {
         self.inner.batch
     }
 
     /// The lifecycle state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::testing::StreamTest;
+    /// use ember::{Duration, StreamingContextState};
+    ///
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let ssc = t.context();
+    /// assert_eq!(ssc.state(), StreamingContextState::Initialized);
+    /// t.collect(&t.input(vec![vec![1, 2]]))?;
+    /// ssc.start()?;
+    /// assert_eq!(ssc.state(), StreamingContextState::Active);
+    /// ssc.stop(false, false)?;
+    /// assert_eq!(ssc.state(), StreamingContextState::Stopped);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn state(&self) -> StreamingContextState {
         *lock(&self.inner.state)
-    }
-
-    /// The started and not yet stopped context of this process, if any.
-    pub fn get_active() -> Option<StreamingContext> {
-        lock(&ACTIVE).clone()
     }
 
     /// Keeps every stream's batches for at least `duration` (Spark's `remember`), on the driver,
     /// so that [`DStream::slice`] can return them. Unlike Spark, which keeps every stream's last
     /// batch anyway, ember keeps nothing unless asked: gathering every stream's batches costs
     /// memory and network in proportion to the data.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::testing::StreamTest;
+    /// use ember::{Duration, Time};
+    ///
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// t.context().remember(Duration::seconds(10))?;
+    /// let numbers = t.input(vec![vec![1, 2], vec![3]]);
+    /// t.collect(&numbers)?;
+    /// t.run(2)?;
+    /// let rdds = numbers.slice(Time::from_millis(1000), Time::from_millis(2000))?;
+    /// let counts: Vec<u64> = rdds.iter().map(|rdd| rdd.count()).collect();
+    /// assert_eq!(counts, [2, 1]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn remember(&self, duration: Duration) -> Result<()> {
         self.check_initialized()?;
         lock(&self.inner.graph).remember = Some(duration);
@@ -197,6 +235,20 @@ impl StreamingContext {
     }
 
     /// Sets the checkpoint directory, creating it if needed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::{Conf, Context, Duration, StreamingContext};
+    ///
+    /// # let _turn = ember::testing::exclusive();
+    /// let sc = Context::get_or_create(Conf::new().set_master("local[2]"))?;
+    /// let ssc = StreamingContext::new(&sc, Duration::seconds(1))?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// ssc.checkpoint(dir.path().join("checkpoints"))?;
+    /// assert!(dir.path().join("checkpoints").is_dir());
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn checkpoint(&self, directory: impl AsRef<Path>) -> Result<()> {
         let dir = directory.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| {
@@ -211,12 +263,57 @@ impl StreamingContext {
     }
 
     /// The checkpoint directory, if set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::{Conf, Context, Duration, StreamingContext};
+    ///
+    /// # let _turn = ember::testing::exclusive();
+    /// let sc = Context::get_or_create(Conf::new().set_master("local[2]"))?;
+    /// let ssc = StreamingContext::new(&sc, Duration::seconds(1))?;
+    /// assert_eq!(ssc.checkpoint_dir(), None);
+    /// let dir = tempfile::tempdir().unwrap();
+    /// ssc.checkpoint(dir.path())?;
+    /// // The directory is kept as an absolute path.
+    /// assert_eq!(ssc.checkpoint_dir(), Some(dir.path().canonicalize().unwrap()));
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn checkpoint_dir(&self) -> Option<PathBuf> {
         lock(&self.inner.graph).checkpoint.clone()
     }
 
     /// Adds a listener. Added before start, it sees every event; added while running, it sees
     /// the events from then on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use ember::scheduler::{BatchInfo, StreamingListener};
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// #[derive(Clone, Default)]
+    /// struct CountBatches(Arc<AtomicUsize>);
+    ///
+    /// impl StreamingListener for CountBatches {
+    ///     fn on_batch_completed(&self, _info: &BatchInfo) {
+    ///         self.0.fetch_add(1, Ordering::SeqCst);
+    ///     }
+    /// }
+    ///
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let completed = CountBatches::default();
+    /// t.context().add_streaming_listener(completed.clone());
+    /// t.collect(&t.input(vec![vec![1], vec![2]]))?;
+    /// t.run(2)?;
+    /// // Events are delivered on their own thread; `stop` delivers those still queued.
+    /// t.stop()?;
+    /// assert_eq!(completed.0.load(Ordering::SeqCst), 2);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn add_streaming_listener(&self, listener: impl StreamingListener) {
         let listener: Arc<dyn StreamingListener> = Arc::new(listener);
         let mut listeners = lock(&self.inner.listeners);
@@ -226,160 +323,6 @@ impl StreamingContext {
         }
     }
 
-    /// Starts the stream: `Initialized → Active`.
-    ///
-    /// Fails with Spark's messages when there is no output operation, when another context of
-    /// this process is active, or when this one was stopped. A failed start leaves the context
-    /// stopped, as in Spark. Starting an active context only logs a warning.
-    pub fn start(&self) -> Result<()> {
-        let mut state = lock(&self.inner.state);
-        match *state {
-            StreamingContextState::Active => {
-                tracing::warn!("StreamingContext has already been started");
-                return Ok(());
-            }
-            StreamingContextState::Stopped => {
-                return Err(Error::IllegalState(
-                    "StreamingContext has already been stopped".into(),
-                ));
-            }
-            StreamingContextState::Initialized => {}
-        }
-        // As Spark's `assertNoOtherContextIsActive`, checked before anything else: a refused
-        // start leaves this context Initialized, so it can start once the other one stops.
-        refuse_if_active(&lock(&ACTIVE))?;
-        let outcome = self.start_locked();
-        *state = match outcome {
-            Ok(()) => StreamingContextState::Active,
-            Err(_) => StreamingContextState::Stopped,
-        };
-        drop(state);
-        self.inner.state_changed.notify_all();
-        outcome
-    }
-
-    fn start_locked(&self) -> Result<()> {
-        let mut active = lock(&ACTIVE);
-        refuse_if_active(&active)?;
-        if self.inner.ctx.is_stopped() {
-            return Err(Error::IllegalState(
-                "Cannot start a StreamingContext on a stopped Context".into(),
-            ));
-        }
-        let (outputs, fingerprint, nodes) = {
-            let graph = lock(&self.inner.graph);
-            if graph.outputs.is_empty() {
-                return Err(Error::Requirement(
-                    "No output operations registered, so nothing to execute".into(),
-                ));
-            }
-            (
-                graph.outputs.clone(),
-                crate::hash::stable_hash(&graph.shape),
-                graph.next_node,
-            )
-        };
-        // Every node is at most a few timely operators (routing, concatenation).
-        let settle_steps = (nodes / 3).clamp(2, 8);
-        let listeners = lock(&self.inner.listeners).clone();
-        let remember = lock(&self.inner.graph).remember;
-        let recovered = lock(&self.inner.recovered).clone();
-        let checkpointing = self.checkpointing(recovered.as_deref())?;
-        let runtime = Arc::new(Runtime::new(
-            remember,
-            self.inner.clock.clone(),
-            self.inner.ctx.clone(),
-            ListenerBus::new(listeners),
-            checkpointing,
-        ));
-        let started_at = self.inner.clock.now();
-        let (shape, stateful, state_partitions) = {
-            let graph = lock(&self.inner.graph);
-            let stateful: Vec<usize> = graph.live_stateful().map(|(id, _)| id).collect();
-            let partitions = stateful
-                .iter()
-                .filter_map(|id| Some((*id, *graph.partitions.get(id)?)))
-                .collect();
-            (graph.shape.clone(), stateful, partitions)
-        };
-        let plan = Arc::new(Plan {
-            outputs,
-            batch: self.inner.batch,
-            master: self.inner.ctx.master().clone(),
-            fingerprint,
-            connect_timeout: std::time::Duration::from_millis(
-                self.inner
-                    .ctx
-                    .conf()
-                    .get_millis(crate::conf::CLUSTER_CONNECT_TIMEOUT, 60_000)?,
-            ),
-            start: started_at,
-            settle_steps,
-            resume: recovered.as_ref().map(|r| (r.commit.time, r.commit.zero)),
-            shape,
-            stateful,
-            state_partitions,
-        });
-        if self
-            .inner
-            .ctx
-            .conf()
-            .get_bool(super::shutdown::STOP_GRACEFULLY_ON_SHUTDOWN, false)?
-        {
-            super::shutdown::install()?;
-        }
-        let execution = exec::launch(plan, runtime.clone())?;
-        *lock(&self.inner.running) = Some(Running {
-            runtime,
-            execution,
-            started_at,
-        });
-        *active = Some(self.clone());
-        Ok(())
-    }
-
-    /// The run's checkpointing: required by stateful streams (Spark's message otherwise), at the
-    /// least common multiple of their intervals (the batch interval when there are none, so that
-    /// directory listings and log positions are committed every batch).
-    fn checkpointing(&self, recovered: Option<&Recovered>) -> Result<Option<Arc<Checkpointing>>> {
-        let graph = lock(&self.inner.graph);
-        let Some(dir) = graph.checkpoint.clone() else {
-            let wal = self
-                .inner
-                .ctx
-                .conf()
-                .get_bool(crate::dstream::input::WAL_ENABLED, false)?;
-            if wal && graph.receivers > 0 {
-                return Err(Error::InvalidArgument(
-                    "Cannot enable receiver write-ahead log without checkpoint directory set. Please use streamingContext.checkpoint() to set the checkpoint directory. See documentation for more details."
-                        .into(),
-                ));
-            }
-            if graph.live_stateful().any(|(_, d)| d.is_some()) {
-                return Err(Error::Requirement(
-                    "The checkpoint directory has not been set. Please set it by StreamingContext.checkpoint()."
-                        .into(),
-                ));
-            }
-            return Ok(None);
-        };
-        let mut interval = self.inner.batch.as_millis();
-        for (id, default) in graph.live_stateful() {
-            if let Some(own) = graph.checkpoint_intervals.get(&id).or(default.as_ref()) {
-                interval = lcm(interval, own.as_millis());
-            }
-        }
-        let interval = Duration::milliseconds(interval);
-        tracing::info!(directory = %dir.display(), interval = %interval, "checkpointing");
-        let (state, sources) = match recovered {
-            Some(r) => (r.state.clone(), r.commit.sources.clone()),
-            None => Default::default(),
-        };
-        Ok(Some(Arc::new(Checkpointing::new(
-            dir, interval, state, sources,
-        ))))
-    }
-
     /// Marks stream `id` as having state that its logic writes at checkpoint times (with a
     /// `checkpoint::ShareWriter`) and restores from `Checkpointing::restored`. With
     /// `Some(default_interval)` the stream requires a checkpoint directory (Spark's
@@ -387,9 +330,7 @@ impl StreamingContext {
     /// [`DStream::checkpoint`](crate::DStream::checkpoint) says otherwise; with `None` it is
     /// checkpointed only when a directory is set, at the other streams' interval.
     pub(crate) fn register_stateful(&self, id: usize, default_interval: Option<Duration>) {
-        lock(&self.inner.graph)
-            .stateful
-            .insert(id, default_interval);
+        lock(&self.inner.graph).set_stateful(id, default_interval);
     }
 
     /// Sets stream `id`'s checkpoint interval (validated by the caller).
@@ -400,253 +341,7 @@ impl StreamingContext {
                     .into(),
             ));
         }
-        lock(&self.inner.graph)
-            .checkpoint_intervals
-            .insert(id, interval);
-        Ok(())
-    }
-
-    /// Recovers a context from the checkpoint in `directory`, or creates one (Spark's
-    /// `StreamingContext.getOrCreate`).
-    ///
-    /// Spark deserializes the stream graph, closures included, from the checkpoint, so any code
-    /// change breaks recovery. ember checkpoints data only: `create` always runs and builds the
-    /// graph from today's code, and the newest checkpoint's data is restored into it — the state
-    /// of every stateful stream (re-partitioned if the number of workers changed), the batch
-    /// clock (batches due while the program was down run first, as in Spark), the directory
-    /// streams' lists of processed files and the receivers' write-ahead logs. Code that keeps the
-    /// stream graph's shape (the same operations in the same order) restores fine; a different
-    /// shape, or a checkpoint that cannot be read, is an error naming the directory and the
-    /// problem. Without a checkpoint, the context `create` made is returned; its checkpoint
-    /// directory is set to `directory` if `create` did not set one (as PySpark does).
-    pub fn get_or_create(
-        directory: impl AsRef<Path>,
-        create: impl FnOnce() -> Result<StreamingContext>,
-    ) -> Result<StreamingContext> {
-        Self::get_or_create_with(directory, create, false)
-    }
-
-    /// [`get_or_create`](Self::get_or_create), starting from scratch (with a warning) instead of
-    /// failing when the checkpoint cannot be read, if `create_on_error` is set.
-    pub fn get_or_create_with(
-        directory: impl AsRef<Path>,
-        create: impl FnOnce() -> Result<StreamingContext>,
-        create_on_error: bool,
-    ) -> Result<StreamingContext> {
-        let ssc = create()?;
-        ssc.restore_from(directory.as_ref(), create_on_error)?;
-        Ok(ssc)
-    }
-
-    /// Restores the newest checkpoint in `dir` into this context's graph (the second half of
-    /// `get_or_create`); the batch time it was committed at, if there was one. Sets the context's
-    /// checkpoint directory to `dir` if none is set.
-    pub(crate) fn restore_from(&self, dir: &Path, create_on_error: bool) -> Result<Option<Time>> {
-        if self.checkpoint_dir().is_none() {
-            self.checkpoint(dir)?;
-        }
-        let commit = match checkpoint::commit::newest(dir) {
-            Ok(Some(c)) => c,
-            Ok(None) => return Ok(None),
-            Err(e) if create_on_error => {
-                tracing::warn!("{e}; starting without it (create_on_error)");
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
-        };
-        match self.recover(dir, commit) {
-            Ok(r) => {
-                let time = r.commit.time;
-                tracing::info!(directory = %dir.display(), batch = %time, "restoring from checkpoint");
-                *lock(&self.inner.recovered) = Some(Arc::new(r));
-                Ok(Some(time))
-            }
-            Err(e) if create_on_error => {
-                tracing::warn!("{e}; starting without it (create_on_error)");
-                Ok(None)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The batch whose checkpoint this context restored (through
-    /// [`get_or_create`](Self::get_or_create)), or `None` for a fresh start.
-    pub fn restored_from(&self) -> Option<Time> {
-        lock(&self.inner.recovered).as_ref().map(|r| r.commit.time)
-    }
-
-    /// Checks `commit` against this program's graph and reads the state it names.
-    fn recover(&self, dir: &Path, commit: checkpoint::Commit) -> Result<Recovered> {
-        let mismatch = |reason: String| Error::Checkpoint {
-            dir: dir.to_path_buf(),
-            reason,
-        };
-        let (shape, stateful) = {
-            let graph = lock(&self.inner.graph);
-            (
-                graph.shape.clone(),
-                graph.live_stateful().map(|(id, _)| id).collect::<Vec<_>>(),
-            )
-        };
-        if commit.batch != self.inner.batch {
-            return Err(mismatch(format!(
-                "it was written with batch interval {}, this program uses {}",
-                commit.batch, self.inner.batch
-            )));
-        }
-        if commit.shape != shape {
-            let at = commit
-                .shape
-                .iter()
-                .zip(&shape)
-                .position(|(a, b)| a != b)
-                .unwrap_or(commit.shape.len().min(shape.len()));
-            let show = |s: Option<&String>| s.map_or("nothing".to_owned(), |l| format!("`{l}`"));
-            return Err(mismatch(format!(
-                "its stream graph differs from this program's: entry {at} is {} in the checkpoint \
-                 and {} in the program ({} entries there, {} here; entries are \
-                 `id:operation:[parents]:slide ms` and `output n:operation:stream`)",
-                show(commit.shape.get(at)),
-                show(shape.get(at)),
-                commit.shape.len(),
-                shape.len()
-            )));
-        }
-        if commit.stateful != stateful {
-            return Err(mismatch(format!(
-                "it has state for streams {:?}, this program's stateful streams are {stateful:?}",
-                commit.stateful
-            )));
-        }
-        let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-        let mut state = std::collections::HashMap::new();
-        // A run's starting point (committed before its first batch) holds no state: restoring
-        // from it starts the state afresh, initial state included.
-        let stateful = if commit.time == commit.zero {
-            Vec::new()
-        } else {
-            commit.stateful.clone()
-        };
-        // Writes after the commit belong to the run that crashed: the restarted run redoes them.
-        for id in &commit.stateful {
-            checkpoint::state_files::prune(&dir, *id, Time::from_millis(0), Some(commit.time));
-        }
-        let workers = self.inner.ctx.master().total_workers();
-        for id in &stateful {
-            let mut restored = checkpoint::state_files::read_chain(&dir, *id, commit.time)?;
-            restored.same_layout = commit.workers == workers
-                && commit.partitions.get(id) == lock(&self.inner.graph).partitions.get(id);
-            state.insert(*id, Arc::new(restored));
-        }
-        Ok(Recovered { commit, state })
-    }
-
-    fn runtime(&self) -> Option<Arc<Runtime>> {
-        lock(&self.inner.running)
-            .as_ref()
-            .map(|r| r.runtime.clone())
-    }
-
-    /// Waits until the context stops or a batch job fails; returns the first job failure (again
-    /// on every call, as Spark rethrows it). Later batches keep running after a failure.
-    pub fn await_termination(&self) -> Result<()> {
-        self.await_inner(None).map(|_| ())
-    }
-
-    /// As [`await_termination`](Self::await_termination), waiting at most `timeout`: `Ok(true)`
-    /// when stopped, `Ok(false)` on timeout.
-    pub fn await_termination_or_timeout(&self, timeout: std::time::Duration) -> Result<bool> {
-        self.await_inner(Some(timeout))
-    }
-
-    fn await_inner(&self, timeout: Option<std::time::Duration>) -> Result<bool> {
-        let deadline = timeout.map(|t| std::time::Instant::now() + t);
-        // Before start there is nothing to wait on but a state change.
-        loop {
-            if let Some(rt) = self.runtime() {
-                let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
-                return rt.await_termination(left);
-            }
-            let state = lock(&self.inner.state);
-            if *state == StreamingContextState::Stopped {
-                return Ok(true);
-            }
-            match deadline {
-                None => drop(
-                    self.inner
-                        .state_changed
-                        .wait(state)
-                        .unwrap_or_else(|p| p.into_inner()),
-                ),
-                Some(d) => {
-                    let now = std::time::Instant::now();
-                    if now >= d {
-                        return Ok(false);
-                    }
-                    drop(
-                        self.inner
-                            .state_changed
-                            .wait_timeout(state, d - now)
-                            .unwrap_or_else(|p| p.into_inner()),
-                    );
-                }
-            }
-        }
-    }
-
-    /// Stops the stream. With `graceful`, receiving stops first and everything received is
-    /// processed; otherwise batches not yet processed are dropped. With `stop_context`, the
-    /// [`Context`] is stopped too; otherwise it can serve a new streaming context.
-    ///
-    /// Stopping a stopped context only logs (and still stops the Context if asked, as Spark).
-    /// Fails when called from a listener callback, as Spark does.
-    pub fn stop(&self, stop_context: bool, graceful: bool) -> Result<()> {
-        if std::thread::current().name() == Some("ember-listener-bus") {
-            return Err(Error::IllegalState(
-                "Cannot stop StreamingContext within listener bus thread.".into(),
-            ));
-        }
-        let mut state = lock(&self.inner.state);
-        match *state {
-            StreamingContextState::Initialized => *state = StreamingContextState::Stopped,
-            StreamingContextState::Stopped => {
-                tracing::warn!("StreamingContext has already been stopped")
-            }
-            StreamingContextState::Active => {
-                let mode = if graceful {
-                    StopMode::Graceful
-                } else {
-                    StopMode::Immediate
-                };
-                let running = lock(&self.inner.running).take();
-                if let Some(mut running) = running {
-                    running.runtime.request_stop(mode);
-                    // Called from a job (e.g. inside foreach_rdd) the caller is the driver worker
-                    // itself: it finishes the stop when the job returns; waiting here would wait
-                    // for ourselves.
-                    if !running.runtime.on_worker_thread() {
-                        running.execution.join();
-                        running.runtime.bus.close();
-                    }
-                    // Keep the runtime so that a later await returns as soon as the run ends.
-                    *lock(&self.inner.running) = Some(running);
-                }
-                *state = StreamingContextState::Stopped;
-                let mut active = lock(&ACTIVE);
-                if active
-                    .as_ref()
-                    .is_some_and(|a| Arc::ptr_eq(&a.inner, &self.inner))
-                {
-                    *active = None;
-                }
-                tracing::info!("StreamingContext stopped successfully");
-            }
-        }
-        drop(state);
-        self.inner.state_changed.notify_all();
-        if stop_context {
-            self.inner.ctx.stop();
-        }
+        lock(&self.inner.graph).set_checkpoint_interval(id, interval);
         Ok(())
     }
 
@@ -679,17 +374,7 @@ impl StreamingContext {
         if let Err(e) = self.check_initialized() {
             poisoned.get_or_insert_with(|| Arc::from(e.to_string()));
         }
-        let id = {
-            let mut graph = lock(&self.inner.graph);
-            let id = graph.next_node;
-            graph.next_node += 1;
-            let parent_ids: Vec<usize> = parents.iter().map(|p| p.id).collect();
-            graph
-                .shape
-                .push(format!("{id}:{name}:{parent_ids:?}:{}", slide.as_millis()));
-            graph.partitions.insert(id, partitions.max(1));
-            id
-        };
+        let id = lock(&self.inner.graph).add_stream(name, slide, partitions, parents);
         lineage.insert(id);
         DStream {
             ssc: self.clone(),
@@ -717,119 +402,8 @@ impl StreamingContext {
         if let Some(message) = &parent.poisoned {
             return Err(Error::IllegalState(message.to_string()));
         }
-        let mut graph = lock(&self.inner.graph);
-        let op = graph.outputs.len();
-        graph.outputs.push(Arc::new(make(op)));
-        graph.reachable.extend(parent.lineage.iter().copied());
-        graph
-            .shape
-            .push(format!("output {op}:{name}:{}", parent.id));
+        let op = lock(&self.inner.graph).add_output(name, parent, |op| Arc::new(make(op)));
         Ok(op)
-    }
-
-    fn new_input<T: Data>(
-        &self,
-        name: &'static str,
-        partitions: usize,
-        make: impl FnOnce(&Arc<Runtime>, usize) -> Box<dyn InputSource<T>> + Send + 'static,
-    ) -> DStream<T> {
-        let stream_id = {
-            let mut graph = lock(&self.inner.graph);
-            let id = graph.next_input;
-            graph.next_input += 1;
-            id
-        };
-        let node = InputNode::new(stream_id, partitions, make);
-        self.new_stream(name, self.inner.batch, partitions, &[], None, node)
-    }
-
-    /// Lines of text read from a TCP server at `host:port` (Spark's `socketTextStream`): UTF-8,
-    /// `\n`-separated; a last line without newline is kept; the receiver reconnects 2 s after the
-    /// server closes or refuses (setting `spark.streaming.receiverRestartDelay`). Invalid UTF-8 is
-    /// replaced and reported; a line longer than `ember.input.maxLineBytes` (default 16 MiB) is
-    /// dropped and reported instead of exhausting memory.
-    pub fn socket_text_stream(&self, host: &str, port: u16) -> DStream<String> {
-        let receiver = crate::receiver::SocketReceiver::new(host, port, self.max_line_bytes());
-        lock(&self.inner.graph).receivers += 1;
-        let partitions = self.inner.ctx.default_parallelism();
-        let conf = self.inner.ctx.conf().clone();
-        self.new_input(
-            "socket_text_stream",
-            partitions,
-            move |rt: &Arc<Runtime>, id| {
-                Box::new(crate::dstream::input::SocketSource::launch(
-                    receiver, id, rt, &conf,
-                )) as Box<dyn InputSource<String>>
-            },
-        )
-    }
-
-    /// Records pushed by a user-defined [`Receiver`] (Spark's `receiverStream`).
-    pub fn receiver_stream<T: Data>(&self, receiver: impl Receiver<T>) -> DStream<T> {
-        lock(&self.inner.graph).receivers += 1;
-        let partitions = self.inner.ctx.default_parallelism();
-        let conf = self.inner.ctx.conf().clone();
-        self.new_input(
-            "receiver_stream",
-            partitions,
-            move |rt: &Arc<Runtime>, id| {
-                Box::new(ReceiverSource::launch(Box::new(receiver), id, rt, &conf))
-                    as Box<dyn InputSource<T>>
-            },
-        )
-    }
-
-    /// New files of directory `dir`, as lines (Spark's `textFileStream`): only files moved in
-    /// after the stream was created, names not starting with `.` or `_`, each file read once.
-    pub fn text_file_stream(&self, dir: impl AsRef<Path>) -> DStream<String> {
-        let dir = dir.as_ref().to_path_buf();
-        let created = self.inner.clock.now();
-        let conf = self.inner.ctx.conf().clone();
-        let batch = self.inner.batch;
-        let max_line = self.max_line_bytes();
-        let partitions = self.inner.ctx.default_parallelism();
-        let files = self.new_input("file_input", partitions, move |rt: &Arc<Runtime>, id| {
-            let restored = rt
-                .checkpointing
-                .as_ref()
-                .and_then(|ck| ck.restored_source(id));
-            Box::new(crate::dstream::input::FileSource::new(
-                dir, created, batch, &conf, restored,
-            )) as Box<dyn InputSource<String>>
-        });
-        crate::dstream::input::read_files(&files, max_line)
-    }
-
-    /// A stream of RDDs taken from `queue` (Spark's `queueStream`): one RDD per batch with
-    /// `one_at_a_time`, otherwise all queued RDDs at once; `default` when the queue is empty (or
-    /// an empty batch when `None`). RDDs pushed into the queue while running are picked up.
-    pub fn queue_stream<T: Data>(
-        &self,
-        queue: RddQueue<T>,
-        one_at_a_time: bool,
-        default: Option<Rdd<T>>,
-    ) -> DStream<T> {
-        let partitions = self.inner.ctx.default_parallelism();
-        self.new_input(
-            "queue_stream",
-            partitions,
-            move |_rt: &Arc<Runtime>, _id| {
-                Box::new(QueueSource::new(queue, one_at_a_time, default)) as Box<dyn InputSource<T>>
-            },
-        )
-    }
-
-    /// The union of several streams of the same slide (Spark's `StreamingContext.union`).
-    pub fn union<T: Data>(&self, streams: &[DStream<T>]) -> DStream<T> {
-        crate::dstream::union::union_all(self, streams)
-    }
-
-    fn max_line_bytes(&self) -> usize {
-        self.inner
-            .ctx
-            .conf()
-            .get_bytes(crate::conf::MAX_LINE_BYTES, 16 << 20)
-            .unwrap_or(16 << 20) as usize
     }
 
     /// Whether `other` is this same context.
@@ -840,11 +414,5 @@ impl StreamingContext {
     /// How long streams keep their batches for `slice`, if at all.
     pub(crate) fn remember_duration(&self) -> Option<Duration> {
         lock(&self.inner.graph).remember
-    }
-
-    /// Blocks until batch `time` has completed, at most `timeout` (for tests).
-    pub(crate) fn wait_batch(&self, time: Time, timeout: std::time::Duration) -> bool {
-        self.runtime()
-            .is_some_and(|rt| rt.wait_batch(time, timeout))
     }
 }

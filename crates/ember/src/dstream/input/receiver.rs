@@ -1,0 +1,181 @@
+//! Receiver inputs (Spark's `ReceiverInputDStream`): a [`Receiver`] runs on its supervisor
+//! thread and stores blocks into a bounded queue; the feeding workers poll them. With the
+//! write-ahead log on, each block is logged before it is queued, and blocks logged but not yet
+//! committed by a checkpoint are replayed first after a restart.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use crate::checkpoint::SourceCheckpoint;
+use crate::checkpoint::wal::{WalCheckpoint, WriteAheadLog};
+use crate::conf::Conf;
+use crate::data::Data;
+use crate::dstream::input::InputSource;
+use crate::receiver::Receiver;
+use crate::receiver::block_generator::BlockLog;
+use crate::receiver::supervisor::{ReceiverHandle, ReceiverSettings};
+use crate::scheduler::runtime::Runtime;
+use crate::time::Time;
+
+/// A receiver's blocks: those replayed from the write-ahead log first, then the queue's.
+pub(super) struct Blocks<T> {
+    handle: ReceiverHandle<T>,
+    wal: Option<Arc<WriteAheadLog>>,
+    replay: Mutex<VecDeque<(u64, Vec<T>)>>,
+}
+
+impl<T: Data> Blocks<T> {
+    pub(super) fn poll(&self, batch: Time) -> Option<Vec<T>> {
+        let replayed = self
+            .replay
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front();
+        let (seq, items) = match replayed {
+            Some((seq, items)) => (Some(seq), items),
+            None => {
+                let block = self.handle.try_recv_block()?;
+                (block.seq, block.items)
+            }
+        };
+        if let (Some(wal), Some(seq)) = (&self.wal, seq) {
+            wal.assign(seq, batch);
+        }
+        Some(items)
+    }
+
+    pub(super) fn stop(&self) {
+        self.handle.stop(std::time::Duration::from_secs(10));
+    }
+
+    pub(super) fn checkpoint(&self, upto: Time) -> Option<Vec<u8>> {
+        let ck = self.wal.as_ref()?.checkpoint(upto)?;
+        postcard::to_allocvec(&ck).ok()
+    }
+
+    pub(super) fn committed(&self, upto: Time) {
+        if let Some(wal) = &self.wal {
+            wal.committed(upto);
+        }
+    }
+}
+
+/// Writes blocks of `T` to a write-ahead log.
+struct LogBlocks(Arc<WriteAheadLog>);
+
+impl<T: Data> BlockLog<T> for LogBlocks {
+    fn append(&self, items: &[T]) -> Result<u64, String> {
+        let bytes = postcard::to_allocvec(items).map_err(|e| e.to_string())?;
+        self.0.append(&bytes).map_err(|e| e.to_string())
+    }
+
+    fn void(&self, seq: u64) {
+        self.0.void(seq)
+    }
+}
+
+/// A receiver running on its supervisor thread; its blocks are polled by the feeding workers.
+pub(crate) struct ReceiverSource<T> {
+    blocks: Blocks<T>,
+}
+
+impl<T: Data> ReceiverSource<T> {
+    pub(crate) fn launch(
+        receiver: Box<dyn Receiver<T>>,
+        stream_id: usize,
+        rt: &Arc<Runtime>,
+        conf: &Conf,
+    ) -> Self {
+        ReceiverSource {
+            blocks: launch_receiver(receiver, stream_id, rt, conf),
+        }
+    }
+}
+
+impl<T: Data> SourceCheckpoint for ReceiverSource<T> {
+    fn checkpoint(&self, upto: Time) -> Option<Vec<u8>> {
+        self.blocks.checkpoint(upto)
+    }
+    fn committed(&self, upto: Time) {
+        self.blocks.committed(upto)
+    }
+}
+
+impl<T: Data> InputSource<T> for ReceiverSource<T> {
+    fn poll(&self, batch: Time) -> Option<Vec<T>> {
+        self.blocks.poll(batch)
+    }
+
+    fn stop(&self) {
+        self.blocks.stop();
+    }
+}
+
+/// Whether receivers write a write-ahead log (Spark's setting).
+pub(crate) const WAL_ENABLED: &str = "spark.streaming.receiver.writeAheadLog.enable";
+
+/// Starts `receiver` on its supervisor thread, with the write-ahead log (and the replay of what
+/// it holds) when the setting and a checkpoint directory are both on.
+pub(super) fn launch_receiver<R: Data>(
+    receiver: Box<dyn Receiver<R>>,
+    stream_id: usize,
+    rt: &Arc<Runtime>,
+    conf: &Conf,
+) -> Blocks<R> {
+    let restart_ms = conf
+        .get_millis(crate::conf::RECEIVER_RESTART_DELAY, 2000)
+        .unwrap_or(2000);
+    let settings = ReceiverSettings {
+        restart_delay: std::time::Duration::from_millis(restart_ms),
+        queue_blocks: 16,
+        clock: Arc::clone(&rt.clock),
+    };
+    let waker = rt.clone();
+    let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || waker.wake_workers());
+    let mut replay = VecDeque::new();
+    let mut wal = None;
+    if conf.get_bool(WAL_ENABLED, false).unwrap_or(false)
+        && let Some(ck) = &rt.checkpointing
+    {
+        let dir = ck
+            .dir
+            .join("receivedData")
+            .join(format!("stream-{stream_id}"));
+        let restored = ck
+            .restored_source(stream_id)
+            .and_then(|b| postcard::from_bytes::<WalCheckpoint>(b).ok());
+        match WriteAheadLog::open(dir, restored.as_ref()) {
+            Ok((log, blocks)) => {
+                for (seq, payload) in blocks {
+                    match postcard::from_bytes::<Vec<R>>(&payload) {
+                        Ok(items) => replay.push_back((seq, items)),
+                        Err(e) => tracing::error!(
+                            "write-ahead log of stream {stream_id}: block {seq} cannot be decoded ({e}) and is skipped"
+                        ),
+                    }
+                }
+                wal = Some(Arc::new(log));
+            }
+            Err(e) => {
+                // Reported where the user sees receiver problems; the stream runs without a log.
+                tracing::error!("receiver write-ahead log of stream {stream_id} is off: {e}");
+            }
+        }
+    }
+    let log: Option<Arc<dyn BlockLog<R>>> = wal
+        .clone()
+        .map(|w| Arc::new(LogBlocks(w)) as Arc<dyn BlockLog<R>>);
+    let handle = crate::receiver::supervisor::launch_logged(
+        receiver,
+        stream_id,
+        settings,
+        rt.receiver_events(),
+        wake,
+        log,
+    );
+    Blocks {
+        handle,
+        wal,
+        replay: Mutex::new(replay),
+    }
+}

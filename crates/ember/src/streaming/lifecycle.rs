@@ -1,0 +1,383 @@
+//! The lifecycle of a [`StreamingContext`] (Spark's `StreamingContextState`):
+//! `Initialized --start--> Active --stop--> Stopped`, with at most one active context per
+//! process, and the ways to wait for the end of a run.
+
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+use crate::exec::{self, Execution, Plan};
+use crate::scheduler::listener::ListenerBus;
+use crate::scheduler::runtime::{Runtime, StopMode};
+use crate::streaming::StreamingContextState;
+use crate::streaming::context::{StreamingContext, lock};
+use crate::time::Time;
+
+/// The started, not yet stopped, context of this process (Spark allows one per JVM).
+static ACTIVE: Mutex<Option<StreamingContext>> = Mutex::new(None);
+
+/// A started context's run.
+pub(super) struct Running {
+    runtime: Arc<Runtime>,
+    execution: Execution,
+    started_at: Time,
+}
+
+/// Spark's `assertNoOtherContextIsActive`.
+fn refuse_if_active(active: &Option<StreamingContext>) -> Result<()> {
+    match active {
+        None => Ok(()),
+        Some(other) => {
+            let since = lock(&other.inner.running)
+                .as_ref()
+                .map(|r| r.started_at)
+                .unwrap_or_default();
+            Err(Error::IllegalState(format!(
+                "Only one StreamingContext may be started in this process. Currently running \
+                 StreamingContext was started at {}",
+                since.to_local_datetime_string()
+            )))
+        }
+    }
+}
+
+impl StreamingContext {
+    /// The started and not yet stopped context of this process, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::testing::StreamTest;
+    /// use ember::{Duration, StreamingContext};
+    ///
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// assert!(StreamingContext::get_active().is_none());
+    /// t.collect(&t.input(vec![vec![1]]))?;
+    /// t.context().start()?;
+    /// let active = StreamingContext::get_active().expect("started");
+    /// assert_eq!(active.batch_duration(), Duration::seconds(1));
+    /// t.stop()?;
+    /// assert!(StreamingContext::get_active().is_none());
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn get_active() -> Option<StreamingContext> {
+        lock(&ACTIVE).clone()
+    }
+
+    /// Starts the stream: `Initialized → Active`.
+    ///
+    /// Fails with Spark's messages when there is no output operation, when another context of
+    /// this process is active, or when this one was stopped. A failed start leaves the context
+    /// stopped, as in Spark. Starting an active context only logs a warning.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::testing::StreamTest;
+    /// use ember::{Duration, StreamingContextState};
+    ///
+    /// {
+    ///     let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    ///     let _numbers = t.input(vec![vec![1, 2]]);
+    ///     // Nothing to run yet: the start fails, and the context is stopped for good.
+    ///     let e = t.context().start().unwrap_err();
+    ///     assert!(e.to_string().contains("No output operations registered"));
+    ///     assert_eq!(t.context().state(), StreamingContextState::Stopped);
+    /// }
+    /// {
+    ///     let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    ///     t.collect(&t.input(vec![vec![1, 2]]))?;
+    ///     t.context().start()?;
+    ///     assert_eq!(t.context().state(), StreamingContextState::Active);
+    /// }
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn start(&self) -> Result<()> {
+        let mut state = lock(&self.inner.state);
+        match *state {
+            StreamingContextState::Active => {
+                tracing::warn!("StreamingContext has already been started");
+                return Ok(());
+            }
+            StreamingContextState::Stopped => {
+                return Err(Error::IllegalState(
+                    "StreamingContext has already been stopped".into(),
+                ));
+            }
+            StreamingContextState::Initialized => {}
+        }
+        // As Spark's `assertNoOtherContextIsActive`, checked before anything else: a refused
+        // start leaves this context Initialized, so it can start once the other one stops.
+        refuse_if_active(&lock(&ACTIVE))?;
+        let outcome = self.start_locked();
+        *state = match outcome {
+            Ok(()) => StreamingContextState::Active,
+            Err(_) => {
+                lock(&self.inner.graph).release_outputs();
+                StreamingContextState::Stopped
+            }
+        };
+        drop(state);
+        self.inner.state_changed.notify_all();
+        outcome
+    }
+
+    fn start_locked(&self) -> Result<()> {
+        let mut active = lock(&ACTIVE);
+        refuse_if_active(&active)?;
+        if self.inner.ctx.is_stopped() {
+            return Err(Error::IllegalState(
+                "Cannot start a StreamingContext on a stopped Context".into(),
+            ));
+        }
+        let (outputs, fingerprint, nodes) = {
+            let graph = lock(&self.inner.graph);
+            if graph.outputs().is_empty() {
+                return Err(Error::Requirement(
+                    "No output operations registered, so nothing to execute".into(),
+                ));
+            }
+            (
+                graph.outputs().to_vec(),
+                crate::hash::stable_hash(graph.shape()),
+                graph.streams(),
+            )
+        };
+        // Every node is at most a few timely operators (routing, concatenation).
+        let settle_steps = (nodes / 3).clamp(2, 8);
+        let listeners = lock(&self.inner.listeners).clone();
+        let remember = lock(&self.inner.graph).remember;
+        let recovered = lock(&self.inner.recovered).clone();
+        let checkpointing = self.checkpointing(recovered.as_deref())?;
+        let runtime = Arc::new(Runtime::new(
+            remember,
+            self.inner.clock.clone(),
+            self.inner.ctx.clone(),
+            ListenerBus::new(listeners),
+            checkpointing,
+        ));
+        let started_at = self.inner.clock.now();
+        let (shape, stateful, state_partitions) = {
+            let graph = lock(&self.inner.graph);
+            (
+                graph.shape().clone(),
+                graph.live_stateful_ids(),
+                graph.state_partitions(),
+            )
+        };
+        let plan = Arc::new(Plan {
+            outputs,
+            batch: self.inner.batch,
+            master: self.inner.ctx.master().clone(),
+            fingerprint,
+            connect_timeout: std::time::Duration::from_millis(
+                self.inner
+                    .ctx
+                    .conf()
+                    .get_millis(crate::conf::CLUSTER_CONNECT_TIMEOUT, 60_000)?,
+            ),
+            start: started_at,
+            settle_steps,
+            resume: recovered.as_ref().map(|r| (r.commit.time, r.commit.zero)),
+            shape,
+            stateful,
+            state_partitions,
+        });
+        if self
+            .inner
+            .ctx
+            .conf()
+            .get_bool(super::shutdown::STOP_GRACEFULLY_ON_SHUTDOWN, false)?
+        {
+            super::shutdown::install()?;
+        }
+        let execution = exec::launch(plan, runtime.clone())?;
+        *lock(&self.inner.running) = Some(Running {
+            runtime,
+            execution,
+            started_at,
+        });
+        *active = Some(self.clone());
+        Ok(())
+    }
+
+    pub(super) fn runtime(&self) -> Option<Arc<Runtime>> {
+        lock(&self.inner.running)
+            .as_ref()
+            .map(|r| r.runtime.clone())
+    }
+
+    /// Waits until the context stops or a batch job fails; returns the first job failure (again
+    /// on every call, as Spark rethrows it). Later batches keep running after a failure.
+    ///
+    /// # Examples
+    ///
+    /// A job that fails ends the wait with its error:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use ember::scheduler::ManualClock;
+    /// use ember::{Conf, Context, Duration, RddQueue, StreamingContext, Time};
+    ///
+    /// # let _turn = ember::testing::exclusive();
+    /// let sc = Context::get_or_create(Conf::new().set_master("local[2]"))?;
+    /// let clock = ManualClock::new(Time::from_millis(0));
+    /// let ssc = StreamingContext::with_clock(&sc, Duration::seconds(1), Arc::new(clock.clone()))?;
+    /// let queue = RddQueue::from(vec![sc.parallelize(vec![-1], 1)]);
+    /// ssc.queue_stream(queue, true, None).try_foreach_rdd(|rdd, _time| {
+    ///     if rdd.collect().iter().any(|x| *x < 0) { Err("negative input") } else { Ok(()) }
+    /// })?;
+    /// ssc.start()?;
+    /// clock.set(Time::from_millis(1000));
+    /// let e = ssc.await_termination().unwrap_err();
+    /// assert!(e.to_string().contains("negative input"), "{e}");
+    /// ssc.stop(false, false)?;
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn await_termination(&self) -> Result<()> {
+        self.await_inner(None).map(|_| ())
+    }
+
+    /// As [`await_termination`](Self::await_termination), waiting at most `timeout`: `Ok(true)`
+    /// when stopped, `Ok(false)` on timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration as StdDuration;
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// t.collect(&t.input(vec![vec![1]]))?;
+    /// t.run(1)?;
+    /// assert!(!t.context().await_termination_or_timeout(StdDuration::from_millis(10))?);
+    /// t.stop()?;
+    /// assert!(t.context().await_termination_or_timeout(StdDuration::from_millis(10))?);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn await_termination_or_timeout(&self, timeout: std::time::Duration) -> Result<bool> {
+        self.await_inner(Some(timeout))
+    }
+
+    fn await_inner(&self, timeout: Option<std::time::Duration>) -> Result<bool> {
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        // Before start there is nothing to wait on but a state change.
+        loop {
+            if let Some(rt) = self.runtime() {
+                let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+                return rt.await_termination(left);
+            }
+            let state = lock(&self.inner.state);
+            if *state == StreamingContextState::Stopped {
+                return Ok(true);
+            }
+            match deadline {
+                None => drop(
+                    self.inner
+                        .state_changed
+                        .wait(state)
+                        .unwrap_or_else(|p| p.into_inner()),
+                ),
+                Some(d) => {
+                    let now = std::time::Instant::now();
+                    if now >= d {
+                        return Ok(false);
+                    }
+                    drop(
+                        self.inner
+                            .state_changed
+                            .wait_timeout(state, d - now)
+                            .unwrap_or_else(|p| p.into_inner()),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Stops the stream. With `graceful`, receiving stops first and everything received is
+    /// processed; otherwise batches not yet processed are dropped. With `stop_context`, the
+    /// [`Context`](crate::Context) is stopped too; otherwise it can serve a new streaming
+    /// context.
+    ///
+    /// Stopping a stopped context only logs (and still stops the Context if asked, as Spark).
+    /// Fails when called from a listener callback, as Spark does.
+    ///
+    /// The graph's output operations, and with them every node, closure and queue of the
+    /// graph, are dropped here: a stopped context never runs again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::testing::StreamTest;
+    /// use ember::{Duration, StreamingContext};
+    ///
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// t.collect(&t.input(vec![vec![1]]))?;
+    /// t.run(1)?;
+    /// t.context().stop(false, true)?;
+    /// // A stopped context cannot start again, but its `Context` serves a new one.
+    /// assert!(t.context().start().is_err());
+    /// let next = StreamingContext::new(t.context().context(), Duration::seconds(1))?;
+    /// # drop(next);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn stop(&self, stop_context: bool, graceful: bool) -> Result<()> {
+        if std::thread::current().name() == Some("ember-listener-bus") {
+            return Err(Error::IllegalState(
+                "Cannot stop StreamingContext within listener bus thread.".into(),
+            ));
+        }
+        let mut state = lock(&self.inner.state);
+        match *state {
+            StreamingContextState::Initialized => {
+                *state = StreamingContextState::Stopped;
+                lock(&self.inner.graph).release_outputs();
+            }
+            StreamingContextState::Stopped => {
+                tracing::warn!("StreamingContext has already been stopped")
+            }
+            StreamingContextState::Active => {
+                let mode = if graceful {
+                    StopMode::Graceful
+                } else {
+                    StopMode::Immediate
+                };
+                let running = lock(&self.inner.running).take();
+                if let Some(mut running) = running {
+                    running.runtime.request_stop(mode);
+                    // Called from a job (e.g. inside foreach_rdd) the caller is the driver worker
+                    // itself: it finishes the stop when the job returns; waiting here would wait
+                    // for ourselves.
+                    if !running.runtime.on_worker_thread() {
+                        running.execution.join();
+                        running.runtime.bus.close();
+                    }
+                    // Keep the runtime so that a later await returns as soon as the run ends.
+                    *lock(&self.inner.running) = Some(running);
+                }
+                *state = StreamingContextState::Stopped;
+                lock(&self.inner.graph).release_outputs();
+                let mut active = lock(&ACTIVE);
+                if active
+                    .as_ref()
+                    .is_some_and(|a| Arc::ptr_eq(&a.inner, &self.inner))
+                {
+                    *active = None;
+                }
+                tracing::info!("StreamingContext stopped successfully");
+            }
+        }
+        drop(state);
+        self.inner.state_changed.notify_all();
+        if stop_context {
+            self.inner.ctx.stop();
+        }
+        Ok(())
+    }
+
+    /// Blocks until batch `time` has completed, at most `timeout` (for tests).
+    pub(crate) fn wait_batch(&self, time: Time, timeout: std::time::Duration) -> bool {
+        self.runtime()
+            .is_some_and(|rt| rt.wait_batch(time, timeout))
+    }
+}

@@ -1,0 +1,293 @@
+//! Recovery from a checkpoint (Spark's `StreamingContext.getOrCreate`), and the checkpointing
+//! of a run.
+//!
+//! ember checkpoints data, not code: the program's `create` always runs and builds the graph,
+//! then the newest commit of the checkpoint directory is checked against that graph (batch
+//! interval, shape, stateful streams) and its state files are read and verified, all before
+//! `start`, so that a checkpoint that does not fit or cannot be read is an error of
+//! `get_or_create`. The workers receive what was read when the run starts.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::checkpoint::{self, Checkpointing, Recovered};
+use crate::error::{Error, Result};
+use crate::streaming::context::{StreamingContext, lock};
+use crate::time::Time;
+
+impl StreamingContext {
+    /// Recovers a context from the checkpoint in `directory`, or creates one (Spark's
+    /// `StreamingContext.getOrCreate`).
+    ///
+    /// Spark deserializes the stream graph, closures included, from the checkpoint, so any code
+    /// change breaks recovery. ember checkpoints data only: `create` always runs and builds the
+    /// graph from today's code, and the newest checkpoint's data is restored into it — the state
+    /// of every stateful stream (re-partitioned if the number of workers changed), the batch
+    /// clock (batches due while the program was down run first, as in Spark), the directory
+    /// streams' lists of processed files and the receivers' write-ahead logs. Code that keeps the
+    /// stream graph's shape (the same operations in the same order) restores fine; a different
+    /// shape, or a checkpoint that cannot be read, is an error naming the directory and the
+    /// problem. Without a checkpoint, the context `create` made is returned; its checkpoint
+    /// directory is set to `directory` if `create` did not set one (as PySpark does).
+    ///
+    /// `create` may fail with the program's own error type: any type that ember's [`Error`]
+    /// converts into (`Box<dyn std::error::Error>`, `anyhow::Error`, an enum of the program's
+    /// own), which is also the type of the errors returned.
+    ///
+    /// # Examples
+    ///
+    /// A first run counts words and checkpoints; the restarted program builds the same graph
+    /// and carries on with the counts:
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use ember::scheduler::ManualClock;
+    /// use ember::testing::StreamTest;
+    /// use ember::{Conf, Context, Duration, RddQueue, StreamingContext, Time};
+    ///
+    /// fn running_count(new: &[u64], total: Option<u64>) -> Option<u64> {
+    ///     Some(new.iter().sum::<u64>() + total.unwrap_or(0))
+    /// }
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// {
+    ///     // The first run: two batches, with a checkpoint at each.
+    ///     let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    ///     t.context().checkpoint(dir.path())?;
+    ///     let word = vec![("a".to_string(), 1u64)];
+    ///     let counts = t.input(vec![word.clone(), word]).update_state_by_key(running_count, None);
+    ///     counts.checkpoint(Duration::seconds(1))?;
+    ///     t.collect(&counts)?;
+    ///     t.run(2)?;
+    /// }
+    ///
+    /// # let _turn = ember::testing::exclusive();
+    /// // The restarted program.
+    /// let sc = Context::get_or_create(Conf::new().set_master("local[2]"))?;
+    /// let clock = ManualClock::new(Time::from_millis(2000));
+    /// let queue = RddQueue::new();
+    /// let totals = Arc::new(Mutex::new(Vec::new()));
+    /// let create = || -> Result<StreamingContext, Box<dyn std::error::Error>> {
+    ///     let ssc = StreamingContext::with_clock(&sc, Duration::seconds(1), Arc::new(clock.clone()))?;
+    ///     let counts = ssc
+    ///         .queue_stream(queue.clone(), true, None)
+    ///         .update_state_by_key(running_count, None);
+    ///     counts.checkpoint(Duration::seconds(1))?;
+    ///     let sink = totals.clone();
+    ///     counts.foreach_rdd(move |rdd, _time| *sink.lock().unwrap() = rdd.collect())?;
+    ///     Ok(ssc)
+    /// };
+    /// let ssc = StreamingContext::get_or_create(dir.path(), create)?;
+    /// assert_eq!(ssc.restored_from(), Some(Time::from_millis(2000)));
+    ///
+    /// queue.push(sc.parallelize(vec![("a".to_string(), 1u64)], 1));
+    /// ssc.start()?;
+    /// clock.set(Time::from_millis(3000));
+    /// let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    /// while totals.lock().unwrap().is_empty() {
+    ///     assert!(std::time::Instant::now() < deadline, "batch 3000 did not complete");
+    ///     std::thread::sleep(std::time::Duration::from_millis(5));
+    /// }
+    /// ssc.stop(false, false)?;
+    /// assert_eq!(*totals.lock().unwrap(), [("a".to_string(), 3)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_or_create<E>(
+        directory: impl AsRef<Path>,
+        create: impl FnOnce() -> std::result::Result<StreamingContext, E>,
+    ) -> std::result::Result<StreamingContext, E>
+    where
+        E: From<Error>,
+    {
+        Self::get_or_create_with(directory, create, false)
+    }
+
+    /// [`get_or_create`](Self::get_or_create), starting from scratch (with a warning) instead of
+    /// failing when the checkpoint cannot be read, if `create_on_error` is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::{Conf, Context, Duration, StreamingContext};
+    ///
+    /// # let _turn = ember::testing::exclusive();
+    /// let sc = Context::get_or_create(Conf::new().set_master("local[2]"))?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::write(dir.path().join("checkpoint-1000"), b"damaged").unwrap();
+    ///
+    /// let create = || StreamingContext::new(&sc, Duration::seconds(1));
+    /// assert!(StreamingContext::get_or_create(dir.path(), create).is_err());
+    /// let ssc = StreamingContext::get_or_create_with(dir.path(), create, true)?;
+    /// assert_eq!(ssc.restored_from(), None);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn get_or_create_with<E>(
+        directory: impl AsRef<Path>,
+        create: impl FnOnce() -> std::result::Result<StreamingContext, E>,
+        create_on_error: bool,
+    ) -> std::result::Result<StreamingContext, E>
+    where
+        E: From<Error>,
+    {
+        let ssc = create()?;
+        ssc.restore_from(directory.as_ref(), create_on_error)?;
+        Ok(ssc)
+    }
+
+    /// Restores the newest checkpoint in `dir` into this context's graph (the second half of
+    /// `get_or_create`); the batch time it was committed at, if there was one. Sets the context's
+    /// checkpoint directory to `dir` if none is set.
+    pub(crate) fn restore_from(&self, dir: &Path, create_on_error: bool) -> Result<Option<Time>> {
+        if self.checkpoint_dir().is_none() {
+            self.checkpoint(dir)?;
+        }
+        let commit = match checkpoint::commit::newest(dir) {
+            Ok(Some(c)) => c,
+            Ok(None) => return Ok(None),
+            Err(e) if create_on_error => {
+                tracing::warn!("{e}; starting without it (create_on_error)");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        match self.recover(dir, commit) {
+            Ok(r) => {
+                let time = r.commit.time;
+                tracing::info!(directory = %dir.display(), batch = %time, "restoring from checkpoint");
+                *lock(&self.inner.recovered) = Some(Arc::new(r));
+                Ok(Some(time))
+            }
+            Err(e) if create_on_error => {
+                tracing::warn!("{e}; starting without it (create_on_error)");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The batch whose checkpoint this context restored (through
+    /// [`get_or_create`](Self::get_or_create)), or `None` for a fresh start.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::{Conf, Context, Duration, StreamingContext};
+    ///
+    /// # let _turn = ember::testing::exclusive();
+    /// let sc = Context::get_or_create(Conf::new().set_master("local[2]"))?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// // An empty directory holds no checkpoint: a fresh start.
+    /// let ssc = StreamingContext::get_or_create(dir.path(), || {
+    ///     StreamingContext::new(&sc, Duration::seconds(1))
+    /// })?;
+    /// assert_eq!(ssc.restored_from(), None);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn restored_from(&self) -> Option<Time> {
+        lock(&self.inner.recovered).as_ref().map(|r| r.commit.time)
+    }
+
+    /// Checks `commit` against this program's graph and reads the state it names.
+    fn recover(&self, dir: &Path, commit: checkpoint::Commit) -> Result<Recovered> {
+        let mismatch = |reason: String| Error::Checkpoint {
+            dir: dir.to_path_buf(),
+            reason,
+        };
+        let (shape, stateful) = {
+            let graph = lock(&self.inner.graph);
+            (graph.shape().clone(), graph.live_stateful_ids())
+        };
+        if commit.batch != self.inner.batch {
+            return Err(mismatch(format!(
+                "it was written with batch interval {}, this program uses {}",
+                commit.batch, self.inner.batch
+            )));
+        }
+        if commit.shape != shape {
+            let (theirs, ours) = (commit.shape.entries(), shape.entries());
+            let at = theirs
+                .iter()
+                .zip(ours)
+                .position(|(a, b)| a != b)
+                .unwrap_or(theirs.len().min(ours.len()));
+            let show = |s: Option<&checkpoint::shape::ShapeEntry>| {
+                s.map_or("nothing".to_owned(), |l| format!("`{l}`"))
+            };
+            return Err(mismatch(format!(
+                "its stream graph differs from this program's: entry {at} is {} in the checkpoint \
+                 and {} in the program ({} entries there, {} here; entries are \
+                 `id:operation:[parents]:slide ms` and `output n:operation:stream`)",
+                show(theirs.get(at)),
+                show(ours.get(at)),
+                theirs.len(),
+                ours.len()
+            )));
+        }
+        if commit.stateful != stateful {
+            return Err(mismatch(format!(
+                "it has state for streams {:?}, this program's stateful streams are {stateful:?}",
+                commit.stateful
+            )));
+        }
+        let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        let mut state = std::collections::HashMap::new();
+        // A run's starting point (committed before its first batch) holds no state: restoring
+        // from it starts the state afresh, initial state included.
+        let stateful = if commit.time == commit.zero {
+            Vec::new()
+        } else {
+            commit.stateful.clone()
+        };
+        // Writes after the commit belong to the run that crashed: the restarted run redoes them.
+        for id in &commit.stateful {
+            checkpoint::state_files::prune(&dir, *id, Time::from_millis(0), Some(commit.time));
+        }
+        let workers = self.inner.ctx.master().total_workers();
+        for id in &stateful {
+            let mut restored = checkpoint::state_files::read_chain(&dir, *id, commit.time)?;
+            restored.same_layout = commit.workers == workers
+                && commit.partitions.get(id).copied() == lock(&self.inner.graph).partitions_of(*id);
+            state.insert(*id, Arc::new(restored));
+        }
+        Ok(Recovered { commit, state })
+    }
+
+    /// The run's checkpointing: required by stateful streams (Spark's message otherwise), at the
+    /// least common multiple of their intervals (the batch interval when there are none, so that
+    /// directory listings and log positions are committed every batch).
+    pub(super) fn checkpointing(
+        &self,
+        recovered: Option<&Recovered>,
+    ) -> Result<Option<Arc<Checkpointing>>> {
+        let graph = lock(&self.inner.graph);
+        let Some(dir) = graph.checkpoint.clone() else {
+            let wal = self
+                .inner
+                .ctx
+                .conf()
+                .get_bool(crate::dstream::input::WAL_ENABLED, false)?;
+            if wal && graph.has_receivers() {
+                return Err(Error::InvalidArgument(
+                    "Cannot enable receiver write-ahead log without checkpoint directory set. Please use streamingContext.checkpoint() to set the checkpoint directory. See documentation for more details."
+                        .into(),
+                ));
+            }
+            if graph.requires_checkpoint() {
+                return Err(Error::Requirement(
+                    "The checkpoint directory has not been set. Please set it by StreamingContext.checkpoint()."
+                        .into(),
+                ));
+            }
+            return Ok(None);
+        };
+        let interval = graph.checkpoint_interval(self.inner.batch);
+        tracing::info!(directory = %dir.display(), interval = %interval, "checkpointing");
+        let (state, sources) = match recovered {
+            Some(r) => (r.state.clone(), r.commit.sources.clone()),
+            None => Default::default(),
+        };
+        Ok(Some(Arc::new(Checkpointing::new(
+            dir, interval, state, sources,
+        ))))
+    }
+}
