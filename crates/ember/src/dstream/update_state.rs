@@ -10,111 +10,69 @@
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 
-use crate::checkpoint::{Entries, ShareWriter, WriteKind};
 use crate::data::{Data, Key};
 use crate::dstream::DStream;
 use crate::dstream::node::{BatchNode, WorkerInfo};
 use crate::exec::{BatchLogic, Route, Tick};
 use crate::rdd::Rdd;
-use crate::state::{FastMap, owned_initial, restore};
+use crate::state::{Checkpointed, Declared, FastMap, KeyedState, Writes};
 use crate::time::{Duration, Time};
 
 /// The update function in its general form.
 type UpdateFn<K, V, S> = Arc<dyn Fn(Time, &K, &[V], Option<S>) -> Option<S> + Send + Sync>;
 
-/// A key's state on its worker, with its stable hash (the output order).
-struct Slot<S> {
-    hash: u64,
-    partition: u32,
-    /// Always `Some` between batches; taken while the function runs.
-    state: Option<S>,
-}
+/// The state of an `update_state_by_key` stream on one worker. The function may return the same
+/// state or another, so every key counts as changed in every batch and every checkpoint of the
+/// stream is a full one.
+type Tables<K, S> = KeyedState<K, S>;
 
 struct UpdateState<K, V, S> {
     update: UpdateFn<K, V, S>,
     slide: Duration,
-    partitions: usize,
-    states: FastMap<K, Slot<S>>,
-    /// The initial state's keys owned here, merged in the first batch.
+    states: Checkpointed<Tables<K, S>>,
+    /// The initial state's keys owned here (with their hashes), merged in the first batch.
     initial: Option<Vec<(u64, K, S)>>,
-    writer: Option<ShareWriter>,
 }
 
 impl<K: Key, V: Data, S: Data> UpdateState<K, V, S> {
     fn new(
-        w: &WorkerInfo,
+        states: Checkpointed<Tables<K, S>>,
         update: UpdateFn<K, V, S>,
         slide: Duration,
-        partitions: usize,
         initial: &Option<Rdd<(K, S)>>,
     ) -> Self {
-        let mut logic = UpdateState {
+        // A restored state already holds what the initial state became.
+        let initial = match initial {
+            Some(rdd) if !states.was_restored() => Some(states.owned(rdd.collect())),
+            _ => None,
+        };
+        UpdateState {
             update,
             slide,
-            partitions,
-            states: FastMap::default(),
-            initial: None,
-            writer: None,
-        };
-        let restored = w.checkpoint.as_ref().and_then(|ck| ck.restored(w.node));
-        match restored {
-            Some(payloads) => {
-                let states = &mut logic.states;
-                let outcome = restore::<K, S>(&payloads, partitions, w, |k, hash, s| match s {
-                    Some(state) => {
-                        let partition = (hash % partitions as u64) as u32;
-                        states.insert(
-                            k,
-                            Slot {
-                                hash,
-                                partition,
-                                state: Some(state),
-                            },
-                        );
-                    }
-                    None => {
-                        states.remove(&k);
-                    }
-                });
-                if let Err(e) = outcome {
-                    // Payloads were verified by checksum before the start, so this is a program
-                    // whose key or state type changed since the checkpoint was written.
-                    panic!(
-                        "the checkpointed state of stream {} cannot be decoded: {e}",
-                        w.node
-                    );
-                }
-            }
-            None => logic.initial = Some(owned_initial(initial, partitions, w)),
+            states,
+            initial,
         }
-        logic.writer = w
-            .checkpoint
-            .clone()
-            .map(|ck| ShareWriter::new(ck, w.node, w.index, w.workers));
-        logic
-    }
-
-    /// Calls the function for one key; a panic leaves the key with the state it had.
-    fn call(
-        &self,
-        time: Time,
-        key: &K,
-        values: &[V],
-        old: Option<S>,
-    ) -> Result<Option<S>, (Option<S>, Box<dyn std::any::Any + Send>)> {
-        let backup = old.clone();
-        catch_unwind(AssertUnwindSafe(|| (self.update)(time, key, values, old)))
-            .map_err(|panic| (backup, panic))
     }
 }
 
-impl<K: Key, V: Data, S: Data> BatchLogic<(K, Vec<V>), (K, S)> for UpdateState<K, V, S> {
-    type Acc = FastMap<K, (u32, Vec<V>)>;
+/// Calls `update` for one key; a panic is returned, the caller keeps the key's old state.
+fn call<K, V, S>(
+    update: &UpdateFn<K, V, S>,
+    time: Time,
+    key: &K,
+    values: &[V],
+    old: Option<S>,
+) -> Result<Option<S>, Box<dyn std::any::Any + Send>> {
+    catch_unwind(AssertUnwindSafe(|| update(time, key, values, old)))
+}
 
-    fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, (k, mut vs): (K, Vec<V>)) {
+impl<K: Key, V: Data, S: Data> BatchLogic<(K, Vec<V>), (K, S)> for UpdateState<K, V, S> {
+    type Acc = FastMap<K, Vec<V>>;
+
+    fn absorb(&mut self, acc: &mut Self::Acc, _partition: u32, (k, mut vs): (K, Vec<V>)) {
         acc.entry(k)
-            .and_modify(|(_, old)| old.append(&mut vs))
-            .or_insert((partition, vs));
+            .and_modify(|old| old.append(&mut vs))
+            .or_insert(vs);
     }
 
     fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, (K, S))>) {
@@ -125,79 +83,37 @@ impl<K: Key, V: Data, S: Data> BatchLogic<(K, Vec<V>), (K, S)> for UpdateState<K
         let mut first_panic = None;
         if let Some(initial) = self.initial.take() {
             for (hash, k, state) in initial {
-                let partition = (hash % self.partitions as u64) as u32;
-                self.states.insert(
-                    k,
-                    Slot {
-                        hash,
-                        partition,
-                        state: Some(state),
-                    },
-                );
+                self.states.insert_hashed(k, hash, state);
             }
         }
         // Keys with state: with their new values, or none.
-        let mut states = std::mem::take(&mut self.states);
-        states.retain(|k, slot| {
-            let values = acc.remove(k).map(|(_, vs)| vs).unwrap_or_default();
-            match self.call(time, k, &values, slot.state.take()) {
+        let update = &self.update;
+        self.states.update_each(|k, state| {
+            let values = acc.remove(k).unwrap_or_default();
+            match call(update, time, k, &values, Some(state.clone())) {
                 Ok(Some(new)) => {
-                    slot.state = Some(new);
+                    *state = new;
                     true
                 }
                 Ok(None) => false,
-                Err((backup, panic)) => {
+                Err(panic) => {
                     first_panic.get_or_insert(panic);
-                    slot.state = backup;
-                    slot.state.is_some()
+                    true
                 }
             }
         });
         // New keys.
-        for (k, (partition, values)) in acc.drain() {
-            match self.call(time, &k, &values, None) {
-                Ok(Some(state)) => {
-                    let hash = crate::hash::stable_hash(&k);
-                    states.insert(
-                        k,
-                        Slot {
-                            hash,
-                            partition,
-                            state: Some(state),
-                        },
-                    );
-                }
+        for (k, values) in acc.drain() {
+            match call(update, time, &k, &values, None) {
+                Ok(Some(state)) => self.states.insert(k, state),
                 Ok(None) => {}
-                Err((_, panic)) => {
+                Err(panic) => {
                     first_panic.get_or_insert(panic);
                 }
             }
         }
-        self.states = states;
-
-        let mut rows: Vec<(u32, u64, &K, &S)> = self
-            .states
-            .iter()
-            .filter_map(|(k, s)| Some((s.partition, s.hash, k, s.state.as_ref()?)))
-            .collect();
-        rows.sort_unstable_by_key(|r| (r.0, r.1));
-        out.reserve(rows.len());
-        out.extend(
-            rows.into_iter()
-                .map(|(p, _, k, s)| (p, (k.clone(), s.clone()))),
-        );
-
-        // The function may return the same state or another: every key counts as changed, so
-        // every checkpoint of this stream is a full one.
-        if let Some(writer) = &mut self.writer
-            && writer.due(tick).is_some()
-        {
-            let mut entries = Entries::default();
-            for (k, slot) in &self.states {
-                entries.push(k, slot.state.as_ref());
-            }
-            writer.write(time, WriteKind::Full, &entries);
-        }
+        self.states.emit(out, |k, s| (k.clone(), s.clone()));
+        self.states.checkpoint(tick);
         if let Some(panic) = first_panic {
             resume_unwind(panic);
         }
@@ -250,11 +166,13 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         let grouped = self.group_by_key(Some(n));
         let update: UpdateFn<K, V, S> = Arc::new(update);
         let slide = self.meta.slide;
+        let tables = Declared::new(move |owner| Tables::<K, S>::new(owner, n, Writes::Full));
+        let open = tables.clone();
         let node = BatchNode::new(
             &grouped,
             "update_state_by_key",
             Route::Local,
-            move |w: WorkerInfo| UpdateState::new(&w, update.clone(), slide, n, &initial),
+            move |w: WorkerInfo| UpdateState::new(open.open(&w), update.clone(), slide, &initial),
         );
         let stream = grouped.derive("update_state_by_key", slide, n, &[&grouped.meta], node);
         // Spark's default for stateful streams: the smallest multiple of the slide >= 10 s.
@@ -264,6 +182,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         self.ssc.register_stateful(
             stream.meta.id,
             Some(Duration::milliseconds(slide.as_millis() * tens)),
+            tables.restorer(),
         );
         stream
     }

@@ -97,6 +97,8 @@ struct Graph {
     /// Streams with state written at checkpoints, with their default checkpoint interval; `None`
     /// for streams (plain windows) that checkpoint when a directory is set but do not require one.
     stateful: std::collections::BTreeMap<usize, Option<Duration>>,
+    /// How each stateful stream decodes its checkpointed state into its tables.
+    restorers: std::collections::BTreeMap<usize, crate::state::Restorer>,
     /// Checkpoint intervals set with `DStream::checkpoint`.
     checkpoint_intervals: std::collections::BTreeMap<usize, Duration>,
     /// Receiver input streams (their blocks go through the write-ahead log when it is on).
@@ -380,16 +382,21 @@ impl StreamingContext {
         ))))
     }
 
-    /// Marks stream `id` as having state that its logic writes at checkpoint times (with a
-    /// `checkpoint::ShareWriter`) and restores from `Checkpointing::restored`. With
+    /// Marks stream `id` as having state (tables declared with `state::Declared`, which
+    /// `restorer` decodes from a checkpoint) that its logic writes at checkpoint times. With
     /// `Some(default_interval)` the stream requires a checkpoint directory (Spark's
     /// must-checkpoint streams) and is checkpointed every `default_interval` unless
     /// [`DStream::checkpoint`](crate::DStream::checkpoint) says otherwise; with `None` it is
     /// checkpointed only when a directory is set, at the other streams' interval.
-    pub(crate) fn register_stateful(&self, id: usize, default_interval: Option<Duration>) {
-        lock(&self.inner.graph)
-            .stateful
-            .insert(id, default_interval);
+    pub(crate) fn register_stateful(
+        &self,
+        id: usize,
+        default_interval: Option<Duration>,
+        restorer: crate::state::Restorer,
+    ) {
+        let mut graph = lock(&self.inner.graph);
+        graph.stateful.insert(id, default_interval);
+        graph.restorers.insert(id, restorer);
     }
 
     /// Sets stream `id`'s checkpoint interval (validated by the caller).
@@ -531,12 +538,24 @@ impl StreamingContext {
         for id in &commit.stateful {
             checkpoint::state_files::prune(&dir, *id, Time::from_millis(0), Some(commit.time));
         }
-        let workers = self.inner.ctx.master().total_workers();
+        let local = crate::state::LocalWorkers::of(self.inner.ctx.master());
         for id in &stateful {
             let mut restored = checkpoint::state_files::read_chain(&dir, *id, commit.time)?;
-            restored.same_layout = commit.workers == workers
-                && commit.partitions.get(id) == lock(&self.inner.graph).partitions.get(id);
-            state.insert(*id, Arc::new(restored));
+            let (partitions, restorer) = {
+                let graph = lock(&self.inner.graph);
+                (
+                    graph.partitions.get(id).copied(),
+                    graph.restorers[id].clone(),
+                )
+            };
+            restored.same_layout =
+                commit.workers == local.total && commit.partitions.get(id) == partitions.as_ref();
+            // Decoded now, so that a state type that changed is this function's error.
+            let shares = restorer(*id, restored, &local).map_err(|reason| Error::Checkpoint {
+                dir: dir.clone(),
+                reason,
+            })?;
+            state.insert(*id, Arc::new(shares));
         }
         Ok(Recovered { commit, state })
     }
