@@ -117,8 +117,11 @@ pub(crate) fn decode<K: DeserializeOwned, S: DeserializeOwned>(
     Ok(())
 }
 
+/// A write set: its batch, its kind and its files (`None` if incomplete).
+type WriteSet = (Time, WriteKind, Option<Vec<PathBuf>>);
+
 /// The write sets of `node`, oldest first; incomplete sets are marked `None`.
-fn sets(root: &Path, node: usize) -> Result<Vec<(Time, WriteKind, Option<Vec<PathBuf>>)>> {
+fn sets(root: &Path, node: usize) -> Result<Vec<WriteSet>> {
     let dir = node_dir(root, node);
     let entries = match fs::read_dir(&dir) {
         Ok(e) => e,

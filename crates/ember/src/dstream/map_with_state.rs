@@ -102,22 +102,21 @@ impl<K: Key, V: Data, S: Data, M: Data> MapWithState<K, V, S, M> {
         Some((hash, state))
     }
 
-    /// Runs the function on one call's state; a panic keeps the state the function left.
+    /// Runs the function on one call's state: what it emits. A panic is kept in `panicked`
+    /// (the first of the batch) and the state stays as the function left it.
     fn call(
         &self,
         time: Time,
         k: &K,
         v: Option<V>,
         state: &mut State<S>,
-        out: &mut Vec<(u32, Emitted<K, S, M>)>,
-        partition: u32,
         panicked: &mut Option<Box<dyn std::any::Any + Send>>,
-    ) {
+    ) -> Option<Emitted<K, S, M>> {
         match catch_unwind(AssertUnwindSafe(|| (self.func)(time, k, v, state))) {
-            Ok(Some(m)) => out.push((partition, Emitted::Mapped(m))),
-            Ok(None) => {}
+            Ok(m) => m.map(Emitted::Mapped),
             Err(p) => {
                 panicked.get_or_insert(p);
+                None
             }
         }
     }
@@ -153,7 +152,9 @@ impl<K: Key, V: Data, S: Data, M: Data> BatchLogic<(K, Vec<V>), Emitted<K, S, M>
             let mut current = old.map(|(_, s)| s);
             for v in values {
                 let mut state = State::new(current.take(), false);
-                self.call(time, &k, Some(v), &mut state, out, partition, &mut panicked);
+                if let Some(e) = self.call(time, &k, Some(v), &mut state, &mut panicked) {
+                    out.push((partition, e));
+                }
                 current = state.into_value();
             }
             if let Some(s) = current {
@@ -173,7 +174,9 @@ impl<K: Key, V: Data, S: Data, M: Data> BatchLogic<(K, Vec<V>), Emitted<K, S, M>
                     };
                     let partition = self.states.partition_of_hash(hash);
                     let mut state = State::new(Some(state), true);
-                    self.call(time, &k, None, &mut state, out, partition, &mut panicked);
+                    if let Some(e) = self.call(time, &k, None, &mut state, &mut panicked) {
+                        out.push((partition, e));
+                    }
                 }
             }
         }
@@ -191,6 +194,38 @@ impl<K: Key, V: Data, S: Data, M: Data> BatchLogic<(K, Vec<V>), Emitted<K, S, M>
 /// The stream of a [`map_with_state`](DStream::map_with_state): the function's results (it
 /// dereferences to that `DStream<M>`), and the state itself through
 /// [`state_snapshots`](Self::state_snapshots).
+///
+/// # Examples
+///
+/// ```
+/// use ember::state::{State, StateSpec};
+/// use ember::testing::StreamTest;
+/// use ember::Duration;
+///
+/// # fn main() -> ember::Result<()> {
+/// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+/// let dir = tempfile::tempdir().unwrap();
+/// t.context().checkpoint(dir.path())?;
+///
+/// let w = |word: &str| (word.to_string(), 1u64);
+/// let words = t.input(vec![vec![w("a"), w("b"), w("a")], vec![w("b")]]);
+/// // Emits each word with its count so far.
+/// let spec = StateSpec::function(|word: &String, one: Option<u64>, state: &mut State<u64>| {
+///     let total = state.get_option().copied().unwrap_or(0) + one.unwrap_or(0);
+///     state.update(total);
+///     (word.clone(), total)
+/// });
+/// let counts = words.map_with_state(spec);
+/// let out = t.collect(&counts)?; // the function's results
+/// let state = t.collect(&counts.state_snapshots())?; // every key's state
+/// t.run(2)?;
+/// let a = |n| ("a".to_string(), n);
+/// let b = |n| ("b".to_string(), n);
+/// assert_eq!(out.sorted_batches(), vec![vec![a(1), a(2), b(1)], vec![b(2)]]);
+/// assert_eq!(state.sorted_batches(), vec![vec![a(2), b(1)], vec![a(2), b(2)]]);
+/// # Ok(())
+/// # }
+/// ```
 pub struct MapWithStateDStream<K: Key, S: Data, M: Data> {
     mapped: DStream<M>,
     emitted: DStream<Emitted<K, S, M>>,
@@ -207,6 +242,37 @@ impl<K: Key, S: Data, M: Data> Deref for MapWithStateDStream<K, S, M> {
 impl<K: Key, S: Data, M: Data> MapWithStateDStream<K, S, M> {
     /// Every key's state after each batch (Spark's `stateSnapshots`). Asking for it makes every
     /// batch emit the whole state, which costs in proportion to the state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::state::{State, StateSpec};
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// t.context().checkpoint(dir.path())?;
+    ///
+    /// let w = |word: &str| (word.to_string(), 1u64);
+    /// let words = t.input(vec![vec![w("a"), w("b"), w("a")], vec![w("b")]]);
+    /// // Emits each word with its count so far.
+    /// let spec = StateSpec::function(|word: &String, one: Option<u64>, state: &mut State<u64>| {
+    ///     let total = state.get_option().copied().unwrap_or(0) + one.unwrap_or(0);
+    ///     state.update(total);
+    ///     (word.clone(), total)
+    /// });
+    /// let counts = words.map_with_state(spec);
+    /// let snapshots = t.collect(&counts.state_snapshots())?;
+    /// t.run(2)?;
+    /// let a = |n| ("a".to_string(), n);
+    /// let b = |n| ("b".to_string(), n);
+    /// // Also the keys without data in the batch ("a" in the second).
+    /// assert_eq!(snapshots.sorted_batches(), vec![vec![a(2), b(1)], vec![a(2), b(2)]]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn state_snapshots(&self) -> DStream<(K, S)> {
         self.snapshots.store(true, Ordering::SeqCst);
         let node = NarrowNode::new(
@@ -229,11 +295,71 @@ impl<K: Key, S: Data, M: Data> MapWithStateDStream<K, S, M> {
     }
 
     /// The mapped values as a plain stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::state::{State, StateSpec};
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// t.context().checkpoint(dir.path())?;
+    ///
+    /// let w = |word: &str| (word.to_string(), 1u64);
+    /// let words = t.input(vec![vec![w("a"), w("b"), w("a")], vec![w("b")]]);
+    /// // Emits each word with its count so far.
+    /// let spec = StateSpec::function(|word: &String, one: Option<u64>, state: &mut State<u64>| {
+    ///     let total = state.get_option().copied().unwrap_or(0) + one.unwrap_or(0);
+    ///     state.update(total);
+    ///     (word.clone(), total)
+    /// });
+    /// let counts = words.map_with_state(spec);
+    /// let plain: ember::DStream<(String, u64)> = counts.stream();
+    /// let out = t.collect(&plain.filter(|(_, n)| *n > 1))?;
+    /// t.run(2)?;
+    /// assert_eq!(out.sorted_batches(), vec![vec![("a".to_string(), 2)], vec![("b".to_string(), 2)]]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn stream(&self) -> DStream<M> {
         self.mapped.clone()
     }
 
     /// Sets how often the state is checkpointed (forwarded to the state, as in Spark).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::state::{State, StateSpec};
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// t.context().checkpoint(dir.path())?;
+    ///
+    /// let w = |word: &str| (word.to_string(), 1u64);
+    /// let words = t.input(vec![vec![w("a"), w("b"), w("a")], vec![w("b")]]);
+    /// // Emits each word with its count so far.
+    /// let spec = StateSpec::function(|word: &String, one: Option<u64>, state: &mut State<u64>| {
+    ///     let total = state.get_option().copied().unwrap_or(0) + one.unwrap_or(0);
+    ///     state.update(total);
+    ///     (word.clone(), total)
+    /// });
+    /// let counts = words.map_with_state(spec);
+    /// counts.checkpoint(Duration::seconds(2))?;
+    /// t.collect(&counts)?;
+    /// t.run(2)?;
+    /// // The first checkpoint is that of batch 2 (the default would be every 10 batches).
+    /// assert!(!dir.path().join("checkpoint-1000").exists());
+    /// assert!(dir.path().join("checkpoint-2000").is_file());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn checkpoint(&self, interval: Duration) -> crate::Result<()> {
         self.emitted.checkpoint(interval)
     }
@@ -246,6 +372,38 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     ///
     /// Needs a checkpoint directory, as in Spark; the state is checkpointed every 10 batches by
     /// default (Spark's default for `mapWithState`).
+    ///
+    /// # Examples
+    ///
+    /// A running count per word, emitted for every occurrence:
+    ///
+    /// ```
+    /// use ember::state::{State, StateSpec};
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// t.context().checkpoint(dir.path())?;
+    ///
+    /// let w = |word: &str| (word.to_string(), 1u64);
+    /// let words = t.input(vec![vec![w("a"), w("b"), w("a")], vec![w("b")]]);
+    /// // Emits each word with its count so far.
+    /// let spec = StateSpec::function(|word: &String, one: Option<u64>, state: &mut State<u64>| {
+    ///     let total = state.get_option().copied().unwrap_or(0) + one.unwrap_or(0);
+    ///     state.update(total);
+    ///     (word.clone(), total)
+    /// });
+    /// let counts = words.map_with_state(spec);
+    /// let out = t.collect(&counts)?;
+    /// t.run(2)?;
+    /// let a = |n| ("a".to_string(), n);
+    /// let b = |n| ("b".to_string(), n);
+    /// assert_eq!(out.sorted_batches(), vec![vec![a(1), a(2), b(1)], vec![b(2)]]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn map_with_state<S: Data, M: Data>(
         &self,
         spec: StateSpec<K, V, S, M>,

@@ -140,6 +140,9 @@ struct Cogroup<K: Data, V: Data, W: Data> {
 
 type Groups<K, V, W> = HashMap<K, (Vec<V>, Vec<W>), foldhash::fast::RandomState>;
 
+/// A key's groups with its partition and stable hash (the output order).
+type PlacedGroups<K, V, W> = (u32, u64, K, (Vec<V>, Vec<W>));
+
 struct CogroupLogic<K, V, W> {
     partitions: usize,
     _t: std::marker::PhantomData<fn() -> (K, V, W)>,
@@ -165,7 +168,7 @@ impl<K: Key, V: Data, W: Data> BatchLogic<(K, Side<V, W>), (K, (Vec<V>, Vec<W>))
         out: &mut Vec<(u32, (K, (Vec<V>, Vec<W>)))>,
     ) {
         let n = self.partitions;
-        let mut rows: Vec<(u32, u64, K, (Vec<V>, Vec<W>))> = acc
+        let mut rows: Vec<PlacedGroups<K, V, W>> = acc
             .drain()
             .map(|(k, g)| {
                 let hash = stable_hash(&k);

@@ -41,6 +41,41 @@ use crate::time::Duration;
 /// results (Spark's `filterFunc`): the keys for which it returns `false` are dropped from the
 /// window and from the state carried to the next one. It must be a pure function of its
 /// arguments: a key whose value did not change is not asked again.
+///
+/// # Examples
+///
+/// Word counts over the last two batches, without the words whose count fell to zero:
+///
+/// ```
+/// use std::sync::Arc;
+/// use ember::dstream::WindowFilter;
+/// use ember::testing::StreamTest;
+/// use ember::Duration;
+///
+/// # fn main() -> ember::Result<()> {
+/// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+/// let dir = tempfile::tempdir().unwrap();
+/// t.context().checkpoint(dir.path())?;
+///
+/// let w = |word: &str| (word.to_string(), 1i64);
+/// let words = t.input(vec![vec![w("a"), w("b")], vec![w("a")], vec![]]);
+/// let nonzero: WindowFilter<String, i64> = Arc::new(|_word, count| *count != 0);
+/// let counts = words.reduce_by_key_and_window_inv(
+///     |a, b| a + b,
+///     |a, b| a - b,
+///     Duration::seconds(2),
+///     Duration::seconds(1),
+///     None,
+///     Some(nonzero),
+/// );
+/// let out = t.collect(&counts)?;
+/// t.run(3)?;
+/// let (a, b) = (|n| ("a".to_string(), n), |n| ("b".to_string(), n));
+/// // "b" leaves the window at the third batch: its count is 0, and it is dropped.
+/// assert_eq!(out.sorted_batches(), vec![vec![a(1), b(1)], vec![a(2), b(1)], vec![a(1)]]);
+/// # Ok(())
+/// # }
+/// ```
 pub type WindowFilter<K, V> = Arc<dyn Fn(&K, &V) -> bool + Send + Sync>;
 
 type ReduceFn<V> = Arc<dyn Fn(V, V) -> V + Send + Sync>;
@@ -238,6 +273,43 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     /// Needs a checkpoint directory ([`StreamingContext::checkpoint`](crate::StreamingContext::checkpoint)),
     /// as in Spark; the state is written every checkpoint interval (by default the smallest
     /// multiple of the slide that is at least 10 s; see [`DStream::checkpoint`]).
+    ///
+    /// # Examples
+    ///
+    /// Word counts over the last two batches, every batch:
+    ///
+    /// ```
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// t.context().checkpoint(dir.path())?;
+    ///
+    /// let w = |word: &str| (word.to_string(), 1i64);
+    /// let words = t.input(vec![vec![w("a"), w("b")], vec![w("a")], vec![], vec![]]);
+    /// let counts = words.reduce_by_key_and_window_inv(
+    ///     |a, b| a + b, // a batch enters the window
+    ///     |a, b| a - b, // a batch leaves it
+    ///     Duration::seconds(2),
+    ///     Duration::seconds(1),
+    ///     None,
+    ///     None,
+    /// );
+    /// let out = t.collect(&counts)?;
+    /// t.run(4)?;
+    /// let (a, b) = (|n| ("a".to_string(), n), |n| ("b".to_string(), n));
+    /// // As in Spark, a key stays once seen, also at zero.
+    /// assert_eq!(out.sorted_batches(), vec![
+    ///     vec![a(1), b(1)],
+    ///     vec![a(2), b(1)],
+    ///     vec![a(1), b(0)],
+    ///     vec![a(0), b(0)],
+    /// ]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn reduce_by_key_and_window_inv(
         &self,
         f: impl Fn(V, V) -> V + Send + Sync + 'static,

@@ -129,6 +129,35 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     /// Needs a checkpoint directory ([`StreamingContext::checkpoint`](crate::StreamingContext::checkpoint)),
     /// as in Spark; the state is written there every checkpoint interval (by default the smallest
     /// multiple of the slide that is at least 10 s; see [`DStream::checkpoint`]).
+    ///
+    /// # Examples
+    ///
+    /// A running count per word:
+    ///
+    /// ```
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// t.context().checkpoint(dir.path())?;
+    ///
+    /// let w = |word: &str| (word.to_string(), 1u64);
+    /// let words = t.input(vec![vec![w("a"), w("b"), w("a")], vec![w("b")]]);
+    /// let totals = words.update_state_by_key(
+    ///     |new: &[u64], total: Option<u64>| Some(total.unwrap_or(0) + new.iter().sum::<u64>()),
+    ///     None,
+    /// );
+    /// let out = t.collect(&totals)?;
+    /// t.run(2)?;
+    /// assert_eq!(out.sorted_batches(), vec![
+    ///     vec![("a".to_string(), 2), ("b".to_string(), 1)],
+    ///     vec![("a".to_string(), 2), ("b".to_string(), 2)],
+    /// ]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn update_state_by_key<S: Data>(
         &self,
         update: impl Fn(&[V], Option<S>) -> Option<S> + Send + Sync + 'static,
@@ -139,6 +168,36 @@ impl<K: Key, V: Data> DStream<(K, V)> {
 
     /// [`update_state_by_key`](Self::update_state_by_key) starting from `initial`: its keys go
     /// through the function in the first batch too.
+    ///
+    /// # Examples
+    ///
+    /// Counts that go on from a previous day's:
+    ///
+    /// ```
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// t.context().checkpoint(dir.path())?;
+    ///
+    /// let yesterday = t.context().context().parallelize(vec![("a".to_string(), 10u64)], 1);
+    /// let words = t.input(vec![vec![("b".to_string(), 1u64)], vec![("a".to_string(), 1)]]);
+    /// let totals = words.update_state_by_key_with_initial(
+    ///     |new: &[u64], total: Option<u64>| Some(total.unwrap_or(0) + new.iter().sum::<u64>()),
+    ///     None,
+    ///     yesterday,
+    /// );
+    /// let out = t.collect(&totals)?;
+    /// t.run(2)?;
+    /// assert_eq!(out.sorted_batches(), vec![
+    ///     vec![("a".to_string(), 10), ("b".to_string(), 1)],
+    ///     vec![("a".to_string(), 11), ("b".to_string(), 1)],
+    /// ]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn update_state_by_key_with_initial<S: Data>(
         &self,
         update: impl Fn(&[V], Option<S>) -> Option<S> + Send + Sync + 'static,
@@ -154,6 +213,39 @@ impl<K: Key, V: Data> DStream<(K, V)> {
 
     /// The general form of [`update_state_by_key`](Self::update_state_by_key): the function also
     /// gets the batch time and the key; an optional initial state.
+    ///
+    /// # Examples
+    ///
+    /// The batch time of each key's last data, forgetting a key after a batch without any:
+    ///
+    /// ```
+    /// use ember::testing::StreamTest;
+    /// use ember::{Duration, Time};
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// t.context().checkpoint(dir.path())?;
+    ///
+    /// let w = |word: &str| (word.to_string(), ());
+    /// let words = t.input(vec![vec![w("a"), w("b")], vec![w("a")], vec![]]);
+    /// let last_seen = words.update_state_by_key_with(
+    ///     |time: Time, _word: &String, new: &[()], _last: Option<u64>| {
+    ///         (!new.is_empty()).then(|| time.as_millis())
+    ///     },
+    ///     None,
+    ///     None,
+    /// );
+    /// let out = t.collect(&last_seen)?;
+    /// t.run(3)?;
+    /// assert_eq!(out.sorted_batches(), vec![
+    ///     vec![("a".to_string(), 1000), ("b".to_string(), 1000)],
+    ///     vec![("a".to_string(), 2000)],
+    ///     vec![],
+    /// ]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn update_state_by_key_with<S: Data>(
         &self,
         update: impl Fn(Time, &K, &[V], Option<S>) -> Option<S> + Send + Sync + 'static,

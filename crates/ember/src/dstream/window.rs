@@ -165,6 +165,25 @@ impl<T: Data> DStream<T> {
     /// made from it, exist only at those times. Partition `p` of a window holds partition `p` of
     /// each of its batches, oldest first. The buffered batches are checkpointed when a checkpoint
     /// directory is set (none is required), so recovery restores the windows.
+    ///
+    /// # Examples
+    ///
+    /// The last two batches, every batch:
+    ///
+    /// ```
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let numbers = t.input(vec![vec![1], vec![2], vec![3, 4], vec![]]);
+    /// let last_two = numbers.window(Duration::seconds(2), Duration::seconds(1));
+    /// let out = t.collect(&last_two)?;
+    /// t.run(4)?;
+    /// assert_eq!(out.sorted_batches(), vec![vec![1], vec![1, 2], vec![2, 3, 4], vec![3, 4]]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn window(&self, window_duration: Duration, slide_duration: Duration) -> DStream<T> {
         let poison = window_poison(
             WindowCheck::Windowed,
