@@ -1,14 +1,14 @@
 //! Keyed state across batches: the [`State`] handle and [`StateSpec`] of
-//! [`map_with_state`](crate::DStream::map_with_state), and the home of every stateful stream's
-//! state on the workers.
+//! [`map_with_state`](crate::DStream::map_with_state), and, inside the crate, the home of every
+//! stateful stream's state on the workers.
 //!
-//! A stateful operator declares its tables ([`Declared`]): a [`KeyedState`] (a value per key,
-//! for `update_state_by_key`, `map_with_state` and the incremental windows) and/or a
-//! [`BatchBuffer`] (past batches that windows still need). Each worker holds the tables of the
-//! partitions it owns ([`Placement`](crate::placement::Placement)); the state never travels except
-//! to disk. [`Checkpointed`] writes a worker's share at checkpoint times, and a restarted program
-//! decodes the shares into tables of its own types before it starts ([`Restorer`]), so a state
-//! type that changed is an error of `get_or_create`. Operators see typed tables only.
+//! A stateful operator declares its tables (`Declared`): a `KeyedState` (a value per key, for
+//! `update_state_by_key`, `map_with_state` and the incremental windows) and/or a `BatchBuffer`
+//! (past batches that windows still need). Each worker holds the tables of the partitions it owns
+//! (`Placement`); the state never travels except to disk. `Checkpointed` writes a worker's share at
+//! checkpoint times, and a restarted program decodes the shares into tables of its own types
+//! before it starts (`Restorer`), so a state type that changed is an error of
+//! [`get_or_create`](crate::StreamingContext::get_or_create). Operators see typed tables only.
 
 mod buffer;
 mod checkpointed;
