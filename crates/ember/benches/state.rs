@@ -133,7 +133,8 @@ fn run(keys: u64, updates: u64) {
     let bytes: u64 = walk(&dir.path().join("state"));
     println!("  state files on disk: {:.0} MB", bytes as f64 / 1e6);
 
-    // Restore: read and verify the files, then the first batch decodes them on the workers.
+    // Restore: read, verify and decode the files into the workers' tables (before the start),
+    // then the first batch.
     let mut rng = Lcg(7);
     let input = vec![(0..updates).map(|_| (rng.next() % keys, 1)).collect()];
     let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
@@ -148,7 +149,7 @@ fn run(keys: u64, updates: u64) {
     t.run(1).unwrap();
     let first = started.elapsed();
     println!(
-        "  restore from batch {}: read+verify {:.0} ms, first batch (decode {keys} keys + {updates} updates) {:.0} ms",
+        "  restore from batch {}: read+verify+decode {keys} keys {:.0} ms, first batch ({updates} updates) {:.0} ms",
         committed.as_millis() / 1000,
         read.as_secs_f64() * 1000.0,
         first.as_secs_f64() * 1000.0

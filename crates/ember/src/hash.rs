@@ -29,9 +29,26 @@ pub fn stable_hash<T: Serialize + ?Sized>(value: &T) -> u64 {
 }
 
 /// The partition of `key` among `partitions` partitions (Spark's `HashPartitioner`, with a stable
-/// hash). `partitions` must be at least 1.
+/// hash); zero partitions count as one.
 pub fn partition_of<K: Serialize + ?Sized>(key: &K, partitions: usize) -> usize {
-    (stable_hash(key) % partitions.max(1) as u64) as usize
+    partition_of_hash(stable_hash(key), partitions) as usize
+}
+
+/// The partition of a key whose [`stable_hash`] is `hash`, among `partitions` partitions (zero
+/// counts as one): the hash modulo the count. Every place that puts a key in a partition uses
+/// this, so a key's partition is the same in every operator, process and checkpoint.
+///
+/// # Examples
+///
+/// ```
+/// use ember::hash::{partition_of, partition_of_hash, stable_hash};
+///
+/// let p = partition_of_hash(stable_hash("word"), 4);
+/// assert!(p < 4);
+/// assert_eq!(p as usize, partition_of("word", 4));
+/// ```
+pub fn partition_of_hash(hash: u64, partitions: usize) -> u32 {
+    (hash % partitions.max(1) as u64) as u32
 }
 
 #[cfg(test)]

@@ -463,3 +463,63 @@ fn restoring_with_the_same_workers_reads_each_workers_own_share() {
         .collect();
     assert_eq!(snaps.sorted_batches(), vec![expected]);
 }
+
+/// The graph of `state_type_that_changed...`: running "words seen" per key, of state type `S`.
+fn words_seen<S: ember::Data>(
+    ssc: &ember::StreamingContext,
+    update: fn(&[u64], Option<S>) -> Option<S>,
+) {
+    let sc = ssc.context();
+    let queue = ember::RddQueue::new();
+    queue.push(sc.parallelize(vec![(s("a"), 1u64), (s("a"), 1)], 1));
+    let seen = ssc
+        .queue_stream(queue, true, Some(sc.parallelize(Vec::new(), 1)))
+        .update_state_by_key(update, None);
+    seen.checkpoint(Duration::seconds(1)).unwrap();
+    seen.foreach_rdd(|_, _| {}).unwrap();
+}
+
+#[test]
+fn a_state_type_that_changed_is_an_error_of_get_or_create() {
+    // Written with a `String` state ("xx" after the first batch) ...
+    fn as_text(vs: &[u64], st: Option<String>) -> Option<String> {
+        Some(st.unwrap_or_default() + &"x".repeat(vs.len()))
+    }
+    // ... and read back by a program whose state is a count.
+    fn as_count(vs: &[u64], st: Option<u64>) -> Option<u64> {
+        running_count(vs, st)
+    }
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let t = StreamTest::new("local[1]", Duration::seconds(1)).unwrap();
+        t.context().checkpoint(dir.path()).unwrap();
+        words_seen(t.context(), as_text);
+        t.run(2).unwrap();
+    }
+    let ctx = ember::Context::get_or_create(ember::Conf::new().set_master("local[1]")).unwrap();
+    let _turn = ember::testing::exclusive();
+    let restore = |program: &dyn Fn(&ember::StreamingContext)| {
+        ember::StreamingContext::get_or_create(dir.path(), || {
+            let ssc = ember::StreamingContext::new(&ctx, Duration::seconds(1))?;
+            program(&ssc);
+            Ok(ssc)
+        })
+    };
+
+    // Refused before anything runs, with the stream's file named: no worker panics.
+    match restore(&|ssc| words_seen(ssc, as_count)) {
+        Err(Error::Checkpoint { dir: at, reason }) => {
+            assert_eq!(at, dir.path().canonicalize().unwrap());
+            assert!(
+                reason.contains("the state of stream")
+                    && reason.contains("w0-of-1")
+                    && reason.contains("does not fit this program"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected a checkpoint error, got {other:?}"),
+    }
+    // The checkpoint is untouched: the program of the right type restores from it.
+    let ssc = restore(&|ssc| words_seen(ssc, as_text)).unwrap();
+    assert_eq!(ssc.restored_from().map(|t| t.as_millis()), Some(2000));
+}

@@ -37,6 +37,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::state::RestoredShares;
 use crate::time::{Duration, Time};
 
 pub(crate) use commit::Commit;
@@ -52,12 +53,13 @@ pub(crate) const FULL_EVERY: u64 = 10;
 /// Commits kept on disk; the older one is the fallback if the newest is damaged.
 pub(crate) const KEEP_COMMITS: usize = 2;
 
-/// What a restarted program restores: the newest commit and the state files it names, read and
-/// verified before the stream starts (so a damaged checkpoint is reported by `get_or_create`).
+/// What a restarted program restores: the newest commit and the state it names, read, verified
+/// and decoded before the stream starts (so a damaged checkpoint, or one whose state no longer
+/// fits the program, is reported by `get_or_create`).
 pub(crate) struct Recovered {
     pub(crate) commit: Commit,
-    /// Per stateful stream: its files' payloads in the order to apply them.
-    pub(crate) state: HashMap<usize, Arc<Restored>>,
+    /// Per stateful stream: each local worker's restored tables, until the worker takes them.
+    pub(crate) state: HashMap<usize, Arc<RestoredShares>>,
 }
 
 /// Checkpointing of one run, shared by the workers of a process.
@@ -67,7 +69,7 @@ pub(crate) struct Checkpointing {
     /// Time between checkpoints.
     pub(crate) interval: Duration,
     /// State restored at start, by stateful stream id.
-    restored: HashMap<usize, Arc<Restored>>,
+    restored: HashMap<usize, Arc<RestoredShares>>,
     /// Input streams' restored checkpoint data, by input stream id.
     sources: BTreeMap<usize, Vec<u8>>,
     /// Batches at which a share could not be written: they are not committed.
@@ -78,7 +80,7 @@ impl Checkpointing {
     pub(crate) fn new(
         dir: PathBuf,
         interval: Duration,
-        restored: HashMap<usize, Arc<Restored>>,
+        restored: HashMap<usize, Arc<RestoredShares>>,
         sources: BTreeMap<usize, Vec<u8>>,
     ) -> Self {
         Checkpointing {
@@ -96,8 +98,8 @@ impl Checkpointing {
     }
 
     /// The restored state of stream `node`, if the run was recovered.
-    pub(crate) fn restored(&self, node: usize) -> Option<Arc<Restored>> {
-        self.restored.get(&node).cloned()
+    pub(crate) fn restored(&self, node: usize) -> Option<&RestoredShares> {
+        self.restored.get(&node).map(|shares| &**shares)
     }
 
     /// Input stream `stream`'s restored checkpoint data, if the run was recovered.

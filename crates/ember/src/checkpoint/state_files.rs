@@ -53,7 +53,11 @@ pub(crate) struct Entries {
 
 impl Entries {
     /// Adds `key` with its state, or as removed when `state` is `None`.
-    pub(crate) fn push<K: Serialize, S: Serialize>(&mut self, key: &K, state: Option<&S>) {
+    pub(crate) fn push<K: Serialize + ?Sized, S: Serialize + ?Sized>(
+        &mut self,
+        key: &K,
+        state: Option<&S>,
+    ) {
         let bytes = std::mem::take(&mut self.bytes);
         // Encoding into a Vec fails only for types whose Serialize impl reports an error; such
         // an entry is skipped (and counted out), the rest of the write stays valid.
@@ -74,6 +78,12 @@ impl Entries {
         self.count
     }
 
+    /// The encoded entries, as a file's payload holds them.
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// Writes this worker's share of stream `node`'s state at `time`.
     pub(crate) fn write(
         &self,
@@ -89,23 +99,29 @@ impl Entries {
     }
 }
 
-/// Decodes the entries of one file's payload, in order, handing each to `apply`.
+/// Decodes the entries of one file's payload, in order, handing each to `apply`; stops at the
+/// first entry that does not decode or that `apply` refuses.
 pub(crate) fn decode<K: DeserializeOwned, S: DeserializeOwned>(
     payload: &[u8],
-    mut apply: impl FnMut(K, Option<S>),
+    mut apply: impl FnMut(K, Option<S>) -> std::result::Result<(), String>,
 ) -> std::result::Result<(), String> {
     let mut rest = payload;
+    let mut index = 0u64;
     while !rest.is_empty() {
-        let ((k, s), tail): ((K, Option<S>), &[u8]) =
-            postcard::take_from_bytes(rest).map_err(|e| format!("undecodable state entry: {e}"))?;
-        apply(k, s);
+        let ((k, s), tail): ((K, Option<S>), &[u8]) = postcard::take_from_bytes(rest)
+            .map_err(|e| format!("entry {index} does not decode: {e}"))?;
+        apply(k, s).map_err(|e| format!("entry {index}: {e}"))?;
         rest = tail;
+        index += 1;
     }
     Ok(())
 }
 
+/// A write set: its batch, its kind and its files (`None` if incomplete).
+type WriteSet = (Time, WriteKind, Option<Vec<PathBuf>>);
+
 /// The write sets of `node`, oldest first; incomplete sets are marked `None`.
-fn sets(root: &Path, node: usize) -> Result<Vec<(Time, WriteKind, Option<Vec<PathBuf>>)>> {
+fn sets(root: &Path, node: usize) -> Result<Vec<WriteSet>> {
     let dir = node_dir(root, node);
     let entries = match fs::read_dir(&dir) {
         Ok(e) => e,
@@ -183,7 +199,7 @@ pub(crate) fn read_chain(root: &Path, node: usize, time: Time) -> Result<Restore
                 node_dir(root, node).display()
             ),
         })?;
-    let mut payloads = Restored::default();
+    let mut restored = Restored::default();
     for (i, (t, kind, _)) in all.iter().enumerate().skip(base) {
         if *t > time {
             break;
@@ -213,24 +229,34 @@ pub(crate) fn read_chain(root: &Path, node: usize, time: Time) -> Result<Restore
                     let (i, n) = n.strip_prefix('w')?.split_once("-of-")?;
                     Some((i.parse().ok()?, n.parse().ok()?))
                 });
-            payloads
-                .payloads
-                .push(framed::read_verified(&f, Kind::State)?);
-            payloads.writers.push(writer);
+            let payload = framed::read_verified(&f, Kind::State)?;
+            restored.files.push(RestoredFile {
+                path: f,
+                writer,
+                payload,
+            });
         }
     }
-    Ok(payloads)
+    Ok(restored)
 }
 
-/// A stateful stream's files to restore, in the order to apply them, with the worker that wrote
-/// each (`(index, workers)`).
+/// A stateful stream's files to restore, in the order to apply them.
 #[derive(Debug, Default)]
 pub(crate) struct Restored {
-    pub(crate) payloads: Vec<Vec<u8>>,
-    pub(crate) writers: Vec<Option<(usize, usize)>>,
+    pub(crate) files: Vec<RestoredFile>,
     /// Whether the workers and the stream's partitions are as when the files were written: then
     /// each worker's keys are exactly those in its own files, and it reads only those.
     pub(crate) same_layout: bool,
+}
+
+/// One verified state file.
+#[derive(Debug)]
+pub(crate) struct RestoredFile {
+    pub(crate) path: PathBuf,
+    /// The worker that wrote it, `(index, workers)`.
+    pub(crate) writer: Option<(usize, usize)>,
+    /// Its entries (see [`decode`]).
+    pub(crate) payload: Vec<u8>,
 }
 
 /// Deletes the write sets of `node` that no kept commit needs: everything before the newest
@@ -277,14 +303,13 @@ mod tests {
 
     fn restore(root: &Path, t: u64) -> std::collections::BTreeMap<String, u64> {
         let mut m = std::collections::BTreeMap::new();
-        for p in read_chain(root, 3, Time::from_millis(t)).unwrap().payloads {
-            decode::<String, u64>(&p, |k, s| match s {
-                Some(s) => {
-                    m.insert(k, s);
-                }
-                None => {
-                    m.remove(&k);
-                }
+        for f in read_chain(root, 3, Time::from_millis(t)).unwrap().files {
+            decode::<String, u64>(&f.payload, |k, s| {
+                match s {
+                    Some(s) => m.insert(k, s),
+                    None => m.remove(&k),
+                };
+                Ok(())
             })
             .unwrap();
         }

@@ -8,7 +8,7 @@
 //!
 //! [`state_snapshots`]: MapWithStateDStream::state_snapshots
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::ops::Deref;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
@@ -16,13 +16,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{Entries, ShareWriter, WriteKind};
 use crate::data::{Data, Key};
 use crate::dstream::DStream;
 use crate::dstream::node::{BatchNode, NarrowNode, WorkerInfo};
 use crate::exec::{BatchLogic, Route};
 use crate::scheduler::Tick;
-use crate::state::{FastMap, MappingFn, State, StateSpec, owned_initial, restore};
+use crate::state::{Checkpointed, Declared, KeyedState, MappingFn, State, StateSpec, Writes};
 use crate::time::{Duration, Time};
 
 /// What the state operator emits: mapped values, and the state when snapshots are wanted.
@@ -32,91 +31,54 @@ enum Emitted<K, S, M> {
     Snapshot(K, S),
 }
 
-/// A key's state on its worker.
-struct Slot<S> {
-    hash: u64,
-    partition: u32,
-    state: S,
-    /// Batch of the key's last data (idle timeouts count from it).
-    updated: Time,
-}
+/// The state of a `map_with_state` stream on one worker: each key's state with the batch of
+/// its last data (idle timeouts count from it). Only the keys changed since the previous
+/// checkpoint are written, with a full write every tenth checkpoint.
+type Tables<K, S> = KeyedState<K, (S, Time)>;
 
 struct MapWithState<K, V, S, M> {
     func: MappingFn<K, V, S, M>,
     slide: Duration,
-    partitions: usize,
     timeout: Option<Duration>,
-    states: FastMap<K, Slot<S>>,
+    states: Checkpointed<Tables<K, S>>,
     /// Keys by last update, for timeouts: (update time, hash) -> keys.
     idle: BTreeMap<(Time, u64), Vec<K>>,
-    /// Keys changed since this worker's last checkpoint write.
-    dirty: HashSet<K, foldhash::fast::RandomState>,
     snapshots: bool,
+    /// The initial state's keys owned here (with their hashes), merged in the first batch.
     initial: Option<Vec<(u64, K, S)>>,
-    writer: Option<ShareWriter>,
     _v: std::marker::PhantomData<fn(V)>,
 }
 
 impl<K: Key, V: Data, S: Data, M: Data> MapWithState<K, V, S, M> {
     fn new(
-        w: &WorkerInfo,
+        states: Checkpointed<Tables<K, S>>,
         spec: &StateSpec<K, V, S, M>,
         slide: Duration,
-        n: usize,
         snapshots: bool,
     ) -> Self {
-        let mut logic = MapWithState {
+        let initial = match &spec.initial {
+            Some(rdd) if !states.was_restored() => Some(states.owned(rdd.collect())),
+            _ => None,
+        };
+        let mut idle: BTreeMap<(Time, u64), Vec<K>> = BTreeMap::new();
+        if spec.timeout.is_some() {
+            for (k, hash, (_, updated)) in states.iter() {
+                idle.entry((*updated, hash)).or_default().push(k.clone());
+            }
+        }
+        MapWithState {
             func: spec.func.clone(),
             slide,
-            partitions: n,
             timeout: spec.timeout,
-            states: FastMap::default(),
-            idle: BTreeMap::new(),
-            dirty: Default::default(),
+            states,
+            idle,
             snapshots,
-            initial: None,
-            writer: None,
+            initial,
             _v: std::marker::PhantomData,
-        };
-        match w.checkpoint.as_ref().and_then(|ck| ck.restored(w.node)) {
-            Some(payloads) => {
-                // Later writes replace or remove what earlier ones held.
-                let outcome = restore::<K, (S, Time)>(&payloads, n, w, |k, hash, s| match s {
-                    // Without timeouts there is no index to keep in step: one map operation.
-                    Some((state, updated)) if logic.timeout.is_none() => {
-                        let partition = (hash % n as u64) as u32;
-                        let slot = Slot {
-                            hash,
-                            partition,
-                            state,
-                            updated,
-                        };
-                        logic.states.insert(k, slot);
-                    }
-                    Some((state, updated)) => {
-                        logic.take(&k);
-                        logic.put(k, hash, state, updated);
-                    }
-                    None => {
-                        logic.take(&k);
-                    }
-                });
-                if let Err(e) = outcome {
-                    panic!(
-                        "the checkpointed state of stream {} cannot be decoded: {e}",
-                        w.node
-                    );
-                }
-            }
-            None => logic.initial = Some(owned_initial(&spec.initial, n, w)),
         }
-        logic.writer = w
-            .checkpoint
-            .clone()
-            .map(|ck| ShareWriter::new(ck, w.node, w.index, w.workers));
-        logic
     }
 
+    /// Sets a key's state (and its place in the idle index).
     fn put(&mut self, k: K, hash: u64, state: S, updated: Time) {
         if self.timeout.is_some() {
             self.idle
@@ -124,48 +86,38 @@ impl<K: Key, V: Data, S: Data, M: Data> MapWithState<K, V, S, M> {
                 .or_default()
                 .push(k.clone());
         }
-        let partition = (hash % self.partitions as u64) as u32;
-        self.states.insert(
-            k,
-            Slot {
-                hash,
-                partition,
-                state,
-                updated,
-            },
-        );
+        self.states.insert_hashed(k, hash, (state, updated));
     }
 
-    /// Takes a key's slot out of the state (and out of the idle index).
-    fn take(&mut self, k: &K) -> Option<Slot<S>> {
-        let slot = self.states.remove(k)?;
+    /// Takes a key's hash and state out of the state (and out of the idle index).
+    fn take(&mut self, k: &K) -> Option<(u64, S)> {
+        let (hash, (state, updated)) = self.states.remove(k)?;
         if self.timeout.is_some()
-            && let Some(keys) = self.idle.get_mut(&(slot.updated, slot.hash))
+            && let Some(keys) = self.idle.get_mut(&(updated, hash))
         {
             keys.retain(|x| x != k);
             if keys.is_empty() {
-                self.idle.remove(&(slot.updated, slot.hash));
+                self.idle.remove(&(updated, hash));
             }
         }
-        Some(slot)
+        Some((hash, state))
     }
 
-    /// Runs the function on one call's state; a panic keeps the state the function left.
+    /// Runs the function on one call's state: what it emits. A panic is kept in `panicked`
+    /// (the first of the batch) and the state stays as the function left it.
     fn call(
         &self,
         time: Time,
         k: &K,
         v: Option<V>,
         state: &mut State<S>,
-        out: &mut Vec<(u32, Emitted<K, S, M>)>,
-        partition: u32,
         panicked: &mut Option<Box<dyn std::any::Any + Send>>,
-    ) {
+    ) -> Option<Emitted<K, S, M>> {
         match catch_unwind(AssertUnwindSafe(|| (self.func)(time, k, v, state))) {
-            Ok(Some(m)) => out.push((partition, Emitted::Mapped(m))),
-            Ok(None) => {}
+            Ok(m) => m.map(Emitted::Mapped),
             Err(p) => {
                 panicked.get_or_insert(p);
+                None
             }
         }
     }
@@ -189,7 +141,6 @@ impl<K: Key, V: Data, S: Data, M: Data> BatchLogic<(K, Vec<V>), Emitted<K, S, M>
         if let Some(initial) = self.initial.take() {
             // Initial keys count as updated in the first batch (Spark's rule).
             for (hash, k, s) in initial {
-                self.dirty.insert(k.clone());
                 self.put(k, hash, s, time);
             }
         }
@@ -197,15 +148,16 @@ impl<K: Key, V: Data, S: Data, M: Data> BatchLogic<(K, Vec<V>), Emitted<K, S, M>
             let old = self.take(&k);
             let hash = old
                 .as_ref()
-                .map(|s| s.hash)
+                .map(|(hash, _)| *hash)
                 .unwrap_or_else(|| crate::hash::stable_hash(&k));
-            let mut current = old.map(|s| s.state);
+            let mut current = old.map(|(_, s)| s);
             for v in values {
                 let mut state = State::new(current.take(), false);
-                self.call(time, &k, Some(v), &mut state, out, partition, &mut panicked);
+                if let Some(e) = self.call(time, &k, Some(v), &mut state, &mut panicked) {
+                    out.push((partition, e));
+                }
                 current = state.into_value();
             }
-            self.dirty.insert(k.clone());
             if let Some(s) = current {
                 self.put(k, hash, s, time);
             }
@@ -218,58 +170,22 @@ impl<K: Key, V: Data, S: Data, M: Data> BatchLogic<(K, Vec<V>), Emitted<K, S, M>
                     break;
                 }
                 for k in entry.remove() {
-                    let Some(slot) = self.states.remove(&k) else {
+                    let Some((hash, (state, _))) = self.states.remove(&k) else {
                         continue;
                     };
-                    let mut state = State::new(Some(slot.state), true);
-                    self.call(
-                        time,
-                        &k,
-                        None,
-                        &mut state,
-                        out,
-                        slot.partition,
-                        &mut panicked,
-                    );
-                    self.dirty.insert(k);
+                    let partition = self.states.partition_of_hash(hash);
+                    let mut state = State::new(Some(state), true);
+                    if let Some(e) = self.call(time, &k, None, &mut state, &mut panicked) {
+                        out.push((partition, e));
+                    }
                 }
             }
         }
         if self.snapshots {
-            let mut rows: Vec<(u32, u64, &K, &S)> = self
-                .states
-                .iter()
-                .map(|(k, s)| (s.partition, s.hash, k, &s.state))
-                .collect();
-            rows.sort_unstable_by_key(|r| (r.0, r.1));
-            out.extend(
-                rows.into_iter()
-                    .map(|(p, _, k, s)| (p, Emitted::Snapshot(k.clone(), s.clone()))),
-            );
+            self.states
+                .emit(out, |k, (s, _)| Emitted::Snapshot(k.clone(), s.clone()));
         }
-        if let Some(writer) = &mut self.writer
-            && let Some(kind) = writer.due(tick.time, tick.zero, tick.last)
-        {
-            let mut entries = Entries::default();
-            match kind {
-                WriteKind::Full => {
-                    for (k, slot) in &self.states {
-                        entries.push(k, Some(&(&slot.state, slot.updated)));
-                    }
-                }
-                WriteKind::Delta => {
-                    for k in &self.dirty {
-                        let entry = self.states.get(k).map(|slot| (&slot.state, slot.updated));
-                        entries.push(k, entry.as_ref());
-                    }
-                }
-            }
-            if writer.write(time, kind, &entries) {
-                self.dirty.clear();
-            }
-        } else if self.writer.is_none() {
-            self.dirty.clear();
-        }
+        self.states.checkpoint(tick);
         if let Some(p) = panicked {
             resume_unwind(p);
         }
@@ -279,6 +195,38 @@ impl<K: Key, V: Data, S: Data, M: Data> BatchLogic<(K, Vec<V>), Emitted<K, S, M>
 /// The stream of a [`map_with_state`](DStream::map_with_state): the function's results (it
 /// dereferences to that `DStream<M>`), and the state itself through
 /// [`state_snapshots`](Self::state_snapshots).
+///
+/// # Examples
+///
+/// ```
+/// use ember::state::{State, StateSpec};
+/// use ember::testing::StreamTest;
+/// use ember::Duration;
+///
+/// # fn main() -> ember::Result<()> {
+/// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+/// let dir = tempfile::tempdir().unwrap();
+/// t.context().checkpoint(dir.path())?;
+///
+/// let w = |word: &str| (word.to_string(), 1u64);
+/// let words = t.input(vec![vec![w("a"), w("b"), w("a")], vec![w("b")]]);
+/// // Emits each word with its count so far.
+/// let spec = StateSpec::function(|word: &String, one: Option<u64>, state: &mut State<u64>| {
+///     let total = state.get_option().copied().unwrap_or(0) + one.unwrap_or(0);
+///     state.update(total);
+///     (word.clone(), total)
+/// });
+/// let counts = words.map_with_state(spec);
+/// let out = t.collect(&counts)?; // the function's results
+/// let state = t.collect(&counts.state_snapshots())?; // every key's state
+/// t.run(2)?;
+/// let a = |n| ("a".to_string(), n);
+/// let b = |n| ("b".to_string(), n);
+/// assert_eq!(out.sorted_batches(), vec![vec![a(1), a(2), b(1)], vec![b(2)]]);
+/// assert_eq!(state.sorted_batches(), vec![vec![a(2), b(1)], vec![a(2), b(2)]]);
+/// # Ok(())
+/// # }
+/// ```
 pub struct MapWithStateDStream<K: Key, S: Data, M: Data> {
     mapped: DStream<M>,
     emitted: DStream<Emitted<K, S, M>>,
@@ -295,6 +243,37 @@ impl<K: Key, S: Data, M: Data> Deref for MapWithStateDStream<K, S, M> {
 impl<K: Key, S: Data, M: Data> MapWithStateDStream<K, S, M> {
     /// Every key's state after each batch (Spark's `stateSnapshots`). Asking for it makes every
     /// batch emit the whole state, which costs in proportion to the state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::state::{State, StateSpec};
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// t.context().checkpoint(dir.path())?;
+    ///
+    /// let w = |word: &str| (word.to_string(), 1u64);
+    /// let words = t.input(vec![vec![w("a"), w("b"), w("a")], vec![w("b")]]);
+    /// // Emits each word with its count so far.
+    /// let spec = StateSpec::function(|word: &String, one: Option<u64>, state: &mut State<u64>| {
+    ///     let total = state.get_option().copied().unwrap_or(0) + one.unwrap_or(0);
+    ///     state.update(total);
+    ///     (word.clone(), total)
+    /// });
+    /// let counts = words.map_with_state(spec);
+    /// let snapshots = t.collect(&counts.state_snapshots())?;
+    /// t.run(2)?;
+    /// let a = |n| ("a".to_string(), n);
+    /// let b = |n| ("b".to_string(), n);
+    /// // Also the keys without data in the batch ("a" in the second).
+    /// assert_eq!(snapshots.sorted_batches(), vec![vec![a(2), b(1)], vec![a(2), b(2)]]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn state_snapshots(&self) -> DStream<(K, S)> {
         self.snapshots.store(true, Ordering::SeqCst);
         let node = NarrowNode::new(
@@ -317,11 +296,71 @@ impl<K: Key, S: Data, M: Data> MapWithStateDStream<K, S, M> {
     }
 
     /// The mapped values as a plain stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::state::{State, StateSpec};
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// t.context().checkpoint(dir.path())?;
+    ///
+    /// let w = |word: &str| (word.to_string(), 1u64);
+    /// let words = t.input(vec![vec![w("a"), w("b"), w("a")], vec![w("b")]]);
+    /// // Emits each word with its count so far.
+    /// let spec = StateSpec::function(|word: &String, one: Option<u64>, state: &mut State<u64>| {
+    ///     let total = state.get_option().copied().unwrap_or(0) + one.unwrap_or(0);
+    ///     state.update(total);
+    ///     (word.clone(), total)
+    /// });
+    /// let counts = words.map_with_state(spec);
+    /// let plain: ember::DStream<(String, u64)> = counts.stream();
+    /// let out = t.collect(&plain.filter(|(_, n)| *n > 1))?;
+    /// t.run(2)?;
+    /// assert_eq!(out.sorted_batches(), vec![vec![("a".to_string(), 2)], vec![("b".to_string(), 2)]]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn stream(&self) -> DStream<M> {
         self.mapped.clone()
     }
 
     /// Sets how often the state is checkpointed (forwarded to the state, as in Spark).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::state::{State, StateSpec};
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// t.context().checkpoint(dir.path())?;
+    ///
+    /// let w = |word: &str| (word.to_string(), 1u64);
+    /// let words = t.input(vec![vec![w("a"), w("b"), w("a")], vec![w("b")]]);
+    /// // Emits each word with its count so far.
+    /// let spec = StateSpec::function(|word: &String, one: Option<u64>, state: &mut State<u64>| {
+    ///     let total = state.get_option().copied().unwrap_or(0) + one.unwrap_or(0);
+    ///     state.update(total);
+    ///     (word.clone(), total)
+    /// });
+    /// let counts = words.map_with_state(spec);
+    /// counts.checkpoint(Duration::seconds(2))?;
+    /// t.collect(&counts)?;
+    /// t.run(2)?;
+    /// // The first checkpoint is that of batch 2 (the default would be every 10 batches).
+    /// assert!(!dir.path().join("checkpoint-1000").exists());
+    /// assert!(dir.path().join("checkpoint-2000").is_file());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn checkpoint(&self, interval: Duration) -> crate::Result<()> {
         self.emitted.checkpoint(interval)
     }
@@ -334,6 +373,38 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     ///
     /// Needs a checkpoint directory, as in Spark; the state is checkpointed every 10 batches by
     /// default (Spark's default for `mapWithState`).
+    ///
+    /// # Examples
+    ///
+    /// A running count per word, emitted for every occurrence:
+    ///
+    /// ```
+    /// use ember::state::{State, StateSpec};
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// t.context().checkpoint(dir.path())?;
+    ///
+    /// let w = |word: &str| (word.to_string(), 1u64);
+    /// let words = t.input(vec![vec![w("a"), w("b"), w("a")], vec![w("b")]]);
+    /// // Emits each word with its count so far.
+    /// let spec = StateSpec::function(|word: &String, one: Option<u64>, state: &mut State<u64>| {
+    ///     let total = state.get_option().copied().unwrap_or(0) + one.unwrap_or(0);
+    ///     state.update(total);
+    ///     (word.clone(), total)
+    /// });
+    /// let counts = words.map_with_state(spec);
+    /// let out = t.collect(&counts)?;
+    /// t.run(2)?;
+    /// let a = |n| ("a".to_string(), n);
+    /// let b = |n| ("b".to_string(), n);
+    /// assert_eq!(out.sorted_batches(), vec![vec![a(1), a(2), b(1)], vec![b(2)]]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn map_with_state<S: Data, M: Data>(
         &self,
         spec: StateSpec<K, V, S, M>,
@@ -346,12 +417,14 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         let slide = self.meta.slide;
         let snapshots = Arc::new(AtomicBool::new(false));
         let wanted = snapshots.clone();
+        let tables = Declared::new(move |owner| Tables::<K, S>::new(owner, n, Writes::Changes));
+        let open = tables.clone();
         let node = BatchNode::new(
             &grouped,
             "map_with_state",
             Route::Local,
             move |w: WorkerInfo| {
-                MapWithState::new(&w, &spec, slide, n, wanted.load(Ordering::SeqCst))
+                MapWithState::new(open.open(&w), &spec, slide, wanted.load(Ordering::SeqCst))
             },
         );
         let emitted: DStream<Emitted<K, S, M>> =
@@ -359,6 +432,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         self.ssc.register_stateful(
             emitted.meta.id,
             Some(Duration::milliseconds(slide.as_millis() * 10)),
+            tables.restorer(),
         );
         let pick = NarrowNode::new(
             &emitted,

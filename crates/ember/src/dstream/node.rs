@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::data::Data;
 use crate::dstream::{DStream, Meta, Node, Upstream};
 use crate::exec::{BatchLogic, Builder, Flow, Route};
+use crate::placement::Placement;
 use crate::scheduler::Tick;
 
 /// Where a per-batch logic instance runs.
@@ -26,9 +27,7 @@ pub(crate) struct WorkerInfo {
 impl WorkerInfo {
     /// The partitions among `0..partitions` that live on this worker.
     pub(crate) fn owned(&self, partitions: usize) -> impl Iterator<Item = u32> + use<> {
-        (self.index..partitions)
-            .step_by(self.workers.max(1))
-            .map(|p| p as u32)
+        Placement::new(self.workers, partitions).partitions_of(self.index)
     }
 }
 

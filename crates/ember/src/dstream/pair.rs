@@ -9,7 +9,7 @@ use crate::data::{Data, Key};
 use crate::dstream::node::NarrowNode;
 use crate::dstream::{DStream, Meta, Node, Upstream};
 use crate::exec::{BatchLogic, Builder, Flow, Route};
-use crate::hash::stable_hash;
+use crate::hash::{partition_of_hash, stable_hash};
 use crate::rdd::join_rows;
 use crate::scheduler::Tick;
 
@@ -141,6 +141,9 @@ struct Cogroup<K: Data, V: Data, W: Data> {
 
 type Groups<K, V, W> = HashMap<K, (Vec<V>, Vec<W>), foldhash::fast::RandomState>;
 
+/// A key's groups with its partition and stable hash (the output order).
+type PlacedGroups<K, V, W> = (u32, u64, K, (Vec<V>, Vec<W>));
+
 struct CogroupLogic<K, V, W> {
     partitions: usize,
     _t: std::marker::PhantomData<fn() -> (K, V, W)>,
@@ -165,29 +168,34 @@ impl<K: Key, V: Data, W: Data> BatchLogic<(K, Side<V, W>), (K, (Vec<V>, Vec<W>))
         acc: &mut Self::Acc,
         out: &mut Vec<(u32, (K, (Vec<V>, Vec<W>)))>,
     ) {
-        let n = self.partitions as u64;
-        let mut rows: Vec<(u64, K, (Vec<V>, Vec<W>))> =
-            acc.drain().map(|(k, g)| (stable_hash(&k), k, g)).collect();
-        rows.sort_unstable_by_key(|r| ((r.0 % n), r.0));
-        out.extend(rows.into_iter().map(|(h, k, g)| ((h % n) as u32, (k, g))));
+        let n = self.partitions;
+        let mut rows: Vec<PlacedGroups<K, V, W>> = acc
+            .drain()
+            .map(|(k, g)| {
+                let hash = stable_hash(&k);
+                (partition_of_hash(hash, n), hash, k, g)
+            })
+            .collect();
+        rows.sort_unstable_by_key(|r| (r.0, r.1));
+        out.extend(rows.into_iter().map(|(p, _, k, g)| (p, (k, g))));
     }
 }
 
 impl<K: Key, V: Data, W: Data> Node<(K, (Vec<V>, Vec<W>))> for Cogroup<K, V, W> {
     fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, (K, (Vec<V>, Vec<W>))> {
-        let n = self.partitions as u64;
+        let n = self.partitions;
         let left = self
             .left
             .flow(b)
             .narrow(b, meta.id, "cogroup", move |_p, (k, v), out| {
-                out.push(((stable_hash(&k) % n) as u32, (k, Side::Left(v))));
+                out.push((partition_of_hash(stable_hash(&k), n), (k, Side::Left(v))));
                 Ok(())
             });
         let right = self
             .right
             .flow(b)
             .narrow(b, meta.id, "cogroup", move |_p, (k, w), out| {
-                out.push(((stable_hash(&k) % n) as u32, (k, Side::Right(w))));
+                out.push((partition_of_hash(stable_hash(&k), n), (k, Side::Right(w))));
                 Ok(())
             });
         let logic = CogroupLogic {

@@ -24,59 +24,70 @@
 //! dropped since the previous write, with a full write every tenth checkpoint); the stream
 //! requires a checkpoint directory, as in Spark.
 
-use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
-use crate::checkpoint::state_files::decode;
-use crate::checkpoint::{Entries, WriteKind};
 use crate::data::{Data, Key};
 use crate::dstream::DStream;
 use crate::dstream::node::{BatchNode, WorkerInfo};
 use crate::dstream::window::{
-    BufferWrites, WindowCheck, default_checkpoint_interval, next_slide_time, window_poison,
+    WindowCheck, default_checkpoint_interval, next_slide_time, window_poison,
 };
 use crate::exec::{BatchLogic, Route};
-use crate::hash::stable_hash;
 use crate::scheduler::Tick;
-use crate::state::{FastMap, placement};
+use crate::state::{BatchBuffer, Checkpointed, Declared, FastMap, KeyedState, Parts, Writes};
 use crate::time::Duration;
 
 /// A filter of [`reduce_by_key_and_window_inv`](DStream::reduce_by_key_and_window_inv)'s
 /// results (Spark's `filterFunc`): the keys for which it returns `false` are dropped from the
 /// window and from the state carried to the next one. It must be a pure function of its
 /// arguments: a key whose value did not change is not asked again.
+///
+/// # Examples
+///
+/// Word counts over the last two batches, without the words whose count fell to zero:
+///
+/// ```
+/// use std::sync::Arc;
+/// use ember::dstream::WindowFilter;
+/// use ember::testing::StreamTest;
+/// use ember::Duration;
+///
+/// # fn main() -> ember::Result<()> {
+/// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+/// let dir = tempfile::tempdir().unwrap();
+/// t.context().checkpoint(dir.path())?;
+///
+/// let w = |word: &str| (word.to_string(), 1i64);
+/// let words = t.input(vec![vec![w("a"), w("b")], vec![w("a")], vec![]]);
+/// let nonzero: WindowFilter<String, i64> = Arc::new(|_word, count| *count != 0);
+/// let counts = words.reduce_by_key_and_window_inv(
+///     |a, b| a + b,
+///     |a, b| a - b,
+///     Duration::seconds(2),
+///     Duration::seconds(1),
+///     None,
+///     Some(nonzero),
+/// );
+/// let out = t.collect(&counts)?;
+/// t.run(3)?;
+/// let (a, b) = (|n| ("a".to_string(), n), |n| ("b".to_string(), n));
+/// // "b" leaves the window at the third batch: its count is 0, and it is dropped.
+/// assert_eq!(out.sorted_batches(), vec![vec![a(1), b(1)], vec![a(2), b(1)], vec![a(1)]]);
+/// # Ok(())
+/// # }
+/// ```
 pub type WindowFilter<K, V> = Arc<dyn Fn(&K, &V) -> bool + Send + Sync>;
 
 type ReduceFn<V> = Arc<dyn Fn(V, V) -> V + Send + Sync>;
 type Panic = Box<dyn std::any::Any + Send>;
 
-/// A key's window value on its worker, with its stable hash (the output order).
-struct Slot<V> {
-    hash: u64,
-    partition: u32,
-    value: V,
-}
-
-/// What a checkpoint entry is about: a key's window value, or one partition of a buffered
-/// batch's reduced values.
-#[derive(Serialize, Deserialize)]
-enum Tag<K> {
-    Window(K),
-    Batch(u64, u32),
-}
-
-/// A checkpoint entry's content, matching its [`Tag`].
-#[derive(Serialize, Deserialize)]
-enum Held<V, R> {
-    Window(V),
-    Batch(R),
-}
-
-/// A buffered batch's reduced values: `(partition, key, value)`, one row per key.
-type Rows<K, V> = Vec<(u32, K, V)>;
+/// The state of a `reduce_by_key_and_window_inv` stream on one worker: the window's value per
+/// key as of the last slide time, and the reduced values of the parent's batches that coming
+/// window computations still need (by batch time and partition: `(key, value)` rows, one per
+/// key and batch). Both go into the worker's share: the changed keys and the batches added and
+/// dropped since the previous write, with a full write every tenth checkpoint.
+type Tables<K, V> = (KeyedState<K, V>, BatchBuffer<(K, V)>);
 
 /// A key's reduced values from some slices: its partition, and `None` if `f` failed on them.
 type Reduced<K, V> = FastMap<K, (u32, Option<V>)>;
@@ -87,107 +98,10 @@ struct ReducedWindow<K, V> {
     filter: Option<WindowFilter<K, V>>,
     window: Duration,
     slide: Duration,
-    partitions: usize,
-    /// Reduced values of the parent's batches that coming window computations need, by batch
-    /// time (ms): `(partition, key, value)`, one row per key and batch.
-    ring: BTreeMap<u64, Rows<K, V>>,
-    /// The window's value per key as of the last slide time.
-    current: FastMap<K, Slot<V>>,
-    writes: Option<BufferWrites>,
-    /// Keys whose window value changed since the last successful write (with a writer only).
-    dirty: std::collections::HashSet<K, foldhash::fast::RandomState>,
+    state: Checkpointed<Tables<K, V>>,
 }
 
 impl<K: Key, V: Data> ReducedWindow<K, V> {
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        w: &WorkerInfo,
-        f: ReduceFn<V>,
-        inv: ReduceFn<V>,
-        filter: Option<WindowFilter<K, V>>,
-        window: Duration,
-        slide: Duration,
-        partitions: usize,
-    ) -> Self {
-        let mut logic = ReducedWindow {
-            f,
-            inv,
-            filter,
-            window,
-            slide,
-            partitions,
-            ring: BTreeMap::new(),
-            current: FastMap::default(),
-            writes: BufferWrites::new(w),
-            dirty: Default::default(),
-        };
-        if let Some(payloads) = w.checkpoint.as_ref().and_then(|ck| ck.restored(w.node))
-            && let Err(e) = logic.restore(w, &payloads.payloads)
-        {
-            // Payloads were verified by checksum before the start: the key or value type
-            // changed since the checkpoint was written.
-            panic!(
-                "the checkpointed window state of stream {} cannot be decoded: {e}",
-                w.node
-            );
-        }
-        logic
-    }
-
-    /// Applies the restored writes in order, keeping what this worker owns now (the writer may
-    /// have had another number of workers).
-    fn restore(&mut self, w: &WorkerInfo, payloads: &[Vec<u8>]) -> Result<(), String> {
-        // Batch parts as written (batch time, partition then) → the rows this worker owns now.
-        let mut batches: BTreeMap<(u64, u32), Rows<K, V>> = BTreeMap::new();
-        for payload in payloads {
-            decode::<Tag<K>, Held<V, Vec<(K, V)>>>(payload, |tag, held| match tag {
-                Tag::Window(k) => {
-                    let (hash, partition, mine) = placement(&k, self.partitions, w);
-                    if !mine {
-                        return;
-                    }
-                    match held {
-                        Some(Held::Window(value)) => {
-                            self.current.insert(
-                                k,
-                                Slot {
-                                    hash,
-                                    partition,
-                                    value,
-                                },
-                            );
-                        }
-                        _ => {
-                            self.current.remove(&k);
-                        }
-                    }
-                }
-                // A part is named by the partition it had when written; its keys are placed
-                // again, since the partition count may have changed (it defaults to the number
-                // of workers).
-                Tag::Batch(batch, p) => match held {
-                    Some(Held::Batch(rows)) => {
-                        let mine: Rows<K, V> = rows
-                            .into_iter()
-                            .filter_map(|(k, v)| {
-                                let (_, partition, mine) = placement(&k, self.partitions, w);
-                                mine.then_some((partition, k, v))
-                            })
-                            .collect();
-                        batches.insert((batch, p), mine);
-                    }
-                    _ => {
-                        batches.remove(&(batch, p));
-                    }
-                },
-            })?;
-        }
-        for ((batch, _), rows) in batches {
-            self.ring.entry(batch).or_default().extend(rows);
-        }
-        Ok(())
-    }
-
     /// Folds `v` into `k`'s reduced value; a panic in `f` marks the key as failed.
     fn fold(&self, map: &mut Reduced<K, V>, p: u32, k: K, v: V, panicked: &mut Option<Panic>) {
         match map.get_mut(&k) {
@@ -222,26 +136,22 @@ impl<K: Key, V: Data> ReducedWindow<K, V> {
         let old_from = t.saturating_sub(s + w);
         let old_to = old_from + m;
         let mut new_values: Reduced<K, V> = FastMap::default();
-        for (_, rows) in self.ring.range(new_from + 1..=t) {
-            for (p, k, v) in rows {
-                self.fold(&mut new_values, *p, k.clone(), v.clone(), panicked);
+        for (_, parts) in self.state.1.range(new_from + 1..=t) {
+            for (p, rows) in parts {
+                for (k, v) in rows {
+                    self.fold(&mut new_values, *p, k.clone(), v.clone(), panicked);
+                }
             }
         }
-        // Every batch at or before `t - w` leaves the ring now (no later window has it): the old
-        // slices are moved out of it.
+        // Every batch at or before `t - w` leaves the buffer now (no later window has it): the
+        // old slices are moved out of it.
         let mut old_values: Reduced<K, V> = FastMap::default();
-        while let Some(entry) = self.ring.first_entry() {
-            if *entry.key() > t.saturating_sub(w) {
-                break;
-            }
-            let (batch, rows) = entry.remove_entry();
-            if let Some(writes) = &mut self.writes {
-                let parts: std::collections::BTreeSet<u32> = rows.iter().map(|r| r.0).collect();
-                writes.drop_batch(batch, parts.into_iter());
-            }
+        while let Some((batch, parts)) = self.state.1.pop_through(t.saturating_sub(w)) {
             if batch > old_from && batch <= old_to {
-                for (p, k, v) in rows {
-                    self.fold(&mut old_values, p, k, v, panicked);
+                for (p, rows) in parts {
+                    for (k, v) in rows {
+                        self.fold(&mut old_values, p, k, v, panicked);
+                    }
                 }
             }
         }
@@ -267,55 +177,38 @@ impl<K: Key, V: Data> ReducedWindow<K, V> {
             return;
         }
         let old = old.flatten();
-        let new = new.map(|(p, v)| (p, v.expect("checked above")));
-        let slot = match (self.current.remove(&k), new) {
+        let new = new.map(|(_, v)| v.expect("checked above"));
+        let (hash, value) = match (self.state.0.get_hashed(&k), new) {
             // Spark: without a previous value the window's value is the new slices' alone.
-            (None, Some((partition, value))) => Slot {
-                hash: stable_hash(&k),
-                partition,
-                value,
-            },
+            (None, Some(value)) => (crate::hash::stable_hash(&k), value),
             // Spark throws "Neither previous window has value for key, nor new values found"
             // here (a key the filter removed, still in old slices): nothing to carry.
             (None, None) => return,
-            (Some(prev), new) => {
-                let backup = prev.value.clone();
+            (Some((hash, prev)), new) => {
+                let prev = prev.clone();
                 let computed = catch_unwind(AssertUnwindSafe(|| {
-                    let mut value = prev.value;
+                    let mut value = prev;
                     if let Some(old) = old {
                         value = (self.inv)(value, old);
                     }
-                    if let Some((_, n)) = new {
+                    if let Some(n) = new {
                         value = (self.f)(value, n);
                     }
                     value
                 }));
-                let value = match computed {
-                    Ok(v) => v,
+                match computed {
+                    Ok(value) => (hash, value),
                     Err(e) => {
+                        // The key keeps its previous value: it is unchanged.
                         panicked.get_or_insert(e);
-                        // The key keeps its previous value; it is unchanged, so not dirty.
-                        self.current.insert(
-                            k,
-                            Slot {
-                                hash: prev.hash,
-                                partition: prev.partition,
-                                value: backup,
-                            },
-                        );
                         return;
                     }
-                };
-                Slot {
-                    hash: prev.hash,
-                    partition: prev.partition,
-                    value,
                 }
             }
         };
         let keep = match &self.filter {
             None => true,
-            Some(filter) => match catch_unwind(AssertUnwindSafe(|| filter(&k, &slot.value))) {
+            Some(filter) => match catch_unwind(AssertUnwindSafe(|| filter(&k, &value))) {
                 Ok(keep) => keep,
                 Err(e) => {
                     panicked.get_or_insert(e);
@@ -323,67 +216,19 @@ impl<K: Key, V: Data> ReducedWindow<K, V> {
                 }
             },
         };
-        if self.writes.is_some() {
-            self.dirty.insert(k.clone());
-        }
         if keep {
-            self.current.insert(k, slot);
-        }
-    }
-
-    fn checkpoint(&mut self, tick: &Tick) {
-        let Some(writes) = &mut self.writes else {
-            return;
-        };
-        let Some(kind) = writes.writer.due(tick.time, tick.zero, tick.last) else {
-            return;
-        };
-        let mut entries = Entries::default();
-        let added_after = match kind {
-            WriteKind::Full => {
-                for (k, slot) in &self.current {
-                    entries.push(&Tag::Window(k), Some(&Held::<&V, ()>::Window(&slot.value)));
-                }
-                None
-            }
-            WriteKind::Delta => {
-                for k in &self.dirty {
-                    let held = self
-                        .current
-                        .get(k)
-                        .map(|slot| Held::<&V, ()>::Window(&slot.value));
-                    entries.push(&Tag::Window(k), held.as_ref());
-                }
-                for (batch, p) in &writes.dropped {
-                    entries.push::<_, Held<(), ()>>(&Tag::<()>::Batch(*batch, *p), None);
-                }
-                writes.written_upto
-            }
-        };
-        let from = added_after.map_or(0, |w| w + 1);
-        for (batch, rows) in self.ring.range(from..) {
-            let mut parts: BTreeMap<u32, Vec<(&K, &V)>> = BTreeMap::new();
-            for (p, k, v) in rows {
-                parts.entry(*p).or_default().push((k, v));
-            }
-            for (p, rows) in parts {
-                entries.push(
-                    &Tag::<()>::Batch(*batch, p),
-                    Some(&Held::<(), _>::Batch(rows)),
-                );
-            }
-        }
-        if writes.write(tick, kind, &entries) {
-            self.dirty.clear();
+            self.state.0.insert_hashed(k, hash, value);
+        } else {
+            self.state.0.remove(&k);
         }
     }
 }
 
 impl<K: Key, V: Data> BatchLogic<(K, V), (K, V)> for ReducedWindow<K, V> {
-    type Acc = Rows<K, V>;
+    type Acc = Parts<(K, V)>;
 
-    fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, (k, v): (K, V)) {
-        acc.push((partition, k, v));
+    fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, record: (K, V)) {
+        acc.entry(partition).or_default().push(record);
     }
 
     fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, (K, V))>) {
@@ -394,7 +239,7 @@ impl<K: Key, V: Data> BatchLogic<(K, V), (K, V)> for ReducedWindow<K, V> {
         let next_start = next_slide_time(tick, self.slide).saturating_sub(self.window.as_millis());
         if slide_time || t > next_start {
             if !acc.is_empty() {
-                self.ring.insert(t, std::mem::take(acc));
+                self.state.1.insert(t, std::mem::take(acc));
             }
         } else {
             acc.clear();
@@ -402,21 +247,11 @@ impl<K: Key, V: Data> BatchLogic<(K, V), (K, V)> for ReducedWindow<K, V> {
         let mut panicked = None;
         if slide_time {
             self.slide_window(t, &mut panicked);
-            let mut rows: Vec<(u32, u64, &K, &V)> = self
-                .current
-                .iter()
-                .map(|(k, s)| (s.partition, s.hash, k, &s.value))
-                .collect();
-            rows.sort_unstable_by_key(|r| (r.0, r.1));
-            out.reserve(rows.len());
-            out.extend(
-                rows.into_iter()
-                    .map(|(p, _, k, v)| (p, (k.clone(), v.clone()))),
-            );
+            self.state.0.emit(out, |k, v| (k.clone(), v.clone()));
         }
         // Written at every checkpoint time, slide time or not: the commit of any batch needs
         // every stateful stream's share.
-        self.checkpoint(tick);
+        self.state.checkpoint(tick);
         if let Some(p) = panicked {
             resume_unwind(p);
         }
@@ -439,6 +274,43 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     /// Needs a checkpoint directory ([`StreamingContext::checkpoint`](crate::StreamingContext::checkpoint)),
     /// as in Spark; the state is written every checkpoint interval (by default the smallest
     /// multiple of the slide that is at least 10 s; see [`DStream::checkpoint`]).
+    ///
+    /// # Examples
+    ///
+    /// Word counts over the last two batches, every batch:
+    ///
+    /// ```
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// t.context().checkpoint(dir.path())?;
+    ///
+    /// let w = |word: &str| (word.to_string(), 1i64);
+    /// let words = t.input(vec![vec![w("a"), w("b")], vec![w("a")], vec![], vec![]]);
+    /// let counts = words.reduce_by_key_and_window_inv(
+    ///     |a, b| a + b, // a batch enters the window
+    ///     |a, b| a - b, // a batch leaves it
+    ///     Duration::seconds(2),
+    ///     Duration::seconds(1),
+    ///     None,
+    ///     None,
+    /// );
+    /// let out = t.collect(&counts)?;
+    /// t.run(4)?;
+    /// let (a, b) = (|n| ("a".to_string(), n), |n| ("b".to_string(), n));
+    /// // As in Spark, a key stays once seen, also at zero.
+    /// assert_eq!(out.sorted_batches(), vec![
+    ///     vec![a(1), b(1)],
+    ///     vec![a(2), b(1)],
+    ///     vec![a(1), b(0)],
+    ///     vec![a(0), b(0)],
+    /// ]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn reduce_by_key_and_window_inv(
         &self,
         f: impl Fn(V, V) -> V + Send + Sync + 'static,
@@ -461,20 +333,24 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         let inv: ReduceFn<V> = Arc::new(inv_f);
         let per_batch = f.clone();
         let reduced = self.reduce_by_key(move |a, b| per_batch(a, b), Some(n));
+        let tables = Declared::new(move |owner| -> Tables<K, V> {
+            (
+                KeyedState::new(owner, n, Writes::Changes),
+                BatchBuffer::by_key(owner, n),
+            )
+        });
+        let open = tables.clone();
         let node = BatchNode::new(
             &reduced,
             "reduce_by_key_and_window",
             Route::Local,
-            move |w: WorkerInfo| {
-                ReducedWindow::new(
-                    &w,
-                    f.clone(),
-                    inv.clone(),
-                    filter.clone(),
-                    window_duration,
-                    slide_duration,
-                    n,
-                )
+            move |w: WorkerInfo| ReducedWindow {
+                f: f.clone(),
+                inv: inv.clone(),
+                filter: filter.clone(),
+                window: window_duration,
+                slide: slide_duration,
+                state: open.open(&w),
             },
         );
         let stream = self.ssc.new_stream(
@@ -490,6 +366,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
             self.ssc.register_stateful(
                 stream.meta.id,
                 Some(default_checkpoint_interval(slide_duration)),
+                tables.restorer(),
             );
         }
         stream

@@ -14,7 +14,7 @@ use crate::data::{Data, Key};
 use crate::dstream::DStream;
 use crate::dstream::node::{BatchNode, WorkerInfo};
 use crate::exec::{BatchLogic, Route};
-use crate::hash::stable_hash;
+use crate::hash::{partition_of_hash, stable_hash};
 use crate::scheduler::Tick;
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -64,12 +64,10 @@ impl<K: Key, V: Data, C: Data> BatchLogic<(K, V), (K, C)> for CombineLocally<K, 
     }
 
     fn finish(&mut self, _tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, (K, C))>) {
-        let n = self.partitions as u64;
         out.reserve(acc.len());
         for (k, c) in acc.drain() {
             if let Some(c) = c {
-                let p = (stable_hash(&k) % n) as u32;
-                out.push((p, (k, c)));
+                out.push((partition_of_hash(stable_hash(&k), self.partitions), (k, c)));
             }
         }
     }

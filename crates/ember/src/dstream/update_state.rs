@@ -10,112 +10,70 @@
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 
-use crate::checkpoint::{Entries, ShareWriter, WriteKind};
 use crate::data::{Data, Key};
 use crate::dstream::DStream;
 use crate::dstream::node::{BatchNode, WorkerInfo};
 use crate::exec::{BatchLogic, Route};
 use crate::rdd::Rdd;
 use crate::scheduler::Tick;
-use crate::state::{FastMap, owned_initial, restore};
+use crate::state::{Checkpointed, Declared, FastMap, KeyedState, Writes};
 use crate::time::{Duration, Time};
 
 /// The update function in its general form.
 type UpdateFn<K, V, S> = Arc<dyn Fn(Time, &K, &[V], Option<S>) -> Option<S> + Send + Sync>;
 
-/// A key's state on its worker, with its stable hash (the output order).
-struct Slot<S> {
-    hash: u64,
-    partition: u32,
-    /// Always `Some` between batches; taken while the function runs.
-    state: Option<S>,
-}
+/// The state of an `update_state_by_key` stream on one worker. The function may return the same
+/// state or another, so every key counts as changed in every batch and every checkpoint of the
+/// stream is a full one.
+type Tables<K, S> = KeyedState<K, S>;
 
 struct UpdateState<K, V, S> {
     update: UpdateFn<K, V, S>,
     slide: Duration,
-    partitions: usize,
-    states: FastMap<K, Slot<S>>,
-    /// The initial state's keys owned here, merged in the first batch.
+    states: Checkpointed<Tables<K, S>>,
+    /// The initial state's keys owned here (with their hashes), merged in the first batch.
     initial: Option<Vec<(u64, K, S)>>,
-    writer: Option<ShareWriter>,
 }
 
 impl<K: Key, V: Data, S: Data> UpdateState<K, V, S> {
     fn new(
-        w: &WorkerInfo,
+        states: Checkpointed<Tables<K, S>>,
         update: UpdateFn<K, V, S>,
         slide: Duration,
-        partitions: usize,
         initial: &Option<Rdd<(K, S)>>,
     ) -> Self {
-        let mut logic = UpdateState {
+        // A restored state already holds what the initial state became.
+        let initial = match initial {
+            Some(rdd) if !states.was_restored() => Some(states.owned(rdd.collect())),
+            _ => None,
+        };
+        UpdateState {
             update,
             slide,
-            partitions,
-            states: FastMap::default(),
-            initial: None,
-            writer: None,
-        };
-        let restored = w.checkpoint.as_ref().and_then(|ck| ck.restored(w.node));
-        match restored {
-            Some(payloads) => {
-                let states = &mut logic.states;
-                let outcome = restore::<K, S>(&payloads, partitions, w, |k, hash, s| match s {
-                    Some(state) => {
-                        let partition = (hash % partitions as u64) as u32;
-                        states.insert(
-                            k,
-                            Slot {
-                                hash,
-                                partition,
-                                state: Some(state),
-                            },
-                        );
-                    }
-                    None => {
-                        states.remove(&k);
-                    }
-                });
-                if let Err(e) = outcome {
-                    // Payloads were verified by checksum before the start, so this is a program
-                    // whose key or state type changed since the checkpoint was written.
-                    panic!(
-                        "the checkpointed state of stream {} cannot be decoded: {e}",
-                        w.node
-                    );
-                }
-            }
-            None => logic.initial = Some(owned_initial(initial, partitions, w)),
+            states,
+            initial,
         }
-        logic.writer = w
-            .checkpoint
-            .clone()
-            .map(|ck| ShareWriter::new(ck, w.node, w.index, w.workers));
-        logic
-    }
-
-    /// Calls the function for one key; a panic leaves the key with the state it had.
-    fn call(
-        &self,
-        time: Time,
-        key: &K,
-        values: &[V],
-        old: Option<S>,
-    ) -> Result<Option<S>, (Option<S>, Box<dyn std::any::Any + Send>)> {
-        let backup = old.clone();
-        catch_unwind(AssertUnwindSafe(|| (self.update)(time, key, values, old)))
-            .map_err(|panic| (backup, panic))
     }
 }
 
-impl<K: Key, V: Data, S: Data> BatchLogic<(K, Vec<V>), (K, S)> for UpdateState<K, V, S> {
-    type Acc = FastMap<K, (u32, Vec<V>)>;
+/// Calls `update` for one key; a panic is returned, the caller keeps the key's old state.
+fn call<K, V, S>(
+    update: &UpdateFn<K, V, S>,
+    time: Time,
+    key: &K,
+    values: &[V],
+    old: Option<S>,
+) -> Result<Option<S>, Box<dyn std::any::Any + Send>> {
+    catch_unwind(AssertUnwindSafe(|| update(time, key, values, old)))
+}
 
-    fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, (k, mut vs): (K, Vec<V>)) {
+impl<K: Key, V: Data, S: Data> BatchLogic<(K, Vec<V>), (K, S)> for UpdateState<K, V, S> {
+    type Acc = FastMap<K, Vec<V>>;
+
+    fn absorb(&mut self, acc: &mut Self::Acc, _partition: u32, (k, mut vs): (K, Vec<V>)) {
         acc.entry(k)
-            .and_modify(|(_, old)| old.append(&mut vs))
-            .or_insert((partition, vs));
+            .and_modify(|old| old.append(&mut vs))
+            .or_insert(vs);
     }
 
     fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, (K, S))>) {
@@ -126,79 +84,37 @@ impl<K: Key, V: Data, S: Data> BatchLogic<(K, Vec<V>), (K, S)> for UpdateState<K
         let mut first_panic = None;
         if let Some(initial) = self.initial.take() {
             for (hash, k, state) in initial {
-                let partition = (hash % self.partitions as u64) as u32;
-                self.states.insert(
-                    k,
-                    Slot {
-                        hash,
-                        partition,
-                        state: Some(state),
-                    },
-                );
+                self.states.insert_hashed(k, hash, state);
             }
         }
         // Keys with state: with their new values, or none.
-        let mut states = std::mem::take(&mut self.states);
-        states.retain(|k, slot| {
-            let values = acc.remove(k).map(|(_, vs)| vs).unwrap_or_default();
-            match self.call(time, k, &values, slot.state.take()) {
+        let update = &self.update;
+        self.states.update_each(|k, state| {
+            let values = acc.remove(k).unwrap_or_default();
+            match call(update, time, k, &values, Some(state.clone())) {
                 Ok(Some(new)) => {
-                    slot.state = Some(new);
+                    *state = new;
                     true
                 }
                 Ok(None) => false,
-                Err((backup, panic)) => {
+                Err(panic) => {
                     first_panic.get_or_insert(panic);
-                    slot.state = backup;
-                    slot.state.is_some()
+                    true
                 }
             }
         });
         // New keys.
-        for (k, (partition, values)) in acc.drain() {
-            match self.call(time, &k, &values, None) {
-                Ok(Some(state)) => {
-                    let hash = crate::hash::stable_hash(&k);
-                    states.insert(
-                        k,
-                        Slot {
-                            hash,
-                            partition,
-                            state: Some(state),
-                        },
-                    );
-                }
+        for (k, values) in acc.drain() {
+            match call(update, time, &k, &values, None) {
+                Ok(Some(state)) => self.states.insert(k, state),
                 Ok(None) => {}
-                Err((_, panic)) => {
+                Err(panic) => {
                     first_panic.get_or_insert(panic);
                 }
             }
         }
-        self.states = states;
-
-        let mut rows: Vec<(u32, u64, &K, &S)> = self
-            .states
-            .iter()
-            .filter_map(|(k, s)| Some((s.partition, s.hash, k, s.state.as_ref()?)))
-            .collect();
-        rows.sort_unstable_by_key(|r| (r.0, r.1));
-        out.reserve(rows.len());
-        out.extend(
-            rows.into_iter()
-                .map(|(p, _, k, s)| (p, (k.clone(), s.clone()))),
-        );
-
-        // The function may return the same state or another: every key counts as changed, so
-        // every checkpoint of this stream is a full one.
-        if let Some(writer) = &mut self.writer
-            && writer.due(tick.time, tick.zero, tick.last).is_some()
-        {
-            let mut entries = Entries::default();
-            for (k, slot) in &self.states {
-                entries.push(k, slot.state.as_ref());
-            }
-            writer.write(time, WriteKind::Full, &entries);
-        }
+        self.states.emit(out, |k, s| (k.clone(), s.clone()));
+        self.states.checkpoint(tick);
         if let Some(panic) = first_panic {
             resume_unwind(panic);
         }
@@ -214,6 +130,35 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     /// Needs a checkpoint directory ([`StreamingContext::checkpoint`](crate::StreamingContext::checkpoint)),
     /// as in Spark; the state is written there every checkpoint interval (by default the smallest
     /// multiple of the slide that is at least 10 s; see [`DStream::checkpoint`]).
+    ///
+    /// # Examples
+    ///
+    /// A running count per word:
+    ///
+    /// ```
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// t.context().checkpoint(dir.path())?;
+    ///
+    /// let w = |word: &str| (word.to_string(), 1u64);
+    /// let words = t.input(vec![vec![w("a"), w("b"), w("a")], vec![w("b")]]);
+    /// let totals = words.update_state_by_key(
+    ///     |new: &[u64], total: Option<u64>| Some(total.unwrap_or(0) + new.iter().sum::<u64>()),
+    ///     None,
+    /// );
+    /// let out = t.collect(&totals)?;
+    /// t.run(2)?;
+    /// assert_eq!(out.sorted_batches(), vec![
+    ///     vec![("a".to_string(), 2), ("b".to_string(), 1)],
+    ///     vec![("a".to_string(), 2), ("b".to_string(), 2)],
+    /// ]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn update_state_by_key<S: Data>(
         &self,
         update: impl Fn(&[V], Option<S>) -> Option<S> + Send + Sync + 'static,
@@ -224,6 +169,36 @@ impl<K: Key, V: Data> DStream<(K, V)> {
 
     /// [`update_state_by_key`](Self::update_state_by_key) starting from `initial`: its keys go
     /// through the function in the first batch too.
+    ///
+    /// # Examples
+    ///
+    /// Counts that go on from a previous day's:
+    ///
+    /// ```
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// t.context().checkpoint(dir.path())?;
+    ///
+    /// let yesterday = t.context().context().parallelize(vec![("a".to_string(), 10u64)], 1);
+    /// let words = t.input(vec![vec![("b".to_string(), 1u64)], vec![("a".to_string(), 1)]]);
+    /// let totals = words.update_state_by_key_with_initial(
+    ///     |new: &[u64], total: Option<u64>| Some(total.unwrap_or(0) + new.iter().sum::<u64>()),
+    ///     None,
+    ///     yesterday,
+    /// );
+    /// let out = t.collect(&totals)?;
+    /// t.run(2)?;
+    /// assert_eq!(out.sorted_batches(), vec![
+    ///     vec![("a".to_string(), 10), ("b".to_string(), 1)],
+    ///     vec![("a".to_string(), 11), ("b".to_string(), 1)],
+    /// ]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn update_state_by_key_with_initial<S: Data>(
         &self,
         update: impl Fn(&[V], Option<S>) -> Option<S> + Send + Sync + 'static,
@@ -239,6 +214,39 @@ impl<K: Key, V: Data> DStream<(K, V)> {
 
     /// The general form of [`update_state_by_key`](Self::update_state_by_key): the function also
     /// gets the batch time and the key; an optional initial state.
+    ///
+    /// # Examples
+    ///
+    /// The batch time of each key's last data, forgetting a key after a batch without any:
+    ///
+    /// ```
+    /// use ember::testing::StreamTest;
+    /// use ember::{Duration, Time};
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// t.context().checkpoint(dir.path())?;
+    ///
+    /// let w = |word: &str| (word.to_string(), ());
+    /// let words = t.input(vec![vec![w("a"), w("b")], vec![w("a")], vec![]]);
+    /// let last_seen = words.update_state_by_key_with(
+    ///     |time: Time, _word: &String, new: &[()], _last: Option<u64>| {
+    ///         (!new.is_empty()).then(|| time.as_millis())
+    ///     },
+    ///     None,
+    ///     None,
+    /// );
+    /// let out = t.collect(&last_seen)?;
+    /// t.run(3)?;
+    /// assert_eq!(out.sorted_batches(), vec![
+    ///     vec![("a".to_string(), 1000), ("b".to_string(), 1000)],
+    ///     vec![("a".to_string(), 2000)],
+    ///     vec![],
+    /// ]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn update_state_by_key_with<S: Data>(
         &self,
         update: impl Fn(Time, &K, &[V], Option<S>) -> Option<S> + Send + Sync + 'static,
@@ -251,11 +259,13 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         let grouped = self.group_by_key(Some(n));
         let update: UpdateFn<K, V, S> = Arc::new(update);
         let slide = self.meta.slide;
+        let tables = Declared::new(move |owner| Tables::<K, S>::new(owner, n, Writes::Full));
+        let open = tables.clone();
         let node = BatchNode::new(
             &grouped,
             "update_state_by_key",
             Route::Local,
-            move |w: WorkerInfo| UpdateState::new(&w, update.clone(), slide, n, &initial),
+            move |w: WorkerInfo| UpdateState::new(open.open(&w), update.clone(), slide, &initial),
         );
         let stream = grouped.derive("update_state_by_key", slide, n, &[&grouped.meta], node);
         // Spark's default for stateful streams: the smallest multiple of the slide >= 10 s.
@@ -265,6 +275,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         self.ssc.register_stateful(
             stream.meta.id,
             Some(Duration::milliseconds(slide.as_millis() * tens)),
+            tables.restorer(),
         );
         stream
     }

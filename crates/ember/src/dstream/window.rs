@@ -18,15 +18,14 @@
 //! them, so its windows are those of an uninterrupted run. A window stream does not by itself
 //! require a checkpoint directory, as in Spark.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use crate::checkpoint::state_files::decode;
-use crate::checkpoint::{Entries, ShareWriter, WriteKind};
 use crate::data::Data;
 use crate::dstream::DStream;
 use crate::dstream::node::{BatchNode, WorkerInfo};
 use crate::exec::{BatchLogic, Route};
 use crate::scheduler::Tick;
+use crate::state::{BatchBuffer, Checkpointed, Declared, Parts};
 use crate::time::Duration;
 
 /// Which Spark class's validation a window operation follows (they word it differently).
@@ -90,104 +89,14 @@ pub(crate) fn next_slide_time(tick: &Tick, slide: Duration) -> u64 {
     zero + ((now.saturating_sub(zero)) / s + 1) * s
 }
 
-/// The checkpoint bookkeeping of a buffer of past batches held per (batch time, partition): what
-/// the next write must say besides the batches added since the previous one.
-pub(crate) struct BufferWrites {
-    pub(crate) writer: ShareWriter,
-    /// Every batch up to this time (ms) that is still buffered is on disk already.
-    pub(crate) written_upto: Option<u64>,
-    /// Buffered parts that were on disk and have been dropped since: written as removed.
-    pub(crate) dropped: Vec<(u64, u32)>,
-}
-
-impl BufferWrites {
-    pub(crate) fn new(w: &WorkerInfo) -> Option<Self> {
-        w.checkpoint.clone().map(|ck| BufferWrites {
-            writer: ShareWriter::new(ck, w.node, w.index, w.workers),
-            written_upto: None,
-            dropped: Vec::new(),
-        })
-    }
-
-    /// Notes that the parts `partitions` of batch `batch` left the buffer.
-    pub(crate) fn drop_batch(&mut self, batch: u64, partitions: impl Iterator<Item = u32>) {
-        // A batch never written needs no removal: no write on disk has it.
-        if self.written_upto.is_some_and(|w| batch <= w) {
-            self.dropped.extend(partitions.map(|p| (batch, p)));
-        }
-    }
-
-    /// Writes `entries` as this tick's share of kind `kind`; whether it was written (then
-    /// everything buffered up to the tick's time is on disk).
-    pub(crate) fn write(&mut self, tick: &Tick, kind: WriteKind, entries: &Entries) -> bool {
-        let written = self.writer.write(tick.time, kind, entries);
-        if written {
-            self.written_upto = Some(tick.time.as_millis());
-            self.dropped.clear();
-        }
-        written
-    }
-}
-
-/// Whether a batch part `(_, partition)` written by any number of workers belongs to this one.
-pub(crate) fn owns_partition(w: &WorkerInfo, partition: u32) -> bool {
-    partition as usize % w.workers.max(1) == w.index
-}
-
-/// One batch of the parent on this worker: partition → records in arrival order.
-type Parts<T> = BTreeMap<u32, Vec<T>>;
-
 struct Window<T> {
     window: Duration,
     slide: Duration,
     /// The parent's batches that a coming window still covers, by batch time (ms).
-    buffer: BTreeMap<u64, Parts<T>>,
-    writes: Option<BufferWrites>,
+    buffer: Checkpointed<BatchBuffer<T>>,
 }
 
 impl<T: Data> Window<T> {
-    fn new(w: &WorkerInfo, window: Duration, slide: Duration) -> Self {
-        let mut buffer: BTreeMap<u64, Parts<T>> = BTreeMap::new();
-        if let Some(payloads) = w.checkpoint.as_ref().and_then(|ck| ck.restored(w.node)) {
-            for payload in payloads.payloads.iter() {
-                let outcome = decode::<(u64, u32), Vec<T>>(payload, |(batch, p), records| {
-                    // The writer may have had another number of workers: keep the partitions
-                    // this worker owns now.
-                    if !owns_partition(w, p) {
-                        return;
-                    }
-                    match records {
-                        Some(records) => {
-                            buffer.entry(batch).or_default().insert(p, records);
-                        }
-                        None => {
-                            if let Some(parts) = buffer.get_mut(&batch) {
-                                parts.remove(&p);
-                                if parts.is_empty() {
-                                    buffer.remove(&batch);
-                                }
-                            }
-                        }
-                    }
-                });
-                if let Err(e) = outcome {
-                    // Payloads were verified by checksum before the start: the element type
-                    // changed since the checkpoint was written.
-                    panic!(
-                        "the checkpointed window of stream {} cannot be decoded: {e}",
-                        w.node
-                    );
-                }
-            }
-        }
-        Window {
-            window,
-            slide,
-            buffer,
-            writes: BufferWrites::new(w),
-        }
-    }
-
     /// Emits the window ending at `t`, partition by partition, each partition's records in batch
     /// order. Records of batches at or before `last_use` are moved (no later window covers
     /// them), the others cloned.
@@ -198,15 +107,16 @@ impl<T: Data> Window<T> {
             .range(from + 1..=t)
             .map(|(batch, _)| *batch)
             .collect();
-        let partitions: BTreeSet<u32> = times
-            .iter()
-            .flat_map(|batch| self.buffer[batch].keys().copied())
+        let partitions: BTreeSet<u32> = self
+            .buffer
+            .range(from + 1..=t)
+            .flat_map(|(_, parts)| parts.keys().copied())
             .collect();
         for p in partitions {
             for batch in &times {
                 let Some(records) = self
                     .buffer
-                    .get_mut(batch)
+                    .get_mut(*batch)
                     .and_then(|parts| parts.get_mut(&p))
                 else {
                     continue;
@@ -218,32 +128,6 @@ impl<T: Data> Window<T> {
                 }
             }
         }
-    }
-
-    fn checkpoint(&mut self, tick: &Tick) {
-        let Some(writes) = &mut self.writes else {
-            return;
-        };
-        let Some(kind) = writes.writer.due(tick.time, tick.zero, tick.last) else {
-            return;
-        };
-        let mut entries = Entries::default();
-        let added_after = match kind {
-            WriteKind::Full => None,
-            WriteKind::Delta => {
-                for key in &writes.dropped {
-                    entries.push::<_, Vec<T>>(key, None);
-                }
-                writes.written_upto
-            }
-        };
-        let from = added_after.map_or(0, |w| w + 1);
-        for (batch, parts) in self.buffer.range(from..) {
-            for (p, records) in parts {
-                entries.push(&(*batch, *p), Some(records));
-            }
-        }
-        writes.write(tick, kind, &entries);
     }
 }
 
@@ -264,18 +148,10 @@ impl<T: Data> BatchLogic<T, T> for Window<T> {
         if tick.is_slide_time(self.slide) {
             self.emit(t, last_use, out);
         }
-        while let Some(entry) = self.buffer.first_entry() {
-            if *entry.key() > last_use {
-                break;
-            }
-            let (batch, parts) = entry.remove_entry();
-            if let Some(writes) = &mut self.writes {
-                writes.drop_batch(batch, parts.into_keys());
-            }
-        }
+        while self.buffer.pop_through(last_use).is_some() {}
         // Written at every checkpoint time, slide time or not: the commit of any batch needs
         // every stateful stream's share.
-        self.checkpoint(tick);
+        self.buffer.checkpoint(tick);
     }
 }
 
@@ -290,6 +166,25 @@ impl<T: Data> DStream<T> {
     /// made from it, exist only at those times. Partition `p` of a window holds partition `p` of
     /// each of its batches, oldest first. The buffered batches are checkpointed when a checkpoint
     /// directory is set (none is required), so recovery restores the windows.
+    ///
+    /// # Examples
+    ///
+    /// The last two batches, every batch:
+    ///
+    /// ```
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let numbers = t.input(vec![vec![1], vec![2], vec![3, 4], vec![]]);
+    /// let last_two = numbers.window(Duration::seconds(2), Duration::seconds(1));
+    /// let out = t.collect(&last_two)?;
+    /// t.run(4)?;
+    /// assert_eq!(out.sorted_batches(), vec![vec![1], vec![1, 2], vec![2, 3, 4], vec![3, 4]]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn window(&self, window_duration: Duration, slide_duration: Duration) -> DStream<T> {
         let poison = window_poison(
             WindowCheck::Windowed,
@@ -297,8 +192,14 @@ impl<T: Data> DStream<T> {
             window_duration,
             slide_duration,
         );
-        let node = BatchNode::new(self, "window", Route::Local, move |w: WorkerInfo| {
-            Window::new(&w, window_duration, slide_duration)
+        // The buffered parts keep the parent's partitions: a restored part stays whole.
+        let partitions = self.meta.partitions;
+        let tables = Declared::new(move |owner| BatchBuffer::<T>::by_partition(owner, partitions));
+        let open = tables.clone();
+        let node = BatchNode::new(self, "window", Route::Local, move |w: WorkerInfo| Window {
+            window: window_duration,
+            slide: slide_duration,
+            buffer: open.open(&w),
         });
         let stream = self.ssc.new_stream(
             "window",
@@ -310,7 +211,8 @@ impl<T: Data> DStream<T> {
         );
         // A poisoned stream is never built: registered, it would hold every commit back.
         if stream.meta.poisoned.is_none() {
-            self.ssc.register_stateful(stream.meta.id, None);
+            self.ssc
+                .register_stateful(stream.meta.id, None, tables.restorer());
         }
         stream
     }

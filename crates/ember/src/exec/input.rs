@@ -10,6 +10,7 @@ use crate::checkpoint::SourceCheckpoint;
 use crate::data::Data;
 use crate::dstream::input::InputSource;
 use crate::exec::build::Rec;
+use crate::placement::Placement;
 use crate::scheduler::runtime::Runtime;
 use crate::time::Time;
 
@@ -51,7 +52,7 @@ pub(crate) struct TypedInput<T: Data> {
     runtime: Arc<Runtime>,
     /// Partitions this worker gives the blocks it receives, in turn.
     choices: Vec<u32>,
-    workers: usize,
+    placement: Placement,
     index: usize,
     cursor: usize,
     tagged: Vec<Rec<T>>,
@@ -79,10 +80,8 @@ impl<T: Data> TypedInput<T> {
         // In one process a worker keeps the blocks it takes (its own partitions: no copying
         // between workers, and whoever has room takes the next block). Across processes the
         // feeding workers spread blocks over every partition, so remote workers get their share.
-        let own: Vec<u32> = (index..partitions)
-            .step_by(workers.max(1))
-            .map(|p| p as u32)
-            .collect();
+        let placement = Placement::new(workers, partitions);
+        let own: Vec<u32> = placement.partitions_of(index).collect();
         let keep = single_process && !own.is_empty();
         let choices = if keep {
             own
@@ -100,7 +99,7 @@ impl<T: Data> TypedInput<T> {
             source,
             runtime,
             choices,
-            workers,
+            placement,
             index,
             cursor: 0,
             tagged: Vec::new(),
@@ -113,7 +112,7 @@ impl<T: Data> TypedInput<T> {
         self.count += block.len() as u64;
         self.tagged
             .extend(block.into_iter().map(|x| (partition, x)));
-        let mine = partition as usize % self.workers.max(1) == self.index;
+        let mine = self.placement.owns(self.index, partition);
         if mine {
             self.local.send_batch(&mut self.tagged)
         } else {

@@ -50,11 +50,67 @@ impl<K, V, S, M> Clone for StateSpec<K, V, S, M> {
 impl<K, V, S, M> StateSpec<K, V, S, M> {
     /// A spec whose function gets the key, the record's value (`None` only in the final call of
     /// a key that timed out) and the key's state, and returns what to emit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::state::{State, StateSpec};
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// # let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # t.context().checkpoint(dir.path())?;
+    /// let w = |word: &str| (word.to_string(), 1u64);
+    /// let words = t.input(vec![vec![w("a")], vec![w("a")]]);
+    /// let spec = StateSpec::function(|word: &String, n: Option<u64>, state: &mut State<u64>| {
+    ///     let total = state.get_option().copied().unwrap_or(0) + n.unwrap_or(0);
+    ///     state.update(total);
+    ///     (word.clone(), total)
+    /// });
+    /// let out = t.collect(&words.map_with_state(spec))?;
+    /// t.run(2)?;
+    /// assert_eq!(out.sorted_batches(), vec![vec![("a".to_string(), 1)], vec![("a".to_string(), 2)]]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn function(f: impl Fn(&K, Option<V>, &mut State<S>) -> M + Send + Sync + 'static) -> Self {
         StateSpec::function_with_time(move |_t, k, v, s| Some(f(k, v, s)))
     }
 
     /// A spec whose function also gets the batch time and may emit nothing (`None`).
+    ///
+    /// # Examples
+    ///
+    /// Emits each word once, with the batch time it was first seen:
+    ///
+    /// ```
+    /// use ember::state::{State, StateSpec};
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// # let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # t.context().checkpoint(dir.path())?;
+    /// let w = |word: &str| (word.to_string(), 1u64);
+    /// let words = t.input(vec![vec![w("a")], vec![w("a"), w("b")]]);
+    /// let spec = StateSpec::function_with_time(
+    ///     |time: ember::Time, word: &String, _: Option<u64>, state: &mut State<()>| {
+    ///         if state.exists() {
+    ///             return None;
+    ///         }
+    ///         state.update(());
+    ///         Some((word.clone(), time.as_millis()))
+    ///     },
+    /// );
+    /// let out = t.collect(&words.map_with_state(spec))?;
+    /// t.run(2)?;
+    /// assert_eq!(out.sorted_batches(), vec![vec![("a".to_string(), 1000)], vec![("b".to_string(), 2000)]]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn function_with_time(
         f: impl Fn(Time, &K, Option<V>, &mut State<S>) -> Option<M> + Send + Sync + 'static,
     ) -> Self {
@@ -68,12 +124,68 @@ impl<K, V, S, M> StateSpec<K, V, S, M> {
 
     /// State the keys start with, before the first batch (its keys' idle time counts from the
     /// first batch).
+    ///
+    /// # Examples
+    ///
+    /// Counts that go on from a previous day's:
+    ///
+    /// ```
+    /// use ember::state::{State, StateSpec};
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// # let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # t.context().checkpoint(dir.path())?;
+    /// let w = |word: &str| (word.to_string(), 1u64);
+    /// let words = t.input(vec![vec![w("a")], vec![w("a")]]);
+    /// let yesterday = t.context().context().parallelize(vec![("a".to_string(), 10u64)], 1);
+    /// let spec = StateSpec::function(|word: &String, n: Option<u64>, state: &mut State<u64>| {
+    ///     let total = state.get_option().copied().unwrap_or(0) + n.unwrap_or(0);
+    ///     state.update(total);
+    ///     (word.clone(), total)
+    /// })
+    /// .initial_state(yesterday);
+    /// let out = t.collect(&words.map_with_state(spec))?;
+    /// t.run(2)?;
+    /// assert_eq!(out.sorted_batches(), vec![vec![("a".to_string(), 11)], vec![("a".to_string(), 12)]]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn initial_state(mut self, rdd: Rdd<(K, S)>) -> Self {
         self.initial = Some(rdd);
         self
     }
 
     /// Partitions of the state (default parallelism otherwise).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::state::{State, StateSpec};
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// # let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # t.context().checkpoint(dir.path())?;
+    /// let w = |word: &str| (word.to_string(), 1u64);
+    /// let words = t.input(vec![vec![w("a")]]);
+    /// let spec = StateSpec::function(|word: &String, n: Option<u64>, state: &mut State<u64>| {
+    ///     let total = state.get_option().copied().unwrap_or(0) + n.unwrap_or(0);
+    ///     state.update(total);
+    ///     (word.clone(), total)
+    /// })
+    /// .num_partitions(4);
+    /// // Each batch of the result has the state's four partitions (most of them empty here).
+    /// let partitions = t.collect(&words.map_with_state(spec).glom().map(|part| part.len()))?;
+    /// t.run(1)?;
+    /// assert_eq!(partitions.sorted_batches(), vec![vec![0, 0, 0, 1]]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn num_partitions(mut self, n: usize) -> Self {
         self.partitions = Some(n);
         self
@@ -85,6 +197,36 @@ impl<K, V, S, M> StateSpec<K, V, S, M> {
     /// Unlike Spark, where timeouts are only looked for on checkpoint batches (so a key may time
     /// out up to ten batches late), ember times a key out in the first batch after its timeout
     /// has passed, at a cost proportional to the keys that time out, not to the whole state.
+    ///
+    /// # Examples
+    ///
+    /// Counts of the words seen in the last two seconds:
+    ///
+    /// ```
+    /// use ember::state::{State, StateSpec};
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// # let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # t.context().checkpoint(dir.path())?;
+    /// let w = |word: &str| (word.to_string(), 1u64);
+    /// let words = t.input(vec![vec![w("a")], vec![w("a")]]);
+    /// let spec = StateSpec::function(|_: &String, n: Option<u64>, state: &mut State<u64>| {
+    ///     if !state.is_timing_out() {
+    ///         state.update(state.get_option().copied().unwrap_or(0) + n.unwrap_or(0));
+    ///     }
+    /// })
+    /// .timeout(Duration::seconds(2));
+    /// let counts = t.collect(&words.map_with_state(spec).state_snapshots())?;
+    /// t.run(5)?;
+    /// let a = |n| ("a".to_string(), n);
+    /// // Last seen at 2 s, "a" times out at 5 s (Spark's rule: its last data is before 5 s - 2 s).
+    /// assert_eq!(counts.sorted_batches(), vec![vec![a(1)], vec![a(2)], vec![a(2)], vec![a(2)], vec![]]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn timeout(mut self, idle: Duration) -> Self {
         self.timeout = Some(idle);
         self

@@ -329,8 +329,13 @@ impl StreamingContext {
     /// must-checkpoint streams) and is checkpointed every `default_interval` unless
     /// [`DStream::checkpoint`](crate::DStream::checkpoint) says otherwise; with `None` it is
     /// checkpointed only when a directory is set, at the other streams' interval.
-    pub(crate) fn register_stateful(&self, id: usize, default_interval: Option<Duration>) {
-        lock(&self.inner.graph).set_stateful(id, default_interval);
+    pub(crate) fn register_stateful(
+        &self,
+        id: usize,
+        default_interval: Option<Duration>,
+        restorer: crate::state::Restorer,
+    ) {
+        lock(&self.inner.graph).set_stateful(id, default_interval, restorer);
     }
 
     /// Sets stream `id`'s checkpoint interval (validated by the caller).

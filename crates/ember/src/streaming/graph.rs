@@ -32,6 +32,8 @@ pub(super) struct Graph {
     /// Streams with state written at checkpoints, with their default checkpoint interval; `None`
     /// for streams (plain windows) that checkpoint when a directory is set but do not require one.
     stateful: BTreeMap<usize, Option<Duration>>,
+    /// How each stateful stream decodes its checkpointed state into its tables.
+    restorers: BTreeMap<usize, crate::state::Restorer>,
     /// Checkpoint intervals set with `DStream::checkpoint`.
     checkpoint_intervals: BTreeMap<usize, Duration>,
     /// Receiver input streams (their blocks go through the write-ahead log when it is on).
@@ -116,8 +118,19 @@ impl Graph {
 
     /// Marks stream `id` as stateful, with its default checkpoint interval (see
     /// `StreamingContext::register_stateful`).
-    pub(super) fn set_stateful(&mut self, id: usize, default_interval: Option<Duration>) {
+    pub(super) fn set_stateful(
+        &mut self,
+        id: usize,
+        default_interval: Option<Duration>,
+        restorer: crate::state::Restorer,
+    ) {
         self.stateful.insert(id, default_interval);
+        self.restorers.insert(id, restorer);
+    }
+
+    /// How stream `id` decodes its checkpointed state (set by `set_stateful`).
+    pub(super) fn restorer_of(&self, id: usize) -> Option<crate::state::Restorer> {
+        self.restorers.get(&id).cloned()
     }
 
     /// Sets stream `id`'s checkpoint interval.
@@ -186,13 +199,16 @@ mod tests {
 
     #[test]
     fn the_checkpoint_interval_is_the_least_common_multiple_of_the_live_streams() {
+        // Nothing is restored here: the decoder is never called.
+        let unused: crate::state::Restorer =
+            std::sync::Arc::new(|_, _, _| Err("not restored in this test".into()));
         let mut g = Graph::default();
         assert_eq!(
             g.checkpoint_interval(Duration::seconds(1)),
             Duration::seconds(1)
         );
-        g.set_stateful(3, Some(Duration::seconds(10)));
-        g.set_stateful(5, Some(Duration::seconds(4)));
+        g.set_stateful(3, Some(Duration::seconds(10)), unused.clone());
+        g.set_stateful(5, Some(Duration::seconds(4)), unused);
         g.set_checkpoint_interval(5, Duration::seconds(6));
         // Neither stream feeds an output yet: neither runs.
         assert_eq!(

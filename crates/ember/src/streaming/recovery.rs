@@ -242,12 +242,24 @@ impl StreamingContext {
         for id in &commit.stateful {
             checkpoint::state_files::prune(&dir, *id, Time::from_millis(0), Some(commit.time));
         }
-        let workers = self.inner.ctx.master().total_workers();
+        let local = crate::state::LocalWorkers::of(self.inner.ctx.master());
         for id in &stateful {
             let mut restored = checkpoint::state_files::read_chain(&dir, *id, commit.time)?;
-            restored.same_layout = commit.workers == workers
-                && commit.partitions.get(id).copied() == lock(&self.inner.graph).partitions_of(*id);
-            state.insert(*id, Arc::new(restored));
+            let (partitions, restorer) = {
+                let graph = lock(&self.inner.graph);
+                (graph.partitions_of(*id), graph.restorer_of(*id))
+            };
+            let Some(restorer) = restorer else {
+                continue;
+            };
+            restored.same_layout =
+                commit.workers == local.total && commit.partitions.get(id).copied() == partitions;
+            // Decoded now, so that a state type that changed is this function's error.
+            let shares = restorer(*id, restored, &local).map_err(|reason| Error::Checkpoint {
+                dir: dir.clone(),
+                reason,
+            })?;
+            state.insert(*id, Arc::new(shares));
         }
         Ok(Recovered { commit, state })
     }

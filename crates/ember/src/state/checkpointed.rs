@@ -1,0 +1,233 @@
+//! A stateful stream's declared tables and their checkpoints: [`Declared`] and [`Checkpointed`].
+//!
+//! An operator declares once how to make one worker's empty tables. The declaration gives the
+//! stream graph a [`Restorer`](super::Restorer) (so that `get_or_create` decodes a checkpoint
+//! into tables of today's types before the start) and gives each worker, when it builds the
+//! operator, its tables: the restored ones, or empty ones. The operator then works on them
+//! through [`Checkpointed`], which writes this worker's share at checkpoint times. Operators see
+//! typed tables only, never files or payloads.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+use crate::checkpoint::{Entries, ShareWriter, WriteKind};
+use crate::dstream::node::WorkerInfo;
+use crate::scheduler::Tick;
+use crate::state::restore::{Restorer, restore};
+use crate::state::table::{EntrySink, Owner, Table};
+
+/// How a stateful stream makes one worker's empty tables.
+pub(crate) struct Declared<T> {
+    make: Arc<dyn Fn(Owner) -> T + Send + Sync>,
+}
+
+impl<T> Clone for Declared<T> {
+    fn clone(&self) -> Self {
+        Declared {
+            make: self.make.clone(),
+        }
+    }
+}
+
+impl<T: Table> Declared<T> {
+    /// Tables made by `make` for each worker.
+    pub(crate) fn new(make: impl Fn(Owner) -> T + Send + Sync + 'static) -> Self {
+        Declared {
+            make: Arc::new(make),
+        }
+    }
+
+    /// What restores these tables from a checkpoint (registered with the stream graph).
+    pub(crate) fn restorer(&self) -> Restorer {
+        let make = self.make.clone();
+        Arc::new(move |node, restored, local| restore(node, restored, local, &*make))
+    }
+
+    /// Worker `w`'s tables: those restored for it, or empty ones.
+    pub(crate) fn open(&self, w: &WorkerInfo) -> Checkpointed<T> {
+        let restored = w
+            .checkpoint
+            .as_ref()
+            .and_then(|ck| ck.restored(w.node))
+            .and_then(|shares| shares.take::<T>(w.index));
+        let was_restored = restored.is_some();
+        let tables = restored.unwrap_or_else(|| {
+            (self.make)(Owner {
+                worker: w.index,
+                workers: w.workers,
+                checkpointed: w.checkpoint.is_some(),
+            })
+        });
+        Checkpointed {
+            tables,
+            writer: w
+                .checkpoint
+                .clone()
+                .map(|ck| ShareWriter::new(ck, w.node, w.index, w.workers)),
+            was_restored,
+        }
+    }
+}
+
+/// A worker's tables of a stateful stream, written at checkpoint times; they dereference to the
+/// tables.
+pub(crate) struct Checkpointed<T> {
+    tables: T,
+    writer: Option<ShareWriter>,
+    was_restored: bool,
+}
+
+impl<T: Table> Checkpointed<T> {
+    /// Whether the tables were restored from a checkpoint (else the stream starts afresh).
+    pub(crate) fn was_restored(&self) -> bool {
+        self.was_restored
+    }
+
+    /// Writes this worker's share if `tick` is a checkpoint time: the changes since the last
+    /// write, or everything when a full write is due (or the tables only write in full).
+    pub(crate) fn checkpoint(&mut self, tick: &Tick) {
+        let Some(writer) = &mut self.writer else {
+            return;
+        };
+        let Some(kind) = writer.due(tick.time, tick.zero, tick.last) else {
+            return;
+        };
+        let kind = if self.tables.full_writes_only() {
+            WriteKind::Full
+        } else {
+            kind
+        };
+        let mut entries = Entries::default();
+        self.tables.write(kind, &mut EntrySink::new(&mut entries));
+        if writer.write(tick.time, kind, &entries) {
+            self.tables.written(tick.time);
+        }
+    }
+}
+
+impl<T> Deref for Checkpointed<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.tables
+    }
+}
+
+impl<T> DerefMut for Checkpointed<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.tables
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::checkpoint::Checkpointing;
+    use crate::checkpoint::state_files::read_chain;
+    use crate::state::restore::LocalWorkers;
+    use crate::state::{KeyedState, Writes};
+    use crate::time::{Duration, Time};
+
+    fn worker(index: usize, workers: usize, ck: Option<Arc<Checkpointing>>) -> WorkerInfo {
+        WorkerInfo {
+            index,
+            workers,
+            driver: index == 0,
+            node: 7,
+            checkpoint: ck,
+        }
+    }
+
+    fn tick(ms: u64) -> Tick {
+        Tick {
+            time: Time::from_millis(ms),
+            zero: Time::from_millis(0),
+            last: false,
+        }
+    }
+
+    fn declared() -> Declared<KeyedState<String, u64>> {
+        Declared::new(|owner| KeyedState::new(owner, 4, Writes::Changes))
+    }
+
+    fn checkpointing(
+        dir: &std::path::Path,
+        restored: HashMap<usize, Arc<super::super::RestoredShares>>,
+    ) -> Arc<Checkpointing> {
+        Arc::new(Checkpointing::new(
+            dir.to_path_buf(),
+            Duration::seconds(1),
+            restored,
+            Default::default(),
+        ))
+    }
+
+    #[test]
+    fn shares_written_by_two_workers_restore_into_three_and_are_taken_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys: Vec<String> = (0..50).map(|i| format!("k{i}")).collect();
+        // Two workers write their shares at batch 1000 (a full write: the first of the run).
+        let ck = checkpointing(dir.path(), HashMap::new());
+        for w in 0..2 {
+            let mut tables = declared().open(&worker(w, 2, Some(ck.clone())));
+            assert!(!tables.was_restored());
+            for (i, k) in keys.iter().enumerate() {
+                if let Some(hash) = tables.owned_hash(k) {
+                    tables.insert_hashed(k.clone(), hash, i as u64);
+                }
+            }
+            tables.checkpoint(&tick(1000));
+        }
+
+        // Three workers of one process restore them before the start.
+        let restored = read_chain(dir.path(), 7, Time::from_millis(1000)).unwrap();
+        assert_eq!(restored.files.len(), 2);
+        let local = LocalWorkers {
+            first: 0,
+            count: 3,
+            total: 3,
+        };
+        let shares = Arc::new(declared().restorer()(7, restored, &local).unwrap());
+        assert!(!shares.all_taken());
+        let ck = checkpointing(dir.path(), [(7, shares.clone())].into());
+        let mut found = Vec::new();
+        for w in 0..3 {
+            let tables = declared().open(&worker(w, 3, Some(ck.clone())));
+            assert!(tables.was_restored());
+            found.extend(tables.iter().map(|(k, _, v)| (k.clone(), *v)));
+        }
+        found.sort_by_key(|(_, v)| *v);
+        assert_eq!(found.len(), keys.len());
+        assert!(
+            found
+                .iter()
+                .enumerate()
+                .all(|(i, (k, v))| *k == keys[i] && *v == i as u64)
+        );
+        // Every share was handed over: nothing restored stays behind the workers.
+        assert!(shares.all_taken());
+        // Each share is handed over once.
+        assert!(!declared().open(&worker(0, 3, Some(ck))).was_restored());
+    }
+
+    #[test]
+    fn a_share_of_another_state_type_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let ck = checkpointing(dir.path(), HashMap::new());
+        let strings: Declared<KeyedState<String, String>> =
+            Declared::new(|owner| KeyedState::new(owner, 1, Writes::Changes));
+        let mut tables = strings.open(&worker(0, 1, Some(ck)));
+        tables.insert("a".into(), "aaaa".into());
+        tables.checkpoint(&tick(1000));
+
+        let restored = read_chain(dir.path(), 7, Time::from_millis(1000)).unwrap();
+        let local = LocalWorkers {
+            first: 0,
+            count: 1,
+            total: 1,
+        };
+        let e = declared().restorer()(7, restored, &local).err().unwrap();
+        assert!(e.contains("stream 7") && e.contains("w0-of-1"), "{e}");
+    }
+}
