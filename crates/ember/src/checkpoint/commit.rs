@@ -161,7 +161,7 @@ pub(crate) fn prune(dir: &Path, keep: usize) -> Result<Option<Time>> {
             tracing::warn!("could not delete old checkpoint {}: {e}", path.display());
         }
     }
-    Ok(found.iter().take(keep).last().map(|(t, _)| *t))
+    Ok(found.iter().take(keep).next_back().map(|(t, _)| *t))
 }
 
 #[cfg(test)]

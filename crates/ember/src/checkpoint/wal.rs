@@ -53,6 +53,9 @@ struct Inner {
     watermarks: BTreeMap<u64, u64>,
 }
 
+/// The blocks to replay after a restart: (block id, encoded block), in order.
+pub(crate) type Replay = Vec<(u64, Vec<u8>)>;
+
 /// One receiver's write-ahead log.
 pub(crate) struct WriteAheadLog {
     dir: PathBuf,
@@ -119,7 +122,7 @@ impl WriteAheadLog {
     pub(crate) fn open(
         dir: PathBuf,
         restored: Option<&WalCheckpoint>,
-    ) -> Result<(Self, Vec<(u64, Vec<u8>)>)> {
+    ) -> Result<(Self, Replay)> {
         fs::create_dir_all(&dir).map_err(|e| {
             Error::io(
                 format!("creating write-ahead log directory {}", dir.display()),
@@ -157,7 +160,7 @@ impl WriteAheadLog {
             .max()
             .unwrap_or(0)
             .max(ck.watermark);
-        let mut replay: Vec<(u64, Vec<u8>)> = records
+        let mut replay: Replay = records
             .into_iter()
             .filter(|(tag, seq, _)| {
                 *tag == DATA && *seq >= ck.watermark && !done.contains(seq) && !voided.contains(seq)
@@ -306,13 +309,12 @@ impl WriteAheadLog {
             let (first, next) = (pair[0], pair[1]);
             if next <= watermark
                 && let Some(path) = inner.segments.remove(&first)
+                && let Err(e) = fs::remove_file(&path)
             {
-                if let Err(e) = fs::remove_file(&path) {
-                    tracing::warn!(
-                        "could not delete write-ahead log segment {}: {e}",
-                        path.display()
-                    );
-                }
+                tracing::warn!(
+                    "could not delete write-ahead log segment {}: {e}",
+                    path.display()
+                );
             }
         }
         let keep_from = inner.segments.keys().next().copied().unwrap_or(watermark);
