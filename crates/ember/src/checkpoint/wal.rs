@@ -119,10 +119,7 @@ fn read_segment(path: &Path, out: &mut Vec<(u8, u64, Vec<u8>)>) -> Result<()> {
 impl WriteAheadLog {
     /// Opens the log in `dir`; returns it with the blocks to replay (sequence number and
     /// payload, in order): every logged block that `restored` does not mark as done.
-    pub(crate) fn open(
-        dir: PathBuf,
-        restored: Option<&WalCheckpoint>,
-    ) -> Result<(Self, Replay)> {
+    pub(crate) fn open(dir: PathBuf, restored: Option<&WalCheckpoint>) -> Result<(Self, Replay)> {
         fs::create_dir_all(&dir).map_err(|e| {
             Error::io(
                 format!("creating write-ahead log directory {}", dir.display()),

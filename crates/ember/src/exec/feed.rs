@@ -66,6 +66,21 @@ pub(super) fn feed(
 /// Steps the worker until a block just pushed in has gone through the dataflow's operators (each
 /// step moves data one operator further). Taking the next block only then is the back-pressure
 /// that keeps memory bounded: timely's channels are unbounded, the receiver's queue is not.
+/// Fewest steps a feeding worker takes after pushing a block: even a one-operator graph needs a
+/// step to accept the block and one to pass it on.
+const MIN_SETTLE_STEPS: usize = 2;
+/// Most steps: past this, a deep graph's block is still in flight when the next is taken, which
+/// costs a little memory but no correctness; more steps would only idle the worker.
+const MAX_SETTLE_STEPS: usize = 8;
+
+/// Steps a feeding worker takes after pushing a received block in, for a graph of `nodes`
+/// streams: every stream is at most a few timely operators (routing, concatenation), so a third
+/// of the node count lets a block go through the graph before the next one is taken, which is
+/// what keeps the dataflow's queues short (timely's channels are unbounded).
+pub(crate) fn settle_steps(nodes: usize) -> usize {
+    (nodes / 3).clamp(MIN_SETTLE_STEPS, MAX_SETTLE_STEPS)
+}
+
 pub(super) fn settle(worker: &mut Worker, steps: usize) {
     for _ in 0..steps {
         worker.step_or_park(Some(std::time::Duration::ZERO));

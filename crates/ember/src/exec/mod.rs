@@ -26,5 +26,6 @@ mod launch;
 mod ops;
 
 pub(crate) use build::{Builder, Flow};
+pub(crate) use feed::settle_steps;
 pub(crate) use launch::{Execution, OutputNode, Plan, launch};
 pub(crate) use ops::{BatchLogic, Route};

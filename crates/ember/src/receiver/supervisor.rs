@@ -41,13 +41,30 @@ pub(crate) struct ReceiverSettings {
     pub clock: Arc<dyn Clock>,
 }
 
+/// Blocks a receiver may have queued before `store` waits (Spark's `blockQueueSize` default is
+/// 10 blocks of 200 ms; ours are at most 4,096 records or 64 KiB of text each). 16 blocks keep
+/// both workers of a 2-core machine busy while a block is being cut, yet bound what a fast
+/// sender can pile up to about 1 MiB of text: beyond that TCP pushes back on the sender.
+pub(crate) const QUEUE_BLOCKS: usize = 16;
+
+/// Spark's `spark.streaming.receiverRestartDelay` default.
+pub(crate) const RESTART_DELAY: Duration = Duration::from_millis(2000);
+
+impl ReceiverSettings {
+    /// The settings of a stream's receiver: restart after `restart_delay` on `clock`, with the
+    /// default queue of [`QUEUE_BLOCKS`].
+    pub(crate) fn new(restart_delay: Duration, clock: Arc<dyn Clock>) -> Self {
+        ReceiverSettings {
+            restart_delay,
+            queue_blocks: QUEUE_BLOCKS,
+            clock,
+        }
+    }
+}
+
 impl Default for ReceiverSettings {
     fn default() -> Self {
-        ReceiverSettings {
-            restart_delay: Duration::from_millis(2000),
-            queue_blocks: 16,
-            clock: Arc::new(SystemClock),
-        }
+        ReceiverSettings::new(RESTART_DELAY, Arc::new(SystemClock))
     }
 }
 
@@ -371,11 +388,7 @@ pub(crate) mod tests {
 
     /// Settings with a restart delay of `restart_ms` on `clock`.
     pub(crate) fn settings(restart_ms: u64, clock: &ManualClock) -> ReceiverSettings {
-        ReceiverSettings {
-            restart_delay: Duration::from_millis(restart_ms),
-            queue_blocks: 16,
-            clock: Arc::new(clock.clone()),
-        }
+        ReceiverSettings::new(Duration::from_millis(restart_ms), Arc::new(clock.clone()))
     }
 
     pub(crate) fn no_wake() -> Arc<dyn Fn() + Send + Sync> {

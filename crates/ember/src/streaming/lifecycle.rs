@@ -142,8 +142,7 @@ impl StreamingContext {
                 graph.streams(),
             )
         };
-        // Every node is at most a few timely operators (routing, concatenation).
-        let settle_steps = (nodes / 3).clamp(2, 8);
+        let settle_steps = exec::settle_steps(nodes);
         let listeners = lock(&self.inner.listeners).clone();
         let remember = lock(&self.inner.graph).remember;
         let recovered = lock(&self.inner.recovered).clone();

@@ -125,11 +125,10 @@ pub(super) fn launch_receiver<R: Data>(
     let restart_ms = conf
         .get_millis(crate::conf::RECEIVER_RESTART_DELAY, 2000)
         .unwrap_or(2000);
-    let settings = ReceiverSettings {
-        restart_delay: std::time::Duration::from_millis(restart_ms),
-        queue_blocks: 16,
-        clock: Arc::clone(&rt.clock),
-    };
+    let settings = ReceiverSettings::new(
+        std::time::Duration::from_millis(restart_ms),
+        Arc::clone(&rt.clock),
+    );
     let waker = rt.clone();
     let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || waker.wake_workers());
     let mut replay = VecDeque::new();
