@@ -3,6 +3,7 @@
 //!
 //! ```
 //! use ember::{Conf, Context};
+//! # let _turn = ember::testing::exclusive(); // no streaming test swaps the context meanwhile
 //! let sc = Context::get_or_create(Conf::new().set_master("local[2]")).unwrap();
 //! let rdd = sc.parallelize(vec![1, 2, 3, 4], 2);
 //! assert_eq!(rdd.map(|x| x * 10).collect(), vec![10, 20, 30, 40]);
