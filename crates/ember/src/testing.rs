@@ -97,9 +97,12 @@ pub struct StreamTest {
     _turn: MutexGuard<'static, ()>,
 }
 
+/// Each collected batch with its time, shared with the output operation that fills it.
+type Batches<T> = Arc<Mutex<Vec<(Time, Vec<T>)>>>;
+
 /// The collected output of a stream: one entry per batch, in batch order.
 pub struct Collected<T> {
-    batches: Arc<Mutex<Vec<(Time, Vec<T>)>>>,
+    batches: Batches<T>,
 }
 
 impl<T: Clone> Collected<T> {
@@ -196,7 +199,7 @@ impl StreamTest {
 
     /// Collects every batch of `stream`.
     pub fn collect<T: Data>(&self, stream: &DStream<T>) -> Result<Collected<T>> {
-        let batches: Arc<Mutex<Vec<(Time, Vec<T>)>>> = Arc::new(Mutex::new(Vec::new()));
+        let batches: Batches<T> = Arc::new(Mutex::new(Vec::new()));
         let sink = batches.clone();
         stream.foreach_rdd(move |rdd, time| {
             sink.lock()
