@@ -938,7 +938,10 @@ fn reduce_by_key_output_is_deterministic_across_runs_and_worker_counts() {
 // cogroup and joins
 // ---------------------------------------------------------------------------------------------
 
-fn join_inputs(t: &StreamTest) -> (DStream<(String, i32)>, DStream<(String, i32)>) {
+/// The pair streams the join tests run on.
+type Pairs = DStream<(String, i32)>;
+
+fn join_inputs(t: &StreamTest) -> (Pairs, Pairs) {
     let left = t.input(vec![
         kv(&[("a", 1), ("b", 2), ("a", 3)]),
         vec![],
@@ -994,8 +997,6 @@ fn cogroup_groups_both_sides() {
 /// a side to be missing and it is. Every kind's rows map into it one to one, so one table holds
 /// them all.
 type JoinRow = (String, (Option<i32>, Option<i32>));
-
-type Pairs = DStream<(String, i32)>;
 
 /// One join kind, run on `join_inputs` for 4 batches.
 struct JoinCase {
