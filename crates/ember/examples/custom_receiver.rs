@@ -27,13 +27,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use clap::Parser;
 use ember::receiver::{Receiver, ReceiverContext, ReceiverInfo};
 use ember::scheduler::StreamingListener;
 use ember::{Conf, Context, Duration, StreamingContext};
-
-const USAGE: &str = "usage: custom_receiver HOST PORT [SECONDS]\n\
-    Counts the words of the lines served at HOST:PORT with a user-defined receiver, in 1 s\n\
-    batches, for SECONDS seconds (default 10).";
 
 /// How long one connection attempt may take.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
@@ -208,33 +205,18 @@ impl StreamingListener for ReceiverEvents {
     }
 }
 
-/// The parsed command line.
+/// Counts the words of the lines served at HOST:PORT with a user-defined receiver, in 1 s
+/// batches, for SECONDS seconds.
+#[derive(Parser, Debug)]
+#[command(name = "custom_receiver")]
 struct Args {
+    /// Host of the line server.
     host: String,
+    /// Port of the line server.
     port: u16,
+    /// How long the stream runs, in seconds.
+    #[arg(default_value_t = 10)]
     seconds: u64,
-}
-
-fn parse_args(args: &[String]) -> Result<Args, String> {
-    let (host, port, seconds) = match args {
-        [host, port] => (host, port, None),
-        [host, port, seconds] => (host, port, Some(seconds)),
-        _ => return Err("expected HOST PORT [SECONDS]".to_string()),
-    };
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("PORT must be a number from 0 to 65535, not {port:?}"))?;
-    let seconds = match seconds {
-        None => 10,
-        Some(s) => s
-            .parse()
-            .map_err(|_| format!("SECONDS must be a whole number, not {s:?}"))?,
-    };
-    Ok(Args {
-        host: host.clone(),
-        port,
-        seconds,
-    })
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -261,14 +243,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let args = match parse_args(&argv) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("custom_receiver: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -25,40 +25,33 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Parser;
 use ember::{Conf, Context, Duration, StreamingContext};
 
-const USAGE: &str = "usage: directory_wordcount DIR CHECKPOINT_DIR [SECONDS]\n\
-    Running word counts of the files moved into DIR, printed every second for SECONDS seconds\n\
-    (default 30). Run it again with the same CHECKPOINT_DIR and it carries on from there.";
-
-/// The parsed command line.
+/// Running word counts of the files moved into DIR, printed every second for SECONDS seconds.
+/// Run it again with the same CHECKPOINT_DIR and it carries on from there.
+#[derive(Parser, Debug)]
+#[command(name = "directory_wordcount")]
 struct Args {
+    /// Directory watched for new files.
+    #[arg(value_parser = existing_dir)]
     dir: PathBuf,
+    /// Directory of the checkpoints (the running counts, the files already read).
+    #[arg(value_name = "CHECKPOINT_DIR")]
     checkpoint: PathBuf,
+    /// How long the stream runs, in seconds.
+    #[arg(default_value_t = 30)]
     seconds: u64,
 }
 
-fn parse_args(args: &[String]) -> Result<Args, String> {
-    let (dir, checkpoint, seconds) = match args {
-        [dir, checkpoint] => (dir, checkpoint, None),
-        [dir, checkpoint, seconds] => (dir, checkpoint, Some(seconds)),
-        _ => return Err("expected DIR CHECKPOINT_DIR [SECONDS]".to_string()),
-    };
-    let seconds = match seconds {
-        None => 30,
-        Some(s) => s
-            .parse()
-            .map_err(|_| format!("SECONDS must be a whole number, not {s:?}"))?,
-    };
-    let dir = PathBuf::from(dir);
-    if !dir.is_dir() {
-        return Err(format!("{} is not a directory", dir.display()));
+/// DIR must exist and be a directory when the program starts.
+fn existing_dir(arg: &str) -> Result<PathBuf, String> {
+    let dir = PathBuf::from(arg);
+    if dir.is_dir() {
+        Ok(dir)
+    } else {
+        Err(format!("{} is not a directory", dir.display()))
     }
-    Ok(Args {
-        dir,
-        checkpoint: PathBuf::from(checkpoint),
-        seconds,
-    })
 }
 
 /// The notebook's `updateFunc`: the batch's new values added to the last sum (0 for a new word).
@@ -102,14 +95,7 @@ fn run(args: Args) -> ember::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let args = match parse_args(&argv) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("directory_wordcount: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

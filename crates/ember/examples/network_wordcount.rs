@@ -19,39 +19,21 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use ember::{Conf, Context, Duration, StreamingContext};
 
-const USAGE: &str = "usage: network_wordcount HOST PORT [SECONDS]\n\
-    Counts the words of the lines served at HOST:PORT (e.g. by `nc -lk PORT`) in 1 s batches\n\
-    and prints them for SECONDS seconds (default 10).";
-
-/// The parsed command line.
+/// Counts the words of the lines served at HOST:PORT (e.g. by `nc -lk PORT`) in 1 s batches
+/// and prints them for SECONDS seconds.
+#[derive(Parser, Debug)]
+#[command(name = "network_wordcount")]
 struct Args {
+    /// Host of the line server.
     host: String,
+    /// Port of the line server.
     port: u16,
+    /// How long the stream runs, in seconds.
+    #[arg(default_value_t = 10)]
     seconds: u64,
-}
-
-fn parse_args(args: &[String]) -> Result<Args, String> {
-    let (host, port, seconds) = match args {
-        [host, port] => (host, port, None),
-        [host, port, seconds] => (host, port, Some(seconds)),
-        _ => return Err("expected HOST PORT [SECONDS]".to_string()),
-    };
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("PORT must be a number from 0 to 65535, not {port:?}"))?;
-    let seconds = match seconds {
-        None => 10,
-        Some(s) => s
-            .parse()
-            .map_err(|_| format!("SECONDS must be a whole number, not {s:?}"))?,
-    };
-    Ok(Args {
-        host: host.clone(),
-        port,
-        seconds,
-    })
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -75,14 +57,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let args = match parse_args(&argv) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("network_wordcount: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

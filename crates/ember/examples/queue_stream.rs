@@ -18,10 +18,13 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
+use clap::Parser;
 use ember::{Conf, Context, Duration, RddQueue, StreamingContext};
 
-const USAGE: &str = "usage: queue_stream\n\
-    Pushes 10 RDDs of 1..=1000 into a queue stream and prints (x % 10, count) per 1 s batch.";
+/// Pushes 10 RDDs of 1..=1000 into a queue stream and prints (x % 10, count) per 1 s batch.
+#[derive(Parser, Debug)]
+#[command(name = "queue_stream")]
+struct Args {}
 
 /// RDDs pushed into the queue.
 const RDDS: usize = 10;
@@ -72,10 +75,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
-    if std::env::args().len() > 1 {
-        eprintln!("queue_stream: takes no arguments\n{USAGE}");
-        return ExitCode::from(2);
-    }
+    // No arguments; clap rejects any and answers --help.
+    let Args {} = Args::parse();
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -33,34 +33,25 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::Parser;
 use ember::{Conf, Context, Duration, StreamingContext};
 
-const USAGE: &str = "usage: recoverable_network_wordcount HOST PORT CHECKPOINT_DIR OUTPUT_FILE\n\
-    Counts the words of the lines served at HOST:PORT in 1 s batches, printing each batch's\n\
-    counts and appending them to OUTPUT_FILE; started again with the same CHECKPOINT_DIR after\n\
-    a crash, it recovers (received lines are logged there first). Stop it with Ctrl-C.";
-
-/// The parsed command line.
+/// Counts the words of the lines served at HOST:PORT in 1 s batches, printing each batch's
+/// counts and appending them to OUTPUT_FILE; started again with the same CHECKPOINT_DIR after a
+/// crash, it recovers (received lines are logged there first). Stop it with Ctrl-C.
+#[derive(Parser, Debug)]
+#[command(name = "recoverable_network_wordcount")]
 struct Args {
+    /// Host of the line server.
     host: String,
+    /// Port of the line server.
     port: u16,
+    /// Directory of the checkpoints and the write-ahead log.
+    #[arg(value_name = "CHECKPOINT_DIR")]
     checkpoint: PathBuf,
+    /// File each batch's counts are appended to.
+    #[arg(value_name = "OUTPUT_FILE")]
     output: PathBuf,
-}
-
-fn parse_args(args: &[String]) -> Result<Args, String> {
-    let [host, port, checkpoint, output] = args else {
-        return Err("expected HOST PORT CHECKPOINT_DIR OUTPUT_FILE".to_string());
-    };
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("PORT must be a number from 0 to 65535, not {port:?}"))?;
-    Ok(Args {
-        host: host.clone(),
-        port,
-        checkpoint: PathBuf::from(checkpoint),
-        output: PathBuf::from(output),
-    })
 }
 
 /// One batch's line of output: Scala's `"Counts at time " + time + " " + counts.mkString("[",
@@ -128,14 +119,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let args = match parse_args(&argv) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("recoverable_network_wordcount: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -21,42 +21,25 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use ember::{Conf, Context, Duration, StreamingContext};
 
-const USAGE: &str = "usage: stateful_network_wordcount HOST PORT CHECKPOINT_DIR [SECONDS]\n\
-    Running word counts of the lines served at HOST:PORT (e.g. by `nc -lk PORT`), starting from\n\
-    (hello, 1) and (world, 1), printed every second for SECONDS seconds (default 30); the state\n\
-    is checkpointed in CHECKPOINT_DIR.";
-
-/// The parsed command line.
+/// Running word counts of the lines served at HOST:PORT (e.g. by `nc -lk PORT`), starting from
+/// (hello, 1) and (world, 1), printed every second for SECONDS seconds; the state is
+/// checkpointed in CHECKPOINT_DIR.
+#[derive(Parser, Debug)]
+#[command(name = "stateful_network_wordcount")]
 struct Args {
+    /// Host of the line server.
     host: String,
+    /// Port of the line server.
     port: u16,
+    /// Directory the state is checkpointed in.
+    #[arg(value_name = "CHECKPOINT_DIR")]
     checkpoint: String,
+    /// How long the stream runs, in seconds.
+    #[arg(default_value_t = 30)]
     seconds: u64,
-}
-
-fn parse_args(args: &[String]) -> Result<Args, String> {
-    let (host, port, checkpoint, seconds) = match args {
-        [host, port, checkpoint] => (host, port, checkpoint, None),
-        [host, port, checkpoint, seconds] => (host, port, checkpoint, Some(seconds)),
-        _ => return Err("expected HOST PORT CHECKPOINT_DIR [SECONDS]".to_string()),
-    };
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("PORT must be a number from 0 to 65535, not {port:?}"))?;
-    let seconds = match seconds {
-        None => 30,
-        Some(s) => s
-            .parse()
-            .map_err(|_| format!("SECONDS must be a whole number, not {s:?}"))?,
-    };
-    Ok(Args {
-        host: host.clone(),
-        port,
-        checkpoint: checkpoint.clone(),
-        seconds,
-    })
 }
 
 /// The notebook's `updateFunc`: the batch's new values added to the last sum (0 for a new word).
@@ -90,14 +73,7 @@ fn run(args: Args) -> ember::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let args = match parse_args(&argv) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("stateful_network_wordcount: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -20,47 +20,29 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::Parser;
 use ember::{Conf, Context, Duration, StreamingContext};
-
-const USAGE: &str = "usage: window_wordcount HOST PORT [SECONDS [CHECKPOINT_DIR]]\n\
-    Every 10 s, the word counts of the last 30 s of lines served at HOST:PORT (e.g. by\n\
-    `nc -lk PORT`), for SECONDS seconds (default 60); the window's state is checkpointed in\n\
-    CHECKPOINT_DIR (default: a temporary directory).";
 
 /// The window's length and how often it moves.
 const WINDOW: Duration = Duration::seconds(30);
 const SLIDE: Duration = Duration::seconds(10);
 
-/// The parsed command line.
+/// Every 10 s, the word counts of the last 30 s of lines served at HOST:PORT (e.g. by
+/// `nc -lk PORT`), for SECONDS seconds; the window's state is checkpointed in CHECKPOINT_DIR.
+#[derive(Parser, Debug)]
+#[command(name = "window_wordcount")]
 struct Args {
+    /// Host of the line server.
     host: String,
+    /// Port of the line server.
     port: u16,
+    /// How long the stream runs, in seconds.
+    #[arg(default_value_t = 60)]
     seconds: u64,
+    /// Directory the window's state is checkpointed in (default: a temporary directory,
+    /// removed at the end).
+    #[arg(value_name = "CHECKPOINT_DIR")]
     checkpoint: Option<PathBuf>,
-}
-
-fn parse_args(args: &[String]) -> Result<Args, String> {
-    let (host, port, seconds, checkpoint) = match args {
-        [host, port] => (host, port, None, None),
-        [host, port, seconds] => (host, port, Some(seconds), None),
-        [host, port, seconds, checkpoint] => (host, port, Some(seconds), Some(checkpoint)),
-        _ => return Err("expected HOST PORT [SECONDS [CHECKPOINT_DIR]]".to_string()),
-    };
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("PORT must be a number from 0 to 65535, not {port:?}"))?;
-    let seconds = match seconds {
-        None => 60,
-        Some(s) => s
-            .parse()
-            .map_err(|_| format!("SECONDS must be a whole number, not {s:?}"))?,
-    };
-    Ok(Args {
-        host: host.clone(),
-        port,
-        seconds,
-        checkpoint: checkpoint.map(PathBuf::from),
-    })
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -104,14 +86,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let args = match parse_args(&argv) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("window_wordcount: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -118,6 +118,18 @@ impl Conf {
         self.get(key).unwrap_or(default)
     }
     /// A boolean setting (`true`/`false`), or `default`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::Conf;
+    ///
+    /// let conf = Conf::new().set("spark.streaming.receiver.writeAheadLog.enable", "true");
+    /// assert!(conf.get_bool("spark.streaming.receiver.writeAheadLog.enable", false)?);
+    /// assert!(!conf.get_bool("unset.key", false)?);
+    /// assert!(Conf::new().set("k", "yes").get_bool("k", false).is_err());
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn get_bool(&self, key: &str, default: bool) -> Result<bool> {
         match self.get(key) {
             None => Ok(default),
@@ -127,6 +139,17 @@ impl Conf {
         }
     }
     /// A whole-number setting, or `default`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::Conf;
+    ///
+    /// let conf = Conf::new().set("ember.cluster.process", "1");
+    /// assert_eq!(conf.get_u64("ember.cluster.process", 0)?, 1);
+    /// assert_eq!(conf.get_u64("unset.key", 7)?, 7);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn get_u64(&self, key: &str, default: u64) -> Result<u64> {
         match self.get(key) {
             None => Ok(default),
@@ -136,6 +159,16 @@ impl Conf {
         }
     }
     /// A size setting in bytes; accepts Spark's suffixes `k`, `m`, `g` (binary units).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::Conf;
+    ///
+    /// let conf = Conf::new().set("ember.input.maxLineBytes", "16m");
+    /// assert_eq!(conf.get_bytes("ember.input.maxLineBytes", 0)?, 16 * 1024 * 1024);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn get_bytes(&self, key: &str, default: u64) -> Result<u64> {
         let Some(v) = self.get(key) else {
             return Ok(default);
@@ -145,6 +178,17 @@ impl Conf {
     }
     /// A duration setting in milliseconds; accepts Spark's suffixes `ms`, `s`, `m`, `min`, `h`
     /// (a bare number is milliseconds).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::Conf;
+    ///
+    /// let conf = Conf::new().set("spark.streaming.receiverRestartDelay", "2s");
+    /// assert_eq!(conf.get_millis("spark.streaming.receiverRestartDelay", 0)?, 2000);
+    /// assert_eq!(Conf::new().set("k", "500").get_millis("k", 0)?, 500);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn get_millis(&self, key: &str, default: u64) -> Result<u64> {
         let Some(v) = self.get(key) else {
             return Ok(default);
@@ -161,6 +205,20 @@ impl Conf {
         self.settings.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
     /// The parsed master and cluster settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::Conf;
+    ///
+    /// let master = Conf::new().set_master("local[3]").master()?;
+    /// assert_eq!((master.threads(), master.processes(), master.total_workers()), (3, 1, 3));
+    /// let hosts = vec!["10.0.0.1:7000".to_string(), "10.0.0.2:7000".to_string()];
+    /// let cluster = Conf::new().set_master("local[2]").set_cluster(&hosts, 1).master()?;
+    /// assert_eq!((cluster.process(), cluster.total_workers()), (1, 4));
+    /// assert!(Conf::new().set_master("yarn").master().is_err());
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn master(&self) -> Result<Master> {
         let url = self.get_or(MASTER, "local[*]").trim();
         let threads = parse_master(url)?;

@@ -3,6 +3,7 @@
 //!
 //! ```
 //! use ember::{Conf, Context};
+//! # let _turn = ember::testing::exclusive(); // no streaming test swaps the context meanwhile
 //! let sc = Context::get_or_create(Conf::new().set_master("local[2]")).unwrap();
 //! let rdd = sc.parallelize(vec![1, 2, 3, 4], 2);
 //! assert_eq!(rdd.map(|x| x * 10).collect(), vec![10, 20, 30, 40]);
@@ -46,6 +47,21 @@ impl std::fmt::Debug for Context {
 impl Context {
     /// Creates the process's context. Fails if another context is active (not stopped), as
     /// Spark allows one `SparkContext` per JVM.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let _turn = ember::testing::exclusive(); // contexts are process-wide: take turns
+    ///
+    /// use ember::{Conf, Context};
+    ///
+    /// let running = Context::get_or_create(Conf::new().set_master("local[2]"))?;
+    /// assert!(Context::new(Conf::new().set_app_name("second")).is_err());
+    /// running.stop();
+    /// let sc = Context::new(Conf::new().set_master("local[2]").set_app_name("second"))?;
+    /// assert_eq!(sc.conf().app_name(), "second");
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn new(conf: Conf) -> Result<Context> {
         let mut active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(ctx) = active.as_ref().filter(|c| !c.is_stopped()) {
@@ -62,6 +78,19 @@ impl Context {
 
     /// Returns the active context, or creates one from `conf` (Spark's `SparkContext.getOrCreate`;
     /// `conf` is ignored when a context is already active).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let _turn = ember::testing::exclusive(); // contexts are process-wide: take turns
+    ///
+    /// use ember::{Conf, Context};
+    ///
+    /// let sc = Context::get_or_create(Conf::new().set_master("local[2]"))?;
+    /// let same = Context::get_or_create(Conf::new().set_master("local[4]"))?;
+    /// assert_eq!(same.master().threads(), sc.master().threads());
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn get_or_create(conf: Conf) -> Result<Context> {
         let mut active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(ctx) = active.as_ref().filter(|c| !c.is_stopped()) {
@@ -90,23 +119,61 @@ impl Context {
     }
 
     /// The configuration this context was created with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    ///
+    /// assert_eq!(sc.conf().get("spark.master"), Some("local[2]"));
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn conf(&self) -> &Conf {
         &self.inner.conf
     }
 
     /// The parsed master (threads, cluster processes).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    ///
+    /// assert_eq!(sc.master().threads(), 2);
+    /// assert_eq!(sc.master().processes(), 1);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn master(&self) -> &Master {
         &self.inner.master
     }
 
     /// Default number of partitions: the number of workers over all processes (Spark's
     /// `defaultParallelism`, the total number of cores).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    ///
+    /// assert_eq!(sc.default_parallelism(), 2); // local[2]
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn default_parallelism(&self) -> usize {
         self.inner.master.total_workers()
     }
 
     /// Distributes a local collection into an RDD of `partitions` slices (at least one), cut into
     /// contiguous ranges as Spark's `parallelize` does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    ///
+    /// let rdd = sc.parallelize(vec![1, 2, 3, 4, 5], 2);
+    /// assert_eq!(rdd.into_partitions(), [vec![1, 2], vec![3, 4, 5]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn parallelize<T: Data>(&self, data: Vec<T>, partitions: usize) -> Rdd<T> {
         let n = partitions.max(1);
         let len = data.len();
@@ -121,11 +188,36 @@ impl Context {
     }
 
     /// An RDD with no partitions and no elements.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    ///
+    /// let empty = sc.empty_rdd::<i32>();
+    /// assert_eq!(empty.num_partitions(), 0);
+    /// assert!(empty.is_empty());
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn empty_rdd<T: Data>(&self) -> Rdd<T> {
         Rdd::from_partitions(self, Vec::new())
     }
 
     /// Stops the context. Streams built on it can no longer start; a new context may be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let _turn = ember::testing::exclusive(); // contexts are process-wide: take turns
+    ///
+    /// use ember::{Conf, Context};
+    ///
+    /// let sc = Context::get_or_create(Conf::new().set_master("local[2]"))?;
+    /// sc.stop();
+    /// let next = Context::get_or_create(Conf::new().set_master("local[2]"))?;
+    /// assert!(!next.is_stopped());
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn stop(&self) {
         if !self.inner.stopped.swap(true, Ordering::SeqCst) {
             tracing::info!(app = self.conf().app_name(), "context stopped");
@@ -140,6 +232,20 @@ impl Context {
     }
 
     /// Whether [`Context::stop`] has been called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let _turn = ember::testing::exclusive(); // contexts are process-wide: take turns
+    ///
+    /// use ember::{Conf, Context};
+    ///
+    /// let sc = Context::get_or_create(Conf::new().set_master("local[2]"))?;
+    /// assert!(!sc.is_stopped());
+    /// sc.stop();
+    /// assert!(sc.is_stopped());
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn is_stopped(&self) -> bool {
         self.inner.stopped.load(Ordering::SeqCst)
     }

@@ -14,6 +14,16 @@ thread_local! {
 }
 
 /// The stable 64-bit hash of `value`'s canonical encoding.
+///
+/// # Examples
+///
+/// ```
+/// use ember::hash::stable_hash;
+///
+/// // The same on every run, process and build: `str` and `String` encode alike.
+/// assert_eq!(stable_hash("hello"), 0xcdba_870f_b04d_3213);
+/// assert_eq!(stable_hash("hello"), stable_hash(&"hello".to_string()));
+/// ```
 pub fn stable_hash<T: Serialize + ?Sized>(value: &T) -> u64 {
     SCRATCH.with(|scratch| {
         let mut buf = scratch.borrow_mut();
@@ -30,6 +40,16 @@ pub fn stable_hash<T: Serialize + ?Sized>(value: &T) -> u64 {
 
 /// The partition of `key` among `partitions` partitions (Spark's `HashPartitioner`, with a stable
 /// hash); zero partitions count as one.
+///
+/// # Examples
+///
+/// ```
+/// use ember::hash::{partition_of, stable_hash};
+///
+/// let p = partition_of("hello", 4);
+/// assert!(p < 4);
+/// assert_eq!(p as u64, stable_hash("hello") % 4);
+/// ```
 pub fn partition_of<K: Serialize + ?Sized>(key: &K, partitions: usize) -> usize {
     partition_of_hash(stable_hash(key), partitions) as usize
 }

@@ -71,3 +71,9 @@ pub use error::{Error, Result};
 pub use rdd::Rdd;
 pub use streaming::{StreamingContext, StreamingContextState};
 pub use time::{Duration, Interval, Time};
+
+/// The README's Rust code, compiled (and run, unless marked `no_run`) as doctests, so that the
+/// first program a reader copies keeps building.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

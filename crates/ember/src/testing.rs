@@ -41,6 +41,53 @@ pub fn exclusive() -> MutexGuard<'static, ()> {
     EXCLUSIVE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The process's context if it runs `master`'s number of threads, else a new one for `master`
+/// (the old one stopped). The caller holds the test lock.
+fn local_context(master: &str) -> Result<Context> {
+    let conf = || Conf::new().set_master(master).set_app_name("test");
+    match Context::get_or_create(conf()) {
+        Ok(ctx) if ctx.master().threads() == conf().master()?.threads() => Ok(ctx),
+        Ok(other) => {
+            other.stop();
+            Context::new(conf())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A `local[2]` [`Context`] for examples and tests of RDD code, holding the test lock
+/// ([`exclusive`]) while it lives: a [`StreamTest`] may replace the process's context, so RDD
+/// code that runs next to streaming tests takes its turn too. It dereferences to the
+/// [`Context`].
+///
+/// ```
+/// let sc = ember::testing::context()?;
+/// let rdd = sc.parallelize(vec![1, 2, 3], 2);
+/// assert_eq!(rdd.map(|x| x * 2).collect(), [2, 4, 6]);
+/// # Ok::<(), ember::Error>(())
+/// ```
+pub fn context() -> Result<TestContext> {
+    let turn = exclusive();
+    Ok(TestContext {
+        ctx: local_context("local[2]")?,
+        _turn: turn,
+    })
+}
+
+/// A [`Context`] that holds the test lock; see [`context`].
+pub struct TestContext {
+    ctx: Context,
+    _turn: MutexGuard<'static, ()>,
+}
+
+impl std::ops::Deref for TestContext {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.ctx
+    }
+}
+
 /// A streaming context on a manual clock, with helpers to feed batches and collect output.
 pub struct StreamTest {
     ssc: StreamingContext,
@@ -50,9 +97,12 @@ pub struct StreamTest {
     _turn: MutexGuard<'static, ()>,
 }
 
+/// Each collected batch with its time, shared with the output operation that fills it.
+type Batches<T> = Arc<Mutex<Vec<(Time, Vec<T>)>>>;
+
 /// The collected output of a stream: one entry per batch, in batch order.
 pub struct Collected<T> {
-    batches: Arc<Mutex<Vec<(Time, Vec<T>)>>>,
+    batches: Batches<T>,
 }
 
 impl<T: Clone> Collected<T> {
@@ -91,19 +141,7 @@ impl StreamTest {
         if let Some(active) = StreamingContext::get_active() {
             active.stop(false, false)?;
         }
-        let ctx = match Context::get_or_create(Conf::new().set_master(master).set_app_name("test"))
-        {
-            Ok(ctx)
-                if ctx.master().threads() == Conf::new().set_master(master).master()?.threads() =>
-            {
-                ctx
-            }
-            Ok(other) => {
-                other.stop();
-                Context::new(Conf::new().set_master(master).set_app_name("test"))?
-            }
-            Err(e) => return Err(e),
-        };
+        let ctx = local_context(master)?;
         Self::on(&ctx, batch, turn)
     }
 
@@ -161,7 +199,7 @@ impl StreamTest {
 
     /// Collects every batch of `stream`.
     pub fn collect<T: Data>(&self, stream: &DStream<T>) -> Result<Collected<T>> {
-        let batches: Arc<Mutex<Vec<(Time, Vec<T>)>>> = Arc::new(Mutex::new(Vec::new()));
+        let batches: Batches<T> = Arc::new(Mutex::new(Vec::new()));
         let sink = batches.clone();
         stream.foreach_rdd(move |rdd, time| {
             sink.lock()
@@ -219,6 +257,14 @@ impl Drop for StreamTest {
 
 /// Runs `operation` on `input` (one vector per batch) for `batches` batches and returns each
 /// batch's output, sorted: Spark's `testOperation`.
+///
+/// ```
+/// use ember::testing::test_operation;
+///
+/// let out = test_operation("local[2]", vec![vec![1, 2], vec![], vec![3]], |s| s.map(|x| x * 10), 3)?;
+/// assert_eq!(out, [vec![10, 20], vec![], vec![30]]);
+/// # Ok::<(), ember::Error>(())
+/// ```
 pub fn test_operation<T: Data, U: Data + Ord>(
     master: &str,
     input: Vec<Vec<T>>,
@@ -228,6 +274,38 @@ pub fn test_operation<T: Data, U: Data + Ord>(
     let t = StreamTest::new(master, Duration::seconds(1))?;
     let stream = t.input(input);
     let out = t.collect(&operation(&stream))?;
+    t.run(batches)?;
+    t.stop()?;
+    Ok(out.sorted_batches())
+}
+
+/// Runs the two-stream `operation` on `input1` and `input2` (one vector per batch each) for
+/// `batches` batches and returns each batch's output, sorted: Spark's `testOperation` with two
+/// inputs, for joins, `cogroup`, `union` and `transform_with`.
+///
+/// ```
+/// use ember::testing::test_binary_operation;
+///
+/// let out = test_binary_operation(
+///     "local[2]",
+///     vec![vec![1, 2], vec![3]],
+///     vec![vec![10], vec![]],
+///     |a, b| a.union(b),
+///     2,
+/// )?;
+/// assert_eq!(out, [vec![1, 2, 10], vec![3]]);
+/// # Ok::<(), ember::Error>(())
+/// ```
+pub fn test_binary_operation<T: Data, V: Data, U: Data + Ord>(
+    master: &str,
+    input1: Vec<Vec<T>>,
+    input2: Vec<Vec<V>>,
+    operation: impl FnOnce(&DStream<T>, &DStream<V>) -> DStream<U>,
+    batches: usize,
+) -> Result<Vec<Vec<U>>> {
+    let t = StreamTest::new(master, Duration::seconds(1))?;
+    let (first, second) = (t.input(input1), t.input(input2));
+    let out = t.collect(&operation(&first, &second))?;
     t.run(batches)?;
     t.stop()?;
     Ok(out.sorted_batches())

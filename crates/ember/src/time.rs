@@ -2,6 +2,23 @@
 //!
 //! Both are whole milliseconds. A [`Time`] is milliseconds since the Unix epoch; batch times are
 //! multiples of the batch interval, so every process of a cluster agrees on them.
+//!
+//! ```
+//! use ember::{Duration, Time};
+//!
+//! let batch = Duration::seconds(1);
+//! let t = Time::from_millis(10_500);
+//! assert_eq!(t.floor(batch), Time::from_millis(10_000)); // the batch 10_500 ms falls in
+//! assert_eq!(t + batch * 2, Time::from_millis(12_500));
+//! assert_eq!(Duration::seconds(30) / Duration::seconds(10), 3.0);
+//! assert_eq!(Duration::milliseconds(1500).to_string(), "1500 ms");
+//! assert_eq!(Duration::milliseconds(90_000).pretty_print(), "1.5 m");
+//! let windows: Vec<u64> = Time::from_millis(1000)
+//!     .to(Time::from_millis(3000), batch)
+//!     .map(Time::as_millis)
+//!     .collect();
+//! assert_eq!(windows, [1000, 2000, 3000]);
+//! ```
 
 use std::fmt;
 use std::ops::{Add, Div, Mul, Sub};

@@ -938,7 +938,10 @@ fn reduce_by_key_output_is_deterministic_across_runs_and_worker_counts() {
 // cogroup and joins
 // ---------------------------------------------------------------------------------------------
 
-fn join_inputs(t: &StreamTest) -> (DStream<(String, i32)>, DStream<(String, i32)>) {
+/// The pair streams the join tests run on.
+type Pairs = DStream<(String, i32)>;
+
+fn join_inputs(t: &StreamTest) -> (Pairs, Pairs) {
     let left = t.input(vec![
         kv(&[("a", 1), ("b", 2), ("a", 3)]),
         vec![],
@@ -990,112 +993,113 @@ fn cogroup_groups_both_sides() {
     }
 }
 
-#[test]
-fn join_pairs_values_of_common_keys() {
-    for partitions in [None, Some(4)] {
-        let t = StreamTest::new("local[2]", sec()).unwrap();
-        let (l, r) = join_inputs(&t);
-        let joined = l.join(&r, partitions);
-        let out = t.collect(&joined).unwrap();
-        let parts = collect_parts(&joined);
-        t.run(4).unwrap();
-        t.stop().unwrap();
-        assert_eq!(
-            out.sorted_batches(),
-            vec![
-                vec![(s("a"), (1, 10)), (s("a"), (3, 10))],
-                vec![],
-                vec![],
-                vec![]
-            ],
-            "{partitions:?}"
-        );
-        check_hash_partitioned(&parts, partitions.unwrap_or(2));
-    }
+/// A row of any join kind: the key, then the value of each side, `None` where the kind allows
+/// a side to be missing and it is. Every kind's rows map into it one to one, so one table holds
+/// them all.
+type JoinRow = (String, (Option<i32>, Option<i32>));
+
+/// One join kind, run on `join_inputs` for 4 batches.
+struct JoinCase {
+    kind: &'static str,
+    master: &'static str,
+    /// The partition counts asked for; `None` is the default parallelism, `workers`.
+    partitions: [Option<usize>; 2],
+    workers: usize,
+    /// The join, its rows as `JoinRow`s (a `map`: partitions and their order are the join's).
+    join: fn(&Pairs, &Pairs, Option<usize>) -> DStream<JoinRow>,
+    expected: Vec<Vec<JoinRow>>,
 }
 
 #[test]
-fn left_outer_join_keeps_every_left_value() {
-    for partitions in [None, Some(3)] {
-        let t = StreamTest::new("local[3]", sec()).unwrap();
-        let (l, r) = join_inputs(&t);
-        let joined = l.left_outer_join(&r, partitions);
-        let out = t.collect(&joined).unwrap();
-        let parts = collect_parts(&joined);
-        t.run(4).unwrap();
-        t.stop().unwrap();
-        assert_eq!(
-            out.sorted_batches(),
-            vec![
-                vec![
-                    (s("a"), (1, Some(10))),
-                    (s("a"), (3, Some(10))),
-                    (s("b"), (2, None)),
-                ],
+fn joins_of_every_kind_pair_the_values_of_each_key() {
+    let row = |k: &str, v: Option<i32>, w: Option<i32>| (s(k), (v, w));
+    let cases = [
+        JoinCase {
+            kind: "join: values of keys in both batches",
+            master: "local[2]",
+            partitions: [None, Some(4)],
+            workers: 2,
+            join: |l, r, n| l.join(r, n).map(|(k, (v, w))| (k, (Some(v), Some(w)))),
+            expected: vec![
+                vec![row("a", Some(1), Some(10)), row("a", Some(3), Some(10))],
                 vec![],
-                vec![(s("d"), (4, None))],
-                vec![],
-            ],
-            "{partitions:?}"
-        );
-        check_hash_partitioned(&parts, partitions.unwrap_or(3));
-    }
-}
-
-#[test]
-fn right_outer_join_keeps_every_right_value() {
-    for partitions in [None, Some(2)] {
-        let t = StreamTest::new("local[1]", sec()).unwrap();
-        let (l, r) = join_inputs(&t);
-        let joined = l.right_outer_join(&r, partitions);
-        let out = t.collect(&joined).unwrap();
-        let parts = collect_parts(&joined);
-        t.run(4).unwrap();
-        t.stop().unwrap();
-        assert_eq!(
-            out.sorted_batches(),
-            vec![
-                vec![
-                    (s("a"), (Some(1), 10)),
-                    (s("a"), (Some(3), 10)),
-                    (s("c"), (None, 30)),
-                ],
-                vec![(s("a"), (None, 7))],
                 vec![],
                 vec![],
             ],
-            "{partitions:?}"
-        );
-        check_hash_partitioned(&parts, partitions.unwrap_or(1));
-    }
-}
-
-#[test]
-fn full_outer_join_keeps_every_key() {
-    for partitions in [None, Some(5)] {
-        let t = StreamTest::new("local[2]", sec()).unwrap();
-        let (l, r) = join_inputs(&t);
-        let joined = l.full_outer_join(&r, partitions);
-        let out = t.collect(&joined).unwrap();
-        let parts = collect_parts(&joined);
-        t.run(4).unwrap();
-        t.stop().unwrap();
-        assert_eq!(
-            out.sorted_batches(),
-            vec![
+        },
+        JoinCase {
+            kind: "left_outer_join: every left value",
+            master: "local[3]",
+            partitions: [None, Some(3)],
+            workers: 3,
+            join: |l, r, n| l.left_outer_join(r, n).map(|(k, (v, w))| (k, (Some(v), w))),
+            expected: vec![
                 vec![
-                    (s("a"), (Some(1), Some(10))),
-                    (s("a"), (Some(3), Some(10))),
-                    (s("b"), (Some(2), None)),
-                    (s("c"), (None, Some(30))),
+                    row("a", Some(1), Some(10)),
+                    row("a", Some(3), Some(10)),
+                    row("b", Some(2), None),
                 ],
-                vec![(s("a"), (None, Some(7)))],
-                vec![(s("d"), (Some(4), None))],
+                vec![],
+                vec![row("d", Some(4), None)],
                 vec![],
             ],
-            "{partitions:?}"
-        );
-        check_hash_partitioned(&parts, partitions.unwrap_or(2));
+        },
+        JoinCase {
+            kind: "right_outer_join: every right value",
+            master: "local[1]",
+            partitions: [None, Some(2)],
+            workers: 1,
+            join: |l, r, n| {
+                l.right_outer_join(r, n)
+                    .map(|(k, (v, w))| (k, (v, Some(w))))
+            },
+            expected: vec![
+                vec![
+                    row("a", Some(1), Some(10)),
+                    row("a", Some(3), Some(10)),
+                    row("c", None, Some(30)),
+                ],
+                vec![row("a", None, Some(7))],
+                vec![],
+                vec![],
+            ],
+        },
+        JoinCase {
+            kind: "full_outer_join: every key",
+            master: "local[2]",
+            partitions: [None, Some(5)],
+            workers: 2,
+            join: |l, r, n| l.full_outer_join(r, n),
+            expected: vec![
+                vec![
+                    row("a", Some(1), Some(10)),
+                    row("a", Some(3), Some(10)),
+                    row("b", Some(2), None),
+                    row("c", None, Some(30)),
+                ],
+                vec![row("a", None, Some(7))],
+                vec![row("d", Some(4), None)],
+                vec![],
+            ],
+        },
+    ];
+    for case in cases {
+        for partitions in case.partitions {
+            let t = StreamTest::new(case.master, sec()).unwrap();
+            let (l, r) = join_inputs(&t);
+            let joined = (case.join)(&l, &r, partitions);
+            let out = t.collect(&joined).unwrap();
+            let parts = collect_parts(&joined);
+            t.run(4).unwrap();
+            t.stop().unwrap();
+            assert_eq!(
+                out.sorted_batches(),
+                case.expected,
+                "{} {partitions:?}",
+                case.kind
+            );
+            check_hash_partitioned(&parts, partitions.unwrap_or(case.workers));
+        }
     }
 }
 

@@ -93,11 +93,29 @@ impl<T: Data> DStream<T> {
     }
 
     /// The number of elements of each batch: one element per batch, `0` when empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_operation;
+    /// let counts = test_operation("local[2]", vec![vec![5, 6, 7], vec![], vec![8]], |s| s.count(), 3)?;
+    /// assert_eq!(counts, [[3], [0], [1]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn count(&self) -> DStream<u64> {
         self.fold_batch("count", Arc::new(|_| 1u64), Arc::new(|a, b| a + b), Some(0))
     }
 
     /// Each batch reduced with `f` to one element (none for an empty batch).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_operation;
+    /// let sums = test_operation("local[2]", vec![vec![1, 2, 3], vec![], vec![4]], |s| s.reduce(|a, b| a + b), 3)?;
+    /// assert_eq!(sums, [vec![6], vec![], vec![4]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn reduce(&self, f: impl Fn(T, T) -> T + Send + Sync + 'static) -> DStream<T> {
         self.fold_batch("reduce", Arc::new(|x| x), Arc::new(f), None)
     }
@@ -106,6 +124,15 @@ impl<T: Data> DStream<T> {
 impl<T: Key> DStream<T> {
     /// How often each distinct element occurs in each batch, as `(element, count)`, over
     /// `partitions` partitions (default parallelism when `None`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_operation;
+    /// let counts = test_operation("local[2]", vec![vec!['a', 'b', 'a']], |s| s.count_by_value(None), 1)?;
+    /// assert_eq!(counts, [[('a', 2), ('b', 1)]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn count_by_value(&self, partitions: Option<usize>) -> DStream<(T, u64)> {
         self.map(|x| (x, 1u64))
             .reduce_by_key(|a, b| a + b, partitions)

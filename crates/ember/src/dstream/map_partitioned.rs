@@ -49,6 +49,18 @@ impl<T: Data, U: Data> BatchLogic<T, U> for PerPartition<T, U> {
 
 impl<T: Data> DStream<T> {
     /// Applies `f` to each partition of each batch as a whole.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_operation;
+    /// // With `local[2]`, the test input cuts [1, 2, 3, 4] into the partitions [1, 2] and [3, 4].
+    /// let sums = test_operation("local[2]", vec![vec![1, 2, 3, 4]], |s| {
+    ///     s.map_partitions(|part| [part.iter().sum::<i32>()])
+    /// }, 1)?;
+    /// assert_eq!(sums, [[3, 7]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn map_partitions<U: Data, I>(
         &self,
         f: impl Fn(Vec<T>) -> I + Send + Sync + 'static,
@@ -60,6 +72,17 @@ impl<T: Data> DStream<T> {
     }
 
     /// Applies `f` to each partition of each batch as a whole, with the partition's index.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_operation;
+    /// let tagged = test_operation("local[2]", vec![vec![1, 2, 3, 4]], |s| {
+    ///     s.map_partitions_with_index(|i, part| part.into_iter().map(move |x| (i, x)))
+    /// }, 1)?;
+    /// assert_eq!(tagged, [[(0, 1), (0, 2), (1, 3), (1, 4)]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn map_partitions_with_index<U: Data, I>(
         &self,
         f: impl Fn(usize, Vec<T>) -> I + Send + Sync + 'static,
@@ -72,6 +95,15 @@ impl<T: Data> DStream<T> {
     }
 
     /// One vector per partition of each batch, holding the partition's elements.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_operation;
+    /// let parts = test_operation("local[2]", vec![vec![1, 2, 3]], |s| s.glom(), 1)?;
+    /// assert_eq!(parts, [[vec![1], vec![2, 3]]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn glom(&self) -> DStream<Vec<T>> {
         self.per_partition("glom", Arc::new(|_, part| vec![part]))
     }

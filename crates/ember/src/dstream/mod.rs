@@ -128,11 +128,33 @@ impl<T: Data> std::fmt::Debug for DStream<T> {
 
 impl<T: Data> DStream<T> {
     /// The streaming context this stream belongs to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::{testing::StreamTest, Duration};
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let numbers = t.input(vec![vec![1]]);
+    /// assert_eq!(numbers.context().batch_duration(), Duration::seconds(1));
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn context(&self) -> &StreamingContext {
         &self.ssc
     }
 
     /// Time between this stream's batches.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::{testing::StreamTest, Duration};
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let numbers = t.input(vec![vec![1]]);
+    /// assert_eq!(numbers.slide_duration(), Duration::seconds(1));
+    /// let windowed = numbers.window(Duration::seconds(4), Duration::seconds(2));
+    /// assert_eq!(windowed.slide_duration(), Duration::seconds(2));
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn slide_duration(&self) -> Duration {
         self.meta.slide
     }
@@ -141,6 +163,18 @@ impl<T: Data> DStream<T> {
     /// multiple of its slide. ember checkpoints state, not data: on a stream without state this
     /// only validates the interval. With several stateful streams, checkpoints happen at the
     /// least common multiple of their intervals, so that every commit has all the state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::{testing::StreamTest, Duration};
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let numbers = t.input(vec![vec![1]]);
+    /// numbers.checkpoint(Duration::seconds(3))?;
+    /// // Not a multiple of the 1 s slide.
+    /// assert!(numbers.checkpoint(Duration::milliseconds(1500)).is_err());
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn checkpoint(&self, interval: Duration) -> crate::Result<()> {
         let slide = self.meta.slide;
         let name = self.meta.name;

@@ -135,6 +135,22 @@ impl<T: Data> DStream<T> {
     /// Runs `f` on the driver with every batch's RDD and time (Spark's `foreachRDD`). A panic in
     /// `f` fails that batch's job: it is reported to listeners and by `await_termination`, and
     /// later batches keep running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use ember::{testing::StreamTest, Duration};
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = seen.clone();
+    /// t.input(vec![vec![1, 2], vec![3]]).foreach_rdd(move |rdd, time| {
+    ///     sink.lock().unwrap().push((time.as_millis(), rdd.count()));
+    /// })?;
+    /// t.run(2)?;
+    /// assert_eq!(*seen.lock().unwrap(), [(1000, 2), (2000, 1)]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn foreach_rdd(&self, f: impl Fn(Rdd<T>, Time) + Send + Sync + 'static) -> Result<()> {
         self.output(
             "foreach_rdd",
@@ -148,6 +164,22 @@ impl<T: Data> DStream<T> {
 
     /// As [`foreach_rdd`](Self::foreach_rdd) with a fallible function; an `Err` fails the batch's
     /// job with the error's message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::{testing::StreamTest, Duration};
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// t.input(vec![vec![1], vec![-1]]).try_foreach_rdd(|rdd, _time| match rdd.min() {
+    ///     Some(x) if x < 0 => Err(format!("negative input {x}")),
+    ///     _ => Ok(()),
+    /// })?;
+    /// t.run(2)?;
+    /// // The second batch's job failed; the stream ran on and reports the failure.
+    /// let failure = t.context().await_termination_or_timeout(std::time::Duration::ZERO).unwrap_err();
+    /// assert!(failure.to_string().contains("negative input -1"), "{failure}");
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn try_foreach_rdd<E: Display>(
         &self,
         f: impl Fn(Rdd<T>, Time) -> std::result::Result<(), E> + Send + Sync + 'static,
@@ -163,6 +195,22 @@ impl<T: Data> DStream<T> {
     /// empty prefix), one `part-NNNNN` file per partition, one element per line in `Debug` form,
     /// even for empty batches (Spark's `saveAsTextFiles`). The directory appears atomically: it
     /// is written under a temporary name and renamed; a re-run batch replaces it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::{testing::StreamTest, Duration};
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let dir = tempfile::tempdir()?;
+    /// let prefix = dir.path().join("numbers");
+    /// t.input(vec![vec![1, 2, 3]]).save_as_text_files(prefix.to_str().unwrap(), "txt")?;
+    /// t.run(1)?;
+    /// // Batch 1000's directory; `local[2]` cut the batch into [1] and [2, 3].
+    /// let batch = dir.path().join("numbers-1000.txt");
+    /// assert_eq!(std::fs::read_to_string(batch.join("part-00000"))?, "1\n");
+    /// assert_eq!(std::fs::read_to_string(batch.join("part-00001"))?, "2\n3\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn save_as_text_files(&self, prefix: &str, suffix: &str) -> Result<()>
     where
         T: Debug,
@@ -189,6 +237,24 @@ impl<T: Data> DStream<T> {
 impl<T: Data + Debug> DStream<T> {
     /// Prints the first `num` elements of every batch in Spark's Scala framing, with the time as
     /// `Time: <ms> ms` and elements in `Debug` form.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::{testing::StreamTest, Duration};
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// t.input(vec![vec![1, 2, 3]]).print(2)?;
+    /// t.run(1)?; // prints:
+    /// // -------------------------------------------
+    /// // Time: 1000 ms
+    /// // -------------------------------------------
+    /// // 1
+    /// // 2
+    /// // ...
+    /// //
+    /// assert!(t.context().await_termination_or_timeout(std::time::Duration::ZERO).is_ok());
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn print(&self, num: usize) -> Result<()> {
         self.output(
             "print",
@@ -202,6 +268,24 @@ impl<T: Data + Debug> DStream<T> {
 
     /// Prints the first `num` elements of every batch in PySpark's framing, with the time in
     /// local time (`Time: 2026-11-24 10:00:01`) and elements in `Debug` form.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::{testing::StreamTest, Duration};
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// t.input(vec![vec![1, 2, 3]]).pprint(5)?;
+    /// t.run(1)?; // prints, with batch time 1000 ms (since the Unix epoch) in local time, in UTC:
+    /// // -------------------------------------------
+    /// // Time: 1970-01-01 00:00:01
+    /// // -------------------------------------------
+    /// // 1
+    /// // 2
+    /// // 3
+    /// //
+    /// assert!(t.context().await_termination_or_timeout(std::time::Duration::ZERO).is_ok());
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn pprint(&self, num: usize) -> Result<()> {
         self.output(
             "pprint",

@@ -15,6 +15,15 @@ use crate::scheduler::Tick;
 
 impl<K: Key, V: Data> DStream<(K, V)> {
     /// Applies `f` to every value, keeping keys (and partitions).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_operation;
+    /// let tens = test_operation("local[2]", vec![vec![('a', 1), ('b', 2)]], |s| s.map_values(|v| v * 10), 1)?;
+    /// assert_eq!(tens, [[('a', 10), ('b', 20)]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn map_values<U: Data>(
         &self,
         f: impl Fn(V) -> U + Send + Sync + 'static,
@@ -37,6 +46,15 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     }
 
     /// Applies `f` to every value and pairs each result with the key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_operation;
+    /// let ranges = test_operation("local[2]", vec![vec![('a', 2), ('b', 1)]], |s| s.flat_map_values(|n| 0..n), 1)?;
+    /// assert_eq!(ranges, [[('a', 0), ('a', 1), ('b', 0)]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn flat_map_values<U: Data, I>(
         &self,
         f: impl Fn(V) -> I + Send + Sync + 'static,
@@ -62,6 +80,21 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     }
 
     /// For each key of either stream's batch, the values of both (Spark's `cogroup`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_binary_operation;
+    /// let grouped = test_binary_operation(
+    ///     "local[2]",
+    ///     vec![vec![('a', 1), ('b', 2)]],
+    ///     vec![vec![('a', 10)]],
+    ///     |left, right| left.cogroup(right, None),
+    ///     1,
+    /// )?;
+    /// assert_eq!(grouped, [[('a', (vec![1], vec![10])), ('b', (vec![2], vec![]))]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn cogroup<W: Data>(
         &self,
         other: &DStream<(K, W)>,
@@ -87,6 +120,21 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     }
 
     /// Pairs of values for keys present in both batches (Spark's `join`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_binary_operation;
+    /// let joined = test_binary_operation(
+    ///     "local[2]",
+    ///     vec![vec![('a', 1), ('b', 2)]],
+    ///     vec![vec![('a', 10), ('c', 30)]],
+    ///     |left, right| left.join(right, None),
+    ///     1,
+    /// )?;
+    /// assert_eq!(joined, [[('a', (1, 10))]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn join<W: Data>(
         &self,
         other: &DStream<(K, W)>,
@@ -96,6 +144,21 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     }
 
     /// Every value of this batch, with the other batch's values of its key or `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_binary_operation;
+    /// let joined = test_binary_operation(
+    ///     "local[2]",
+    ///     vec![vec![('a', 1), ('b', 2)]],
+    ///     vec![vec![('a', 10), ('c', 30)]],
+    ///     |left, right| left.left_outer_join(right, None),
+    ///     1,
+    /// )?;
+    /// assert_eq!(joined, [[('a', (1, Some(10))), ('b', (2, None))]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn left_outer_join<W: Data>(
         &self,
         other: &DStream<(K, W)>,
@@ -106,6 +169,21 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     }
 
     /// Every value of the other batch, with this batch's values of its key or `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_binary_operation;
+    /// let joined = test_binary_operation(
+    ///     "local[2]",
+    ///     vec![vec![('a', 1), ('b', 2)]],
+    ///     vec![vec![('a', 10), ('c', 30)]],
+    ///     |left, right| left.right_outer_join(right, None),
+    ///     1,
+    /// )?;
+    /// assert_eq!(joined, [[('a', (Some(1), 10)), ('c', (None, 30))]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn right_outer_join<W: Data>(
         &self,
         other: &DStream<(K, W)>,
@@ -116,6 +194,21 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     }
 
     /// Every key of either batch, with the values of each side or `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_binary_operation;
+    /// let joined = test_binary_operation(
+    ///     "local[2]",
+    ///     vec![vec![('a', 1), ('b', 2)]],
+    ///     vec![vec![('a', 10), ('c', 30)]],
+    ///     |left, right| left.full_outer_join(right, None),
+    ///     1,
+    /// )?;
+    /// assert_eq!(joined, [[('a', (Some(1), Some(10))), ('b', (Some(2), None)), ('c', (None, Some(30)))]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn full_outer_join<W: Data>(
         &self,
         other: &DStream<(K, W)>,

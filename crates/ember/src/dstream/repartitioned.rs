@@ -31,6 +31,15 @@ impl<T: Data> Node<T> for Repartitioned<T> {
 
 impl<T: Data> DStream<T> {
     /// Redistributes every batch evenly over exactly `partitions` partitions (at least one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_operation;
+    /// let partitions = test_operation("local[2]", vec![vec![1, 2, 3, 4, 5]], |s| s.repartition(3).glom().count(), 1)?;
+    /// assert_eq!(partitions, [[3]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn repartition(&self, partitions: usize) -> DStream<T> {
         let partitions = partitions.max(1);
         let node = Repartitioned {

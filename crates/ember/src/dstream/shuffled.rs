@@ -104,6 +104,18 @@ impl<K: Key, C: Data> BatchLogic<(K, C), (K, C)> for MergeCombiners<K, C> {
 impl<K: Key, V: Data> DStream<(K, V)> {
     /// Combines the values of each key in each batch (Spark's `combineByKey`), over `partitions`
     /// partitions (default parallelism when `None`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_operation;
+    /// // (sum, count) of each key's values.
+    /// let stats = test_operation("local[2]", vec![vec![('a', 1), ('a', 3), ('b', 5)]], |s| {
+    ///     s.combine_by_key(|v| (v, 1), |(sum, n), v| (sum + v, n + 1), |(s1, n1), (s2, n2)| (s1 + s2, n1 + n2), None)
+    /// }, 1)?;
+    /// assert_eq!(stats, [[('a', (4, 2)), ('b', (5, 1))]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn combine_by_key<C: Data>(
         &self,
         create: impl Fn(V) -> C + Send + Sync + 'static,
@@ -149,6 +161,16 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     }
 
     /// Merges the values of each key in each batch with `f` (Spark's `reduceByKey`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_operation;
+    /// let input = vec![vec![('a', 1), ('b', 2), ('a', 3)], vec![('b', 4)]];
+    /// let sums = test_operation("local[2]", input, |s| s.reduce_by_key(|a, b| a + b, None), 2)?;
+    /// assert_eq!(sums, [vec![('a', 4), ('b', 2)], vec![('b', 4)]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn reduce_by_key(
         &self,
         f: impl Fn(V, V) -> V + Send + Sync + 'static,
@@ -164,6 +186,16 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     }
 
     /// Folds the values of each key in each batch, starting from `zero` (Spark's `foldByKey`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_operation;
+    /// let input = vec![vec![('a', 2), ('a', 3), ('b', 5)]];
+    /// let products = test_operation("local[2]", input, |s| s.fold_by_key(1, |a, b| a * b, None), 1)?;
+    /// assert_eq!(products, [[('a', 6), ('b', 5)]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn fold_by_key(
         &self,
         zero: V,
@@ -181,6 +213,16 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     }
 
     /// The values of each key in each batch, together (Spark's `groupByKey`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_operation;
+    /// let input = vec![vec![('a', 1), ('a', 3), ('b', 2), ('b', 4)]];
+    /// let groups = test_operation("local[2]", input, |s| s.group_by_key(None), 1)?;
+    /// assert_eq!(groups, [[('a', vec![1, 3]), ('b', vec![2, 4])]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn group_by_key(&self, partitions: Option<usize>) -> DStream<(K, Vec<V>)> {
         let agg = Combiner {
             create: Arc::new(|v| vec![v]),

@@ -52,6 +52,22 @@ impl<T: Data> DStream<T> {
     /// (Spark's `slice`); unaligned times are moved down to the stream's slide. Needs a started
     /// context that remembers its batches (`StreamingContext::remember` before `start`); in a
     /// cluster, batches are kept by the driver process (process 0).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::Time;
+    /// # use ember::{testing::StreamTest, Duration};
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// t.context().remember(Duration::seconds(10))?;
+    /// let numbers = t.input(vec![vec![1], vec![2, 3], vec![4]]);
+    /// numbers.foreach_rdd(|_, _| {})?;
+    /// t.run(3)?;
+    /// let rdds = numbers.slice(Time::from_millis(2000), Time::from_millis(3000))?;
+    /// let batches: Vec<Vec<i32>> = rdds.iter().map(|rdd| rdd.collect()).collect();
+    /// assert_eq!(batches, [vec![2, 3], vec![4]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn slice(&self, from: Time, to: Time) -> Result<Vec<Rdd<T>>> {
         if self.ssc.state() == StreamingContextState::Initialized {
             return Err(Error::IllegalState(

@@ -126,6 +126,15 @@ pub(crate) fn two_stream_poison<A: Data, B: Data>(
 
 impl<T: Data> DStream<T> {
     /// Applies an RDD-to-RDD function to every batch, on the driver.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_operation;
+    /// let distinct = test_operation("local[2]", vec![vec![1, 2, 2, 3, 3]], |s| s.transform(|rdd| rdd.distinct(None)), 1)?;
+    /// assert_eq!(distinct, [[1, 2, 3]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn transform<U: Data>(
         &self,
         f: impl Fn(Rdd<T>) -> Rdd<U> + Send + Sync + 'static,
@@ -134,6 +143,17 @@ impl<T: Data> DStream<T> {
     }
 
     /// Applies an RDD-to-RDD function that also gets the batch time to every batch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_operation;
+    /// let timed = test_operation("local[2]", vec![vec!['a'], vec!['b']], |s| {
+    ///     s.transform_with_time(|rdd, time| rdd.map(move |x| (time.as_millis(), x)))
+    /// }, 2)?;
+    /// assert_eq!(timed, [[(1000, 'a')], [(2000, 'b')]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn transform_with_time<U: Data>(
         &self,
         f: impl Fn(Rdd<T>, Time) -> Rdd<U> + Send + Sync + 'static,
@@ -153,6 +173,21 @@ impl<T: Data> DStream<T> {
 
     /// Combines each batch of this stream with the same batch of `other` (Spark's
     /// `transformWith`). Both streams must have the same slide.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_binary_operation;
+    /// let left = test_binary_operation(
+    ///     "local[2]",
+    ///     vec![vec![1, 2, 3, 4]],
+    ///     vec![vec![2, 4]],
+    ///     |a, b| a.transform_with(b, |x, y| x.subtract(y, None)),
+    ///     1,
+    /// )?;
+    /// assert_eq!(left, [[1, 3]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn transform_with<B: Data, U: Data>(
         &self,
         other: &DStream<B>,
@@ -162,6 +197,21 @@ impl<T: Data> DStream<T> {
     }
 
     /// As [`transform_with`](Self::transform_with), with the batch time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_binary_operation;
+    /// let timed = test_binary_operation(
+    ///     "local[2]",
+    ///     vec![vec![1], vec![2]],
+    ///     vec![vec![10], vec![20]],
+    ///     |a, b| a.transform_with_time2(b, |x, y, time| x.union(y).map(move |v| (time.as_millis(), v))),
+    ///     2,
+    /// )?;
+    /// assert_eq!(timed, [[(1000, 1), (1000, 10)], [(2000, 2), (2000, 20)]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn transform_with_time2<B: Data, U: Data>(
         &self,
         other: &DStream<B>,

@@ -62,6 +62,21 @@ pub(crate) fn union_all<T: Data>(ssc: &StreamingContext, streams: &[DStream<T>])
 impl<T: Data> DStream<T> {
     /// The elements of this stream's batch and then those of `other`'s, per batch. Both streams
     /// must have the same slide.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::testing::test_binary_operation;
+    /// let both = test_binary_operation(
+    ///     "local[2]",
+    ///     vec![vec![1, 2], vec![3]],
+    ///     vec![vec![10], vec![]],
+    ///     |a, b| a.union(b),
+    ///     2,
+    /// )?;
+    /// assert_eq!(both, [vec![1, 2, 10], vec![3]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn union(&self, other: &DStream<T>) -> DStream<T> {
         union_all(&self.ssc, &[self.clone(), other.clone()])
     }

@@ -12,6 +12,16 @@ use crate::data::{Data, Key};
 
 impl<T: Data> Rdd<T> {
     /// Every element, partition by partition.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::Rdd;
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = Rdd::from_partitions(&sc, vec![vec![3, 1], vec![], vec![2]]);
+    /// assert_eq!(rdd.collect(), [3, 1, 2]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn collect(&self) -> Vec<T> {
         let mut out = Vec::with_capacity(self.parts.iter().map(Vec::len).sum());
         for p in self.parts.iter() {
@@ -21,32 +31,88 @@ impl<T: Data> Rdd<T> {
     }
 
     /// The number of partitions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// assert_eq!(sc.parallelize(vec![1, 2, 3], 2).num_partitions(), 2);
+    /// assert_eq!(sc.parallelize(Vec::<i32>::new(), 3).num_partitions(), 3);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn num_partitions(&self) -> usize {
         self.parts.len()
     }
 
     /// The number of elements.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// assert_eq!(sc.parallelize(vec![1, 2, 3], 2).count(), 3);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn count(&self) -> u64 {
         self.parts.iter().map(|p| p.len() as u64).sum()
     }
 
     /// Whether the RDD has no elements (it may still have partitions).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// assert!(sc.parallelize(Vec::<i32>::new(), 2).is_empty());
+    /// assert!(!sc.parallelize(vec![1], 2).is_empty());
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.parts.iter().all(Vec::is_empty)
     }
 
     /// The first element (of the first non-empty partition), if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::Rdd;
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = Rdd::from_partitions(&sc, vec![vec![], vec![7, 8]]);
+    /// assert_eq!(rdd.first(), Some(7));
+    /// assert_eq!(sc.parallelize(Vec::<i32>::new(), 2).first(), None);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn first(&self) -> Option<T> {
         self.parts.iter().flatten().next().cloned()
     }
 
     /// The first `n` elements, scanning partitions in order (Spark's `take`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![1, 2, 3, 4, 5], 2);
+    /// assert_eq!(rdd.take(3), [1, 2, 3]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn take(&self, n: usize) -> Vec<T> {
         self.parts.iter().flatten().take(n).cloned().collect()
     }
 
     /// Combines all elements with the associative function `f`: first inside every partition
     /// (in parallel), then the partition results in partition order. `None` when empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![1, 2, 3, 4], 2);
+    /// assert_eq!(rdd.reduce(|a, b| a + b), Some(10));
+    /// assert_eq!(sc.parallelize(Vec::<i32>::new(), 2).reduce(|a, b| a + b), None);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn reduce(&self, f: impl Fn(T, T) -> T + Send + Sync) -> Option<T> {
         let partials: Vec<Option<T>> = self.ctx.run(|| {
             self.parts
@@ -59,6 +125,15 @@ impl<T: Data> Rdd<T> {
 
     /// Folds every partition starting from `zero`, then folds the partition results starting
     /// from `zero` again, as Spark's `fold` does (so `zero` must be neutral for `f`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![1, 2, 3, 4], 2);
+    /// assert_eq!(rdd.fold(0, |a, b| a + b), 10);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn fold(&self, zero: T, f: impl Fn(T, T) -> T + Send + Sync) -> T {
         let partials: Vec<T> = self.ctx.run(|| {
             self.parts
@@ -72,6 +147,17 @@ impl<T: Data> Rdd<T> {
     /// Spark's `aggregate`: every partition is folded into a `U` with `seq_op` starting from
     /// `zero`, and the partition results are combined with `comb_op` starting from `zero`, in
     /// partition order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![1, 2, 3, 4], 2);
+    /// // (sum, count) in one pass.
+    /// let (sum, count) = rdd.aggregate((0, 0), |(s, n), x| (s + x, n + 1), |(s1, n1), (s2, n2)| (s1 + s2, n1 + n2));
+    /// assert_eq!((sum, count), (10, 4));
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn aggregate<U: Clone + Send + Sync>(
         &self,
         zero: U,
@@ -89,17 +175,53 @@ impl<T: Data> Rdd<T> {
 
     /// Calls `f` on every element; partitions are processed in parallel, the elements of one
     /// partition in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// # use std::sync::atomic::{AtomicI32, Ordering};
+    /// let total = AtomicI32::new(0);
+    /// sc.parallelize(vec![1, 2, 3, 4], 2).foreach(|x| {
+    ///     total.fetch_add(*x, Ordering::Relaxed);
+    /// });
+    /// assert_eq!(total.into_inner(), 10);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn foreach(&self, f: impl Fn(&T) + Send + Sync) {
         self.ctx
             .run(|| self.parts.par_iter().for_each(|p| p.iter().for_each(&f)));
     }
 
     /// Calls `f` once on every partition (as a slice), in parallel (Spark's `foreachPartition`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// # use std::sync::Mutex;
+    /// let sizes = Mutex::new(Vec::new());
+    /// sc.parallelize(vec![1, 2, 3], 2).foreach_partition(|part| sizes.lock().unwrap().push(part.len()));
+    /// let mut sizes = sizes.into_inner().unwrap();
+    /// sizes.sort();
+    /// assert_eq!(sizes, [1, 2]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn foreach_partition(&self, f: impl Fn(&[T]) + Send + Sync) {
         self.ctx.run(|| self.parts.par_iter().for_each(|p| f(p)));
     }
 
     /// How many times each distinct element occurs (Spark's `countByValue`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// # use std::collections::HashMap;
+    /// let rdd = sc.parallelize(vec!['a', 'b', 'a'], 2);
+    /// assert_eq!(rdd.count_by_value(), HashMap::from([('a', 2), ('b', 1)]));
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn count_by_value(&self) -> HashMap<T, u64>
     where
         T: Key,
@@ -131,6 +253,14 @@ impl<T: Data> Rdd<T> {
     }
 
     /// The largest element, if any (the last one of equal largest elements).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// assert_eq!(sc.parallelize(vec![3, 1, 4, 1, 5], 2).max(), Some(5));
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn max(&self) -> Option<T>
     where
         T: Ord,
@@ -142,6 +272,14 @@ impl<T: Data> Rdd<T> {
     }
 
     /// The smallest element, if any (the first one of equal smallest elements).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// assert_eq!(sc.parallelize(vec![3, 1, 4, 1, 5], 2).min(), Some(1));
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn min(&self) -> Option<T>
     where
         T: Ord,
@@ -153,6 +291,14 @@ impl<T: Data> Rdd<T> {
     }
 
     /// The `n` largest elements, largest first (Spark's `top`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// assert_eq!(sc.parallelize(vec![3, 1, 4, 1, 5], 2).top(2), [5, 4]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn top(&self, n: usize) -> Vec<T>
     where
         T: Ord,
@@ -161,6 +307,14 @@ impl<T: Data> Rdd<T> {
     }
 
     /// The `n` smallest elements, smallest first (Spark's `takeOrdered`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// assert_eq!(sc.parallelize(vec![3, 1, 4, 1, 5], 2).take_ordered(3), [1, 1, 3]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn take_ordered(&self, n: usize) -> Vec<T>
     where
         T: Ord,

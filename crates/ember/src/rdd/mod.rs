@@ -3,6 +3,7 @@
 //!
 //! ```
 //! use ember::{Conf, Context};
+//! # let _turn = ember::testing::exclusive(); // no streaming test swaps the context meanwhile
 //! let sc = Context::get_or_create(Conf::new().set_master("local[2]")).unwrap();
 //! let words: Vec<String> = "to be or not to be".split(' ').map(String::from).collect();
 //! let counts = sc.parallelize(words, 2).map(|w| (w, 1)).reduce_by_key(|a, b| a + b, None);
@@ -75,6 +76,17 @@ impl<T> fmt::Debug for Rdd<T> {
 
 impl<T: Data> Rdd<T> {
     /// An RDD made of the given partitions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::Rdd;
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = Rdd::from_partitions(&sc, vec![vec![1, 2], vec![], vec![3]]);
+    /// assert_eq!(rdd.num_partitions(), 3);
+    /// assert_eq!(rdd.collect(), [1, 2, 3]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn from_partitions(ctx: &Context, parts: Vec<Vec<T>>) -> Self {
         Rdd {
             ctx: ctx.clone(),
@@ -83,16 +95,43 @@ impl<T: Data> Rdd<T> {
     }
 
     /// The partitions, moved out when this is the only handle, cloned otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![1, 2, 3], 2);
+    /// assert_eq!(rdd.into_partitions(), [vec![1], vec![2, 3]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn into_partitions(self) -> Vec<Vec<T>> {
         self.into_parts().1
     }
 
     /// The partitions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![1, 2, 3], 2);
+    /// assert_eq!(rdd.partitions(), [vec![1], vec![2, 3]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn partitions(&self) -> &[Vec<T>] {
         &self.parts
     }
 
     /// The context this RDD belongs to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![1, 2, 3], 2);
+    /// assert_eq!(rdd.context().master().threads(), 2);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn context(&self) -> &Context {
         &self.ctx
     }
@@ -137,11 +176,29 @@ impl<T: Data> Rdd<T> {
     }
 
     /// Applies `f` to every element.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![1, 2, 3], 2);
+    /// assert_eq!(rdd.map(|x| x * 10).collect(), [10, 20, 30]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn map<U: Data>(self, f: impl Fn(T) -> U + Send + Sync) -> Rdd<U> {
         self.transform(|_, p| p.into_iter().map(&f).collect())
     }
 
     /// Applies `f` to every element and flattens the results (Spark's `flatMap`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![1, 2, 3], 2);
+    /// assert_eq!(rdd.flat_map(|n| 0..n).collect(), [0, 0, 1, 0, 1, 2]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn flat_map<U: Data, I: IntoIterator<Item = U>>(
         self,
         f: impl Fn(T) -> I + Send + Sync,
@@ -150,6 +207,15 @@ impl<T: Data> Rdd<T> {
     }
 
     /// The elements for which `f` holds, in their partitions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![1, 2, 3, 4], 2);
+    /// assert_eq!(rdd.filter(|x| x % 2 == 0).into_partitions(), [[2], [4]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn filter(self, f: impl Fn(&T) -> bool + Send + Sync) -> Rdd<T> {
         let ctx = self.ctx.clone();
         let out = match Arc::try_unwrap(self.parts) {
@@ -178,6 +244,16 @@ impl<T: Data> Rdd<T> {
     /// Applies `f` to every whole partition (Spark's `mapPartitions`). `f` receives the partition
     /// as an owned `Vec` (use `.into_iter()` for Spark's iterator style) and returns the
     /// partition's new elements.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![1, 2, 3, 4], 2); // [1, 2] and [3, 4]
+    /// let sums = rdd.map_partitions(|part| [part.iter().sum::<i32>()]);
+    /// assert_eq!(sums.collect(), [3, 7]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn map_partitions<U: Data, I: IntoIterator<Item = U>>(
         self,
         f: impl Fn(Vec<T>) -> I + Send + Sync,
@@ -187,6 +263,16 @@ impl<T: Data> Rdd<T> {
 
     /// Like [`Rdd::map_partitions`], with the partition's index as first argument (Spark's
     /// `mapPartitionsWithIndex`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec!['a', 'b', 'c'], 2); // ['a'] and ['b', 'c']
+    /// let tagged = rdd.map_partitions_with_index(|i, part| part.into_iter().map(move |x| (i, x)));
+    /// assert_eq!(tagged.collect(), [(0, 'a'), (1, 'b'), (1, 'c')]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn map_partitions_with_index<U: Data, I: IntoIterator<Item = U>>(
         self,
         f: impl Fn(usize, Vec<T>) -> I + Send + Sync,
@@ -197,12 +283,30 @@ impl<T: Data> Rdd<T> {
     /// Every partition as a single element (Spark's `glom`): one `Vec` per partition, in
     /// partition order, so the result has as many partitions (and elements) as `self` has
     /// partitions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![1, 2, 3], 2);
+    /// assert_eq!(rdd.glom().collect(), [vec![1], vec![2, 3]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn glom(self) -> Rdd<Vec<T>> {
         self.transform(|_, p| vec![p])
     }
 
     /// The elements of both RDDs, duplicates included (Spark's `union`): the partitions of
     /// `other` follow those of `self`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let both = sc.parallelize(vec![1, 2], 1).union(sc.parallelize(vec![2, 3], 1));
+    /// assert_eq!(both.into_partitions(), [[1, 2], [2, 3]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn union(self, other: Rdd<T>) -> Rdd<T> {
         let (ctx, mut parts) = self.into_parts();
         parts.extend(other.into_parts().1);
@@ -211,6 +315,18 @@ impl<T: Data> Rdd<T> {
 
     /// The union of many RDDs (Spark's `SparkContext.union`): their partitions one after the
     /// other, in order. No RDDs give an RDD with no partitions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ember::Rdd;
+    /// # let sc = ember::testing::context()?;
+    /// let rdds = [vec![1], vec![2, 3], vec![]].map(|v| sc.parallelize(v, 1));
+    /// let all = Rdd::union_all(&sc, rdds);
+    /// assert_eq!(all.num_partitions(), 3);
+    /// assert_eq!(all.collect(), [1, 2, 3]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn union_all(ctx: &Context, rdds: impl IntoIterator<Item = Rdd<T>>) -> Rdd<T> {
         let mut parts = Vec::new();
         for rdd in rdds {
@@ -223,6 +339,15 @@ impl<T: Data> Rdd<T> {
     /// shuffle (Spark's `repartition`): input partition `i` deals its elements round robin,
     /// starting at output partition `i % partitions`. Output partitions keep the input order
     /// (input partition, then element).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![1, 2, 3, 4, 5, 6], 1);
+    /// assert_eq!(rdd.repartition(3).into_partitions(), [[1, 4], [2, 5], [3, 6]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn repartition(self, partitions: usize) -> Rdd<T> {
         let n = partitions.max(1);
         let (ctx, parts) = self.into_parts();
@@ -239,6 +364,15 @@ impl<T: Data> Rdd<T> {
     /// Reduces the number of partitions to `partitions` (at least one) without a shuffle, by
     /// concatenating runs of adjacent partitions (Spark's `coalesce` with `shuffle = false`).
     /// Asking for as many partitions as there are, or more, returns `self` unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![1, 2, 3, 4, 5, 6], 3); // [1, 2], [3, 4], [5, 6]
+    /// assert_eq!(rdd.coalesce(2).into_partitions(), [vec![1, 2], vec![3, 4, 5, 6]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn coalesce(self, partitions: usize) -> Rdd<T> {
         let n = partitions.max(1);
         let m = self.num_partitions();
@@ -258,6 +392,17 @@ impl<T: Data> Rdd<T> {
 
     /// The distinct elements, hash-partitioned into `num_partitions` partitions (default: as
     /// many as `self` has, at least one). Within a partition, elements come in first-seen order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![3, 1, 3, 2, 1], 2);
+    /// let mut distinct = rdd.distinct(None).collect();
+    /// distinct.sort();
+    /// assert_eq!(distinct, [1, 2, 3]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn distinct(self, num_partitions: Option<usize>) -> Rdd<T>
     where
         T: Key,
@@ -271,6 +416,16 @@ impl<T: Data> Rdd<T> {
     /// The elements of `self` that do not occur in `other`, duplicates of `self` included
     /// (Spark's `subtract`), hash-partitioned into `num_partitions` partitions (default: as many
     /// as `self` has, at least one). Elements keep their relative order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![1, 2, 3, 2, 4], 2);
+    /// let rest = rdd.subtract(sc.parallelize(vec![2, 5], 1), Some(1));
+    /// assert_eq!(rest.collect(), [1, 3, 4]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn subtract(self, other: Rdd<T>, num_partitions: Option<usize>) -> Rdd<T>
     where
         T: Key,
@@ -294,6 +449,16 @@ impl<T: Data> Rdd<T> {
     /// The distinct elements present in both RDDs (Spark's `intersection`), hash-partitioned into
     /// `num_partitions` partitions (default: the larger partition count of the two, at least
     /// one). Within a partition, elements come in the order first seen in `self`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![1, 2, 3, 3], 2);
+    /// let common = rdd.intersection(sc.parallelize(vec![4, 3, 2], 1), Some(1));
+    /// assert_eq!(common.collect(), [2, 3]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn intersection(self, other: Rdd<T>, num_partitions: Option<usize>) -> Rdd<T>
     where
         T: Key,
@@ -320,6 +485,16 @@ impl<T: Data> Rdd<T> {
     /// [`Rdd::collect`] is globally sorted. The sort is stable: elements with equal keys keep
     /// their input order, and are never split across partitions (so some partitions may be
     /// smaller than others, or empty). `key` is computed once per element.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![('a', 3), ('b', 1), ('c', 2)], 2);
+    /// let by_count = rdd.sort_by(|(_, n)| *n, false, None);
+    /// assert_eq!(by_count.collect(), [('a', 3), ('c', 2), ('b', 1)]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn sort_by<K: Ord + Send>(
         self,
         key: impl Fn(&T) -> K + Send + Sync,
@@ -349,6 +524,15 @@ impl<T: Data> Rdd<T> {
 
     /// Pairs every element with its index in the RDD's order (partition order, then position),
     /// starting at 0 (Spark's `zipWithIndex`). Partitions are kept.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec!['a', 'b', 'c'], 2);
+    /// assert_eq!(rdd.zip_with_index().collect(), [('a', 0), ('b', 1), ('c', 2)]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn zip_with_index(self) -> Rdd<(T, u64)> {
         let mut offsets = Vec::with_capacity(self.parts.len());
         let mut total = 0u64;
@@ -365,12 +549,32 @@ impl<T: Data> Rdd<T> {
     }
 
     /// Pairs every element with the key `f` computes for it: `(f(&x), x)` (Spark's `keyBy`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![1, 2, 3], 2);
+    /// assert_eq!(rdd.key_by(|x| x % 2).collect(), [(1, 1), (0, 2), (1, 3)]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn key_by<K: Data>(self, f: impl Fn(&T) -> K + Send + Sync) -> Rdd<(K, T)> {
         self.map(|x| (f(&x), x))
     }
 
     /// Groups the elements by the key `f` computes (Spark's `groupBy`), as
     /// [`Rdd::group_by_key`] on [`Rdd::key_by`]: values keep their input order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![1, 2, 3, 4, 5], 2);
+    /// let mut by_parity = rdd.group_by(|x| x % 2, None).collect();
+    /// by_parity.sort();
+    /// assert_eq!(by_parity, [(0, vec![2, 4]), (1, vec![1, 3, 5])]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn group_by<K: Key>(
         self,
         f: impl Fn(&T) -> K + Send + Sync,
@@ -382,6 +586,15 @@ impl<T: Data> Rdd<T> {
     /// All pairs `(x, y)` with `x` in `self` and `y` in `other` (Spark's `cartesian`). Partition
     /// `i * other.num_partitions() + j` holds the pairs of partition `i` of `self` and partition
     /// `j` of `other`, `x`-major.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let pairs = sc.parallelize(vec![1, 2], 1).cartesian(sc.parallelize(vec!['x', 'y'], 1));
+    /// assert_eq!(pairs.collect(), [(1, 'x'), (1, 'y'), (2, 'x'), (2, 'y')]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn cartesian<U: Data>(self, other: Rdd<U>) -> Rdd<(T, U)> {
         let (left, right) = (&self.parts, &other.parts);
         let m = right.len();
@@ -405,6 +618,17 @@ impl<T: Data> Rdd<T> {
 
     /// Pairs the elements of two RDDs that have the same number of partitions and the same
     /// number of elements in every partition (Spark's `zip`); fails otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let numbers = sc.parallelize(vec![1, 2, 3], 2);
+    /// let letters = sc.parallelize(vec!['a', 'b', 'c'], 2);
+    /// assert_eq!(numbers.clone().zip(letters)?.collect(), [(1, 'a'), (2, 'b'), (3, 'c')]);
+    /// assert!(numbers.zip(sc.parallelize(vec!['a', 'b', 'c'], 3)).is_err());
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn zip<U: Data>(self, other: Rdd<U>) -> Result<Rdd<(T, U)>> {
         if self.num_partitions() != other.num_partitions() {
             return Err(Error::InvalidArgument(format!(

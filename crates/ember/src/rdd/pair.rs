@@ -27,6 +27,19 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
     /// input partition the first value of a key becomes `create(v)` and later ones are added with
     /// `merge_value`; the per-partition combiners of a key are then merged with
     /// `merge_combiners`, in partition order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![('a', 1), ('b', 5), ('a', 3)], 2);
+    /// // (sum, count) of each key's values.
+    /// let stats = rdd.combine_by_key(|v| (v, 1), |(s, n), v| (s + v, n + 1), |(s1, n1), (s2, n2)| (s1 + s2, n1 + n2), None);
+    /// let mut stats = stats.collect();
+    /// stats.sort();
+    /// assert_eq!(stats, [('a', (4, 2)), ('b', (5, 1))]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn combine_by_key<C: Data>(
         self,
         create: impl Fn(V) -> C + Send + Sync,
@@ -50,6 +63,17 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
 
     /// Merges the values of every key with the associative function `f` (Spark's
     /// `reduceByKey`), combining inside every input partition before shuffling.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let words = sc.parallelize(vec!['a', 'b', 'a'], 2).map(|w| (w, 1));
+    /// let mut counts = words.reduce_by_key(|a, b| a + b, None).collect();
+    /// counts.sort();
+    /// assert_eq!(counts, [('a', 2), ('b', 1)]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn reduce_by_key(
         self,
         f: impl Fn(V, V) -> V + Send + Sync,
@@ -60,6 +84,17 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
 
     /// Folds the values of every key with `f`, starting from `zero` in every input partition
     /// where the key occurs (Spark's `foldByKey`; `zero` should be neutral for `f`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![('a', 2), ('b', 5), ('a', 3)], 2);
+    /// let mut products = rdd.fold_by_key(1, |a, b| a * b, None).collect();
+    /// products.sort();
+    /// assert_eq!(products, [('a', 6), ('b', 5)]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn fold_by_key(
         self,
         zero: V,
@@ -72,6 +107,16 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
     /// Spark's `aggregateByKey`: the values of every key are folded into a `U` with `seq_op`
     /// starting from `zero` in every input partition where the key occurs, and the partial
     /// results are combined with `comb_op`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![(1, 'a'), (2, 'b'), (1, 'c')], 1);
+    /// let joined = rdd.aggregate_by_key(String::new(), |mut s, c| { s.push(c); s }, |a, b| a + &b, Some(1));
+    /// assert_eq!(joined.collect(), [(1, "ac".to_string()), (2, "b".to_string())]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn aggregate_by_key<U: Data>(
         self,
         zero: U,
@@ -88,6 +133,17 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
     }
 
     /// All values of every key, in input order (Spark's `groupByKey`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![('a', 1), ('b', 2), ('a', 3)], 2);
+    /// let mut groups = rdd.group_by_key(None).collect();
+    /// groups.sort();
+    /// assert_eq!(groups, [('a', vec![1, 3]), ('b', vec![2])]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn group_by_key(self, num_partitions: Option<usize>) -> Rdd<(K, Vec<V>)> {
         self.combine_by_key(
             |v| vec![v],
@@ -106,6 +162,20 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
     /// Hash-partitions the pairs into `partitions` partitions (at least one) by key, without
     /// combining (Spark's `partitionBy` with a `HashPartitioner`). Pairs keep their relative
     /// order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// # use ember::hash::partition_of;
+    /// let rdd = sc.parallelize(vec![('a', 1), ('b', 2), ('c', 3), ('a', 4)], 1);
+    /// let parts = rdd.partition_by(2).into_partitions();
+    /// for (i, part) in parts.iter().enumerate() {
+    ///     assert!(part.iter().all(|(k, _)| partition_of(k, 2) == i));
+    /// }
+    /// assert_eq!(parts.concat().len(), 4);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn partition_by(self, partitions: usize) -> Rdd<(K, V)> {
         let n = partitions.max(1);
         let (ctx, parts) = self.into_parts();
@@ -114,12 +184,30 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
     }
 
     /// Applies `f` to every value, keeping keys and partitions (Spark's `mapValues`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![('a', 1), ('b', 2)], 2);
+    /// assert_eq!(rdd.map_values(|v| v * 10).collect(), [('a', 10), ('b', 20)]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn map_values<U: Data>(self, f: impl Fn(V) -> U + Send + Sync) -> Rdd<(K, U)> {
         self.map(|(k, v)| (k, f(v)))
     }
 
     /// Applies `f` to every value and pairs each of its results with the key (Spark's
     /// `flatMapValues`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![('a', 2), ('b', 1)], 2);
+    /// assert_eq!(rdd.flat_map_values(|n| 0..n).collect(), [('a', 0), ('a', 1), ('b', 0)]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn flat_map_values<U: Data, I: IntoIterator<Item = U>>(
         self,
         f: impl Fn(V) -> I + Send + Sync,
@@ -134,11 +222,29 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
     }
 
     /// The keys.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![('a', 1), ('b', 2)], 2);
+    /// assert_eq!(rdd.keys().collect(), ['a', 'b']);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn keys(self) -> Rdd<K> {
         self.map(|(k, _)| k)
     }
 
     /// The values.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![('a', 1), ('b', 2)], 2);
+    /// assert_eq!(rdd.values().collect(), [1, 2]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn values(self) -> Rdd<V> {
         self.map(|(_, v)| v)
     }
@@ -146,6 +252,21 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
     /// For every key present in either RDD, its values in `self` and in `other`, each in input
     /// order (Spark's `cogroup`). Keys come in first-seen order within a partition: keys of
     /// `self` first, then keys only in `other`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let left = sc.parallelize(vec![('a', 1), ('b', 2), ('a', 3)], 2);
+    /// let right = sc.parallelize(vec![('a', 10), ('c', 30)], 1);
+    /// let grouped = left.cogroup(right, Some(1));
+    /// assert_eq!(grouped.collect(), [
+    ///     ('a', (vec![1, 3], vec![10])),
+    ///     ('b', (vec![2], vec![])),
+    ///     ('c', (vec![], vec![30])),
+    /// ]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     #[allow(clippy::type_complexity)]
     pub fn cogroup<W: Data>(
         self,
@@ -192,6 +313,18 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
 
     /// Inner join (Spark's `join`): for every key in both RDDs, every pair `(v, w)` of its values,
     /// `v`-major.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let left = sc.parallelize(vec![('a', 1), ('b', 2), ('a', 3)], 2);
+    /// let right = sc.parallelize(vec![('a', 10), ('c', 30)], 1);
+    /// let mut joined = left.join(right, None).collect();
+    /// joined.sort();
+    /// assert_eq!(joined, [('a', (1, 10)), ('a', (3, 10))]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn join<W: Data>(
         self,
         other: Rdd<(K, W)>,
@@ -203,6 +336,18 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
 
     /// Left outer join (Spark's `leftOuterJoin`): like [`Rdd::join`], plus `(v, None)` for the
     /// values of keys missing from `other`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let left = sc.parallelize(vec![('a', 1), ('b', 2)], 2);
+    /// let right = sc.parallelize(vec![('a', 10), ('c', 30)], 1);
+    /// let mut joined = left.left_outer_join(right, None).collect();
+    /// joined.sort();
+    /// assert_eq!(joined, [('a', (1, Some(10))), ('b', (2, None))]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn left_outer_join<W: Data>(
         self,
         other: Rdd<(K, W)>,
@@ -214,6 +359,18 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
 
     /// Right outer join (Spark's `rightOuterJoin`): like [`Rdd::join`], plus `(None, w)` for the
     /// values of keys missing from `self`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let left = sc.parallelize(vec![('a', 1), ('b', 2)], 2);
+    /// let right = sc.parallelize(vec![('a', 10), ('c', 30)], 1);
+    /// let mut joined = left.right_outer_join(right, None).collect();
+    /// joined.sort();
+    /// assert_eq!(joined, [('a', (Some(1), 10)), ('c', (None, 30))]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn right_outer_join<W: Data>(
         self,
         other: Rdd<(K, W)>,
@@ -225,6 +382,18 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
 
     /// Full outer join (Spark's `fullOuterJoin`): like [`Rdd::join`], plus `(Some(v), None)` for
     /// keys missing from `other` and `(None, Some(w))` for keys missing from `self`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let left = sc.parallelize(vec![('a', 1), ('b', 2)], 2);
+    /// let right = sc.parallelize(vec![('a', 10), ('c', 30)], 1);
+    /// let mut joined = left.full_outer_join(right, None).collect();
+    /// joined.sort();
+    /// assert_eq!(joined, [('a', (Some(1), Some(10))), ('b', (Some(2), None)), ('c', (None, Some(30)))]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     #[allow(clippy::type_complexity)]
     pub fn full_outer_join<W: Data>(
         self,
@@ -238,6 +407,18 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
     /// The pairs of `self` whose key does not occur in `other` (Spark's `subtractByKey`),
     /// hash-partitioned into `num_partitions` partitions (default: as many as `self` has, as in
     /// Spark, at least one). Pairs keep their relative order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![('a', 1), ('b', 2), ('a', 3), ('c', 4)], 2);
+    /// let gone = sc.parallelize(vec![('a', ())], 1);
+    /// let mut rest = rdd.subtract_by_key(gone, None).collect();
+    /// rest.sort();
+    /// assert_eq!(rest, [('b', 2), ('c', 4)]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn subtract_by_key<W: Data>(
         self,
         other: Rdd<(K, W)>,
@@ -264,6 +445,16 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
     /// The pairs sorted by key (Spark's `sortByKey`), range-partitioned into `num_partitions`
     /// partitions (default: as many as `self` has, at least one) so that [`Rdd::collect`] is
     /// globally sorted; see [`Rdd::sort_by`]. Pairs with equal keys keep their input order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![('b', 1), ('a', 2), ('c', 3), ('a', 4)], 2);
+    /// let sorted = rdd.sort_by_key(true, None).collect();
+    /// assert_eq!(sorted, [('a', 2), ('a', 4), ('b', 1), ('c', 3)]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn sort_by_key(self, ascending: bool, num_partitions: Option<usize>) -> Rdd<(K, V)>
     where
         K: Ord,
@@ -278,6 +469,16 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
     }
 
     /// The number of pairs of every key (Spark's `countByKey`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// # use std::collections::HashMap;
+    /// let rdd = sc.parallelize(vec![('a', 1), ('b', 2), ('a', 3)], 2);
+    /// assert_eq!(rdd.count_by_key(), HashMap::from([('a', 2), ('b', 1)]));
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn count_by_key(&self) -> HashMap<K, u64> {
         let partials: Vec<FastMap<&K, u64>> = self.ctx.run(|| {
             self.parts
@@ -307,6 +508,16 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
 
     /// The pairs as a map (Spark's `collectAsMap`); for a key occurring several times, the last
     /// value in RDD order wins.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// # use std::collections::HashMap;
+    /// let rdd = sc.parallelize(vec![('a', 1), ('b', 2), ('a', 3)], 2);
+    /// assert_eq!(rdd.collect_as_map(), HashMap::from([('a', 3), ('b', 2)]));
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn collect_as_map(&self) -> HashMap<K, V> {
         let mut map = HashMap::new();
         for (k, v) in self.parts.iter().flatten() {
@@ -316,6 +527,16 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
     }
 
     /// All values of `key`, in RDD order (Spark's `lookup`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let rdd = sc.parallelize(vec![('a', 1), ('b', 2), ('a', 3)], 2);
+    /// assert_eq!(rdd.lookup(&'a'), [1, 3]);
+    /// assert!(rdd.lookup(&'z').is_empty());
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn lookup(&self, key: &K) -> Vec<V> {
         let partials: Vec<Vec<V>> = self.ctx.run(|| {
             self.parts
