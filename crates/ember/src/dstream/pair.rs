@@ -95,6 +95,8 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     /// assert_eq!(grouped, [[('a', (vec![1], vec![10])), ('b', (vec![2], vec![]))]]);
     /// # Ok::<(), ember::Error>(())
     /// ```
+    // Spark's shape for a cogroup, nested tuples and all: users match on it as in Spark.
+    #[allow(clippy::type_complexity)]
     pub fn cogroup<W: Data>(
         &self,
         other: &DStream<(K, W)>,
@@ -209,6 +211,8 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     /// assert_eq!(joined, [[('a', (Some(1), Some(10))), ('b', (Some(2), None)), ('c', (None, Some(30)))]]);
     /// # Ok::<(), ember::Error>(())
     /// ```
+    // Spark's shape for a full outer join, nested tuples and all: users match on it as in Spark.
+    #[allow(clippy::type_complexity)]
     pub fn full_outer_join<W: Data>(
         &self,
         other: &DStream<(K, W)>,
@@ -237,12 +241,18 @@ type Groups<K, V, W> = HashMap<K, (Vec<V>, Vec<W>), foldhash::fast::RandomState>
 /// A key's groups with its partition and stable hash (the output order).
 type PlacedGroups<K, V, W> = (u32, u64, K, (Vec<V>, Vec<W>));
 
+/// The element types, for `PhantomData`.
+type Elements<K, V, W> = fn() -> (K, V, W);
+
 struct CogroupLogic<K, V, W> {
     partitions: usize,
-    _t: std::marker::PhantomData<fn() -> (K, V, W)>,
+    _t: std::marker::PhantomData<Elements<K, V, W>>,
 }
 
-impl<K: Key, V: Data, W: Data> BatchLogic<(K, Side<V, W>), (K, (Vec<V>, Vec<W>))>
+/// A key with its values from each side.
+type Cogrouped<K, V, W> = (K, (Vec<V>, Vec<W>));
+
+impl<K: Key, V: Data, W: Data> BatchLogic<(K, Side<V, W>), Cogrouped<K, V, W>>
     for CogroupLogic<K, V, W>
 {
     type Acc = Groups<K, V, W>;
