@@ -29,6 +29,7 @@ pub(crate) mod commit;
 mod committer;
 pub(crate) mod framed;
 pub(crate) mod shape;
+mod shares;
 mod source;
 pub(crate) mod state_files;
 pub(crate) mod wal;
@@ -37,12 +38,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::state::RestoredShares;
 use crate::time::{Duration, Time};
 
 pub(crate) use commit::Commit;
 pub(crate) use committer::{Committer, GraphRecord};
 pub(crate) use shape::GraphShape;
+pub(crate) use shares::RestoredShares;
 pub(crate) use source::SourceCheckpoint;
 pub(crate) use state_files::{Entries, Restored, WriteKind};
 

@@ -99,18 +99,41 @@ impl Entries {
     }
 }
 
+/// Why the entries of a state file could not be restored. As [`Error::Io`], the message includes
+/// the cause's own text, so the cause is a field rather than a `source` (printing the chain would
+/// say it twice).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum EntryError<E> {
+    /// The bytes are not an entry of the key and state types the program declares now.
+    #[error("entry {index} does not decode: {cause}")]
+    Decode {
+        /// The entry's position in the file.
+        index: u64,
+        /// What the decoder said.
+        cause: postcard::Error,
+    },
+    /// The entry decoded, but the table it belongs to refused it.
+    #[error("entry {index}: {cause}")]
+    Refused {
+        /// The entry's position in the file.
+        index: u64,
+        /// Why the table refused it.
+        cause: E,
+    },
+}
+
 /// Decodes the entries of one file's payload, in order, handing each to `apply`; stops at the
 /// first entry that does not decode or that `apply` refuses.
-pub(crate) fn decode<K: DeserializeOwned, S: DeserializeOwned>(
+pub(crate) fn decode<K: DeserializeOwned, S: DeserializeOwned, E>(
     payload: &[u8],
-    mut apply: impl FnMut(K, Option<S>) -> std::result::Result<(), String>,
-) -> std::result::Result<(), String> {
+    mut apply: impl FnMut(K, Option<S>) -> std::result::Result<(), E>,
+) -> std::result::Result<(), EntryError<E>> {
     let mut rest = payload;
     let mut index = 0u64;
     while !rest.is_empty() {
-        let ((k, s), tail): ((K, Option<S>), &[u8]) = postcard::take_from_bytes(rest)
-            .map_err(|e| format!("entry {index} does not decode: {e}"))?;
-        apply(k, s).map_err(|e| format!("entry {index}: {e}"))?;
+        let ((k, s), tail): ((K, Option<S>), &[u8]) =
+            postcard::take_from_bytes(rest).map_err(|cause| EntryError::Decode { index, cause })?;
+        apply(k, s).map_err(|cause| EntryError::Refused { index, cause })?;
         rest = tail;
         index += 1;
     }
@@ -304,7 +327,7 @@ mod tests {
     fn restore(root: &Path, t: u64) -> std::collections::BTreeMap<String, u64> {
         let mut m = std::collections::BTreeMap::new();
         for f in read_chain(root, 3, Time::from_millis(t)).unwrap().files {
-            decode::<String, u64>(&f.payload, |k, s| {
+            decode::<String, u64, std::convert::Infallible>(&f.payload, |k, s| {
                 match s {
                     Some(s) => m.insert(k, s),
                     None => m.remove(&k),

@@ -17,7 +17,7 @@ use crate::checkpoint::WriteKind;
 use crate::data::{Data, Key};
 use crate::hash::stable_hash;
 use crate::placement::Placement;
-use crate::state::table::{EntrySink, Owner, Table};
+use crate::state::table::{EntrySink, Owner, Table, TableError};
 use crate::time::Time;
 
 /// A batch's records on one worker: partition → records, in arrival order.
@@ -115,7 +115,7 @@ impl<R: Data> Table for BatchBuffer<R> {
         &mut self,
         (batch, partition): (u64, u32),
         records: Option<Vec<R>>,
-    ) -> Result<(), String> {
+    ) -> Result<(), TableError> {
         match &self.regroup {
             Regroup::ByPartition => {
                 if !self.placement.owns(self.worker, partition) {

@@ -125,7 +125,7 @@ mod tests {
     use super::*;
     use crate::checkpoint::Checkpointing;
     use crate::checkpoint::state_files::read_chain;
-    use crate::state::restore::LocalWorkers;
+    use crate::state::restore::{LocalWorkers, RestoreError};
     use crate::state::{KeyedState, Writes};
     use crate::time::{Duration, Time};
 
@@ -153,7 +153,7 @@ mod tests {
 
     fn checkpointing(
         dir: &std::path::Path,
-        restored: HashMap<usize, Arc<super::super::RestoredShares>>,
+        restored: HashMap<usize, Arc<crate::checkpoint::RestoredShares>>,
     ) -> Arc<Checkpointing> {
         Arc::new(Checkpointing::new(
             dir.to_path_buf(),
@@ -228,6 +228,14 @@ mod tests {
             total: 1,
         };
         let e = declared().restorer()(7, restored, &local).err().unwrap();
-        assert!(e.contains("stream 7") && e.contains("w0-of-1"), "{e}");
+        assert!(
+            matches!(&e, RestoreError::DoesNotFit { node: 7, path, .. } if path.ends_with("w0-of-1")),
+            "{e}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("stream 7") && text.contains("w0-of-1"),
+            "{text}"
+        );
     }
 }

@@ -13,7 +13,7 @@
 use crate::checkpoint::WriteKind;
 use crate::data::{Data, Key};
 use crate::placement::Placement;
-use crate::state::table::{EntrySink, Owner, Table};
+use crate::state::table::{EntrySink, Owner, Table, TableError};
 use crate::state::{FastMap, FastSet};
 use crate::time::Time;
 
@@ -153,7 +153,7 @@ impl<K: Key, S: Data> Table for KeyedState<K, S> {
     type Key = K;
     type Value = S;
 
-    fn restore(&mut self, key: K, value: Option<S>) -> Result<(), String> {
+    fn restore(&mut self, key: K, value: Option<S>) -> Result<(), TableError> {
         // A restored key is not a change: the run's first write is a full one anyway.
         if let Some(hash) = self.owned_hash(&key) {
             match value {
@@ -213,7 +213,7 @@ mod tests {
         let mut entries = Entries::default();
         table.write(kind, &mut EntrySink::new(&mut entries));
         let mut out = Vec::new();
-        decode::<String, u64>(entries.bytes(), |k, v| {
+        decode::<String, u64, std::convert::Infallible>(entries.bytes(), |k, v| {
             out.push((k, v));
             Ok(())
         })

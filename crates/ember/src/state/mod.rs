@@ -22,7 +22,7 @@ pub(crate) use buffer::{BatchBuffer, Parts};
 pub(crate) use checkpointed::{Checkpointed, Declared};
 pub use handle::State;
 pub(crate) use keyed::{KeyedState, Writes};
-pub(crate) use restore::{LocalWorkers, RestoredShares, Restorer};
+pub(crate) use restore::{LocalWorkers, Restorer};
 pub(crate) use spec::MappingFn;
 pub use spec::StateSpec;
 

@@ -8,16 +8,46 @@
 //! it builds its dataflow, so the restored state is held once, by the operators.
 
 use std::any::Any;
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::Arc;
 
-use crate::checkpoint::Restored;
+use crate::checkpoint::state_files::EntryError;
+use crate::checkpoint::{Restored, RestoredShares};
 use crate::conf::Master;
-use crate::state::table::{Owner, Table};
+use crate::state::table::{Owner, Table, TableError};
+
+/// Why a stream's checkpointed state could not be restored into this program's tables.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RestoreError {
+    /// A file's entries are not of the key and state types the program declares now.
+    #[error(
+        "the state of stream {node} in {} does not fit this program (did its key or state type \
+         change?): {cause}",
+        path.display()
+    )]
+    DoesNotFit {
+        /// The stream's id.
+        node: usize,
+        /// The state file.
+        path: PathBuf,
+        /// Which entry, and why.
+        cause: EntryError<TableError>,
+    },
+    /// Decoding panicked (a `Deserialize` implementation of the program's types).
+    #[error("restoring the state of stream {node} panicked: {message}")]
+    Panicked {
+        /// The stream's id.
+        node: usize,
+        /// The panic's message.
+        message: String,
+    },
+}
 
 /// Decodes a stream's restored files into its tables for the workers of this process: the
 /// stream's [`Declared`](super::Declared) state, with its types erased.
-pub(crate) type Restorer =
-    Arc<dyn Fn(usize, Restored, &LocalWorkers) -> Result<RestoredShares, String> + Send + Sync>;
+pub(crate) type Restorer = Arc<
+    dyn Fn(usize, Restored, &LocalWorkers) -> Result<RestoredShares, RestoreError> + Send + Sync,
+>;
 
 /// The workers of this process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,36 +71,6 @@ impl LocalWorkers {
     }
 }
 
-/// A stream's restored tables, one per local worker, each taken once by its worker.
-pub(crate) struct RestoredShares {
-    first: usize,
-    shares: Mutex<Vec<Option<Box<dyn Any + Send>>>>,
-}
-
-impl RestoredShares {
-    /// Takes worker `worker`'s tables (`None` if already taken or not of this process).
-    ///
-    /// # Panics
-    /// If they are not a `T`: the stream's node builds other tables than it declared.
-    pub(crate) fn take<T: 'static>(&self, worker: usize) -> Option<T> {
-        let share = {
-            let mut shares = self.shares.lock().unwrap_or_else(|p| p.into_inner());
-            shares.get_mut(worker.checked_sub(self.first)?)?.take()?
-        };
-        let tables = share
-            .downcast::<T>()
-            .expect("a stateful stream restores the tables it declared");
-        Some(*tables)
-    }
-
-    /// Whether every worker has taken its tables.
-    #[cfg(test)]
-    pub(crate) fn all_taken(&self) -> bool {
-        let shares = self.shares.lock().unwrap_or_else(|p| p.into_inner());
-        shares.iter().all(Option::is_none)
-    }
-}
-
 /// Decodes stream `node`'s `restored` files into tables made by `make`, one per local worker,
 /// in parallel. When the layout is the writers' (`same_layout`), a worker reads only the files it
 /// wrote itself, which hold exactly its keys; otherwise it reads every file and keeps the keys
@@ -80,7 +80,7 @@ pub(crate) fn restore<T: Table>(
     restored: Restored,
     local: &LocalWorkers,
     make: &(dyn Fn(Owner) -> T + Send + Sync),
-) -> Result<RestoredShares, String> {
+) -> Result<RestoredShares, RestoreError> {
     let restored = &restored;
     let one = |worker: usize| {
         let owner = Owner {
@@ -93,22 +93,21 @@ pub(crate) fn restore<T: Table>(
             if restored.same_layout && file.writer != Some((worker, local.total)) {
                 continue;
             }
-            crate::checkpoint::state_files::decode::<T::Key, T::Value>(&file.payload, |k, v| {
-                tables.restore(k, v)
-            })
-            .map_err(|e| {
-                format!(
-                    "the state of stream {node} in {} does not fit this program (did its key or \
-                     state type change?): {e}",
-                    file.path.display()
-                )
+            crate::checkpoint::state_files::decode::<T::Key, T::Value, TableError>(
+                &file.payload,
+                |k, v| tables.restore(k, v),
+            )
+            .map_err(|cause| RestoreError::DoesNotFit {
+                node,
+                path: file.path.clone(),
+                cause,
             })?;
         }
         tables.finish_restore();
-        Ok::<_, String>(Box::new(tables) as Box<dyn Any + Send>)
+        Ok::<_, RestoreError>(Box::new(tables) as Box<dyn Any + Send>)
     };
     let workers = local.first..local.first + local.count;
-    let shares: Vec<Result<Box<dyn Any + Send>, String>> = if local.count <= 1 {
+    let shares: Vec<Result<Box<dyn Any + Send>, RestoreError>> = if local.count <= 1 {
         workers.map(one).collect()
     } else {
         // One thread per worker, as the workers would decode their own shares.
@@ -118,20 +117,14 @@ pub(crate) fn restore<T: Table>(
                 .into_iter()
                 .map(|h| match h.join() {
                     Ok(share) => share,
-                    Err(panic) => Err(format!(
-                        "restoring the state of stream {node} panicked: {}",
-                        crate::scheduler::runtime::panic_message(panic)
-                    )),
+                    Err(panic) => Err(RestoreError::Panicked {
+                        node,
+                        message: crate::scheduler::runtime::panic_message(panic),
+                    }),
                 })
                 .collect()
         })
     };
-    let shares = shares
-        .into_iter()
-        .map(|share| share.map(Some))
-        .collect::<Result<Vec<_>, String>>()?;
-    Ok(RestoredShares {
-        first: local.first,
-        shares: Mutex::new(shares),
-    })
+    let shares = shares.into_iter().collect::<Result<Vec<_>, _>>()?;
+    Ok(RestoredShares::new(local.first, shares))
 }

@@ -24,6 +24,15 @@ pub(crate) struct Owner {
     pub(crate) checkpointed: bool,
 }
 
+/// Why a table refused a restored entry.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TableError {
+    /// A pair of tables got a key of one and a value of the other: the file was written by a
+    /// program whose tables differ.
+    #[error("an entry's key and value belong to different tables")]
+    MixedTables,
+}
+
 /// Part of a stateful stream's per-worker state that checkpoints write and restore.
 pub(crate) trait Table: Send + 'static {
     /// The key of an entry as written.
@@ -34,7 +43,7 @@ pub(crate) trait Table: Send + 'static {
     /// Applies one restored entry, in write order: the key's value, or `None` where the write
     /// removed it. Entries of keys another worker owns now are left out. An error means the
     /// entry does not fit the table.
-    fn restore(&mut self, key: Self::Key, value: Option<Self::Value>) -> Result<(), String>;
+    fn restore(&mut self, key: Self::Key, value: Option<Self::Value>) -> Result<(), TableError>;
 
     /// Called after the last restored entry.
     fn finish_restore(&mut self) {}
@@ -112,13 +121,13 @@ impl<A: Table, B: Table> Table for (A, B) {
     type Key = Either<A::Key, B::Key>;
     type Value = Either<A::Value, B::Value>;
 
-    fn restore(&mut self, key: Self::Key, value: Option<Self::Value>) -> Result<(), String> {
+    fn restore(&mut self, key: Self::Key, value: Option<Self::Value>) -> Result<(), TableError> {
         match (key, value) {
             (Either::First(k), None) => self.0.restore(k, None),
             (Either::First(k), Some(Either::First(v))) => self.0.restore(k, Some(v)),
             (Either::Second(k), None) => self.1.restore(k, None),
             (Either::Second(k), Some(Either::Second(v))) => self.1.restore(k, Some(v)),
-            _ => Err("an entry's key and value belong to different tables".into()),
+            _ => Err(TableError::MixedTables),
         }
     }
 
@@ -155,15 +164,18 @@ mod tests {
         sink.tagged(1).push(&(1000u64, 2u32), None::<&Vec<u8>>);
         sink.tagged(1).push(&(2000u64, 0u32), Some(&vec![1u8, 2]));
         let mut seen = Vec::new();
-        decode::<Either<String, (u64, u32)>, Either<u64, Vec<u8>>>(entries.bytes(), |k, v| {
-            seen.push(match (k, v) {
-                (Either::First(k), Some(Either::First(v))) => format!("{k}={v}"),
-                (Either::Second(b), None) => format!("{b:?} removed"),
-                (Either::Second(b), Some(Either::Second(v))) => format!("{b:?}={v:?}"),
-                _ => "mismatch".into(),
-            });
-            Ok(())
-        })
+        decode::<Either<String, (u64, u32)>, Either<u64, Vec<u8>>, std::convert::Infallible>(
+            entries.bytes(),
+            |k, v| {
+                seen.push(match (k, v) {
+                    (Either::First(k), Some(Either::First(v))) => format!("{k}={v}"),
+                    (Either::Second(b), None) => format!("{b:?} removed"),
+                    (Either::Second(b), Some(Either::Second(v))) => format!("{b:?}={v:?}"),
+                    _ => "mismatch".into(),
+                });
+                Ok(())
+            },
+        )
         .unwrap();
         assert_eq!(
             seen,

@@ -255,9 +255,9 @@ impl StreamingContext {
             restored.same_layout =
                 commit.workers == local.total && commit.partitions.get(id).copied() == partitions;
             // Decoded now, so that a state type that changed is this function's error.
-            let shares = restorer(*id, restored, &local).map_err(|reason| Error::Checkpoint {
+            let shares = restorer(*id, restored, &local).map_err(|e| Error::Checkpoint {
                 dir: dir.clone(),
-                reason,
+                reason: e.to_string(),
             })?;
             state.insert(*id, Arc::new(shares));
         }
