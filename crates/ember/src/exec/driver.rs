@@ -201,11 +201,11 @@ fn close_batch(
         output_operation_infos: Default::default(),
     };
     for input in inputs.iter_mut() {
-        if let Err(message) = input.close_batch(time, time + interval) {
+        if let Err(e) = input.close_batch(time, time + interval) {
             // Spark skips a batch whose jobs cannot be generated; ember fails the jobs that
             // depend on this input for this batch and goes on.
-            tracing::error!("Error generating jobs for time {time}: {message}");
-            rt.fail(time, input.node(), "input stream", message);
+            tracing::error!("Error generating jobs for time {time}: {e}");
+            rt.fail(time, input.node(), "input stream", e.to_string());
         }
         let id = input.stream_id();
         let description = input.describe();

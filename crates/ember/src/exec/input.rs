@@ -21,7 +21,7 @@ pub(crate) trait Driven {
     /// Driver: closes batch `time` (adding the batch data of batch sources) and opens `next`.
     /// Received blocks still queued go to the next batch, as data still in Spark's block
     /// generator does.
-    fn close_batch(&mut self, time: Time, next: Time) -> std::result::Result<(), String>;
+    fn close_batch(&mut self, time: Time, next: Time) -> crate::Result<()>;
     /// Opens batch `time` (the first one, or the next after the driver closed one).
     fn open(&mut self, time: Time);
     /// Stops receiving; what receivers already queued can still be pulled.
@@ -143,7 +143,7 @@ impl<T: Data> Driven for TypedInput<T> {
         }
     }
 
-    fn close_batch(&mut self, time: Time, next: Time) -> std::result::Result<(), String> {
+    fn close_batch(&mut self, time: Time, next: Time) -> crate::Result<()> {
         let mut parts = Vec::new();
         let outcome = self.source.batch(time, &mut parts);
         for (i, part) in parts.into_iter().enumerate() {

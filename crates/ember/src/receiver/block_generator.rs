@@ -31,11 +31,22 @@ pub(crate) const BLOCK_INTERVAL: Duration = Duration::milliseconds(50);
 /// How often a thread waiting on a full block queue checks whether it should give up.
 const PUSH_POLL: std::time::Duration = std::time::Duration::from_millis(10);
 
+/// Why a block could not be written to the write-ahead log.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BlockLogError {
+    /// The block's records do not serialize (a `Serialize` implementation failed).
+    #[error("the block does not encode: {0}")]
+    Encode(postcard::Error),
+    /// Writing the log failed (I/O).
+    #[error(transparent)]
+    Write(#[from] crate::error::Error),
+}
+
 /// Where a receiver's blocks are written before they are queued: the receiver write-ahead log
 /// (Spark's `spark.streaming.receiver.writeAheadLog.enable`).
 pub(crate) trait BlockLog<T>: Send + Sync {
     /// Writes a block; its sequence number.
-    fn append(&self, items: &[T]) -> Result<u64, String>;
+    fn append(&self, items: &[T]) -> Result<u64, BlockLogError>;
     /// Marks a written block as never queued (the queue was full, or the receiver stopping
     /// dropped it), so that it is not replayed.
     fn void(&self, seq: u64);
@@ -299,7 +310,7 @@ mod tests {
     }
 
     impl BlockLog<u32> for MemoryLog {
-        fn append(&self, items: &[u32]) -> Result<u64, String> {
+        fn append(&self, items: &[u32]) -> Result<u64, BlockLogError> {
             let mut appended = lock(&self.appended);
             appended.push(items.to_vec());
             Ok(appended.len() as u64)

@@ -104,13 +104,13 @@ impl SourceCheckpoint for FileSource {
 }
 
 impl InputSource<String> for FileSource {
-    fn batch(&self, time: Time, out: &mut Vec<Vec<String>>) -> Result<(), String> {
+    fn batch(&self, time: Time, out: &mut Vec<Vec<String>>) -> crate::Result<()> {
         let files = self
             .selector
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .select(time, self.slide);
-        let files = files.map_err(|e| e.to_string())?;
+        let files = files?;
         out.extend(files.iter().map(|f| vec![f.to_string_lossy().into_owned()]));
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = files;
         Ok(())

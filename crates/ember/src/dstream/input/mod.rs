@@ -44,7 +44,7 @@ pub(crate) trait InputSource<T>: SourceCheckpoint {
     }
     /// The partitions this source contributes to the batch at `time`, produced when the batch
     /// closes (queues, directories). An error fails the batch's jobs that use this input.
-    fn batch(&self, _time: Time, _out: &mut Vec<Vec<T>>) -> Result<(), String> {
+    fn batch(&self, _time: Time, _out: &mut Vec<Vec<T>>) -> crate::Result<()> {
         Ok(())
     }
     /// Stops receiving; blocks already queued are still returned by `poll`.

@@ -181,7 +181,7 @@ impl<T: Data> QueueSource<T> {
 impl<T: Data> SourceCheckpoint for QueueSource<T> {}
 
 impl<T: Data> InputSource<T> for QueueSource<T> {
-    fn batch(&self, _time: Time, out: &mut Vec<Vec<T>>) -> Result<(), String> {
+    fn batch(&self, _time: Time, out: &mut Vec<Vec<T>>) -> crate::Result<()> {
         let rdds = self.queue.take(!self.one_at_a_time);
         if let (true, Some(d)) = (rdds.is_empty(), &self.default) {
             out.extend(d.clone().into_partitions());

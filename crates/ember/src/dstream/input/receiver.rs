@@ -12,7 +12,7 @@ use crate::conf::Conf;
 use crate::data::Data;
 use crate::dstream::input::InputSource;
 use crate::receiver::Receiver;
-use crate::receiver::block_generator::BlockLog;
+use crate::receiver::block_generator::{BlockLog, BlockLogError};
 use crate::receiver::supervisor::{ReceiverHandle, ReceiverSettings};
 use crate::scheduler::runtime::Runtime;
 use crate::time::Time;
@@ -64,9 +64,9 @@ impl<T: Data> Blocks<T> {
 struct LogBlocks(Arc<WriteAheadLog>);
 
 impl<T: Data> BlockLog<T> for LogBlocks {
-    fn append(&self, items: &[T]) -> Result<u64, String> {
-        let bytes = postcard::to_allocvec(items).map_err(|e| e.to_string())?;
-        self.0.append(&bytes).map_err(|e| e.to_string())
+    fn append(&self, items: &[T]) -> Result<u64, BlockLogError> {
+        let bytes = postcard::to_allocvec(items).map_err(BlockLogError::Encode)?;
+        Ok(self.0.append(&bytes)?)
     }
 
     fn void(&self, seq: u64) {
