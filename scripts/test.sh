@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this script): formatting, lints, API docs,
+# then every test (unit, integration, doc) of every crate with every feature, SQL included.
+#
+# Build cost: the lint and doc steps share one `check` build of the dependencies (DataFusion
+# included, metadata only, no code generation); the test step builds them once more, with code,
+# in the dev profile, where DataFusion is unoptimized (see Cargo.toml and BENCHMARKS.md). Nothing
+# is built in release.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (warnings denied)"
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+
+step "cargo doc (warnings denied)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --locked
+
+step "cargo test"
+cargo test --workspace --all-features --locked
