@@ -54,6 +54,7 @@ pub mod dstream;
 pub mod error;
 mod exec;
 pub mod hash;
+pub mod output;
 pub mod rdd;
 pub mod receiver;
 pub mod scheduler;
