@@ -4,6 +4,8 @@ use std::sync::OnceLock;
 
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
+use ember::error::Report;
+use ember::output::OutputError;
 use ember::{Duration, StreamingContext};
 
 mod demo;
@@ -69,7 +71,14 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     if let Err(e) = run(cli.command) {
-        eprintln!("ember: {e:#}");
+        // What an error ends as is decided here, once (`ember::output` has the policy): a
+        // closed stdout is the reader having had enough (`| head`), so the command ends quietly
+        // with 0, as a C program killed by SIGPIPE would for the shell; anything else is
+        // reported with its causes (each said once) and exits 1.
+        if OutputError::in_chain(e.as_ref()).is_some_and(OutputError::is_closed) {
+            std::process::exit(0);
+        }
+        eprintln!("ember: {}", Report::new(e.as_ref()));
         std::process::exit(1);
     }
 }
@@ -104,13 +113,10 @@ fn run(command: Command) -> Result<()> {
     }
 }
 
-/// Ends the process at once with status 0: used when stdout is closed (`ember ... | head`).
-pub fn exit_quietly() -> ! {
-    std::process::exit(0)
-}
-
 /// Runs `ssc` until `duration` passes, Ctrl-C/SIGTERM arrives, or the stream ends; then stops it
-/// gracefully. A failed batch is reported on stderr; the stream keeps going, as in Spark.
+/// gracefully. A failed batch is reported on stderr; the stream keeps going, as in Spark. Output
+/// that cannot be written is different: the stream stops and the error is returned (a closed
+/// stdout has already stopped the stream quietly; see `ember::output`).
 pub fn run_until_stopped(ssc: &StreamingContext, duration: Option<Duration>) -> Result<()> {
     static SIGNALLED: OnceLock<StreamingContext> = OnceLock::new();
     let _ = SIGNALLED.set(ssc.clone());
@@ -137,6 +143,11 @@ pub fn run_until_stopped(ssc: &StreamingContext, duration: Option<Duration>) -> 
             Ok(true) => break,
             Ok(false) if deadline.is_some_and(|d| std::time::Instant::now() >= d) => break,
             Ok(false) => {}
+            Err(e) if OutputError::in_chain(&e).is_some() => {
+                // Printing results is what the command is for: once stdout fails, stop.
+                ssc.stop(false, false)?;
+                return Err(e.into());
+            }
             Err(e) => {
                 // The first failure is reported once; later batches keep running.
                 if !reported {

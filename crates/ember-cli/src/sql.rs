@@ -32,7 +32,6 @@ mod without {
 #[cfg(feature = "sql")]
 mod with {
     use std::fmt::Write as _;
-    use std::io::Write as _;
     use std::path::PathBuf;
 
     use anyhow::{Context as _, Result};
@@ -96,7 +95,7 @@ mod with {
             args.format,
             args.output.clone(),
         );
-        lines.foreach_rdd(move |rdd, time| {
+        lines.try_foreach_rdd(move |rdd, time| {
             let mut text = batch_header(time);
             if !rdd.is_empty() {
                 match batch_result(&session, &rdd.collect(), format, &view, &query) {
@@ -107,15 +106,9 @@ mod with {
                     Err(e) => report(time, &e),
                 }
             }
-            let mut out = std::io::stdout().lock();
-            if out
-                .write_all(text.as_bytes())
-                .and_then(|()| out.flush())
-                .is_err()
-            {
-                // stdout is closed (`ember sql ... | head`): stop quietly.
-                crate::exit_quietly();
-            }
+            // A closed stdout (`ember sql ... | head`) stops the stream quietly; any other write
+            // error stops the command with it (`ember::output`'s policy).
+            ember::output::write_stdout(&text)
         })?;
         crate::run_until_stopped(&ssc, args.duration)
     }

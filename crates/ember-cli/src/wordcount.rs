@@ -1,7 +1,6 @@
 //! `ember wordcount`: the seed's first program (network word count), on a socket or a
 //! directory, in one process or as one process of several.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
@@ -183,20 +182,12 @@ pub fn print_summary(counts: &DStream<(Word, i64)>) -> Result<()> {
     let summary = counts
         .map(|(_, c)| (c, 1u64))
         .reduce(|a, b| (a.0 + b.0, a.1 + b.1));
-    summary.foreach_rdd(|rdd, time| {
+    summary.try_foreach_rdd(|rdd, time| {
         let (total, keys) = rdd.first().unwrap_or((0, 0));
-        let mut out = std::io::stdout().lock();
-        // A closed stdout ends the program quietly (see main).
-        if writeln!(
-            out,
-            "BENCH batch={} total={total} keys={keys}",
+        ember::output::write_stdout(&format!(
+            "BENCH batch={} total={total} keys={keys}\n",
             time.as_millis()
-        )
-        .and_then(|()| out.flush())
-        .is_err()
-        {
-            crate::exit_quietly();
-        }
+        ))
     })?;
     Ok(())
 }

@@ -608,6 +608,51 @@ fn closed_stdout_in_summary_mode_exits_zero() {
     assert_no_panic(&stderr);
 }
 
+#[test]
+#[cfg(target_os = "linux")]
+fn stdout_that_cannot_be_written_fails_the_command() {
+    // `/dev/full` refuses every write with ENOSPC: unlike a closed pipe, that is a failure.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("Linux has /dev/full");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("incoming");
+    std::fs::create_dir(&dir).unwrap();
+    // pprint prints every batch, empty ones too, so the first batch meets the full device.
+    let mut ember = Proc::spawn_with_stdout(
+        "ember",
+        &[
+            "wordcount",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--batch",
+            "200ms",
+            "--duration",
+            "60s",
+        ],
+        full.into(),
+    );
+    let status = ember.expect_exit(QUICK);
+    let stderr = ember.stderr.lines_text();
+    assert!(!status.success(), "exit {status}\nstderr:\n{stderr}");
+    let reported: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("ember: ") && l.contains("writing to stdout"))
+        .collect();
+    assert_eq!(reported.len(), 1, "stderr:\n{stderr}");
+    let full_text = std::io::Error::from_raw_os_error(28).to_string();
+    assert!(reported[0].contains(&full_text), "stderr:\n{stderr}");
+    // The cause is said once, though it is also in the error's source chain.
+    assert_eq!(
+        reported[0].matches(&full_text).count(),
+        1,
+        "{}",
+        reported[0]
+    );
+    assert_no_panic(&stderr);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Helpers' own checks
 

@@ -3,7 +3,6 @@
 //! (`"count(*) as total"`, `"word desc"`), as PySpark's `selectExpr`, `filter(str)` and
 //! `expr(...)` do; [`DataFrame::datafusion`] gives DataFusion's typed API for the rest.
 
-use std::io::Write;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
@@ -100,8 +99,9 @@ impl DataFrame {
     // Actions
 
     /// Prints the first 20 rows as Spark's `show()` does, cells truncated to 20 characters,
-    /// then an empty line. A closed stdout is not an error (the program is being piped into
-    /// `head`).
+    /// then an empty line. A stdout that cannot be written is an [`SqlError::Output`]: closed
+    /// (the program is piped into `head`), which in a stream's output stops the stream quietly,
+    /// or failed (see [`ember::output`]).
     pub fn show(&self) -> Result<()> {
         self.show_n(DEFAULT_SHOW_ROWS, DEFAULT_TRUNCATE)
     }
@@ -110,17 +110,8 @@ impl DataFrame {
     /// whole cells, left-aligned.
     pub fn show_n(&self, rows: usize, truncate: usize) -> Result<()> {
         let table = self.show_string(rows, truncate)?;
-        let mut out = std::io::stdout().lock();
-        match out
-            .write_all(table.as_bytes())
-            .and_then(|()| out.write_all(b"\n"))
-            .and_then(|()| out.flush())
-        {
-            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                Err(SqlError::Output(e.to_string()))
-            }
-            _ => Ok(()),
-        }
+        ember::output::write_stdout(&format!("{table}\n"))?;
+        Ok(())
     }
 
     /// The table [`show_n`](Self::show_n) prints, without the final empty line (Spark's
@@ -273,7 +264,7 @@ impl DataFrame {
             "leftsemi" | "semi" => JoinType::LeftSemi,
             "leftanti" | "anti" => JoinType::LeftAnti,
             _ => {
-                return Err(SqlError::Query(format!(
+                return Err(SqlError::InvalidArgument(format!(
                     "Unsupported join type '{how}'. Supported join types include: 'inner', \
                      'left', 'left_outer', 'right', 'right_outer', 'full', 'outer', \
                      'full_outer', 'left_semi', 'semi', 'left_anti', 'anti'."

@@ -77,7 +77,7 @@ impl SqlSession {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .thread_name("ember-sql")
             .build()
-            .map_err(|e| SqlError::Runtime(e.to_string()))?;
+            .map_err(SqlError::Runtime)?;
         Ok(SqlSession {
             inner: Arc::new(Inner {
                 ctx: ctx.clone(),
@@ -221,9 +221,12 @@ impl SqlSession {
 
     /// The temporary view or table `name` (Spark's `spark.table`).
     pub fn table(&self, name: &str) -> Result<DataFrame> {
-        let df = self
-            .block_on(self.inner.df.table(name))
-            .map_err(|e| SqlError::NotFound(format!("table or view {name}: {e}")))?;
+        let df =
+            self.block_on(self.inner.df.table(name))
+                .map_err(|source| SqlError::NoSuchTable {
+                    name: name.to_owned(),
+                    source,
+                })?;
         Ok(DataFrame::new(self.clone(), df))
     }
 
@@ -275,12 +278,12 @@ fn checked_path(path: &Path, what: &str) -> Result<String> {
     if !path.is_file() {
         return Err(SqlError::Read {
             context: format!("reading {what} file {}", path.display()),
-            message: "no such file".into(),
+            source: "no such file".into(),
         });
     }
     let abs = std::fs::canonicalize(path).map_err(|e| SqlError::Read {
         context: format!("reading {what} file {}", path.display()),
-        message: e.to_string(),
+        source: e.into(),
     })?;
     Ok(abs.to_string_lossy().into_owned())
 }
@@ -296,6 +299,6 @@ fn extension(path: &Path) -> String {
 fn read_error(path: &Path, what: &str, e: datafusion::error::DataFusionError) -> SqlError {
     SqlError::Read {
         context: format!("reading {what} file {}", path.display()),
-        message: e.to_string(),
+        source: e.into(),
     }
 }

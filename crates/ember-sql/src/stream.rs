@@ -1,12 +1,10 @@
 //! SQL on every batch of a stream of rows: the seed's `foreachRDD(process)` pattern (rows become
 //! a temporary view, a query runs on it, the result is shown) as one call.
 
-use std::io::Write;
-
 use ember::{DStream, Time};
 
 use crate::dataframe::DataFrame;
-use crate::error::{Result, SqlError};
+use crate::error::Result;
 use crate::row::Row;
 use crate::session::SqlSession;
 
@@ -32,7 +30,8 @@ pub trait SqlStreamExt {
 
     /// The seed's program: for every batch, prints the [`batch_header`], then (when the batch
     /// has rows) the query's result as `show()` prints it. (The seed's `print(df.show())` also
-    /// prints `None`, the value of `show()`; this does not.)
+    /// prints `None`, the value of `show()`; this does not.) A closed stdout stops the stream
+    /// quietly; any other write error fails the batch (see [`ember::output`]).
     fn show_sql(&self, view: &str, query: &str) -> ember::Result<()>;
 }
 
@@ -68,8 +67,9 @@ impl SqlStreamExt for DStream<Row> {
                     text.push('\n');
                 })
             };
-            // The header is printed even when the query fails, as the seed prints it first.
-            print_quietly(&text)?;
+            // The header is printed even when the query fails, as the seed prints it first. A
+            // closed stdout ends the stream quietly (`ember::output`'s policy).
+            ember::output::write_stdout(&text)?;
             result
         })
     }
@@ -84,15 +84,4 @@ fn run_and_show(rdd: &ember::Rdd<Row>, view: &str, query: &str) -> Result<String
         crate::dataframe::DEFAULT_SHOW_ROWS,
         crate::dataframe::DEFAULT_TRUNCATE,
     )
-}
-
-/// Writes to stdout in one piece; a closed stdout (`| head`) is not a batch failure.
-fn print_quietly(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(SqlError::Output(e.to_string()))
-        }
-        _ => Ok(()),
-    }
 }

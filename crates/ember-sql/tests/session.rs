@@ -241,6 +241,10 @@ fn bad_queries_are_errors_that_name_the_problem() {
 
     let syntax = spark.sql("selec word from words").unwrap_err();
     assert!(matches!(syntax, SqlError::Query(_)));
+    // DataFusion's error is kept whole, as the source.
+    let cause = std::error::Error::source(&syntax)
+        .and_then(|e| e.downcast_ref::<ember_sql::datafusion::error::DataFusionError>());
+    assert_eq!(cause.map(|e| e.to_string()), Some(syntax.to_string()));
     assert!(syntax.to_string().contains("selec"), "{syntax}");
 
     let column = spark.sql("select wrd from words").unwrap_err();

@@ -1,8 +1,17 @@
 //! Typed errors. Messages follow Spark's wording where Spark has one, so that people who know Spark
 //! recognise them (see `shared/reference/spark-streaming.md` §1.4).
+//!
+//! An error's `Display` is its whole message, cause included (`to_string()` is what Spark would
+//! print), and its `source` is the same cause again, typed, for code that inspects it (a failed
+//! job's [`JobError`], an I/O error's kind). Printing the chain naively therefore says a cause
+//! twice; [`Report`] prints it as `a: b: c` and leaves out a cause whose text is already there.
 
+use std::any::Any;
+use std::error::Error as StdError;
+use std::fmt;
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::time::Time;
 
@@ -27,23 +36,23 @@ pub enum Error {
     Unsupported(String),
     /// A batch's job failed: user code panicked or returned an error. Later batches keep running;
     /// `await_termination` returns the first such error, as Spark's does.
-    #[error("Error running job streaming job {time}.{output_op}: {message}")]
+    #[error("Error running job streaming job {time}.{output_op}: {source}")]
     JobFailed {
         /// Batch time of the failed job.
         time: Time,
         /// Index of the output operation, in definition order.
         output_op: usize,
-        /// What went wrong (the panic message or the error's text).
-        message: String,
+        /// What went wrong: a panic, an error returned by user code, or the failure of an
+        /// operation the output depends on.
+        source: JobError,
     },
     /// An I/O operation failed; `context` names what was being done and on which path or address.
-    /// The message includes the I/O error's own text, so the error has no separate `source`
-    /// (printing the chain would say the cause twice).
     #[error("{context}: {cause}")]
     Io {
         /// What was being attempted, e.g. `reading directory /tmp/in`.
         context: String,
         /// The underlying error.
+        #[source]
         cause: io::Error,
     },
     /// A directory that must exist does not.
@@ -82,5 +91,158 @@ impl Error {
             context: context.into(),
             cause: source,
         }
+    }
+}
+
+/// Why a batch's output job failed: the cause of [`Error::JobFailed`] and the failure reason
+/// listeners see. Its text is the panic's message or the error's own text, as Spark reports them.
+///
+/// It is cheap to clone (an error returned by user code is shared), because `await_termination`
+/// returns the first failure again on every call.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum JobError {
+    /// User code panicked; the panic's message.
+    Panicked(String),
+    /// User code returned an error (an `Err` of `try_foreach_rdd`, a failed write); it is the
+    /// [`source`](StdError::source), so that callers can downcast it.
+    Failed(Arc<dyn StdError + Send + Sync>),
+    /// An operation the output depends on (`map`, `reduce_by_key`, an input stream, ...) failed in
+    /// this batch, so the output did not run.
+    Upstream {
+        /// The operation's name.
+        operation: &'static str,
+        /// Why it failed.
+        cause: Box<JobError>,
+    },
+}
+
+impl JobError {
+    /// A panic of user code, from the payload `catch_unwind` returned.
+    pub fn panicked(payload: Box<dyn Any + Send>) -> Self {
+        JobError::Panicked(crate::scheduler::runtime::panic_message(payload))
+    }
+
+    /// An error returned by user code (any error type, or a message as `String`/`&str`).
+    pub fn failed(error: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        JobError::Failed(Arc::from(error.into()))
+    }
+}
+
+/// An error known only by its message.
+impl From<String> for JobError {
+    fn from(message: String) -> Self {
+        JobError::failed(message)
+    }
+}
+
+impl fmt::Display for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JobError::Panicked(message) => f.write_str(message),
+            JobError::Failed(error) => error.fmt(f),
+            JobError::Upstream { operation, cause } => write!(f, "{operation} failed: {cause}"),
+        }
+    }
+}
+
+impl StdError for JobError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            JobError::Panicked(_) => None,
+            // The user's error itself (not the `Arc`), so that a downcast finds its type.
+            JobError::Failed(error) => Some(&**error),
+            JobError::Upstream { cause, .. } => Some(&**cause),
+        }
+    }
+}
+
+/// An error and its causes on one line, `a: b: c`, as anyhow's `{:#}` prints them, except that a
+/// cause whose text ends what is already printed is left out: ember's messages include their
+/// cause (see the module doc), so printing it again would say it twice.
+///
+/// ```
+/// use ember::error::{Error, Report};
+///
+/// let e = Error::io("reading /tmp/in", std::io::Error::other("disk on fire"));
+/// assert_eq!(Report::new(&e).to_string(), "reading /tmp/in: disk on fire");
+/// ```
+#[derive(Clone, Copy)]
+pub struct Report<'a>(&'a (dyn StdError + 'static));
+
+impl<'a> Report<'a> {
+    /// The report of `error` and its causes.
+    pub fn new(error: &'a (dyn StdError + 'static)) -> Self {
+        Report(error)
+    }
+}
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut printed = self.0.to_string();
+        let mut cause = self.0.source();
+        while let Some(c) = cause {
+            let text = c.to_string();
+            if !(printed == text || printed.ends_with(&format!(": {text}"))) {
+                printed.push_str(": ");
+                printed.push_str(&text);
+            }
+            cause = c.source();
+        }
+        f.write_str(&printed)
+    }
+}
+
+impl fmt::Debug for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message that does not include its cause, as anyhow's `context` makes them.
+    #[derive(Debug)]
+    struct Context(&'static str, io::Error);
+
+    impl fmt::Display for Context {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl StdError for Context {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(&self.1)
+        }
+    }
+
+    #[test]
+    fn a_report_says_each_cause_once() {
+        let upstream = Error::JobFailed {
+            time: Time::from_millis(2000),
+            output_op: 1,
+            source: JobError::Upstream {
+                operation: "map",
+                cause: Box::new(JobError::Panicked("bad record 13".into())),
+            },
+        };
+        let text = "Error running job streaming job 2000 ms.1: map failed: bad record 13";
+        assert_eq!(upstream.to_string(), text);
+        assert_eq!(Report::new(&upstream).to_string(), text);
+
+        let wrapped = JobError::failed(Context("reading config", io::Error::other("denied")));
+        assert_eq!(wrapped.to_string(), "reading config");
+        assert_eq!(Report::new(&wrapped).to_string(), "reading config: denied");
+    }
+
+    #[test]
+    fn job_errors_clone_with_their_cause() {
+        let e = JobError::failed(io::Error::from_raw_os_error(28));
+        let copy = e.clone();
+        let io = StdError::source(&copy).and_then(|s| s.downcast_ref::<io::Error>());
+        assert_eq!(io.and_then(io::Error::raw_os_error), Some(28));
     }
 }

@@ -54,6 +54,7 @@ pub mod dstream;
 pub mod error;
 mod exec;
 pub mod hash;
+pub mod output;
 mod placement;
 pub mod rdd;
 pub mod receiver;

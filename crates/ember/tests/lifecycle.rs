@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration as StdDuration, Instant};
 
+use ember::error::{JobError, Report};
 use ember::scheduler::{BatchInfo, ManualClock, StreamingListener};
 use ember::testing::{StreamTest, exclusive};
 use ember::{
@@ -615,8 +616,8 @@ fn job_failed(err: &Error) -> (u64, usize, String) {
         Error::JobFailed {
             time,
             output_op,
-            message,
-        } => (time.as_millis(), *output_op, message.clone()),
+            source,
+        } => (time.as_millis(), *output_op, source.to_string()),
         other => panic!("expected JobFailed, got {other:?}"),
     }
 }
@@ -647,6 +648,10 @@ fn panic_in_foreach_rdd_fails_only_that_batch() {
     let (time, op, message) = job_failed(&err);
     assert_eq!((time, op), (2000, 0));
     assert!(message.contains("boom in batch 2000"), "{message}");
+    assert!(
+        matches!(&err, Error::JobFailed { source: JobError::Panicked(m), .. } if *m == message),
+        "{err:?}"
+    );
     assert_eq!(
         err.to_string(),
         format!("Error running job streaming job 2000 ms.0: {message}")
@@ -699,6 +704,46 @@ fn try_foreach_rdd_error_fails_the_job_with_its_message() {
     assert_eq!(out.batches(), vec![vec![1], vec![2, 3], vec![]]);
 }
 
+/// An error type of the user's own, to be found again in a failed job's cause.
+#[derive(Debug, PartialEq)]
+struct TooMany(u64);
+
+impl std::fmt::Display for TooMany {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "too many: {}", self.0)
+    }
+}
+
+impl std::error::Error for TooMany {}
+
+#[test]
+fn a_failed_job_keeps_the_error_user_code_returned() {
+    let t = StreamTest::new("local[1]", sec()).unwrap();
+    let input = t.input(vec![vec![1], vec![2, 3]]);
+    input
+        .try_foreach_rdd(|rdd, _| match rdd.count() {
+            n if n > 1 => Err(TooMany(n)),
+            _ => Ok(()),
+        })
+        .unwrap();
+    t.run(2).unwrap();
+    let err = t
+        .context()
+        .await_termination_or_timeout(StdDuration::ZERO)
+        .unwrap_err();
+    let expected = "Error running job streaming job 2000 ms.0: too many: 2";
+    assert_eq!(err.to_string(), expected);
+    // The chain: the job's failure, its cause, the user's error itself.
+    let cause = std::error::Error::source(&err).expect("JobFailed has a source");
+    assert!(cause.downcast_ref::<JobError>().is_some(), "{cause:?}");
+    let returned = cause
+        .source()
+        .expect("the returned error is the cause's source");
+    assert_eq!(returned.downcast_ref::<TooMany>(), Some(&TooMany(2)));
+    // Printed with its chain, the cause is said once.
+    assert_eq!(Report::new(&err).to_string(), expected);
+}
+
 #[test]
 fn panic_in_map_fails_the_dependent_jobs_of_that_batch_only() {
     let t = StreamTest::new("local[2]", sec()).unwrap();
@@ -737,6 +782,20 @@ fn panic_in_map_fails_the_dependent_jobs_of_that_batch_only() {
     let (time, op, message) = job_failed(&err);
     assert_eq!((time, op), (2000, 0));
     assert!(message.contains("bad record 13"), "{message}");
+    // The output did not run: its cause is the failure of `map`, a panic.
+    match &err {
+        Error::JobFailed {
+            source: JobError::Upstream { operation, cause },
+            ..
+        } => {
+            assert_eq!(*operation, "map");
+            assert!(
+                matches!(&**cause, JobError::Panicked(m) if m.contains("bad record 13")),
+                "{cause:?}"
+            );
+        }
+        other => panic!("expected the failure of map, got {other:?}"),
+    }
     t.run(1).unwrap();
     assert_eq!(m.batches().len(), 3);
 }

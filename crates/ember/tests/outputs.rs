@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use ember::error::JobError;
 use ember::hash::partition_of;
 use ember::testing::StreamTest;
 use ember::{Duration, Error, Time};
@@ -258,11 +259,17 @@ fn save_as_text_files_failure_fails_the_batch_job() {
         Error::JobFailed {
             time,
             output_op,
-            message,
+            source,
         } => {
             assert_eq!(*time, Time::from_millis(1000));
             assert_eq!(*output_op, 0);
-            assert!(!message.is_empty());
+            assert!(!source.to_string().is_empty());
+            // The cause is the I/O error itself, typed.
+            let io = match source {
+                JobError::Failed(e) => e.downcast_ref::<std::io::Error>(),
+                other => panic!("expected the write's error, got {other:?}"),
+            };
+            assert!(io.is_some(), "{source:?}");
         }
         other => panic!("expected JobFailed, got {other:?}"),
     }

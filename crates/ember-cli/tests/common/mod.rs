@@ -136,12 +136,17 @@ impl Proc {
 
     /// Starts `ember ARGS`, leaving stdout for the test to take with [`Proc::take_stdout`].
     pub fn spawn(name: &str, args: &[&str]) -> Proc {
+        Proc::spawn_with_stdout(name, args, Stdio::piped())
+    }
+
+    /// Starts `ember ARGS` with its stdout going to `stdout` (a file, `/dev/full`, ...).
+    pub fn spawn_with_stdout(name: &str, args: &[&str], stdout: Stdio) -> Proc {
         let mut child = Command::new(EMBER)
             .args(args)
             .env_remove("RUST_LOG")
             .env("RUST_BACKTRACE", "0")
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {EMBER}: {e}"));

@@ -3,7 +3,7 @@
 //! a job of that batch, after the batch is complete, in the order the outputs were defined.
 
 use std::collections::BTreeMap;
-use std::fmt::{Debug, Display, Write as _};
+use std::fmt::{Debug, Write as _};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,14 +11,15 @@ use std::sync::Arc;
 use crate::data::Data;
 use crate::dstream::node::{OnDriver, into_partitions};
 use crate::dstream::{DStream, Meta, Upstream};
-use crate::error::Result;
+use crate::error::{JobError, Result};
 use crate::exec::{BatchLogic, Builder, OutputNode, Route};
+use crate::output::write_stdout;
 use crate::rdd::Rdd;
 use crate::scheduler::Tick;
-use crate::scheduler::runtime::{Job, Runtime, StopMode};
+use crate::scheduler::runtime::Job;
 use crate::time::Time;
 
-type Action<T> = Arc<dyn Fn(Rdd<T>, Time, &Runtime) -> Result<(), String> + Send + Sync>;
+type Action<T> = Arc<dyn Fn(Rdd<T>, Time) -> Result<(), JobError> + Send + Sync>;
 
 const DASHES: &str = "-------------------------------------------";
 
@@ -69,8 +70,8 @@ impl<T: Data> OutputNode for GatherOutput<T> {
             meta.slide,
             move |records, time, _: &mut Vec<(u32, ())>| {
                 let rdd = Rdd::from_partitions(&runtime.ctx, into_partitions(records, partitions));
-                let (action, job_runtime) = (action.clone(), runtime.clone());
-                let run = Box::new(move || action(rdd, time, &job_runtime));
+                let action = action.clone();
+                let run = Box::new(move || action(rdd, time));
                 runtime.submit_job(
                     time,
                     Job {
@@ -84,22 +85,6 @@ impl<T: Data> OutputNode for GatherOutput<T> {
         );
         let done = flow.batch(b, Route::Driver, meta.id, self.name, logic);
         b.probe(done);
-    }
-}
-
-/// Writes `text` to stdout at once. A closed pipe (`ember ... | head`) stops the stream quietly
-/// instead of failing every later batch.
-fn write_stdout(text: &str, runtime: &Runtime) -> Result<(), String> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-            tracing::debug!("stdout closed; stopping");
-            runtime.request_stop(StopMode::Immediate);
-            Ok(())
-        }
-        Err(e) => Err(format!("writing to stdout: {e}")),
     }
 }
 
@@ -155,7 +140,7 @@ impl<T: Data> DStream<T> {
         self.output(
             "foreach_rdd",
             None,
-            Arc::new(move |rdd, time, _| {
+            Arc::new(move |rdd, time| {
                 f(rdd, time);
                 Ok(())
             }),
@@ -163,7 +148,9 @@ impl<T: Data> DStream<T> {
     }
 
     /// As [`foreach_rdd`](Self::foreach_rdd) with a fallible function; an `Err` fails the batch's
-    /// job with the error's message.
+    /// job with the error as its cause ([`JobError::Failed`]; a message as `String` will do). An
+    /// error caused by a closed stdout stops the stream quietly instead (see
+    /// [`output`](crate::output)).
     ///
     /// # Examples
     ///
@@ -180,14 +167,14 @@ impl<T: Data> DStream<T> {
     /// assert!(failure.to_string().contains("negative input -1"), "{failure}");
     /// # Ok::<(), ember::Error>(())
     /// ```
-    pub fn try_foreach_rdd<E: Display>(
+    pub fn try_foreach_rdd<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
         &self,
         f: impl Fn(Rdd<T>, Time) -> std::result::Result<(), E> + Send + Sync + 'static,
     ) -> Result<()> {
         self.output(
             "foreach_rdd",
             None,
-            Arc::new(move |rdd, time, _| f(rdd, time).map_err(|e| e.to_string())),
+            Arc::new(move |rdd, time| f(rdd, time).map_err(JobError::failed)),
         )
     }
 
@@ -219,7 +206,7 @@ impl<T: Data> DStream<T> {
         self.output(
             "save_as_text_files",
             None,
-            Arc::new(move |rdd, time, _| {
+            Arc::new(move |rdd, time| {
                 let mut name = if prefix.is_empty() {
                     time.as_millis().to_string()
                 } else {
@@ -228,7 +215,7 @@ impl<T: Data> DStream<T> {
                 if !suffix.is_empty() {
                     name = format!("{name}.{suffix}");
                 }
-                write_text_dir(&PathBuf::from(name), &rdd).map_err(|e| e.to_string())
+                write_text_dir(&PathBuf::from(name), &rdd).map_err(JobError::failed)
             }),
         )
     }
@@ -236,7 +223,9 @@ impl<T: Data> DStream<T> {
 
 impl<T: Data + Debug> DStream<T> {
     /// Prints the first `num` elements of every batch in Spark's Scala framing, with the time as
-    /// `Time: <ms> ms` and elements in `Debug` form.
+    /// `Time: <ms> ms` and elements in `Debug` form. The text goes through
+    /// [`write_stdout`]: a closed stdout stops the stream quietly, any other write error fails
+    /// the batch's job (see [`output`](crate::output)).
     ///
     /// # Examples
     ///
@@ -259,15 +248,16 @@ impl<T: Data + Debug> DStream<T> {
         self.output(
             "print",
             Some(num + 1),
-            Arc::new(move |rdd, time, rt| {
+            Arc::new(move |rdd, time| {
                 let text = format_batch(&format!("Time: {time}"), &rdd.take(num + 1), num);
-                write_stdout(&text, rt)
+                write_stdout(&text).map_err(JobError::failed)
             }),
         )
     }
 
     /// Prints the first `num` elements of every batch in PySpark's framing, with the time in
-    /// local time (`Time: 2026-11-24 10:00:01`) and elements in `Debug` form.
+    /// local time (`Time: 2026-11-24 10:00:01`) and elements in `Debug` form. A stdout that
+    /// cannot be written is treated as [`print`](Self::print) treats it.
     ///
     /// # Examples
     ///
@@ -290,13 +280,13 @@ impl<T: Data + Debug> DStream<T> {
         self.output(
             "pprint",
             Some(num + 1),
-            Arc::new(move |rdd, time, rt| {
+            Arc::new(move |rdd, time| {
                 let text = format_batch(
                     &format!("Time: {}", time.to_local_datetime_string()),
                     &rdd.take(num + 1),
                     num,
                 );
-                write_stdout(&text, rt)
+                write_stdout(&text).map_err(JobError::failed)
             }),
         )
     }

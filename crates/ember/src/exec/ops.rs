@@ -8,9 +8,9 @@ use timely::dataflow::channels::pact::{Exchange, ParallelizationContract, Pipeli
 use timely::dataflow::operators::{Concat, Exchange as _, Operator};
 
 use crate::data::Data;
+use crate::error::JobError;
 use crate::exec::build::{Builder, Flow, Rec};
 use crate::scheduler::Tick;
-use crate::scheduler::runtime::panic_message;
 use crate::time::Time;
 
 /// Where a per-batch operator's input records go before it sees them.
@@ -72,7 +72,7 @@ impl<'s, T: Data> Flow<'s, T> {
                                 }
                             }));
                             if let Err(payload) = outcome {
-                                rt.fail(time, node, name, panic_message(payload));
+                                rt.fail(time, node, name, JobError::panicked(payload));
                                 data.clear();
                             }
                             expected = buf.len();
@@ -147,7 +147,7 @@ impl<'s, T: Data> Flow<'s, T> {
                                     Time::from_millis(time),
                                     node,
                                     name,
-                                    panic_message(payload),
+                                    JobError::panicked(payload),
                                 );
                                 data.clear();
                             }
@@ -174,7 +174,7 @@ impl<'s, T: Data> Flow<'s, T> {
                                 // Only an accumulator that `finish` emptied normally is reused.
                                 Ok(()) => spare = Some(acc),
                                 Err(payload) => {
-                                    rt.fail(tick.time, node, name, panic_message(payload));
+                                    rt.fail(tick.time, node, name, JobError::panicked(payload));
                                     buf.clear();
                                 }
                             }

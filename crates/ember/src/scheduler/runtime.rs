@@ -10,7 +10,8 @@ use std::thread::Thread;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::context::Context;
-use crate::error::Error;
+use crate::error::{Error, JobError};
+use crate::output::OutputError;
 use crate::receiver::event::ReceiverEvent;
 use crate::scheduler::clock::Clock;
 use crate::scheduler::listener::{BatchInfo, Event, ListenerBus, OutputOperationInfo};
@@ -33,8 +34,8 @@ pub(crate) struct Job {
     pub(crate) name: &'static str,
     /// Node ids this output depends on; a failure in any of them fails the job.
     pub(crate) lineage: Arc<BTreeSet<usize>>,
-    /// The work; `Err` is a failure with its message.
-    pub(crate) run: Box<dyn FnOnce() -> Result<(), String> + Send>,
+    /// The work; `Err` is a failure with its cause.
+    pub(crate) run: Box<dyn FnOnce() -> Result<(), JobError> + Send>,
 }
 
 /// The first error reported while running; `await_termination` returns it (again on every
@@ -44,7 +45,7 @@ enum Reported {
     Job {
         time: Time,
         op: usize,
-        message: String,
+        cause: JobError,
     },
     Execution(String),
 }
@@ -52,10 +53,10 @@ enum Reported {
 impl Reported {
     fn to_error(&self) -> Error {
         match self {
-            Reported::Job { time, op, message } => Error::JobFailed {
+            Reported::Job { time, op, cause } => Error::JobFailed {
                 time: *time,
                 output_op: *op,
-                message: message.clone(),
+                source: cause.clone(),
             },
             Reported::Execution(m) => Error::Execution(m.clone()),
         }
@@ -81,7 +82,7 @@ pub(crate) struct Runtime {
     pub(crate) checkpointing: Option<Arc<crate::checkpoint::Checkpointing>>,
     control: Mutex<Control>,
     changed: Condvar,
-    failures: Mutex<BTreeMap<u64, Vec<(usize, String)>>>,
+    failures: Mutex<BTreeMap<u64, Vec<(usize, JobError)>>>,
     jobs: Mutex<BTreeMap<u64, Vec<Job>>>,
     workers: Mutex<Vec<Thread>>,
     input_counts: Mutex<BTreeMap<(u64, usize), u64>>,
@@ -131,13 +132,26 @@ impl Runtime {
         self.bus.post(event);
     }
 
-    /// Records that user code of node `node` failed in batch `time`.
-    pub(crate) fn fail(&self, time: Time, node: usize, what: &str, message: String) {
-        tracing::error!(batch = %time, operation = what, "user code failed: {message}");
+    /// Records that user code of node `node` (the operation `what`) failed in batch `time`.
+    pub(crate) fn fail(
+        &self,
+        time: Time,
+        node: usize,
+        what: &'static str,
+        cause: impl Into<JobError>,
+    ) {
+        let cause = cause.into();
+        tracing::error!(batch = %time, operation = what, "user code failed: {cause}");
         lock(&self.failures)
             .entry(time.as_millis())
             .or_default()
-            .push((node, format!("{what} failed: {message}")));
+            .push((
+                node,
+                JobError::Upstream {
+                    operation: what,
+                    cause: Box::new(cause),
+                },
+            ));
     }
 
     /// Queues an output job of batch `time`; it runs once the batch is complete.
@@ -174,20 +188,29 @@ impl Runtime {
             let upstream = failures
                 .iter()
                 .find(|(node, _)| job.lineage.contains(node))
-                .map(|(_, m)| m.clone());
+                .map(|(_, cause)| cause.clone());
             let outcome = match upstream {
-                Some(m) => Err(m),
+                Some(cause) => Err(cause),
                 None => catch_unwind(AssertUnwindSafe(job.run))
-                    .unwrap_or_else(|p| Err(panic_message(p))),
+                    .unwrap_or_else(|p| Err(JobError::panicked(p))),
             };
-            if let Err(message) = outcome {
-                tracing::error!("Error running job streaming job {t}.{}: {message}", job.op);
-                self.report(Reported::Job {
-                    time: t,
-                    op: job.op,
-                    message: message.clone(),
-                });
-                op.failure_reason = Some(message);
+            match outcome {
+                Ok(()) => {}
+                // A closed stdout ends the output quietly (`crate::output`'s policy): the run
+                // stops and nothing failed.
+                Err(cause) if OutputError::in_chain(&cause).is_some_and(OutputError::is_closed) => {
+                    tracing::debug!("stdout closed; stopping");
+                    self.request_stop(StopMode::Immediate);
+                }
+                Err(cause) => {
+                    tracing::error!("Error running job streaming job {t}.{}: {cause}", job.op);
+                    op.failure_reason = Some(cause.to_string());
+                    self.report(Reported::Job {
+                        time: t,
+                        op: job.op,
+                        cause,
+                    });
+                }
             }
             op.end_time = Some(self.clock.now().as_millis());
             info.output_operation_infos.insert(op.id, op.clone());
