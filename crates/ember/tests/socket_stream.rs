@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration as StdDuration, Instant};
 
+use common::measure::rss_bytes;
 use common::{Log, wait_until};
 use ember::conf::RECEIVER_RESTART_DELAY;
 use ember::receiver::ReceiverInfo;
@@ -225,20 +226,6 @@ fn tally(lines: &[String]) -> BTreeMap<&str, usize> {
         *counts.entry(line.as_str()).or_default() += 1;
     }
     counts
-}
-
-/// The process's resident set size, in bytes (`VmRSS` of /proc/self/status).
-fn rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line
-        .trim_start_matches("VmRSS:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib * 1024)
 }
 
 #[test]

@@ -1,10 +1,13 @@
 //! Helpers shared by ember's integration tests: short constructors, a [`Log`] that outputs and
 //! listeners append to from the engine's threads, a bounded poll ([`wait_until`]), and the
-//! reading of a run's results ([`batch_times`], [`reported_error`]).
+//! reading of a run's results ([`batch_times`], [`reported_error`]); and what a test measures
+//! outside the engine ([`measure`]).
 //!
 //! Each test binary compiles this module on its own and uses only part of it.
 
 #![allow(dead_code)]
+
+pub mod measure;
 
 use std::sync::{Arc, Mutex};
 use std::thread;
