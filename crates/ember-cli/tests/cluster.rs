@@ -334,12 +334,7 @@ fn run_both(text: &str, args: &[&str], first_output: fn(&str) -> bool) -> Runs {
     driver.expect_stdout_line(QUICK, "first batch", first_output);
     thread::sleep(SETTLE.saturating_sub(began.elapsed()));
     for proc in [&mut single, &mut driver, &mut other] {
-        assert!(
-            proc.poll().is_none(),
-            "{} ended early\n{}",
-            proc.name,
-            proc.report()
-        );
+        proc.expect_running();
     }
     move_in(tmp, &dir_a, "words.txt", text);
     move_in(tmp, &dir_b, "words.txt", text);

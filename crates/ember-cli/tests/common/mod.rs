@@ -172,6 +172,16 @@ impl Proc {
         self.status
     }
 
+    /// Fails the test if the process has ended.
+    pub fn expect_running(&mut self) {
+        assert!(
+            self.poll().is_none(),
+            "{} ended early\n{}",
+            self.name,
+            self.report()
+        );
+    }
+
     /// Waits at most `within` for the process to exit; then all its output has been read.
     pub fn wait(&mut self, within: Duration) -> Option<ExitStatus> {
         self.wait_until(Instant::now() + within)
