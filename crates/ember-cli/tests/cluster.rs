@@ -27,6 +27,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use common::{Bench, DASHES, Proc, QUICK, free_port, parse_bench};
+use tempfile::TempDir;
 
 /// How long a `--duration 6s` run (one process or a cluster) may take from spawn to exit.
 const RUN_DEADLINE: Duration = Duration::from_secs(30);
@@ -54,6 +55,23 @@ fn assert_clean_success(proc: &Proc, status: ExitStatus) {
     assert_no_panic(proc);
 }
 
+/// Asserts that `proc` exited non-zero, printed nothing on stdout and did not panic.
+fn assert_clean_failure(proc: &Proc, status: ExitStatus) {
+    assert!(
+        !status.success(),
+        "{} exited {status}\n{}",
+        proc.name,
+        proc.report()
+    );
+    assert_no_panic(proc);
+    assert!(
+        proc.stdout_text().is_empty(),
+        "{} printed\n{}",
+        proc.name,
+        proc.report()
+    );
+}
+
 fn assert_no_panic(proc: &Proc) {
     let stderr = proc.stderr_text();
     assert!(
@@ -78,27 +96,30 @@ fn hosts_file(dir: &Path, name: &str, ports: &[u16]) -> PathBuf {
     path
 }
 
+/// Starts process `index` of the cluster listed in `hosts`, with `master`, running
+/// `ember wordcount ARGS`.
+fn start_process(name: &str, hosts: &Path, index: usize, master: &str, args: &[&str]) -> Proc {
+    let index = index.to_string();
+    let mut all = vec!["wordcount"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&[
+        "--master",
+        master,
+        "--hosts",
+        hosts.to_str().unwrap(),
+        "--process",
+        &index,
+    ]);
+    Proc::start(name, &all)
+}
+
 /// Starts one process per entry of `masters` (its `--master`), as a cluster listed in `hosts`,
 /// each running `ember wordcount ARGS`; the last process first (process 0, which only accepts
 /// connections, starts last: the others wait for it). Returns them in process order.
 fn start_cluster(label: &str, hosts: &Path, masters: &[&str], args: &[&str]) -> Vec<Proc> {
-    let hosts = hosts.to_str().unwrap();
     let mut procs: Vec<Proc> = (0..masters.len())
         .rev()
-        .map(|i| {
-            let index = i.to_string();
-            let mut all = vec!["wordcount"];
-            all.extend_from_slice(args);
-            all.extend_from_slice(&[
-                "--master",
-                masters[i],
-                "--hosts",
-                hosts,
-                "--process",
-                &index,
-            ]);
-            Proc::start(&format!("{label} process {i}"), &all)
-        })
+        .map(|i| start_process(&format!("{label} process {i}"), hosts, i, masters[i], args))
         .collect();
     procs.reverse();
     procs
@@ -208,6 +229,15 @@ fn input_dir(tmp: &Path, name: &str) -> PathBuf {
     dir
 }
 
+/// What a test of a cluster that cannot run needs: its [`serial`] turn, a temporary directory,
+/// and an empty input directory inside it (as a path argument).
+fn scratch() -> (MutexGuard<'static, ()>, TempDir, String) {
+    let turn = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = input_dir(tmp.path(), "in").to_str().unwrap().to_owned();
+    (turn, tmp, dir)
+}
+
 /// The pprint blocks that list elements, without their `Time: ...` line: each is the framing
 /// (two dash lines), the element lines and the blank line that ends the block, byte for byte.
 fn non_empty_blocks(stdout: &str) -> Vec<String> {
@@ -261,19 +291,22 @@ fn benches(proc: &Proc) -> Vec<Bench> {
 // ---------------------------------------------------------------------------------------------
 // Two processes equal one
 
-/// The three processes of one comparison: run A (one process, `local[2]`) and run B (two
-/// processes, `local[1]` each), all over `ember wordcount --dir ... ARGS`, with the same file
-/// moved into each run's directory once both runs are batching. Returns them once all three
-/// exited (or fails the test), with the time each run took.
+/// One comparison: run A (one process, `local[2]`) and run B (two processes, `local[1]` each),
+/// all over `ember wordcount --dir ... ARGS`, with the same file moved into each run's directory
+/// once both runs are batching. [`run_both`] returns it once all three processes exited 0 and
+/// run B's process 1 printed nothing (or fails the test): the processes that print, and the
+/// time each run took.
 struct Runs {
     single: Proc,
     driver: Proc,
-    other: Proc,
     single_took: Duration,
     cluster_took: Duration,
 }
 
-fn run_both(tmp: &Path, text: &str, args: &[&str], first_output: fn(&str) -> bool) -> Runs {
+fn run_both(text: &str, args: &[&str], first_output: fn(&str) -> bool) -> Runs {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tmp.path();
     let dir_a = input_dir(tmp, "in-a");
     let dir_b = input_dir(tmp, "in-b");
     let hosts = hosts_file(tmp, "hosts", &[free_port(), free_port()]);
@@ -301,12 +334,7 @@ fn run_both(tmp: &Path, text: &str, args: &[&str], first_output: fn(&str) -> boo
     driver.expect_stdout_line(QUICK, "first batch", first_output);
     thread::sleep(SETTLE.saturating_sub(began.elapsed()));
     for proc in [&mut single, &mut driver, &mut other] {
-        assert!(
-            proc.poll().is_none(),
-            "{} ended early\n{}",
-            proc.name,
-            proc.report()
-        );
+        proc.expect_running();
     }
     move_in(tmp, &dir_a, "words.txt", text);
     move_in(tmp, &dir_b, "words.txt", text);
@@ -321,10 +349,14 @@ fn run_both(tmp: &Path, text: &str, args: &[&str], first_output: fn(&str) -> boo
     let cluster_took = driver_took.max(began.elapsed());
     assert_clean_success(&other, status);
     eprintln!("run A took {single_took:?}, run B {cluster_took:?} (from spawn to exit)");
+    assert!(
+        other.stdout_text().is_empty(),
+        "process 1 printed on stdout\n{}",
+        other.report()
+    );
     Runs {
         single,
         driver,
-        other,
         single_took,
         cluster_took,
     }
@@ -332,8 +364,6 @@ fn run_both(tmp: &Path, text: &str, args: &[&str], first_output: fn(&str) -> boo
 
 #[test]
 fn two_processes_pprint_what_one_process_prints() {
-    let _serial = serial();
-    let tmp = tempfile::tempdir().unwrap();
     let text = corpus();
     let (words, distinct) = word_stats(&text);
     assert!(
@@ -341,19 +371,11 @@ fn two_processes_pprint_what_one_process_prints() {
         "{words} words, {distinct} distinct"
     );
 
-    let runs = run_both(
-        tmp.path(),
-        &text,
-        &["--batch", "1s", "--duration", DURATION],
-        |line| line.starts_with("Time: "),
-    );
+    let runs = run_both(&text, &["--batch", "1s", "--duration", DURATION], |line| {
+        line.starts_with("Time: ")
+    });
     let one = runs.single.stdout_text();
     let two = runs.driver.stdout_text();
-    assert!(
-        runs.other.stdout_text().is_empty(),
-        "process 1 printed on stdout\n{}",
-        runs.other.report()
-    );
     // About six batches each.
     for (name, stdout) in [("run A", &one), ("run B", &two)] {
         let headers = stdout.lines().filter(|l| l.starts_with("Time: ")).count();
@@ -398,21 +420,13 @@ fn two_processes_pprint_what_one_process_prints() {
 
 #[test]
 fn two_processes_sum_up_what_one_process_sums_up() {
-    let _serial = serial();
-    let tmp = tempfile::tempdir().unwrap();
     let text = corpus();
     let (words, distinct) = word_stats(&text);
 
     let runs = run_both(
-        tmp.path(),
         &text,
         &["--summary", "--batch", "1s", "--duration", DURATION],
         |line| parse_bench(line).is_some(),
-    );
-    assert!(
-        runs.other.stdout_text().is_empty(),
-        "process 1 printed on stdout\n{}",
-        runs.other.report()
     );
     let mut found = Vec::new();
     for proc in [&runs.single, &runs.driver] {
@@ -453,16 +467,16 @@ fn two_processes_sum_up_what_one_process_sums_up() {
 // Clusters that cannot run
 
 /// Process 0 with `local[1]`, process 1 with `local[2]`: both exit non-zero, at once.
-fn mismatched_threads(tmp: &Path) -> (Proc, Proc, Duration) {
-    let dir = input_dir(tmp, "in");
-    let hosts = hosts_file(tmp, "hosts", &[free_port(), free_port()]);
+fn mismatched_threads() -> (Proc, Proc, Duration) {
+    let (_serial, tmp, dir) = scratch();
+    let hosts = hosts_file(tmp.path(), "hosts", &[free_port(), free_port()]);
     let began = Instant::now();
     let deadline = began + QUICK;
     let mut procs = start_cluster(
         "mismatched",
         &hosts,
         &["local[1]", "local[2]"],
-        &["--dir", dir.to_str().unwrap(), "--duration", DURATION],
+        &["--dir", &dir, "--duration", DURATION],
     );
     let mut other = procs.pop().unwrap();
     let mut driver = procs.pop().unwrap();
@@ -470,19 +484,7 @@ fn mismatched_threads(tmp: &Path) -> (Proc, Proc, Duration) {
     let status1 = other.expect_exit_by(deadline);
     let took = began.elapsed();
     for (proc, status) in [(&driver, status0), (&other, status1)] {
-        assert!(
-            !status.success(),
-            "{} exited {status}\n{}",
-            proc.name,
-            proc.report()
-        );
-        assert_no_panic(proc);
-        assert!(
-            proc.stdout_text().is_empty(),
-            "{} printed\n{}",
-            proc.name,
-            proc.report()
-        );
+        assert_clean_failure(proc, status);
     }
     eprintln!("mismatched worker threads: both failed after {took:?}");
     (driver, other, took)
@@ -490,9 +492,7 @@ fn mismatched_threads(tmp: &Path) -> (Proc, Proc, Duration) {
 
 #[test]
 fn mismatched_worker_threads_fail_both_processes_at_once() {
-    let _serial = serial();
-    let tmp = tempfile::tempdir().unwrap();
-    let (driver, other, _) = mismatched_threads(tmp.path());
+    let (driver, other, _) = mismatched_threads();
     // Process 0 accepts process 1's connection and reads its greeting: it names the mismatch.
     let stderr = driver.stderr_text();
     assert!(
@@ -511,9 +511,7 @@ fn mismatched_worker_threads_fail_both_processes_at_once() {
 
 #[test]
 fn mismatched_worker_threads_are_named_by_both_processes() {
-    let _serial = serial();
-    let tmp = tempfile::tempdir().unwrap();
-    let (driver, other, _) = mismatched_threads(tmp.path());
+    let (driver, other, _) = mismatched_threads();
     for proc in [&driver, &other] {
         assert!(
             proc.stderr_text().contains("worker threads"),
@@ -578,11 +576,8 @@ fn fake_peer(listener: Option<TcpListener>, peer: Option<u16>, within: Duration)
 /// accepting it, both fail at once naming it.
 #[test]
 fn a_peer_that_is_not_ember_is_an_error_not_a_hang() {
-    let _serial = serial();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = input_dir(tmp.path(), "in");
-    let dir = dir.to_str().unwrap();
-    let args = ["--dir", dir, "--duration", DURATION];
+    let (_serial, tmp, dir) = scratch();
+    let args = ["--dir", &dir, "--duration", DURATION];
 
     // Process 1 alone; "process 0" is the test.
     let fake_driver = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -598,36 +593,13 @@ fn a_peer_that_is_not_ember_is_an_error_not_a_hang() {
 
     let began = Instant::now();
     let deadline = began + QUICK;
-    let mut alone1 = Proc::start(
-        "process 1 (fake process 0)",
-        &[
-            &["wordcount", "--master", "local[1]"][..],
-            &args,
-            &["--hosts", hosts1.to_str().unwrap(), "--process", "1"],
-        ]
-        .concat(),
-    );
-    let mut alone0 = Proc::start(
-        "process 0 (fake process 1)",
-        &[
-            &["wordcount", "--master", "local[1]"][..],
-            &args,
-            &["--hosts", hosts0.to_str().unwrap(), "--process", "0"],
-        ]
-        .concat(),
-    );
+    let mut alone1 = start_process("process 1 (fake process 0)", &hosts1, 1, "local[1]", &args);
+    let mut alone0 = start_process("process 0 (fake process 1)", &hosts0, 0, "local[1]", &args);
     let fake0 = fake_peer(None, Some(port0), QUICK);
 
     for proc in [&mut alone1, &mut alone0] {
         let status = proc.expect_exit_by(deadline);
-        assert!(
-            !status.success(),
-            "{} exited {status}\n{}",
-            proc.name,
-            proc.report()
-        );
-        assert_no_panic(proc);
-        assert!(proc.stdout_text().is_empty(), "{}", proc.report());
+        assert_clean_failure(proc, status);
         assert!(
             proc.stderr_text().contains("not an ember process"),
             "{}",
@@ -645,13 +617,10 @@ fn a_peer_that_is_not_ember_is_an_error_not_a_hang() {
 /// naming the peer.
 #[test]
 fn a_peer_that_never_starts_is_an_error_after_the_connect_deadline() {
-    let _serial = serial();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = input_dir(tmp.path(), "in");
-    let dir = dir.to_str().unwrap();
+    let (_serial, tmp, dir) = scratch();
     let args = [
         "--dir",
-        dir,
+        &dir,
         "--duration",
         DURATION,
         "--conf",
@@ -661,43 +630,20 @@ fn a_peer_that_never_starts_is_an_error_after_the_connect_deadline() {
     let hosts1 = hosts_file(tmp.path(), "hosts-1", &[free_port(), free_port()]);
     let began = Instant::now();
     let deadline = began + Duration::from_secs(30);
-    let mut alone0 = Proc::start(
-        "process 0 without process 1",
-        &[
-            &["wordcount", "--master", "local[1]"][..],
-            &args,
-            &["--hosts", hosts0.to_str().unwrap(), "--process", "0"],
-        ]
-        .concat(),
-    );
-    let mut alone1 = Proc::start(
-        "process 1 without process 0",
-        &[
-            &["wordcount", "--master", "local[1]"][..],
-            &args,
-            &["--hosts", hosts1.to_str().unwrap(), "--process", "1"],
-        ]
-        .concat(),
-    );
+    let mut alone0 = start_process("process 0 without process 1", &hosts0, 0, "local[1]", &args);
+    let mut alone1 = start_process("process 1 without process 0", &hosts1, 1, "local[1]", &args);
     for (proc, message) in [
         (&mut alone0, "did not connect to process 0"),
         (&mut alone1, "did not answer"),
     ] {
         let status = proc.expect_exit_by(deadline);
         let took = began.elapsed();
-        assert!(
-            !status.success(),
-            "{} exited {status}\n{}",
-            proc.name,
-            proc.report()
-        );
+        assert_clean_failure(proc, status);
         assert!(
             took >= Duration::from_millis(2_900),
             "{} ended after {took:?}",
             proc.name
         );
-        assert_no_panic(proc);
-        assert!(proc.stdout_text().is_empty(), "{}", proc.report());
         assert!(proc.stderr_text().contains(message), "{}", proc.report());
         eprintln!("{} failed after {took:?}", proc.name);
     }

@@ -21,15 +21,14 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{ErrorKind, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Bench, Proc, QUICK, parse_bench};
+use common::{Acceptor, Bench, Proc, QUICK, expect_within, parse_bench};
 
 /// Batch interval of the runs under test, and their checkpoint interval (two batches, so that a
 /// kill often lands between a batch and the checkpoint that would have included it).
@@ -224,24 +223,20 @@ fn check_run(ember: &Proc, round: usize, most: &Expected, journal: &Journal) -> 
 /// Waits until a commit record exists in `checkpoint` (before it, a killed first run restarts
 /// from nothing and a file stream ignores files older than its new start, as Spark's does).
 fn wait_for_first_commit(checkpoint: &Path, ember: &Proc, journal: &Journal) {
-    let deadline = Instant::now() + QUICK;
-    loop {
-        let committed = std::fs::read_dir(checkpoint).is_ok_and(|entries| {
+    let committed = || {
+        std::fs::read_dir(checkpoint).is_ok_and(|entries| {
             entries
                 .filter_map(Result::ok)
                 .any(|e| e.file_name().to_string_lossy().starts_with("checkpoint-"))
-        });
-        if committed {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
+        })
+    };
+    expect_within(QUICK, committed, || {
+        format!(
             "no checkpoint written in {QUICK:?}\n{}\n{}",
             ember.report(),
             journal.dump()
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
+        )
+    });
 }
 
 /// The last BENCH line printed so far.
@@ -439,45 +434,27 @@ fn directory_wordcount_survives_many_sigkills() {
 /// A line server: accepts every client (non-blocking, checked every 10 ms) and keeps the newest
 /// connection, to which [`LineServer::send`] writes.
 struct LineServer {
-    port: u16,
-    stop: Arc<AtomicBool>,
     newest: Arc<Mutex<(usize, Option<TcpStream>)>>,
-    thread: Option<JoinHandle<()>>,
+    acceptor: Acceptor,
 }
 
 impl LineServer {
     fn start() -> LineServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
         let newest = Arc::new(Mutex::new((0, None)));
-        let (stop2, newest2) = (Arc::clone(&stop), Arc::clone(&newest));
-        let thread = thread::spawn(move || {
-            while !stop2.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        stream.set_nonblocking(false).unwrap();
-                        stream
-                            .set_write_timeout(Some(Duration::from_secs(5)))
-                            .unwrap();
-                        let mut newest = newest2.lock().unwrap();
-                        newest.0 += 1;
-                        newest.1 = Some(stream);
-                    }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                        thread::sleep(Duration::from_millis(10))
-                    }
-                    Err(e) => panic!("accept: {e}"),
-                }
-            }
+        let newest2 = Arc::clone(&newest);
+        let acceptor = Acceptor::start(move |stream| {
+            stream
+                .set_write_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut newest = newest2.lock().unwrap();
+            newest.0 += 1;
+            newest.1 = Some(stream);
         });
-        LineServer {
-            port,
-            stop,
-            newest,
-            thread: Some(thread),
-        }
+        LineServer { newest, acceptor }
+    }
+
+    fn port(&self) -> u16 {
+        self.acceptor.port
     }
 
     fn connections(&self) -> usize {
@@ -486,16 +463,17 @@ impl LineServer {
 
     /// Waits (bounded) for a connection after the first `seen`.
     fn wait_for_connection(&self, seen: usize, ember: &Proc, journal: &Journal) {
-        let deadline = Instant::now() + QUICK;
-        while self.connections() <= seen {
-            assert!(
-                Instant::now() < deadline,
-                "ember did not connect\n{}\n{}",
-                ember.report(),
-                journal.dump()
-            );
-            thread::sleep(Duration::from_millis(10));
-        }
+        expect_within(
+            QUICK,
+            || self.connections() > seen,
+            || {
+                format!(
+                    "ember did not connect\n{}\n{}",
+                    ember.report(),
+                    journal.dump()
+                )
+            },
+        );
     }
 
     fn send(&self, text: &str) {
@@ -503,15 +481,6 @@ impl LineServer {
         let stream = newest.1.as_mut().expect("a client is connected");
         stream.write_all(text.as_bytes()).expect("sending lines");
         stream.flush().unwrap();
-    }
-}
-
-impl Drop for LineServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
@@ -548,7 +517,7 @@ fn socket_crash_test(test: &str, kills: usize) {
 
     for round in 0..=kills {
         let seen = server.connections();
-        let mut ember = start_socket_run(server.port, &checkpoint, round);
+        let mut ember = start_socket_run(server.port(), &checkpoint, round);
         journal.note(format!("run {round} started"));
         server.wait_for_connection(seen, &ember, &journal);
         if round == 0 {

@@ -3,15 +3,19 @@
 //! before the stream starts. Every process is owned by a [`Proc`] (killed and reaped on drop);
 //! nothing waits without a deadline.
 
+// Alike on purpose (`duplicates` shows them as shapes): each test spells out its `ember sql`
+// command line as a user types it, so the runs over a socket and over a directory look alike.
+
 #![cfg(feature = "sql")]
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
 
 use common::{Proc, QUICK, TextServer};
+use tempfile::TempDir;
 
 /// The seed's query on a text stream: words of each line, counted.
 const WORD_COUNT: &str = "select word, count(*) as total from \
@@ -47,6 +51,31 @@ fn batches(stdout: &[String]) -> Vec<Vec<String>> {
     out
 }
 
+/// The output's batches that hold something.
+fn non_empty_batches(stdout: &[String]) -> Vec<Vec<String>> {
+    batches(stdout)
+        .into_iter()
+        .filter(|b| !b.is_empty())
+        .collect()
+}
+
+/// Waits for `ember` to exit 0 without a panic; returns its stderr.
+fn expect_clean_exit(ember: &mut Proc) -> String {
+    let status = ember.expect_exit(QUICK);
+    let stderr = ember.stderr.lines_text();
+    assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
+    assert_no_panic(&stderr);
+    stderr
+}
+
+/// A temporary directory with an empty `incoming` directory to monitor inside it.
+fn incoming() -> (TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("incoming");
+    std::fs::create_dir(&dir).unwrap();
+    (tmp, dir)
+}
+
 /// Moves a file with `text` into `dir` (written beside it first, with a fresh modification time).
 fn move_in(tmp: &Path, dir: &Path, name: &str, text: &str) {
     let staged = tmp.join(name);
@@ -71,15 +100,9 @@ fn sql_over_a_socket_prints_sparks_table_per_batch() {
             "4s",
         ],
     );
-    let status = ember.expect_exit(QUICK);
-    let stderr = ember.stderr.lines_text();
-    assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
-    assert_no_panic(&stderr);
+    expect_clean_exit(&mut ember);
     let stdout = ember.stdout().all();
-    let tables: Vec<Vec<String>> = batches(&stdout)
-        .into_iter()
-        .filter(|b| !b.is_empty())
-        .collect();
+    let tables = non_empty_batches(&stdout);
     assert_eq!(
         tables.len(),
         1,
@@ -110,9 +133,7 @@ fn sql_over_a_socket_prints_sparks_table_per_batch() {
 
 #[test]
 fn sql_over_a_directory_of_csv_lines_with_csv_output() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("incoming");
-    std::fs::create_dir(&dir).unwrap();
+    let (tmp, dir) = incoming();
     let mut ember = Proc::start(
         "ember sql",
         &[
@@ -133,28 +154,17 @@ fn sql_over_a_directory_of_csv_lines_with_csv_output() {
         ],
     );
     thread::sleep(Duration::from_millis(1200));
-    assert!(
-        ember.poll().is_none(),
-        "ember ended early:\n{}",
-        ember.report()
-    );
+    ember.expect_running();
     move_in(
         tmp.path(),
         &dir,
         "sales.csv",
         "Paris,3,1.5\nRome,4,2.25\nParis,5,0.5\n\"Oslo, Norway\",1,9\n",
     );
-    let status = ember.expect_exit(QUICK);
-    let stderr = ember.stderr.lines_text();
-    assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
-    assert_no_panic(&stderr);
+    expect_clean_exit(&mut ember);
     let stdout = ember.stdout().all();
-    let results: Vec<Vec<String>> = batches(&stdout)
-        .into_iter()
-        .filter(|b| !b.is_empty())
-        .collect();
     assert_eq!(
-        results,
+        non_empty_batches(&stdout),
         [vec![
             "city,people,top".to_string(),
             "\"Oslo, Norway\",1,9.0".to_string(),
@@ -168,9 +178,7 @@ fn sql_over_a_directory_of_csv_lines_with_csv_output() {
 
 #[test]
 fn sql_over_json_lines_with_json_output_and_a_bad_batch() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("incoming");
-    std::fs::create_dir(&dir).unwrap();
+    let (tmp, dir) = incoming();
     let mut ember = Proc::start(
         "ember sql",
         &[
@@ -198,21 +206,14 @@ fn sql_over_json_lines_with_json_output_and_a_bad_batch() {
         "events.json",
         "{\"user\": \"ann\", \"score\": 3}\n{\"user\": \"bob\"}\n{\"user\": \"ann\", \"score\": 7}\n",
     );
-    let status = ember.expect_exit(QUICK);
-    let stderr = ember.stderr.lines_text();
-    assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
-    assert_no_panic(&stderr);
+    let stderr = expect_clean_exit(&mut ember);
     assert!(
         stderr.contains("ember sql: batch"),
         "the bad batch is reported:\n{stderr}"
     );
     let stdout = ember.stdout().all();
-    let results: Vec<Vec<String>> = batches(&stdout)
-        .into_iter()
-        .filter(|b| !b.is_empty())
-        .collect();
     assert_eq!(
-        results,
+        non_empty_batches(&stdout),
         [vec![
             r#"{"user":"ann","n":2,"best":7}"#.to_string(),
             r#"{"user":"bob","n":1}"#.to_string(),
@@ -222,69 +223,37 @@ fn sql_over_json_lines_with_json_output_and_a_bad_batch() {
     );
 }
 
+/// Queries that cannot run over a text stream fail before the stream starts, naming why.
 #[test]
-fn a_query_that_does_not_parse_is_refused_before_the_stream_starts() {
+fn queries_that_cannot_run_are_refused_before_the_stream_starts() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut ember = Proc::start(
-        "ember sql",
-        &[
-            "sql",
-            "selec line from lines",
-            "--dir",
-            tmp.path().to_str().unwrap(),
-        ],
-    );
-    let status = ember.expect_exit(QUICK);
-    assert!(!status.success());
-    let stderr = ember.stderr.lines_text();
-    assert!(
-        stderr.contains("does not parse") && stderr.contains("selec"),
-        "{stderr}"
-    );
-    assert!(ember.stdout().all().is_empty(), "no batch ran");
-    assert_no_panic(&stderr);
-}
-
-#[test]
-fn an_unknown_column_of_a_text_stream_is_refused_before_the_stream_starts() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut ember = Proc::start(
-        "ember sql",
-        &[
-            "sql",
-            "select word from lines",
-            "--dir",
-            tmp.path().to_str().unwrap(),
-        ],
-    );
-    let status = ember.expect_exit(QUICK);
-    assert!(!status.success());
-    let stderr = ember.stderr.lines_text();
-    assert!(
-        stderr.contains("word") && stderr.contains("line"),
-        "{stderr}"
-    );
-    assert!(ember.stdout().all().is_empty(), "no batch ran");
-
-    // The view has the name given with --view.
-    let mut ember = Proc::start(
-        "ember sql",
-        &[
-            "sql",
-            "select line from lines",
-            "--view",
-            "input",
-            "--dir",
-            tmp.path().to_str().unwrap(),
-        ],
-    );
-    let status = ember.expect_exit(QUICK);
-    assert!(!status.success());
-    assert!(
-        ember.stderr.lines_text().contains("lines"),
-        "{}",
-        ember.stderr.lines_text()
-    );
+    let dir = tmp.path().to_str().unwrap();
+    // The query, the arguments after `sql QUERY --dir DIR`, and what stderr names.
+    let cases: [(&str, &[&str], &[&str]); 3] = [
+        // A query that does not parse.
+        ("selec line from lines", &[], &["does not parse", "selec"]),
+        // An unknown column of a text stream.
+        ("select word from lines", &[], &["word", "line"]),
+        // The view has the name given with --view.
+        ("select line from lines", &["--view", "input"], &["lines"]),
+    ];
+    for (query, extra, needles) in cases {
+        let mut ember = Proc::start(
+            "ember sql",
+            &[&["sql", query, "--dir", dir], extra].concat(),
+        );
+        let status = ember.expect_exit(QUICK);
+        assert!(!status.success(), "{query:?} {extra:?}: exit {status}");
+        let stderr = ember.stderr.lines_text();
+        for needle in needles {
+            assert!(
+                stderr.contains(needle),
+                "{query:?} {extra:?}: no {needle:?} in\n{stderr}"
+            );
+        }
+        assert!(ember.stdout().all().is_empty(), "{query:?}: no batch ran");
+        assert_no_panic(&stderr);
+    }
 }
 
 #[test]
@@ -303,11 +272,5 @@ fn a_closed_stdout_ends_quietly() {
         ],
     );
     drop(ember.take_stdout());
-    let status = ember.expect_exit(QUICK);
-    assert!(
-        status.success(),
-        "exit {status}\n{}",
-        ember.stderr.lines_text()
-    );
-    assert_no_panic(&ember.stderr.lines_text());
+    expect_clean_exit(&mut ember);
 }

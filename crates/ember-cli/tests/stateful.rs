@@ -51,20 +51,31 @@ impl Dirs {
     }
 }
 
-/// `ember wordcount --dir IN --stateful --checkpoint CK --summary --batch 500ms` plus `extra`.
-fn stateful(dirs: &Dirs, extra: &[&str]) -> Proc {
-    let mut args = vec![
-        "wordcount",
-        "--dir",
-        dirs.input(),
-        "--stateful",
+/// `wordcount --dir IN [--stateful] --checkpoint CK --summary --batch BATCH` plus `extra`.
+fn checkpointed_wordcount<'a>(
+    dirs: &'a Dirs,
+    stateful: bool,
+    batch: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec!["wordcount", "--dir", dirs.input()];
+    if stateful {
+        args.push("--stateful");
+    }
+    args.extend_from_slice(&[
         "--checkpoint",
         dirs.checkpoint(),
         "--summary",
         "--batch",
-        "500ms",
-    ];
+        batch,
+    ]);
     args.extend_from_slice(extra);
+    args
+}
+
+/// `ember wordcount --dir IN --stateful --checkpoint CK --summary --batch 500ms` plus `extra`.
+fn stateful(dirs: &Dirs, extra: &[&str]) -> Proc {
+    let args = checkpointed_wordcount(dirs, true, "500ms", extra);
     Proc::start("ember wordcount --stateful", &args)
 }
 
@@ -92,6 +103,13 @@ fn benches(ember: &Proc) -> Vec<Bench> {
         .iter()
         .map(|l| parse_bench(l).unwrap_or_else(|| panic!("not a BENCH line: {l:?}")))
         .collect()
+}
+
+/// Waits for `ember` to exit with `code`; returns its stderr.
+fn expect_failure(ember: &mut Proc, code: i32) -> String {
+    let status = ember.expect_exit(QUICK);
+    assert_eq!(status.code(), Some(code), "{}", ember.report());
+    ember.stderr.lines_text()
 }
 
 fn assert_clean_exit(ember: &mut Proc) {
@@ -174,18 +192,7 @@ fn a_restarted_command_continues_the_totals_from_its_checkpoint() {
 #[test]
 fn a_plain_count_with_a_checkpoint_does_not_read_a_file_again_after_a_restart() {
     let dirs = Dirs::new();
-    let args = [
-        "wordcount",
-        "--dir",
-        dirs.input(),
-        "--checkpoint",
-        dirs.checkpoint(),
-        "--summary",
-        "--batch",
-        "500ms",
-        "--duration",
-        "3s",
-    ];
+    let args = checkpointed_wordcount(&dirs, false, "500ms", &["--duration", "3s"]);
     let mut first = Proc::start("ember wordcount --checkpoint", &args);
     first_batch(&mut first);
     dirs.move_in("once.txt", "only once\n");
@@ -236,9 +243,7 @@ fn stateful_without_a_checkpoint_is_a_usage_error() {
 fn a_checkpoint_interval_that_is_not_a_multiple_of_the_batch_fails_clearly() {
     let dirs = Dirs::new();
     let mut ember = stateful(&dirs, &["--checkpoint-interval", "700ms"]);
-    let status = ember.expect_exit(QUICK);
-    let stderr = ember.stderr.lines_text();
-    assert_eq!(status.code(), Some(1), "{}", ember.report());
+    let stderr = expect_failure(&mut ember, 1);
     assert!(
         stderr.contains("--checkpoint-interval") && stderr.contains("not a multiple"),
         "{stderr}"
@@ -255,23 +260,9 @@ fn a_checkpoint_of_another_batch_interval_is_refused_naming_the_directory() {
     assert_clean_exit(&mut first);
     assert!(commits(&dirs.checkpoint) > 0, "{}", first.report());
 
-    let args = [
-        "wordcount",
-        "--dir",
-        dirs.input(),
-        "--stateful",
-        "--checkpoint",
-        dirs.checkpoint(),
-        "--summary",
-        "--batch",
-        "1s",
-        "--duration",
-        "3s",
-    ];
+    let args = checkpointed_wordcount(&dirs, true, "1s", &["--duration", "3s"]);
     let mut second = Proc::start("ember wordcount (other batch)", &args);
-    let status = second.expect_exit(QUICK);
-    let stderr = second.stderr.lines_text();
-    assert_eq!(status.code(), Some(1), "{}", second.report());
+    let stderr = expect_failure(&mut second, 1);
     assert!(
         stderr.contains(dirs.checkpoint()) && stderr.contains("batch interval"),
         "{stderr}"

@@ -42,43 +42,28 @@ pub(crate) fn rows_to_batch(
     )?)
 }
 
+/// The payload of a value of the scalar variant `$variant`, or `None` for any other value.
+macro_rules! variant {
+    ($variant:path) => {
+        |v: &Value| match v {
+            $variant(x) => Some(*x),
+            _ => None,
+        }
+    };
+}
+
 /// One column of values that all fit `kind` (checked by inference).
 fn build_array(kind: &Kind, values: &[&Value]) -> Result<ArrayRef> {
     let mismatch =
         |v: &Value| SqlError::Conversion(format!("value {v:?} in a column of type {kind}"));
     Ok(match kind {
         Kind::Null => Arc::new(NullArray::new(values.len())),
-        Kind::Bool => Arc::new(
-            values
-                .iter()
-                .map(|v| match v {
-                    Value::Bool(b) => Ok(Some(*b)),
-                    Value::Null => Ok(None),
-                    v => Err(mismatch(v)),
-                })
-                .collect::<Result<BooleanArray>>()?,
-        ),
-        Kind::Int => Arc::new(
-            values
-                .iter()
-                .map(|v| match v {
-                    Value::Int(i) => Ok(Some(*i)),
-                    Value::Null => Ok(None),
-                    v => Err(mismatch(v)),
-                })
-                .collect::<Result<Int64Array>>()?,
-        ),
-        Kind::Float => Arc::new(
-            values
-                .iter()
-                .map(|v| match v {
-                    Value::Float(f) => Ok(Some(*f)),
-                    Value::Int(i) => Ok(Some(*i as f64)),
-                    Value::Null => Ok(None),
-                    v => Err(mismatch(v)),
-                })
-                .collect::<Result<Float64Array>>()?,
-        ),
+        Kind::Bool => scalar_column::<BooleanArray, _>(values, variant!(Value::Bool), &mismatch)?,
+        Kind::Int => scalar_column::<Int64Array, _>(values, variant!(Value::Int), &mismatch)?,
+        // `as_f64` also takes an integer: inference lets integers into a double column.
+        Kind::Float => scalar_column::<Float64Array, _>(values, Value::as_f64, &mismatch)?,
+        // Strings (one builder sized up front, no `Option<String>` per value) and lists
+        // (offsets over one child column) are built their own way.
         Kind::Str => {
             let bytes = values.iter().map(|v| v.as_str().map_or(0, str::len)).sum();
             let mut b = StringBuilder::with_capacity(values.len(), bytes);
@@ -91,26 +76,12 @@ fn build_array(kind: &Kind, values: &[&Value]) -> Result<ArrayRef> {
             }
             Arc::new(b.finish())
         }
-        Kind::Date => Arc::new(
-            values
-                .iter()
-                .map(|v| match v {
-                    Value::Date(d) => Ok(Some(*d)),
-                    Value::Null => Ok(None),
-                    v => Err(mismatch(v)),
-                })
-                .collect::<Result<Date32Array>>()?,
-        ),
-        Kind::Timestamp => Arc::new(
-            values
-                .iter()
-                .map(|v| match v {
-                    Value::Timestamp(t) => Ok(Some(*t)),
-                    Value::Null => Ok(None),
-                    v => Err(mismatch(v)),
-                })
-                .collect::<Result<TimestampMicrosecondArray>>()?,
-        ),
+        Kind::Date => scalar_column::<Date32Array, _>(values, variant!(Value::Date), &mismatch)?,
+        Kind::Timestamp => scalar_column::<TimestampMicrosecondArray, _>(
+            values,
+            variant!(Value::Timestamp),
+            &mismatch,
+        )?,
         Kind::List(element) => {
             let mut offsets = Vec::with_capacity(values.len() + 1);
             let mut valid = Vec::with_capacity(values.len());
@@ -140,6 +111,26 @@ fn build_array(kind: &Kind, values: &[&Value]) -> Result<ArrayRef> {
             )?)
         }
     })
+}
+
+/// A column of one scalar type: `native` gives each value's Arrow form, or `None` for a value
+/// of another type (an error, built by `mismatch`); nulls stay null.
+fn scalar_column<A, T>(
+    values: &[&Value],
+    native: impl Fn(&Value) -> Option<T>,
+    mismatch: impl Fn(&Value) -> SqlError,
+) -> Result<ArrayRef>
+where
+    A: Array + FromIterator<Option<T>> + 'static,
+{
+    let column = values
+        .iter()
+        .map(|v| match v {
+            Value::Null => Ok(None),
+            v => native(v).map(Some).ok_or_else(|| mismatch(v)),
+        })
+        .collect::<Result<A>>()?;
+    Ok(Arc::new(column))
 }
 
 /// The rows of record batches, named after the schema's fields.
@@ -174,6 +165,29 @@ pub(crate) fn array_values(array: &ArrayRef) -> Result<Vec<Value>> {
             (0..n).map(|i| nullable(i, $f(a.value(i)))).collect()
         }};
     }
+    // The string arrays (and the list arrays) differ in their accessor only: one arm each.
+    macro_rules! strings {
+        ($a:expr) => {{
+            let a = $a;
+            (0..n)
+                .map(|i| nullable(i, Value::Str(a.value(i).to_owned())))
+                .collect()
+        }};
+    }
+    macro_rules! lists {
+        ($a:expr) => {{
+            let a = $a;
+            (0..n)
+                .map(|i| {
+                    if a.is_null(i) {
+                        Ok(Value::Null)
+                    } else {
+                        array_values(&a.value(i)).map(Value::List)
+                    }
+                })
+                .collect::<Result<_>>()?
+        }};
+    }
     let values: Vec<Value> = match array.data_type() {
         DataType::Null => vec![Value::Null; n],
         DataType::Boolean => {
@@ -194,24 +208,9 @@ pub(crate) fn array_values(array: &ArrayRef) -> Result<Vec<Value>> {
         DataType::Float16 => prim!(Float16Type, |x: HalfF16| Value::from(f32::from(x))),
         DataType::Float32 => prim!(Float32Type, Value::from),
         DataType::Float64 => prim!(Float64Type, Value::Float),
-        DataType::Utf8 => {
-            let a = array.as_string::<i32>();
-            (0..n)
-                .map(|i| nullable(i, Value::Str(a.value(i).to_owned())))
-                .collect()
-        }
-        DataType::LargeUtf8 => {
-            let a = array.as_string::<i64>();
-            (0..n)
-                .map(|i| nullable(i, Value::Str(a.value(i).to_owned())))
-                .collect()
-        }
-        DataType::Utf8View => {
-            let a = array.as_string_view();
-            (0..n)
-                .map(|i| nullable(i, Value::Str(a.value(i).to_owned())))
-                .collect()
-        }
+        DataType::Utf8 => strings!(array.as_string::<i32>()),
+        DataType::LargeUtf8 => strings!(array.as_string::<i64>()),
+        DataType::Utf8View => strings!(array.as_string_view()),
         DataType::Date32 => prim!(datafusion::arrow::datatypes::Date32Type, Value::Date),
         DataType::Date64 => prim!(Date64Type, |ms: i64| Value::Date(
             ms.div_euclid(86_400_000) as i32
@@ -234,42 +233,9 @@ pub(crate) fn array_values(array: &ArrayRef) -> Result<Vec<Value>> {
                 ns.div_euclid(1000)
             ))
         }
-        DataType::List(_) => {
-            let a = array.as_list::<i32>();
-            (0..n)
-                .map(|i| {
-                    if a.is_null(i) {
-                        Ok(Value::Null)
-                    } else {
-                        array_values(&a.value(i)).map(Value::List)
-                    }
-                })
-                .collect::<Result<_>>()?
-        }
-        DataType::LargeList(_) => {
-            let a = array.as_list::<i64>();
-            (0..n)
-                .map(|i| {
-                    if a.is_null(i) {
-                        Ok(Value::Null)
-                    } else {
-                        array_values(&a.value(i)).map(Value::List)
-                    }
-                })
-                .collect::<Result<_>>()?
-        }
-        DataType::FixedSizeList(_, _) => {
-            let a = array.as_fixed_size_list();
-            (0..n)
-                .map(|i| {
-                    if a.is_null(i) {
-                        Ok(Value::Null)
-                    } else {
-                        array_values(&a.value(i)).map(Value::List)
-                    }
-                })
-                .collect::<Result<_>>()?
-        }
+        DataType::List(_) => lists!(array.as_list::<i32>()),
+        DataType::LargeList(_) => lists!(array.as_list::<i64>()),
+        DataType::FixedSizeList(_, _) => lists!(array.as_fixed_size_list()),
         DataType::Dictionary(_, value_type) => {
             let plain = datafusion::arrow::compute::cast(array, value_type)?;
             array_values(&plain)?

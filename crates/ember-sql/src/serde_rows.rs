@@ -2,6 +2,10 @@
 //! declaration order (a JSON detour would sort them), a tuple's become `_1`, `_2`, ..., and a
 //! plain value becomes the single column `value` (as Spark's `toDF()` on a `Dataset[Int]`).
 
+// Alike on purpose (`duplicates` shows them as shapes): the associated types of the two
+// `Serializer` impls, and `serialize_tuple_variant` beside `serialize_struct_variant`. Serde's
+// trait fixes their signatures; the logic behind them is shared (`shared_methods!`, `nested`).
+
 use serde::Serialize;
 use serde::ser::{self, Impossible};
 
@@ -61,8 +65,35 @@ struct Fields {
     key: Option<String>,
 }
 
+impl Fields {
+    fn with_capacity(len: usize) -> Fields {
+        Fields {
+            pairs: Vec::with_capacity(len),
+            key: None,
+        }
+    }
+
+    /// Adds a field. A value with no column type of its own (a nested record) is kept as its
+    /// JSON text rather than failing the whole table.
+    fn push<T: Serialize + ?Sized>(&mut self, name: String, value: &T) -> Result<(), SqlError> {
+        let v = match value.serialize(ValueSerializer) {
+            Ok(v) => v,
+            Err(SqlError::Conversion(_)) => json_text(value)?,
+            Err(e) => return Err(e),
+        };
+        self.pairs.push((name, v));
+        Ok(())
+    }
+}
+
 /// Collects the elements of a sequence or tuple.
 struct Elements(Vec<Value>);
+
+impl Elements {
+    fn with_capacity(len: usize) -> Elements {
+        Elements(Vec::with_capacity(len))
+    }
+}
 
 /// Nested records have no column type of their own: they are kept as their JSON text.
 fn json_text<T: Serialize + ?Sized>(x: &T) -> Result<Value, SqlError> {
@@ -71,31 +102,30 @@ fn json_text<T: Serialize + ?Sized>(x: &T) -> Result<Value, SqlError> {
         .map_err(|e| SqlError::Conversion(e.to_string()))
 }
 
-macro_rules! scalar_methods {
+/// The integer methods whose type widens to `i64` without loss.
+macro_rules! widening_int_methods {
+    ($wrap:expr; $($method:ident: $t:ty),*) => {$(
+        fn $method(self, v: $t) -> Result<Self::Ok, SqlError> {
+            Ok($wrap(Value::Int(v.into())))
+        }
+    )*};
+}
+
+/// The methods in which both serializers agree: every scalar becomes one [`Value`] (given to
+/// `$wrap`), options and newtypes are their content, and enum variants with fields are refused.
+/// Each serializer keeps its own methods for sequences, tuples, maps and structs, which differ.
+/// The unit-like methods (`none`, `unit`, `unit_struct`) all give `Null`; serde's signatures
+/// differ, so each keeps its own one-line method.
+macro_rules! shared_methods {
     ($wrap:expr) => {
         fn serialize_bool(self, v: bool) -> Result<Self::Ok, SqlError> {
             Ok($wrap(Value::Bool(v)))
         }
-        fn serialize_i8(self, v: i8) -> Result<Self::Ok, SqlError> {
-            Ok($wrap(Value::Int(v.into())))
-        }
-        fn serialize_i16(self, v: i16) -> Result<Self::Ok, SqlError> {
-            Ok($wrap(Value::Int(v.into())))
-        }
-        fn serialize_i32(self, v: i32) -> Result<Self::Ok, SqlError> {
-            Ok($wrap(Value::Int(v.into())))
-        }
+        widening_int_methods!($wrap;
+            serialize_i8: i8, serialize_i16: i16, serialize_i32: i32,
+            serialize_u8: u8, serialize_u16: u16, serialize_u32: u32);
         fn serialize_i64(self, v: i64) -> Result<Self::Ok, SqlError> {
             Ok($wrap(Value::Int(v)))
-        }
-        fn serialize_u8(self, v: u8) -> Result<Self::Ok, SqlError> {
-            Ok($wrap(Value::Int(v.into())))
-        }
-        fn serialize_u16(self, v: u16) -> Result<Self::Ok, SqlError> {
-            Ok($wrap(Value::Int(v.into())))
-        }
-        fn serialize_u32(self, v: u32) -> Result<Self::Ok, SqlError> {
-            Ok($wrap(Value::Int(v.into())))
         }
         fn serialize_u64(self, v: u64) -> Result<Self::Ok, SqlError> {
             let v = i64::try_from(v)
@@ -154,6 +184,34 @@ macro_rules! scalar_methods {
             }
             Ok($wrap(json_text(&Tagged(variant, value))?))
         }
+        fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Self::Ok, SqlError> {
+            value.serialize(self)
+        }
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            value: &T,
+        ) -> Result<Self::Ok, SqlError> {
+            value.serialize(self)
+        }
+        fn serialize_tuple_variant(
+            self,
+            name: &'static str,
+            _: u32,
+            variant: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleVariant, SqlError> {
+            Err(nested(name, variant))
+        }
+        fn serialize_struct_variant(
+            self,
+            name: &'static str,
+            _: u32,
+            variant: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStructVariant, SqlError> {
+            Err(nested(name, variant))
+        }
     };
 }
 
@@ -168,35 +226,16 @@ impl ser::Serializer for ValueSerializer {
     type SerializeStruct = Impossible<Value, SqlError>;
     type SerializeStructVariant = Impossible<Value, SqlError>;
 
-    scalar_methods!(|v| v);
+    shared_methods!(|v| v);
 
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Value, SqlError> {
-        value.serialize(self)
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        value: &T,
-    ) -> Result<Value, SqlError> {
-        value.serialize(self)
-    }
     fn serialize_seq(self, len: Option<usize>) -> Result<Elements, SqlError> {
-        Ok(Elements(Vec::with_capacity(len.unwrap_or(0))))
+        Ok(Elements::with_capacity(len.unwrap_or(0)))
     }
     fn serialize_tuple(self, len: usize) -> Result<Elements, SqlError> {
-        Ok(Elements(Vec::with_capacity(len)))
+        Ok(Elements::with_capacity(len))
     }
     fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<Elements, SqlError> {
-        Ok(Elements(Vec::with_capacity(len)))
-    }
-    fn serialize_tuple_variant(
-        self,
-        name: &'static str,
-        _: u32,
-        variant: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, SqlError> {
-        Err(nested(name, variant))
+        self.serialize_tuple(len)
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, SqlError> {
         Err(SqlError::Conversion(
@@ -213,15 +252,6 @@ impl ser::Serializer for ValueSerializer {
             "struct {name} inside a field has no column type (ember-sql rows are flat); \
              flatten it or keep it as text"
         )))
-    }
-    fn serialize_struct_variant(
-        self,
-        name: &'static str,
-        _: u32,
-        variant: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, SqlError> {
-        Err(nested(name, variant))
     }
 }
 
@@ -242,63 +272,29 @@ impl ser::Serializer for TopSerializer {
     type SerializeStruct = Fields;
     type SerializeStructVariant = Impossible<Top, SqlError>;
 
-    scalar_methods!(Top::Single);
+    shared_methods!(Top::Single);
 
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Top, SqlError> {
-        value.serialize(self)
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        value: &T,
-    ) -> Result<Top, SqlError> {
-        value.serialize(self)
-    }
     fn serialize_seq(self, len: Option<usize>) -> Result<TopElements, SqlError> {
         // A list at the top level is one column holding the list.
         Ok(TopElements {
-            values: Elements(Vec::with_capacity(len.unwrap_or(0))),
+            values: Elements::with_capacity(len.unwrap_or(0)),
             tuple: false,
         })
     }
     fn serialize_tuple(self, len: usize) -> Result<TopElements, SqlError> {
         Ok(TopElements {
-            values: Elements(Vec::with_capacity(len)),
+            values: Elements::with_capacity(len),
             tuple: true,
         })
     }
     fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<TopElements, SqlError> {
         self.serialize_tuple(len)
     }
-    fn serialize_tuple_variant(
-        self,
-        name: &'static str,
-        _: u32,
-        variant: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, SqlError> {
-        Err(nested(name, variant))
-    }
     fn serialize_map(self, len: Option<usize>) -> Result<Fields, SqlError> {
-        Ok(Fields {
-            pairs: Vec::with_capacity(len.unwrap_or(0)),
-            key: None,
-        })
+        Ok(Fields::with_capacity(len.unwrap_or(0)))
     }
     fn serialize_struct(self, _: &'static str, len: usize) -> Result<Fields, SqlError> {
-        Ok(Fields {
-            pairs: Vec::with_capacity(len),
-            key: None,
-        })
-    }
-    fn serialize_struct_variant(
-        self,
-        name: &'static str,
-        _: u32,
-        variant: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, SqlError> {
-        Err(nested(name, variant))
+        Ok(Fields::with_capacity(len))
     }
 }
 
@@ -318,6 +314,8 @@ impl TopElements {
     }
 }
 
+/// The sequence traits (`serialize_element` or `serialize_field`): [`Elements`] collects the
+/// values; [`TopElements`] hands them to its `Elements` and makes a row at the end.
 macro_rules! element_impls {
     ($($trait:ident :: $method:ident),*) => {$(
         impl ser::$trait for Elements {
@@ -335,8 +333,7 @@ macro_rules! element_impls {
             type Ok = Top;
             type Error = SqlError;
             fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SqlError> {
-                self.values.0.push(value.serialize(ValueSerializer)?);
-                Ok(())
+                ser::$trait::$method(&mut self.values, value)
             }
             fn end(self) -> Result<Top, SqlError> {
                 Ok(self.finish())
@@ -359,14 +356,7 @@ impl ser::SerializeStruct for Fields {
         key: &'static str,
         value: &T,
     ) -> Result<(), SqlError> {
-        let v = match value.serialize(ValueSerializer) {
-            Ok(v) => v,
-            // A nested record is kept as JSON text rather than failing the whole table.
-            Err(SqlError::Conversion(_)) => json_text(value)?,
-            Err(e) => return Err(e),
-        };
-        self.pairs.push((key.to_owned(), v));
-        Ok(())
+        self.push(key.to_owned(), value)
     }
     fn end(self) -> Result<Top, SqlError> {
         Ok(Top::Named(self.pairs))
@@ -386,13 +376,7 @@ impl ser::SerializeMap for Fields {
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SqlError> {
         let key = self.key.take().unwrap_or_default();
-        let v = match value.serialize(ValueSerializer) {
-            Ok(v) => v,
-            Err(SqlError::Conversion(_)) => json_text(value)?,
-            Err(e) => return Err(e),
-        };
-        self.pairs.push((key, v));
-        Ok(())
+        self.push(key, value)
     }
     fn end(self) -> Result<Top, SqlError> {
         Ok(Top::Named(self.pairs))

@@ -1,6 +1,9 @@
 //! The session and data frames: schema inference, serde structs, Spark's SQL, errors as values,
 //! static CSV/JSON tables joined with a batch, and the DataFrame methods.
 
+// Alike on purpose (`duplicates` shows them as shapes): the literal rows of the data frames of
+// `dataframe_methods` and `joins_keep_each_key_once`, written out as a reader expects a table.
+
 use ember::{Conf, Context};
 use ember_sql::{LineFormat, Row, SqlError, SqlSession, Value, row};
 use serde::{Deserialize, Serialize};
@@ -20,6 +23,24 @@ fn words(spark: &SqlSession, words: &[&str]) -> ember_sql::DataFrame {
 
 fn strings(rows: &[Row]) -> Vec<String> {
     rows.iter().map(ToString::to_string).collect()
+}
+
+/// The rows `query` returns.
+fn query(spark: &SqlSession, query: &str) -> Vec<Row> {
+    spark.sql(query).unwrap().collect().unwrap()
+}
+
+/// A data frame of `rows`, with the inferred schema.
+fn frame(spark: &SqlSession, rows: Vec<Row>) -> ember_sql::DataFrame {
+    spark.create_data_frame_from_rows(rows).unwrap()
+}
+
+/// Column names and types, as `DataFrame::dtypes` gives them.
+fn dtypes(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(name, typ)| (name.to_string(), typ.to_string()))
+        .collect()
 }
 
 #[test]
@@ -88,20 +109,18 @@ fn schema_inference_from_values() {
             n = Value::Null
         ),
     ];
-    let df = spark.create_data_frame_from_rows(rows).unwrap();
-    let dtypes: Vec<(String, String)> = df.dtypes();
-    let want = [
-        ("i", "bigint"),
-        ("f", "double"),
-        ("s", "string"),
-        ("b", "boolean"),
-        ("t", "timestamp"),
-        ("l", "array<bigint>"),
-        ("n", "void"),
-    ];
+    let df = frame(&spark, rows);
     assert_eq!(
-        dtypes,
-        want.map(|(a, b)| (a.to_string(), b.to_string())).to_vec()
+        df.dtypes(),
+        dtypes(&[
+            ("i", "bigint"),
+            ("f", "double"),
+            ("s", "string"),
+            ("b", "boolean"),
+            ("t", "timestamp"),
+            ("l", "array<bigint>"),
+            ("n", "void"),
+        ])
     );
     assert_eq!(
         df.show_string(20, 20).unwrap(),
@@ -125,16 +144,10 @@ fn schema_inference_from_values() {
 #[test]
 fn positional_rows_are_named_like_tuples() {
     let spark = session();
-    let df = spark
-        .create_data_frame_from_rows(vec![row!["a", 1], row!["b", 2]])
-        .unwrap();
+    let df = frame(&spark, vec![row!["a", 1], row!["b", 2]]);
     assert_eq!(df.columns(), ["_1", "_2"]);
     df.create_or_replace_temp_view("pairs").unwrap();
-    let r = spark
-        .sql("select sum(_2) as s from pairs")
-        .unwrap()
-        .collect()
-        .unwrap();
+    let r = query(&spark, "select sum(_2) as s from pairs");
     assert_eq!(r[0].get(0), Some(&Value::Int(3)));
 }
 
@@ -190,11 +203,7 @@ fn serde_structs_become_columns_in_field_order() {
         ("scores".to_string(), "array<double>".to_string())
     );
     df.create_or_replace_temp_view("people").unwrap();
-    let r = spark
-        .sql("select name from people where age > 30")
-        .unwrap()
-        .collect()
-        .unwrap();
+    let r = query(&spark, "select name from people where age > 30");
     assert_eq!(strings(&r), ["Row(name='Ann')"]);
     // Plain values are one column `value`.
     let n = spark
@@ -218,11 +227,10 @@ fn sparks_dialect_backticks_and_count_star() {
         .unwrap()
         .create_or_replace_temp_view("t")
         .unwrap();
-    let r = spark
-        .sql("select `word`, `Word Count` * 2 as twice, count(*) over () as n from t order by `word`")
-        .unwrap()
-        .collect()
-        .unwrap();
+    let r = query(
+        &spark,
+        "select `word`, `Word Count` * 2 as twice, count(*) over () as n from t order by `word`",
+    );
     assert_eq!(
         strings(&r),
         [
@@ -279,14 +287,15 @@ fn bad_queries_are_errors_that_name_the_problem() {
 #[test]
 fn dataframe_methods() {
     let spark = session();
-    let df = spark
-        .create_data_frame_from_rows(vec![
+    let df = frame(
+        &spark,
+        vec![
             row!(word = "a", n = 3i64, city = "x"),
             row!(word = "b", n = 1i64, city = "y"),
             row!(word = "c", n = 2i64, city = "x"),
             row!(word = "d", n = None::<i64>, city = "y"),
-        ])
-        .unwrap();
+        ],
+    );
 
     let selected = df.select(&["word", "n * 10 as tens"]).unwrap();
     assert_eq!(selected.columns(), ["word", "tens"]);
@@ -298,22 +307,16 @@ fn dataframe_methods() {
     );
 
     // Nulls first when ascending, last when descending, as in Spark.
-    let asc = df
-        .order_by(&["n"])
-        .unwrap()
-        .select(&["word"])
-        .unwrap()
-        .collect()
-        .unwrap();
-    assert_eq!(asc[0].get(0), Some(&Value::from("d")));
-    let desc = df
-        .order_by(&["n DESC"])
-        .unwrap()
-        .select(&["word"])
-        .unwrap()
-        .collect()
-        .unwrap();
-    assert_eq!(desc[3].get(0), Some(&Value::from("d")));
+    let words_by = |order: &str| {
+        df.order_by(&[order])
+            .unwrap()
+            .select(&["word"])
+            .unwrap()
+            .collect()
+            .unwrap()
+    };
+    assert_eq!(words_by("n")[0].get(0), Some(&Value::from("d")));
+    assert_eq!(words_by("n DESC")[3].get(0), Some(&Value::from("d")));
 
     let grouped = df
         .group_by(&["city"])
@@ -360,20 +363,22 @@ fn dataframe_methods() {
 #[test]
 fn joins_keep_each_key_once() {
     let spark = session();
-    let batch = spark
-        .create_data_frame_from_rows(vec![
+    let batch = frame(
+        &spark,
+        vec![
             row!(id = 1i64, word = "a"),
             row!(id = 2i64, word = "b"),
             row!(id = 3i64, word = "c"),
-        ])
-        .unwrap();
-    let names = spark
-        .create_data_frame_from_rows(vec![
+        ],
+    );
+    let names = frame(
+        &spark,
+        vec![
             row!(id = 1i64, name = "one"),
             row!(id = 2i64, name = "two"),
             row!(id = 4i64, name = "four"),
-        ])
-        .unwrap();
+        ],
+    );
     let inner = batch
         .join(&names, &["id"], "inner")
         .unwrap()
@@ -433,13 +438,11 @@ fn static_csv_and_json_tables_join_a_batch() {
     let cities = spark.read_csv(&csv).unwrap();
     assert_eq!(
         cities.dtypes(),
-        [
+        dtypes(&[
             ("word", "string"),
             ("city", "string"),
             ("population", "bigint")
-        ]
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .to_vec()
+        ])
     );
     cities.create_or_replace_temp_view("cities").unwrap();
     spark
@@ -450,15 +453,12 @@ fn static_csv_and_json_tables_join_a_batch() {
     words(&spark, &["a", "a", "b", "c"])
         .create_or_replace_temp_view("words")
         .unwrap();
-    let r = spark
-        .sql(
-            "select w.word, count(*) as total, c.city, l.lang from words w \
-             left join cities c on w.word = c.word left join langs l on w.word = l.word \
-             group by w.word, c.city, l.lang order by w.word",
-        )
-        .unwrap()
-        .collect()
-        .unwrap();
+    let r = query(
+        &spark,
+        "select w.word, count(*) as total, c.city, l.lang from words w \
+         left join cities c on w.word = c.word left join langs l on w.word = l.word \
+         group by w.word, c.city, l.lang order by w.word",
+    );
     assert_eq!(
         strings(&r),
         [
@@ -480,9 +480,7 @@ fn lines_as_text_csv_and_json() {
         .unwrap();
     assert_eq!(
         csv.dtypes(),
-        [("_c0", "bigint"), ("_c1", "string"), ("_c2", "double")]
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .to_vec()
+        dtypes(&[("_c0", "bigint"), ("_c1", "string"), ("_c2", "double")])
     );
     assert_eq!(csv.count().unwrap(), 3);
     let text = spark

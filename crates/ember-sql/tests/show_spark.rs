@@ -11,6 +11,11 @@ use serde_json::Value as J;
 
 const FIXTURES: &str = include_str!("fixtures/show_cases.json");
 
+/// The element type of Spark's `array<T>`.
+fn element_type(typ: &str) -> Option<&str> {
+    typ.strip_prefix("array<").and_then(|t| t.strip_suffix('>'))
+}
+
 fn value(v: &J, typ: &str) -> Value {
     match v {
         J::Null => Value::Null,
@@ -33,10 +38,8 @@ fn value(v: &J, typ: &str) -> Value {
             }
         }
         J::Array(items) => {
-            let inner = typ
-                .strip_prefix("array<")
-                .and_then(|t| t.strip_suffix('>'))
-                .unwrap_or_else(|| panic!("a list in a column of type {typ}"));
+            let inner =
+                element_type(typ).unwrap_or_else(|| panic!("a list in a column of type {typ}"));
             Value::List(items.iter().map(|i| value(i, inner)).collect())
         }
         J::Bool(b) => Value::Bool(*b),
@@ -55,19 +58,53 @@ fn arrow_type(typ: &str) -> DataType {
         "date" => DataType::Date32,
         "timestamp" => DataType::Timestamp(TimeUnit::Microsecond, None),
         t => {
-            let inner = t
-                .strip_prefix("array<")
-                .and_then(|t| t.strip_suffix('>'))
-                .unwrap();
+            let inner = element_type(t).unwrap();
             DataType::List(Arc::new(Field::new("element", arrow_type(inner), true)))
         }
     }
 }
 
+/// A session on the process's context.
+fn session() -> SqlSession {
+    let sc = Context::get_or_create(Conf::new().set_master("local[2]")).unwrap();
+    SqlSession::new(&sc).unwrap()
+}
+
+/// A case's columns (name and Spark type) and its rows.
+fn columns_and_rows(case: &J) -> (Vec<(String, String)>, Vec<Row>) {
+    let columns: Vec<(String, String)> = case["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c[0].as_str().unwrap().to_owned(),
+                c[1].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let names = ember_sql::Names::new(columns.iter().map(|(n, _)| n.clone()));
+    let rows = case["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let values = r
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(&columns)
+                .map(|(v, (_, t))| value(v, t))
+                .collect();
+            Row::with_names(names.clone(), values)
+        })
+        .collect();
+    (columns, rows)
+}
+
 #[test]
 fn show_matches_spark_byte_for_byte() {
-    let sc = Context::get_or_create(Conf::new().set_master("local[2]")).unwrap();
-    let spark = SqlSession::new(&sc).unwrap();
+    let spark = session();
     let fixtures: J = serde_json::from_str(FIXTURES).unwrap();
     assert_eq!(fixtures["spark_version"], "3.5.3");
     let cases = fixtures["cases"].as_array().unwrap();
@@ -75,33 +112,7 @@ fn show_matches_spark_byte_for_byte() {
     let mut failures = Vec::new();
     for case in cases {
         let name = case["name"].as_str().unwrap();
-        let columns: Vec<(String, String)> = case["columns"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| {
-                (
-                    c[0].as_str().unwrap().to_owned(),
-                    c[1].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
-        let names = ember_sql::Names::new(columns.iter().map(|(n, _)| n.clone()));
-        let rows: Vec<Row> = case["rows"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| {
-                let values = r
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .zip(&columns)
-                    .map(|(v, (_, t))| value(v, t))
-                    .collect();
-                Row::with_names(names.clone(), values)
-            })
-            .collect();
+        let (columns, rows) = columns_and_rows(case);
         let df = if rows.is_empty() {
             // No rows, no inference: the schema is given, as Spark's createDataFrame(rows, schema).
             let schema = Arc::new(Schema::new(
@@ -130,40 +141,14 @@ fn show_matches_spark_byte_for_byte() {
 
 #[test]
 fn inferred_types_are_sparks() {
-    let sc = Context::get_or_create(Conf::new().set_master("local[2]")).unwrap();
-    let spark = SqlSession::new(&sc).unwrap();
+    let spark = session();
     let fixtures: J = serde_json::from_str(FIXTURES).unwrap();
     // The fixtures' column types are Spark's names; inference from the values gives them back.
     for case in fixtures["cases"].as_array().unwrap() {
-        let rows = case["rows"].as_array().unwrap();
+        let (columns, rows) = columns_and_rows(case);
         if rows.is_empty() {
             continue;
         }
-        let columns: Vec<(String, String)> = case["columns"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| {
-                (
-                    c[0].as_str().unwrap().to_owned(),
-                    c[1].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
-        let names = ember_sql::Names::new(columns.iter().map(|(n, _)| n.clone()));
-        let rows: Vec<Row> = rows
-            .iter()
-            .map(|r| {
-                let values = r
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .zip(&columns)
-                    .map(|(v, (_, t))| value(v, t))
-                    .collect();
-                Row::with_names(names.clone(), values)
-            })
-            .collect();
         let df = spark.create_data_frame_from_rows(rows).unwrap();
         assert_eq!(df.dtypes(), columns, "case {}", case["name"]);
     }

@@ -10,20 +10,18 @@
 //! Runs the real engine (`local[2]`, two timely workers) on a manual clock, so that each batch is
 //! timed from the moment its time comes to the moment its output job has run.
 
+#[path = "../tests/common/measure.rs"]
+mod measure;
+
 use std::time::Instant;
 
 use ember::state::{State, StateSpec};
 use ember::testing::StreamTest;
 use ember::{Duration, Rdd};
 
+/// The resident memory, or 0 where the system does not say.
 fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
+    measure::rss_bytes().unwrap_or(0)
 }
 
 /// A fixed pseudo-random sequence (so runs are comparable).
@@ -130,7 +128,7 @@ fn run(keys: u64, updates: u64) {
         );
         t.stop().unwrap();
     }
-    let bytes: u64 = walk(&dir.path().join("state"));
+    let bytes: u64 = measure::dir_size(&dir.path().join("state"));
     println!("  state files on disk: {:.0} MB", bytes as f64 / 1e6);
 
     // Restore: read, verify and decode the files into the workers' tables (before the start),
@@ -154,24 +152,6 @@ fn run(keys: u64, updates: u64) {
         read.as_secs_f64() * 1000.0,
         first.as_secs_f64() * 1000.0
     );
-}
-
-fn walk(p: &std::path::Path) -> u64 {
-    std::fs::read_dir(p)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| {
-                    let path = e.path();
-                    if path.is_dir() {
-                        walk(&path)
-                    } else {
-                        e.metadata().map(|m| m.len()).unwrap_or(0)
-                    }
-                })
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 fn main() {

@@ -4,10 +4,13 @@
 //! Tests that start a `StreamingContext` without `StreamTest` hold `ember::testing::exclusive()`
 //! for their whole run: one streaming context may be active per process.
 
+mod common;
+
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration as StdDuration, Instant};
 
+use common::{Log, batch_times, reported_error, sec, wait_until};
 use ember::error::{JobError, Report};
 use ember::scheduler::{BatchInfo, ManualClock, StreamingListener};
 use ember::testing::{StreamTest, exclusive};
@@ -55,40 +58,56 @@ fn queue_input(ssc: &StreamingContext, batches: Vec<Vec<i32>>) -> DStream<i32> {
     ssc.queue_stream(queue, true, None)
 }
 
-type Sink<T> = Arc<Mutex<Vec<(Time, Vec<T>)>>>;
+/// A streaming context on a manual clock whose one output collects an empty queue: it can start,
+/// and its batches are empty.
+fn idle(ctx: &Context, batch: Duration) -> StreamingContext {
+    let (ssc, _clock) = manual(ctx, batch);
+    sink(&queue_input(&ssc, vec![]));
+    ssc
+}
+
+/// Every batch's time and elements, as a `foreach_rdd` output collected them.
+type Sink<T> = Log<(Time, Vec<T>)>;
 
 fn sink<T: ember::Data>(stream: &DStream<T>) -> Sink<T> {
-    let out: Sink<T> = Arc::default();
+    let out = Sink::default();
     let s = out.clone();
     stream
-        .foreach_rdd(move |rdd, time| s.lock().unwrap().push((time, rdd.collect())))
+        .foreach_rdd(move |rdd, time| s.push((time, rdd.collect())))
         .unwrap();
     out
 }
 
+/// A streaming context with 1 s batches on a manual clock, whose output collects
+/// `output(queue of batches)`, started and run until its first batch (1000 ms) is collected.
+fn run_first_batch(
+    ctx: &Context,
+    batches: Vec<Vec<i32>>,
+    output: impl FnOnce(DStream<i32>) -> DStream<i32>,
+) -> (StreamingContext, Sink<i32>) {
+    let (ssc, clock) = manual(ctx, sec());
+    let out = sink(&output(queue_input(&ssc, batches)));
+    ssc.start().unwrap();
+    clock.set(Time::from_millis(1000));
+    wait_for(&out, 1);
+    (ssc, out)
+}
+
 /// Waits (bounded) until `sink` holds at least `n` batches.
 fn wait_for<T>(sink: &Sink<T>, n: usize) {
-    let deadline = Instant::now() + StdDuration::from_secs(30);
-    while sink.lock().unwrap().len() < n {
-        assert!(
-            Instant::now() < deadline,
-            "only {} of {n} batches within 30 s",
-            sink.lock().unwrap().len()
-        );
-        std::thread::sleep(StdDuration::from_millis(2));
-    }
+    assert!(
+        wait_until(StdDuration::from_secs(30), || sink.len() >= n),
+        "only {} of {n} batches within 30 s",
+        sink.len()
+    );
 }
 
-fn times<T>(sink: &Sink<T>) -> Vec<u64> {
-    sink.lock()
-        .unwrap()
-        .iter()
-        .map(|(t, _)| t.as_millis())
-        .collect()
+fn times<T: Clone>(sink: &Sink<T>) -> Vec<u64> {
+    sink.entries().iter().map(|(t, _)| t.as_millis()).collect()
 }
 
-fn sec() -> Duration {
-    Duration::seconds(1)
+fn batch_data<T: Clone>(sink: &Sink<T>) -> Vec<Vec<T>> {
+    sink.entries().into_iter().map(|(_, b)| b).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -111,26 +130,15 @@ fn start_without_output_fails_and_leaves_the_context_stopped() {
     assert_eq!(err.to_string(), ALREADY_STOPPED);
     // The Context is untouched and serves a new streaming context.
     assert!(!ctx.is_stopped());
-    let (again, clock) = manual(&ctx, sec());
-    let out = sink(&queue_input(&again, vec![vec![7]]));
-    again.start().unwrap();
-    clock.set(Time::from_millis(1000));
-    wait_for(&out, 1);
+    let (again, out) = run_first_batch(&ctx, vec![vec![7]], |input| input);
     again.stop(false, false).unwrap();
-    assert_eq!(
-        out.lock().unwrap().clone(),
-        vec![(Time::from_millis(1000), vec![7])]
-    );
+    assert_eq!(out.entries(), vec![(Time::from_millis(1000), vec![7])]);
 }
 
 #[test]
 fn start_after_stop_fails() {
     let (_turn, ctx) = setup("local[2]");
-    let (ssc, clock) = manual(&ctx, sec());
-    let out = sink(&queue_input(&ssc, vec![vec![1]]));
-    ssc.start().unwrap();
-    clock.set(Time::from_millis(1000));
-    wait_for(&out, 1);
+    let (ssc, _out) = run_first_batch(&ctx, vec![vec![1]], |input| input);
     ssc.stop(false, false).unwrap();
     assert_eq!(ssc.state(), StreamingContextState::Stopped);
     let err = ssc.start().unwrap_err();
@@ -139,8 +147,7 @@ fn start_after_stop_fails() {
     assert_eq!(ssc.state(), StreamingContextState::Stopped);
 
     // stop() on an Initialized context goes straight to Stopped.
-    let (fresh, _clock) = manual(&ctx, sec());
-    sink(&queue_input(&fresh, vec![]));
+    let fresh = idle(&ctx, sec());
     fresh.stop(false, false).unwrap();
     assert_eq!(fresh.state(), StreamingContextState::Stopped);
     assert_eq!(fresh.start().unwrap_err().to_string(), ALREADY_STOPPED);
@@ -247,8 +254,7 @@ fn only_one_streaming_context_may_be_started() {
 #[test]
 fn refused_second_start_leaves_the_context_initialized() {
     let (_turn, ctx) = setup("local[2]");
-    let (first, _clock) = manual(&ctx, sec());
-    sink(&queue_input(&first, vec![]));
+    let first = idle(&ctx, sec());
     let (second, clock2) = manual(&ctx, sec());
     let out = sink(&queue_input(&second, vec![vec![5]]));
     first.start().unwrap();
@@ -265,8 +271,7 @@ fn refused_second_start_leaves_the_context_initialized() {
 #[test]
 fn get_active_follows_start_and_stop() {
     let (_turn, ctx) = setup("local[1]");
-    let (ssc, _clock) = manual(&ctx, Duration::milliseconds(300));
-    sink(&queue_input(&ssc, vec![]));
+    let ssc = idle(&ctx, Duration::milliseconds(300));
     assert!(StreamingContext::get_active().is_none());
     ssc.start().unwrap();
     let active = StreamingContext::get_active().expect("active after start");
@@ -282,25 +287,19 @@ fn get_active_follows_start_and_stop() {
 fn stop_without_stopping_the_context_lets_it_serve_a_new_streaming_context() {
     let (_turn, ctx) = setup("local[2]");
     for round in 0..3 {
-        let (ssc, clock) = manual(&ctx, sec());
-        let out = sink(&queue_input(&ssc, vec![vec![round, round + 1]]).map(|x| x * 2));
-        ssc.start().unwrap();
-        clock.set(Time::from_millis(1000));
-        wait_for(&out, 1);
+        let (ssc, out) = run_first_batch(&ctx, vec![vec![round, round + 1]], |input| {
+            input.map(|x| x * 2)
+        });
         ssc.stop(false, round % 2 == 0).unwrap();
         assert!(!ctx.is_stopped(), "round {round}");
-        assert_eq!(out.lock().unwrap()[0].1, vec![round * 2, round * 2 + 2]);
+        assert_eq!(batch_data(&out)[0], vec![round * 2, round * 2 + 2]);
     }
 }
 
 #[test]
 fn stop_with_stop_context_stops_the_context() {
     let (_turn, ctx) = setup("local[2]");
-    let (ssc, clock) = manual(&ctx, sec());
-    let out = sink(&queue_input(&ssc, vec![vec![1]]));
-    ssc.start().unwrap();
-    clock.set(Time::from_millis(1000));
-    wait_for(&out, 1);
+    let (ssc, _out) = run_first_batch(&ctx, vec![vec![1]], |input| input);
     ssc.stop(true, false).unwrap();
     assert!(ctx.is_stopped());
     assert!(ssc.context().is_stopped());
@@ -311,8 +310,7 @@ fn stop_with_stop_context_stops_the_context() {
 #[test]
 fn stop_false_then_stop_true_still_stops_the_context() {
     let (_turn, ctx) = setup("local[2]");
-    let (ssc, _clock) = manual(&ctx, sec());
-    sink(&queue_input(&ssc, vec![]));
+    let ssc = idle(&ctx, sec());
     ssc.start().unwrap();
     ssc.stop(false, false).unwrap();
     assert!(!ctx.is_stopped());
@@ -323,8 +321,7 @@ fn stop_false_then_stop_true_still_stops_the_context() {
 #[test]
 fn start_on_a_stopped_context_fails() {
     let (_turn, ctx) = setup("local[2]");
-    let (ssc, _clock) = manual(&ctx, sec());
-    sink(&queue_input(&ssc, vec![]));
+    let ssc = idle(&ctx, sec());
     ctx.stop();
     let err = ssc.start().unwrap_err();
     assert!(matches!(err, Error::IllegalState(_)), "{err:?}");
@@ -353,8 +350,7 @@ fn zero_batch_interval_is_rejected() {
 #[test]
 fn await_termination_or_timeout_times_out_then_reports_stop() {
     let (_turn, ctx) = setup("local[2]");
-    let (ssc, _clock) = manual(&ctx, sec());
-    sink(&queue_input(&ssc, vec![]));
+    let ssc = idle(&ctx, sec());
     // Before start: nothing to wait for but a state change.
     let began = Instant::now();
     assert!(
@@ -395,8 +391,7 @@ fn await_on_a_context_stopped_before_start_returns_at_once() {
 #[test]
 fn await_termination_returns_when_another_thread_stops() {
     let (_turn, ctx) = setup("local[2]");
-    let (ssc, _clock) = manual(&ctx, sec());
-    sink(&queue_input(&ssc, vec![]));
+    let ssc = idle(&ctx, sec());
     ssc.start().unwrap();
     let (tx, rx) = mpsc::channel();
     let waiter = ssc.clone();
@@ -420,8 +415,7 @@ fn await_termination_returns_when_another_thread_stops() {
 #[test]
 fn await_termination_wakes_on_a_start_then_stop_from_another_thread() {
     let (_turn, ctx) = setup("local[2]");
-    let (ssc, _clock) = manual(&ctx, sec());
-    sink(&queue_input(&ssc, vec![]));
+    let ssc = idle(&ctx, sec());
     let (tx, rx) = mpsc::channel();
     let waiter = ssc.clone();
     // Waits on a context that has not started yet.
@@ -451,12 +445,7 @@ fn batch_times_on_a_manual_clock_are_multiples_of_the_interval() {
     let t = StreamTest::new("local[2]", sec()).unwrap();
     let out = t.collect(&t.input(vec![vec![1], vec![], vec![3]])).unwrap();
     t.run(4).unwrap();
-    let times: Vec<u64> = out
-        .batches_with_time()
-        .iter()
-        .map(|(t, _)| t.as_millis())
-        .collect();
-    assert_eq!(times, vec![1000, 2000, 3000, 4000]);
+    assert_eq!(batch_times(&out), vec![1000, 2000, 3000, 4000]);
     assert_eq!(out.batches(), vec![vec![1], vec![], vec![3], vec![]]);
 }
 
@@ -475,7 +464,7 @@ fn first_batch_is_the_next_multiple_after_start_and_jumps_catch_up() {
         !ssc.await_termination_or_timeout(StdDuration::from_millis(50))
             .unwrap()
     );
-    assert!(out.lock().unwrap().is_empty());
+    assert!(out.is_empty());
     clock.set(Time::from_millis(1500));
     wait_for(&out, 1);
     // A jump over three batch times runs all three, in order.
@@ -483,7 +472,7 @@ fn first_batch_is_the_next_multiple_after_start_and_jumps_catch_up() {
     wait_for(&out, 4);
     ssc.stop(false, false).unwrap();
     assert_eq!(times(&out), vec![1500, 2000, 2500, 3000]);
-    let data: Vec<Vec<i32>> = out.lock().unwrap().iter().map(|(_, b)| b.clone()).collect();
+    let data = batch_data(&out);
     assert_eq!(data, vec![vec![1], vec![2], vec![3], vec![4]]);
 }
 
@@ -516,7 +505,7 @@ fn batch_times_on_the_system_clock_are_multiples_of_the_interval() {
         "first {} after {before}",
         got[0]
     );
-    let data: Vec<Vec<i32>> = out.lock().unwrap().iter().map(|(_, b)| b.clone()).collect();
+    let data = batch_data(&out);
     assert_eq!(data[0], vec![1, 2]);
     assert_eq!(data[1], vec![3]);
     assert!(data[2..].iter().all(Vec::is_empty));
@@ -525,18 +514,16 @@ fn batch_times_on_the_system_clock_are_multiples_of_the_interval() {
 #[test]
 fn empty_batches_still_run_output_operations() {
     let t = StreamTest::new("local[2]", sec()).unwrap();
-    let seen: Arc<Mutex<Vec<(u64, usize, u64)>>> = Arc::default();
+    let seen = Log::default();
     let s = seen.clone();
     t.input::<i32>(vec![])
         .foreach_rdd(move |rdd, time| {
-            s.lock()
-                .unwrap()
-                .push((time.as_millis(), rdd.num_partitions(), rdd.count()));
+            s.push((time.as_millis(), rdd.num_partitions(), rdd.count()));
         })
         .unwrap();
     t.run(3).unwrap();
     assert_eq!(
-        seen.lock().unwrap().clone(),
+        seen.entries(),
         vec![(1000, 2, 0), (2000, 2, 0), (3000, 2, 0)]
     );
 }
@@ -545,20 +532,18 @@ fn empty_batches_still_run_output_operations() {
 fn outputs_run_in_definition_order_every_batch() {
     let t = StreamTest::new("local[3]", sec()).unwrap();
     let input = t.input(vec![vec![1, 2], vec![]]);
-    let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = Log::default();
     for name in ["first", "second", "third"] {
         let l = log.clone();
         input
             .foreach_rdd(move |rdd, time| {
-                l.lock()
-                    .unwrap()
-                    .push(format!("{} {name} {}", time.as_millis(), rdd.count()));
+                l.push(format!("{} {name} {}", time.as_millis(), rdd.count()));
             })
             .unwrap();
     }
     t.run(2).unwrap();
     assert_eq!(
-        log.lock().unwrap().clone(),
+        log.entries(),
         vec![
             "1000 first 2",
             "1000 second 2",
@@ -657,10 +642,7 @@ fn panic_in_foreach_rdd_fails_only_that_batch() {
         format!("Error running job streaming job 2000 ms.0: {message}")
     );
     // Awaiting again reports the same error; the context keeps running.
-    let again = t
-        .context()
-        .await_termination_or_timeout(StdDuration::ZERO)
-        .unwrap_err();
+    let again = reported_error(&t);
     assert_eq!(job_failed(&again), (2000, 0, message.clone()));
     assert_eq!(t.context().state(), StreamingContextState::Active);
     t.run(1).unwrap();
@@ -670,10 +652,7 @@ fn panic_in_foreach_rdd_fails_only_that_batch() {
     assert_eq!(job_failed(&forever).0, 2000);
     t.stop().unwrap();
     // Even after stop, the first error is what await reports.
-    let after = t
-        .context()
-        .await_termination_or_timeout(StdDuration::ZERO)
-        .unwrap_err();
+    let after = reported_error(&t);
     assert_eq!(job_failed(&after).0, 2000);
 }
 
@@ -692,10 +671,7 @@ fn try_foreach_rdd_error_fails_the_job_with_its_message() {
         .unwrap();
     let out = t.collect(&input).unwrap();
     t.run(3).unwrap();
-    let err = t
-        .context()
-        .await_termination_or_timeout(StdDuration::ZERO)
-        .unwrap_err();
+    let err = reported_error(&t);
     assert_eq!(job_failed(&err), (2000, 0, "too many: 2".to_string()));
     assert_eq!(
         err.to_string(),
@@ -775,10 +751,7 @@ fn panic_in_map_fails_the_dependent_jobs_of_that_batch_only() {
             (Time::from_millis(3000), vec![1])
         ]
     );
-    let err = t
-        .context()
-        .await_termination_or_timeout(StdDuration::ZERO)
-        .unwrap_err();
+    let err = reported_error(&t);
     let (time, op, message) = job_failed(&err);
     assert_eq!((time, op), (2000, 0));
     assert!(message.contains("bad record 13"), "{message}");
@@ -838,25 +811,14 @@ fn panics_in_per_batch_operations_fail_only_that_batch() {
     let c = t.collect(&bad_count_input.count()).unwrap();
     let ok = t.collect(&input.count()).unwrap();
     t.run(3).unwrap();
-    let ms =
-        |b: Vec<(Time, Vec<i32>)>| -> Vec<u64> { b.iter().map(|(t, _)| t.as_millis()).collect() };
-    assert_eq!(
-        r.batches_with_time()
-            .iter()
-            .map(|(t, _)| t.as_millis())
-            .collect::<Vec<_>>(),
-        vec![1000, 3000]
-    );
+    assert_eq!(batch_times(&r), vec![1000, 3000]);
     assert_eq!(r.batches(), vec![vec![(0, 6)], vec![(0, 4)]]);
-    assert_eq!(ms(p.batches_with_time()), vec![1000, 3000]);
-    assert_eq!(ms(tr.batches_with_time()), vec![1000, 3000]);
+    assert_eq!(batch_times(&p), vec![1000, 3000]);
+    assert_eq!(batch_times(&tr), vec![1000, 3000]);
     assert_eq!(tr.batches(), vec![vec![1, 2, 3], vec![4]]);
     assert_eq!(c.batches(), vec![vec![3], vec![1]]);
     assert_eq!(ok.batches(), vec![vec![3], vec![2], vec![1]]);
-    let err = t
-        .context()
-        .await_termination_or_timeout(StdDuration::ZERO)
-        .unwrap_err();
+    let err = reported_error(&t);
     let (time, op, message) = job_failed(&err);
     assert_eq!((time, op), (2000, 0));
     assert!(message.contains("reduce_by_key saw 7 + 8"), "{message}");
@@ -1007,7 +969,7 @@ fn a_context_that_ran_is_freed_after_stop_with_its_closures_and_listeners() {
     ssc.start().unwrap();
     clock.set(Time::from_millis(1000));
     wait_for(&out, 1);
-    assert_eq!(out.lock().unwrap()[0].1, [8, 9]);
+    assert_eq!(out.entries()[0].1, [8, 9]);
     ssc.stop(false, false).unwrap();
     // The program still holds the context and a stream (whose `map` closure has the payload).
     assert!(Arc::strong_count(&payload) > 1);
@@ -1044,18 +1006,18 @@ fn an_output_holding_its_own_context_does_not_keep_it_alive_after_stop() {
     });
     // As a job that may stop its context does: the closure holds the context.
     let (me, p) = (ssc.clone(), payload.clone());
-    let states: Sink<StreamingContextState> = Arc::default();
+    let states: Sink<StreamingContextState> = Log::default();
     let seen = states.clone();
     queue_input(&ssc, vec![vec![1]])
         .foreach_rdd(move |_, time| {
             assert!(!p.is_empty());
-            seen.lock().unwrap().push((time, vec![me.state()]));
+            seen.push((time, vec![me.state()]));
         })
         .unwrap();
     ssc.start().unwrap();
     clock.set(Time::from_millis(1000));
     wait_for(&states, 1);
-    assert_eq!(states.lock().unwrap()[0].1, [StreamingContextState::Active]);
+    assert_eq!(states.entries()[0].1, [StreamingContextState::Active]);
     ssc.stop(false, false).unwrap();
     drop(ssc);
     assert_eq!(Arc::strong_count(&payload), 1);

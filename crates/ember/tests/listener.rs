@@ -2,81 +2,71 @@
 //! failures. The bus may lag behind `t.run`, so every test calls `t.stop()` (which flushes the
 //! bus) before looking at the events.
 
-use std::sync::{Arc, Mutex};
+mod common;
 
-use ember::Duration;
+use common::{Log, sec};
 use ember::scheduler::{BatchInfo, OutputOperationInfo, StreamingListener};
 use ember::testing::StreamTest;
 
+/// Every event as a line of `log`, and each kind's infos in its own list.
 #[derive(Clone, Default)]
 struct Recorder {
-    log: Arc<Mutex<Vec<String>>>,
-    submitted: Arc<Mutex<Vec<BatchInfo>>>,
-    started: Arc<Mutex<Vec<BatchInfo>>>,
-    completed: Arc<Mutex<Vec<BatchInfo>>>,
-    outputs_started: Arc<Mutex<Vec<OutputOperationInfo>>>,
-    outputs_completed: Arc<Mutex<Vec<OutputOperationInfo>>>,
-    streaming_started: Arc<Mutex<Vec<u64>>>,
+    log: Log<String>,
+    submitted: Log<BatchInfo>,
+    started: Log<BatchInfo>,
+    completed: Log<BatchInfo>,
+    outputs_started: Log<OutputOperationInfo>,
+    outputs_completed: Log<OutputOperationInfo>,
+    streaming_started: Log<u64>,
 }
 
 impl Recorder {
-    fn log(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
+    /// Logs `line` and keeps `info` in `list`.
+    fn note<T: Clone>(&self, line: String, list: &Log<T>, info: &T) {
+        self.log.push(line);
+        list.push(info.clone());
     }
-    fn completed(&self) -> Vec<BatchInfo> {
-        self.completed.lock().unwrap().clone()
+
+    /// Logs "batch `event` <time>" and keeps `info` in `list`.
+    fn batch(&self, event: &str, list: &Log<BatchInfo>, info: &BatchInfo) {
+        let ms = info.batch_time.as_millis();
+        self.note(format!("batch {event} {ms}"), list, info);
     }
-    fn outputs_completed(&self) -> Vec<OutputOperationInfo> {
-        self.outputs_completed.lock().unwrap().clone()
+
+    /// Logs "output `event` <time> <id>" and keeps `info` in `list`.
+    fn output(&self, event: &str, list: &Log<OutputOperationInfo>, info: &OutputOperationInfo) {
+        let (ms, id) = (info.batch_time.as_millis(), info.id);
+        self.note(format!("output {event} {ms} {id}"), list, info);
     }
 }
 
 impl StreamingListener for Recorder {
     fn on_streaming_started(&self, time: u64) {
-        self.log.lock().unwrap().push("streaming started".into());
-        self.streaming_started.lock().unwrap().push(time);
+        self.note("streaming started".into(), &self.streaming_started, &time);
     }
     fn on_batch_submitted(&self, info: &BatchInfo) {
-        let ms = info.batch_time.as_millis();
-        self.log
-            .lock()
-            .unwrap()
-            .push(format!("batch submitted {ms}"));
-        self.submitted.lock().unwrap().push(info.clone());
+        self.batch("submitted", &self.submitted, info);
     }
     fn on_batch_started(&self, info: &BatchInfo) {
-        let ms = info.batch_time.as_millis();
-        self.log.lock().unwrap().push(format!("batch started {ms}"));
-        self.started.lock().unwrap().push(info.clone());
+        self.batch("started", &self.started, info);
     }
     fn on_batch_completed(&self, info: &BatchInfo) {
-        let ms = info.batch_time.as_millis();
-        self.log
-            .lock()
-            .unwrap()
-            .push(format!("batch completed {ms}"));
-        self.completed.lock().unwrap().push(info.clone());
+        self.batch("completed", &self.completed, info);
     }
     fn on_output_operation_started(&self, info: &OutputOperationInfo) {
-        let ms = info.batch_time.as_millis();
-        self.log
-            .lock()
-            .unwrap()
-            .push(format!("output started {ms} {}", info.id));
-        self.outputs_started.lock().unwrap().push(info.clone());
+        self.output("started", &self.outputs_started, info);
     }
     fn on_output_operation_completed(&self, info: &OutputOperationInfo) {
-        let ms = info.batch_time.as_millis();
-        self.log
-            .lock()
-            .unwrap()
-            .push(format!("output completed {ms} {}", info.id));
-        self.outputs_completed.lock().unwrap().push(info.clone());
+        self.output("completed", &self.outputs_completed, info);
     }
 }
 
-fn sec() -> Duration {
-    Duration::seconds(1)
+/// A test context on `master` with a [`Recorder`] listening.
+fn recorded(master: &str) -> (StreamTest, Recorder) {
+    let t = StreamTest::new(master, sec()).unwrap();
+    let rec = Recorder::default();
+    t.context().add_streaming_listener(rec.clone());
+    (t, rec)
 }
 
 fn expected_batch_events(ms: u64, outputs: usize) -> Vec<String> {
@@ -92,39 +82,41 @@ fn expected_batch_events(ms: u64, outputs: usize) -> Vec<String> {
     v
 }
 
+/// The log of a whole run: the start, then the events of each batch of `batch_times`.
+fn expected_run(batch_times: &[u64], outputs: usize) -> Vec<String> {
+    let mut v = vec!["streaming started".to_string()];
+    for &ms in batch_times {
+        v.extend(expected_batch_events(ms, outputs));
+    }
+    v
+}
+
 #[test]
 fn events_come_in_spark_order() {
-    let t = StreamTest::new("local[2]", sec()).unwrap();
-    let rec = Recorder::default();
-    t.context().add_streaming_listener(rec.clone());
+    let (t, rec) = recorded("local[2]");
     let input = t.input(vec![vec![1, 2, 3], vec![4, 5]]);
     let a = t.collect(&input).unwrap();
     let b = t.collect(&input.map(|x: i32| x + 1)).unwrap();
     t.run(2).unwrap();
     t.stop().unwrap();
-    let mut expected = vec!["streaming started".to_string()];
-    expected.extend(expected_batch_events(1000, 2));
-    expected.extend(expected_batch_events(2000, 2));
-    assert_eq!(rec.log(), expected);
-    assert_eq!(rec.streaming_started.lock().unwrap().clone(), vec![0]);
+    assert_eq!(rec.log.entries(), expected_run(&[1000, 2000], 2));
+    assert_eq!(rec.streaming_started.entries(), vec![0]);
     assert_eq!(a.batches(), vec![vec![1, 2, 3], vec![4, 5]]);
     assert_eq!(b.batches(), vec![vec![2, 3, 4], vec![5, 6]]);
 }
 
 #[test]
 fn batch_info_fields() {
-    let t = StreamTest::new("local[2]", sec()).unwrap();
-    let rec = Recorder::default();
-    t.context().add_streaming_listener(rec.clone());
+    let (t, rec) = recorded("local[2]");
     let input = t.input(vec![vec![1, 2, 3], vec![4, 5], vec![]]);
     t.collect(&input).unwrap();
     input.count().foreach_rdd(|_, _| {}).unwrap();
     t.run(3).unwrap();
     t.stop().unwrap();
 
-    let submitted = rec.submitted.lock().unwrap().clone();
-    let started = rec.started.lock().unwrap().clone();
-    let completed = rec.completed();
+    let submitted = rec.submitted.entries();
+    let started = rec.started.entries();
+    let completed = rec.completed.entries();
     assert_eq!(submitted.len(), 3);
     assert_eq!(started.len(), 3);
     assert_eq!(completed.len(), 3);
@@ -188,15 +180,13 @@ fn batch_info_fields() {
 
 #[test]
 fn several_inputs_report_their_own_records() {
-    let t = StreamTest::new("local[3]", sec()).unwrap();
-    let rec = Recorder::default();
-    t.context().add_streaming_listener(rec.clone());
+    let (t, rec) = recorded("local[3]");
     let a = t.input(vec![vec![1, 2], vec![]]);
     let b = t.input(vec![vec![3, 4, 5, 6, 7], vec![8]]);
     t.collect(&a.union(&b)).unwrap();
     t.run(2).unwrap();
     t.stop().unwrap();
-    let completed = rec.completed();
+    let completed = rec.completed.entries();
     let counts: Vec<Vec<(usize, u64)>> = completed
         .iter()
         .map(|i| {
@@ -218,9 +208,7 @@ fn several_inputs_report_their_own_records() {
 
 #[test]
 fn output_operation_names() {
-    let t = StreamTest::new("local[2]", sec()).unwrap();
-    let rec = Recorder::default();
-    t.context().add_streaming_listener(rec.clone());
+    let (t, rec) = recorded("local[2]");
     let dir = tempfile::tempdir().unwrap();
     let input = t.input(vec![vec![1]]);
     input.foreach_rdd(|_, _| {}).unwrap();
@@ -233,7 +221,8 @@ fn output_operation_names() {
     t.run(1).unwrap();
     t.stop().unwrap();
     let names: Vec<(usize, String)> = rec
-        .outputs_completed()
+        .outputs_completed
+        .entries()
         .into_iter()
         .map(|o| (o.id, o.name))
         .collect();
@@ -248,7 +237,8 @@ fn output_operation_names() {
         ]
     );
     assert!(
-        rec.outputs_completed()
+        rec.outputs_completed
+            .entries()
             .iter()
             .all(|o| o.failure_reason.is_none())
     );
@@ -256,9 +246,7 @@ fn output_operation_names() {
 
 #[test]
 fn failing_output_operations_have_a_failure_reason() {
-    let t = StreamTest::new("local[2]", sec()).unwrap();
-    let rec = Recorder::default();
-    t.context().add_streaming_listener(rec.clone());
+    let (t, rec) = recorded("local[2]");
     let input = t.input(vec![vec![1], vec![2], vec![3]]);
     input
         .try_foreach_rdd(|rdd, _| {
@@ -286,18 +274,15 @@ fn failing_output_operations_have_a_failure_reason() {
     t.run(3).unwrap();
     t.stop().unwrap();
 
-    let mut expected = vec!["streaming started".to_string()];
-    for ms in [1000, 2000, 3000] {
-        expected.extend(expected_batch_events(ms, 3));
-    }
     assert_eq!(
-        rec.log(),
-        expected,
+        rec.log.entries(),
+        expected_run(&[1000, 2000, 3000], 3),
         "failures do not change the event order"
     );
 
     let reasons: Vec<(u64, usize, Option<String>)> = rec
-        .outputs_completed()
+        .outputs_completed
+        .entries()
         .into_iter()
         .map(|o| (o.batch_time.as_millis(), o.id, o.failure_reason))
         .collect();
@@ -320,13 +305,13 @@ fn failing_output_operations_have_a_failure_reason() {
     let upstream = reason(3000, 2).expect("the map's failure fails its output");
     assert!(upstream.contains("three is bad"), "{upstream}");
     // Started events never carry a failure or an end time.
-    for o in rec.outputs_started.lock().unwrap().iter() {
+    for o in rec.outputs_started.entries().iter() {
         assert_eq!(o.failure_reason, None);
         assert_eq!(o.end_time, None);
         assert!(o.start_time.is_some());
     }
     // The completed batches carry the same output infos.
-    let completed = rec.completed();
+    let completed = rec.completed.entries();
     assert_eq!(
         completed[1].output_operation_infos[&0].failure_reason,
         Some("nope".to_string())
@@ -368,10 +353,7 @@ fn a_panicking_listener_disturbs_neither_the_stream_nor_other_listeners() {
     let out = t.collect(&t.input(vec![vec![1], vec![2]])).unwrap();
     t.run(2).unwrap();
     t.stop().unwrap();
-    let mut expected = vec!["streaming started".to_string()];
-    expected.extend(expected_batch_events(1000, 1));
-    expected.extend(expected_batch_events(2000, 1));
-    assert_eq!(rec.log(), expected);
+    assert_eq!(rec.log.entries(), expected_run(&[1000, 2000], 1));
     assert_eq!(out.batches(), vec![vec![1], vec![2]]);
     t.context()
         .await_termination_or_timeout(std::time::Duration::ZERO)
@@ -388,12 +370,9 @@ fn several_listeners_each_get_every_event() {
     t.collect(&t.input(vec![vec![1]])).unwrap();
     t.run(3).unwrap();
     t.stop().unwrap();
-    let mut expected = vec!["streaming started".to_string()];
-    for ms in [1000, 2000, 3000] {
-        expected.extend(expected_batch_events(ms, 1));
-    }
+    let expected = expected_run(&[1000, 2000, 3000], 1);
     for r in &recs {
-        assert_eq!(r.log(), expected);
+        assert_eq!(r.log.entries(), expected);
     }
 }
 
@@ -410,5 +389,5 @@ fn a_listener_added_while_running_gets_later_events() {
     t.context().add_streaming_listener(rec.clone());
     t.run(1).unwrap();
     t.stop().unwrap();
-    assert_eq!(rec.log(), expected_batch_events(2000, 1));
+    assert_eq!(rec.log.entries(), expected_batch_events(2000, 1));
 }

@@ -2,18 +2,17 @@
 //! `pprint` registering and running (their framing is checked by the unit test in
 //! `src/dstream/output.rs`, since stdout cannot be captured in-process).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use common::{reported_error, sec};
 use ember::error::JobError;
 use ember::hash::partition_of;
 use ember::testing::StreamTest;
-use ember::{Duration, Error, Time};
-
-fn sec() -> Duration {
-    Duration::seconds(1)
-}
+use ember::{Error, Time};
 
 /// Every entry of `dir`: file name -> contents (directories map to their own listing).
 #[derive(Debug, PartialEq, Eq)]
@@ -38,14 +37,32 @@ fn tree(dir: &Path) -> BTreeMap<String, Entry> {
     out
 }
 
+/// The name of part file `i` of a batch directory.
+fn part_name(i: usize) -> String {
+    format!("part-{i:05}")
+}
+
+/// The text of part file `i` of the batch directory `batch`.
+fn part(batch: &Path, i: usize) -> String {
+    fs::read_to_string(batch.join(part_name(i))).unwrap()
+}
+
 /// A batch directory holding the given part files and `_SUCCESS`.
 fn batch_dir(parts: &[&str]) -> Entry {
     let mut m = BTreeMap::new();
     for (i, text) in parts.iter().enumerate() {
-        m.insert(format!("part-{i:05}"), Entry::File(text.to_string()));
+        m.insert(part_name(i), Entry::File(text.to_string()));
     }
     m.insert("_SUCCESS".to_string(), Entry::File(String::new()));
     Entry::Dir(m)
+}
+
+/// A directory of batch directories: each name with its part files (see [`batch_dir`]).
+fn batch_dirs(batches: &[(&str, &[&str])]) -> BTreeMap<String, Entry> {
+    batches
+        .iter()
+        .map(|(name, parts)| (name.to_string(), batch_dir(parts)))
+        .collect()
 }
 
 fn prefix(dir: &Path, name: &str) -> String {
@@ -65,11 +82,12 @@ fn save_as_text_files_with_suffix_writes_one_directory_per_batch() {
     t.context()
         .await_termination_or_timeout(std::time::Duration::ZERO)
         .unwrap();
-    let mut expected = BTreeMap::new();
     // local[2]: [1, 2, 3] is [1] | [2, 3]; [4] is [] | [4]; empty batches keep both partitions.
-    expected.insert("out-1000.txt".to_string(), batch_dir(&["1\n", "2\n3\n"]));
-    expected.insert("out-2000.txt".to_string(), batch_dir(&["", ""]));
-    expected.insert("out-3000.txt".to_string(), batch_dir(&["", "4\n"]));
+    let expected = batch_dirs(&[
+        ("out-1000.txt", &["1\n", "2\n3\n"]),
+        ("out-2000.txt", &["", ""]),
+        ("out-3000.txt", &["", "4\n"]),
+    ]);
     // Nothing else: no temporary directories left behind.
     assert_eq!(tree(dir.path()), expected);
 }
@@ -91,17 +109,12 @@ fn save_as_text_files_without_suffix_writes_debug_lines() {
         .unwrap();
     t.run(2).unwrap();
     t.stop().unwrap();
-    let mut expected = BTreeMap::new();
-    expected.insert(
-        "pairs-1000".to_string(),
-        batch_dir(&["(\"a\", 1)\n(\"b c\", -2)\n"]),
-    );
-    expected.insert(
-        "pairs-2000".to_string(),
-        batch_dir(&["(\"line\\nbreak\", 3)\n"]),
-    );
-    expected.insert("keys-1000".to_string(), batch_dir(&["\"a\"\n\"b c\"\n"]));
-    expected.insert("keys-2000".to_string(), batch_dir(&["\"line\\nbreak\"\n"]));
+    let expected = batch_dirs(&[
+        ("pairs-1000", &["(\"a\", 1)\n(\"b c\", -2)\n"]),
+        ("pairs-2000", &["(\"line\\nbreak\", 3)\n"]),
+        ("keys-1000", &["\"a\"\n\"b c\"\n"]),
+        ("keys-2000", &["\"line\\nbreak\"\n"]),
+    ]);
     assert_eq!(tree(dir.path()), expected);
 }
 
@@ -135,8 +148,7 @@ fn save_as_text_files_writes_one_part_per_partition() {
         );
         let mut all: Vec<i32> = (0..4)
             .flat_map(|i| {
-                fs::read_to_string(batch.join(format!("part-{i:05}")))
-                    .unwrap()
+                part(&batch, i)
                     .lines()
                     .map(|l| l.parse::<i32>().unwrap())
                     .collect::<Vec<_>>()
@@ -169,7 +181,7 @@ fn save_as_text_files_of_a_keyed_stream_follows_hash_partitions() {
     let batch = dir.path().join("wc-1000");
     let mut seen = Vec::new();
     for i in 0..3 {
-        let text = fs::read_to_string(batch.join(format!("part-{i:05}"))).unwrap();
+        let text = part(&batch, i);
         for line in text.lines() {
             // Lines look like ("a", 3).
             let word = line.split('"').nth(1).unwrap().to_string();
@@ -208,9 +220,7 @@ fn save_as_text_files_creates_missing_parents_and_replaces_a_rerun_batch() {
         .unwrap();
     t.run(1).unwrap();
     t.stop().unwrap();
-    let mut expected = BTreeMap::new();
-    expected.insert("out-1000".to_string(), batch_dir(&["7\n", "8\n"]));
-    assert_eq!(tree(&nested), expected);
+    assert_eq!(tree(&nested), batch_dirs(&[("out-1000", &["7\n", "8\n"])]));
 }
 
 #[test]
@@ -233,9 +243,7 @@ fn save_as_text_files_with_an_empty_prefix_uses_the_time_alone() {
     std::env::set_current_dir(dir.path()).unwrap();
     t.run(1).unwrap();
     t.stop().unwrap();
-    let mut expected = BTreeMap::new();
-    expected.insert("1000".to_string(), batch_dir(&["", "1\n"]));
-    expected.insert("1000.sfx".to_string(), batch_dir(&["", "2\n"]));
+    let expected = batch_dirs(&[("1000", &["", "1\n"]), ("1000.sfx", &["", "2\n"])]);
     assert_eq!(tree(dir.path()), expected);
 }
 
@@ -251,10 +259,7 @@ fn save_as_text_files_failure_fails_the_batch_job() {
         .unwrap();
     let out = t.collect(&input).unwrap();
     t.run(2).unwrap();
-    let err = t
-        .context()
-        .await_termination_or_timeout(std::time::Duration::ZERO)
-        .unwrap_err();
+    let err = reported_error(&t);
     match &err {
         Error::JobFailed {
             time,

@@ -7,6 +7,8 @@
 //! (`spark.streaming.receiverRestartDelay`) so that reconnections are quick. Nothing waits
 //! without a deadline: conditions are polled, listeners accept in non-blocking mode.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Write};
 use std::net::{TcpListener, TcpStream};
@@ -14,6 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration as StdDuration, Instant};
 
+use common::measure::rss_bytes;
+use common::{Log, wait_until};
 use ember::conf::RECEIVER_RESTART_DELAY;
 use ember::receiver::ReceiverInfo;
 use ember::scheduler::{BatchInfo, StreamingListener};
@@ -23,6 +27,8 @@ use ember::{Conf, Context, Duration, StreamingContext, Time};
 const WAIT: StdDuration = StdDuration::from_secs(15);
 /// How long `stop` may take.
 const PROMPT: StdDuration = StdDuration::from_secs(5);
+/// The batch interval of most tests.
+const BATCH: Duration = Duration::milliseconds(200);
 
 /// The process's context, with a 200 ms receiver restart delay. Every test of this file uses the
 /// same configuration, so the context is shared.
@@ -41,7 +47,7 @@ fn context() -> Context {
 }
 
 /// Every batch's time and lines, as collected by `foreach_rdd`.
-type Batches = Arc<Mutex<Vec<(Time, Vec<String>)>>>;
+type Batches = Log<(Time, Vec<String>)>;
 
 /// What the listener saw.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,13 +59,13 @@ enum ReceiverEvent {
 
 #[derive(Clone, Default)]
 struct Recorder {
-    events: Arc<Mutex<Vec<ReceiverEvent>>>,
-    completed: Arc<Mutex<Vec<BatchInfo>>>,
+    events: Log<ReceiverEvent>,
+    completed: Log<BatchInfo>,
 }
 
 impl Recorder {
     fn events(&self) -> Vec<ReceiverEvent> {
-        self.events.lock().unwrap().clone()
+        self.events.entries()
     }
     fn errors(&self) -> Vec<ReceiverInfo> {
         self.events()
@@ -77,31 +83,32 @@ impl Recorder {
             .count()
     }
     fn completed(&self) -> usize {
-        self.completed.lock().unwrap().len()
+        self.completed.len()
+    }
+
+    /// Waits until a receiver error was reported (at most [`WAIT`]); returns the errors.
+    fn wait_for_errors(&self) -> Vec<ReceiverInfo> {
+        assert!(
+            wait_until(WAIT, || !self.errors().is_empty()),
+            "no receiver error event: {:?}",
+            self.events()
+        );
+        self.errors()
     }
 }
 
 impl StreamingListener for Recorder {
     fn on_receiver_started(&self, info: &ReceiverInfo) {
-        self.events
-            .lock()
-            .unwrap()
-            .push(ReceiverEvent::Started(info.clone()));
+        self.events.push(ReceiverEvent::Started(info.clone()));
     }
     fn on_receiver_error(&self, info: &ReceiverInfo) {
-        self.events
-            .lock()
-            .unwrap()
-            .push(ReceiverEvent::Error(info.clone()));
+        self.events.push(ReceiverEvent::Error(info.clone()));
     }
     fn on_receiver_stopped(&self, info: &ReceiverInfo) {
-        self.events
-            .lock()
-            .unwrap()
-            .push(ReceiverEvent::Stopped(info.clone()));
+        self.events.push(ReceiverEvent::Stopped(info.clone()));
     }
     fn on_batch_completed(&self, info: &BatchInfo) {
-        self.completed.lock().unwrap().push(info.clone());
+        self.completed.push(info.clone());
     }
 }
 
@@ -114,19 +121,19 @@ struct Running {
 }
 
 impl Running {
-    /// `socket_text_stream("127.0.0.1", port)` on 200 ms batches, started.
+    /// `socket_text_stream("127.0.0.1", port)` on [`BATCH`]es, started.
     fn start(port: u16) -> Running {
-        Running::start_with_batch(port, Duration::milliseconds(200))
+        Running::start_with_batch(port, BATCH)
     }
 
     fn start_with_batch(port: u16, batch: Duration) -> Running {
         let ssc = StreamingContext::new(&context(), batch).unwrap();
         let recorder = Recorder::default();
         ssc.add_streaming_listener(recorder.clone());
-        let batches: Batches = Arc::default();
-        let sink = Arc::clone(&batches);
+        let batches = Batches::default();
+        let sink = batches.clone();
         ssc.socket_text_stream("127.0.0.1", port)
-            .foreach_rdd(move |rdd, time| sink.lock().unwrap().push((time, rdd.collect())))
+            .foreach_rdd(move |rdd, time| sink.push((time, rdd.collect())))
             .unwrap();
         ssc.start().unwrap();
         Running {
@@ -137,12 +144,12 @@ impl Running {
     }
 
     fn batch_count(&self) -> usize {
-        self.batches.lock().unwrap().len()
+        self.batches.len()
     }
 
     /// Every line received so far, in batch order.
     fn lines(&self) -> Vec<String> {
-        let mut batches = self.batches.lock().unwrap().clone();
+        let mut batches = self.batches.entries();
         batches.sort_by_key(|(time, _)| *time);
         batches.into_iter().flat_map(|(_, lines)| lines).collect()
     }
@@ -171,20 +178,6 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.ssc.stop(false, false);
-    }
-}
-
-/// Polls `condition` every 10 ms until it holds or `within` passes; returns whether it held.
-fn wait_until(within: StdDuration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(StdDuration::from_millis(10));
     }
 }
 
@@ -217,6 +210,15 @@ fn accept(listener: &TcpListener) -> TcpStream {
     accept_within(listener, WAIT).expect("the receiver did not connect")
 }
 
+/// A server on 127.0.0.1, a socket stream with `batch` started against it, and the stream's
+/// connection as the server accepted it.
+fn connected(batch: Duration) -> (TcpListener, Running, TcpStream) {
+    let (listener, port) = listener();
+    let run = Running::start_with_batch(port, batch);
+    let server = accept(&listener);
+    (listener, run, server)
+}
+
 /// How many times each line occurs.
 fn tally(lines: &[String]) -> BTreeMap<&str, usize> {
     let mut counts = BTreeMap::new();
@@ -226,27 +228,10 @@ fn tally(lines: &[String]) -> BTreeMap<&str, usize> {
     counts
 }
 
-/// The process's resident set size, in bytes (`VmRSS` of /proc/self/status).
-fn rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line
-        .trim_start_matches("VmRSS:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib * 1024)
-}
-
 #[test]
 fn lines_arrive_including_a_last_line_without_newline_then_the_receiver_reconnects() {
     let _turn = ember::testing::exclusive();
-    let (listener, port) = listener();
-    let run = Running::start(port);
-
-    let mut first = accept(&listener);
+    let (listener, run, mut first) = connected(BATCH);
     first
         .write_all(b"first one\nfirst two\r\nlast line without newline")
         .unwrap();
@@ -345,18 +330,12 @@ fn server_that_never_starts_gives_empty_batches_and_connection_errors() {
 #[test]
 fn invalid_utf8_is_replaced_reported_and_the_stream_goes_on() {
     let _turn = ember::testing::exclusive();
-    let (listener, port) = listener();
-    let run = Running::start(port);
-    let mut server = accept(&listener);
+    let (listener, run, mut server) = connected(BATCH);
+    let port = listener.local_addr().unwrap().port();
     server.write_all(b"ok\n\xff\xfebad\n").unwrap();
     run.wait_for_lines(&["ok", "\u{fffd}\u{fffd}bad"], WAIT);
 
-    assert!(
-        wait_until(WAIT, || !run.recorder.errors().is_empty()),
-        "no receiver error event: {:?}",
-        run.recorder.events()
-    );
-    let errors = run.recorder.errors();
+    let errors = run.recorder.wait_for_errors();
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(
         errors[0].last_error_message,
@@ -379,9 +358,8 @@ fn a_100_mib_line_is_dropped_with_bounded_memory_and_its_neighbours_arrive() {
     const HUGE: usize = 100 << 20;
     const CHUNK: usize = 1 << 20;
     let _turn = ember::testing::exclusive();
-    let (listener, port) = listener();
-    let run = Running::start(port);
-    let server = accept(&listener);
+    let (listener, run, server) = connected(BATCH);
+    let port = listener.local_addr().unwrap().port();
 
     // Let the context settle before taking the baseline.
     assert!(wait_until(WAIT, || run.batch_count() >= 2));
@@ -437,12 +415,7 @@ fn a_100_mib_line_is_dropped_with_bounded_memory_and_its_neighbours_arrive() {
         after >> 20
     );
 
-    assert!(
-        wait_until(WAIT, || !run.recorder.errors().is_empty()),
-        "no receiver error event: {:?}",
-        run.recorder.events()
-    );
-    let errors = run.recorder.errors();
+    let errors = run.recorder.wait_for_errors();
     assert_eq!(
         errors[0].last_error_message,
         format!(
@@ -458,10 +431,8 @@ fn a_100_mib_line_is_dropped_with_bounded_memory_and_its_neighbours_arrive() {
 #[test]
 fn graceful_stop_processes_the_lines_already_received() {
     let _turn = ember::testing::exclusive();
-    let (listener, port) = listener();
     // Long batches, so that the lines are still waiting for their batch when the stop begins.
-    let run = Running::start_with_batch(port, Duration::seconds(2));
-    let mut server = accept(&listener);
+    let (_listener, run, mut server) = connected(Duration::seconds(2));
     let text: String = (0..1000).map(|i| format!("line {i}\n")).collect();
     server.write_all(text.as_bytes()).unwrap();
     // Loopback delivers at once; give the receiver a moment to read and store.

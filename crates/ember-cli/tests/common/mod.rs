@@ -1,12 +1,13 @@
 //! Helpers shared by the integration tests (`cli.rs`, `cluster.rs`, `sql_cli.rs`, ...): the
 //! `ember` binary as a child process owned by a [`Proc`], which kills and reaps it when dropped,
 //! and whose output is read by threads and handed over through channels, so that nothing waits
-//! without a deadline; and a [`TextServer`] feeding a socket stream.
+//! without a deadline; a bounded poll ([`expect_within`]); and loopback servers: an [`Acceptor`]
+//! handing connections to a handler, and a [`TextServer`] feeding a socket stream.
 
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -176,6 +177,16 @@ impl Proc {
         self.status
     }
 
+    /// Fails the test if the process has ended.
+    pub fn expect_running(&mut self) {
+        assert!(
+            self.poll().is_none(),
+            "{} ended early\n{}",
+            self.name,
+            self.report()
+        );
+    }
+
     /// Waits at most `within` for the process to exit; then all its output has been read.
     pub fn wait(&mut self, within: Duration) -> Option<ExitStatus> {
         self.wait_until(Instant::now() + within)
@@ -314,38 +325,43 @@ pub fn parse_bench(line: &str) -> Option<Bench> {
     })
 }
 
-/// A one-connection line server: accepts the first client, sends `text` at once, and keeps the
-/// connection open (as `nc -lk` does after its input) until dropped. Later connections are
-/// accepted and left idle.
-pub struct TextServer {
+/// Polls `condition` every 10 ms for at most `within`; fails the test with `failure()` if it
+/// never holds.
+pub fn expect_within(
+    within: Duration,
+    mut condition: impl FnMut() -> bool,
+    failure: impl FnOnce() -> String,
+) {
+    let deadline = Instant::now() + within;
+    while !condition() {
+        if Instant::now() >= deadline {
+            panic!("{}", failure());
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A listener on 127.0.0.1 whose thread hands every connection, in blocking mode, to a handler
+/// until the acceptor is dropped. Nothing blocks: the thread polls a non-blocking listener.
+pub struct Acceptor {
     pub port: u16,
     stop: Arc<AtomicBool>,
-    connections: Arc<Mutex<usize>>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl TextServer {
-    pub fn start(text: &str) -> TextServer {
+impl Acceptor {
+    pub fn start(mut on_connection: impl FnMut(TcpStream) + Send + 'static) -> Acceptor {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
-        let connections = Arc::new(Mutex::new(0));
-        let text = text.as_bytes().to_vec();
-        let (stop2, connections2) = (Arc::clone(&stop), Arc::clone(&connections));
+        let stop2 = Arc::clone(&stop);
         let thread = thread::spawn(move || {
-            let mut open = Vec::new();
             while !stop2.load(Ordering::SeqCst) {
                 match listener.accept() {
-                    Ok((mut stream, _)) => {
+                    Ok((stream, _)) => {
                         stream.set_nonblocking(false).unwrap();
-                        let mut count = connections2.lock().unwrap();
-                        if *count == 0 {
-                            stream.write_all(&text).unwrap();
-                            stream.flush().unwrap();
-                        }
-                        *count += 1;
-                        open.push(stream);
+                        on_connection(stream);
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {
                         thread::sleep(Duration::from_millis(10))
@@ -354,26 +370,58 @@ impl TextServer {
                 }
             }
         });
-        TextServer {
+        Acceptor {
             port,
             stop,
-            connections,
             thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Acceptor {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            // The loop checks the flag every 10 ms. Joining drops the handler, and with it any
+            // connection it kept.
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A one-connection line server: accepts the first client, sends `text` at once, and keeps the
+/// connection open (as `nc -lk` does after its input) until dropped. Later connections are
+/// accepted and left idle.
+pub struct TextServer {
+    pub port: u16,
+    connections: Arc<Mutex<usize>>,
+    _acceptor: Acceptor,
+}
+
+impl TextServer {
+    pub fn start(text: &str) -> TextServer {
+        let connections = Arc::new(Mutex::new(0));
+        let text = text.as_bytes().to_vec();
+        let counted = Arc::clone(&connections);
+        let mut open = Vec::new();
+        let acceptor = Acceptor::start(move |mut stream| {
+            let mut count = counted.lock().unwrap();
+            if *count == 0 {
+                stream.write_all(&text).unwrap();
+                stream.flush().unwrap();
+            }
+            *count += 1;
+            open.push(stream);
+        });
+        TextServer {
+            port: acceptor.port,
+            connections,
+            _acceptor: acceptor,
         }
     }
 
     /// Clients that connected so far.
     pub fn connections(&self) -> usize {
         *self.connections.lock().unwrap()
-    }
-}
-
-impl Drop for TextServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            // The loop checks the flag every 10 ms.
-            let _ = thread.join();
-        }
     }
 }
