@@ -11,6 +11,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::options::JsonReadOptions;
 use datafusion::prelude::{CsvReadOptions, SessionConfig, SessionContext};
+use ember::sync::RecoverPoison;
 use ember::{Context, Data, Rdd};
 use serde::Serialize;
 
@@ -54,7 +55,7 @@ impl SqlSession {
     /// `SparkSession.builder.config(conf=rdd.context.getConf()).getOrCreate()`). A session whose
     /// context was stopped is replaced by one on `ctx`.
     pub fn get_or_create(ctx: &Context) -> Result<SqlSession> {
-        let mut active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
+        let mut active = ACTIVE.lock().recover();
         if let Some(s) = active.as_ref().filter(|s| !s.inner.ctx.is_stopped()) {
             return Ok(s.clone());
         }

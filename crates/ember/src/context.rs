@@ -16,6 +16,7 @@ use crate::conf::{Conf, Master};
 use crate::data::Data;
 use crate::error::{Error, Result};
 use crate::rdd::Rdd;
+use crate::sync::RecoverPoison;
 
 /// The process's active context, for [`Context::get_or_create`].
 static ACTIVE: Mutex<Option<Context>> = Mutex::new(None);
@@ -63,7 +64,7 @@ impl Context {
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn new(conf: Conf) -> Result<Context> {
-        let mut active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
+        let mut active = ACTIVE.lock().recover();
         if let Some(ctx) = active.as_ref().filter(|c| !c.is_stopped()) {
             return Err(Error::IllegalState(format!(
                 "Only one Context should be running in this process; the running one is '{}'. \
@@ -92,7 +93,7 @@ impl Context {
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn get_or_create(conf: Conf) -> Result<Context> {
-        let mut active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
+        let mut active = ACTIVE.lock().recover();
         if let Some(ctx) = active.as_ref().filter(|c| !c.is_stopped()) {
             return Ok(ctx.clone());
         }
@@ -222,7 +223,7 @@ impl Context {
         if !self.inner.stopped.swap(true, Ordering::SeqCst) {
             tracing::info!(app = self.conf().app_name(), "context stopped");
         }
-        let mut active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
+        let mut active = ACTIVE.lock().recover();
         if active
             .as_ref()
             .is_some_and(|c| Arc::ptr_eq(&c.inner, &self.inner))

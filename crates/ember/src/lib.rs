@@ -61,6 +61,7 @@ pub mod receiver;
 pub mod scheduler;
 pub mod state;
 pub mod streaming;
+pub mod sync;
 pub mod testing;
 pub mod time;
 

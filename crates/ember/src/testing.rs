@@ -31,6 +31,7 @@ use crate::dstream::{DStream, RddQueue};
 use crate::error::{Error, Result};
 use crate::scheduler::clock::ManualClock;
 use crate::streaming::StreamingContext;
+use crate::sync::RecoverPoison;
 use crate::time::{Duration, Time};
 
 static EXCLUSIVE: Mutex<()> = Mutex::new(());
@@ -38,7 +39,7 @@ static EXCLUSIVE: Mutex<()> = Mutex::new(());
 /// Holds the process-wide test lock: only one streaming context may run per process, so tests
 /// that start one take turns. [`StreamTest`] takes it for its whole life.
 pub fn exclusive() -> MutexGuard<'static, ()> {
-    EXCLUSIVE.lock().unwrap_or_else(|p| p.into_inner())
+    EXCLUSIVE.lock().recover()
 }
 
 /// The process's context if it runs `master`'s number of threads, else a new one for `master`
@@ -108,10 +109,7 @@ pub struct Collected<T> {
 impl<T: Clone> Collected<T> {
     /// Every batch with its time.
     pub fn batches_with_time(&self) -> Vec<(Time, Vec<T>)> {
-        self.batches
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.batches.lock().recover().clone()
     }
     /// Every batch's elements, in the order the RDD holds them.
     pub fn batches(&self) -> Vec<Vec<T>> {
@@ -202,9 +200,7 @@ impl StreamTest {
         let batches: Batches<T> = Arc::new(Mutex::new(Vec::new()));
         let sink = batches.clone();
         stream.foreach_rdd(move |rdd, time| {
-            sink.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push((time, rdd.collect()));
+            sink.lock().recover().push((time, rdd.collect()));
         })?;
         Ok(Collected { batches })
     }
@@ -215,7 +211,7 @@ impl StreamTest {
         if self.ssc.state() == crate::streaming::StreamingContextState::Initialized {
             self.ssc.start()?;
         }
-        let mut ran = self.ran.lock().unwrap_or_else(|p| p.into_inner());
+        let mut ran = self.ran.lock().recover();
         for _ in 0..n {
             *ran += 1;
             let t = Time::from_millis(self.batch.as_millis() * *ran);
@@ -236,8 +232,7 @@ impl StreamTest {
     pub fn restore(&self, dir: &std::path::Path) -> Result<Option<Time>> {
         let committed = self.ssc.restore_from(dir, false)?;
         if let Some(t) = committed {
-            *self.ran.lock().unwrap_or_else(|p| p.into_inner()) =
-                t.as_millis() / self.batch.as_millis();
+            *self.ran.lock().recover() = t.as_millis() / self.batch.as_millis();
             self.clock.set(t);
         }
         Ok(committed)

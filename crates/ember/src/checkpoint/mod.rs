@@ -38,6 +38,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::sync::RecoverPoison;
 use crate::time::{Duration, Time};
 
 pub(crate) use commit::Commit;
@@ -117,18 +118,12 @@ impl Checkpointing {
     }
 
     fn note_failure(&self, time: Time) {
-        self.failed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(time.as_millis());
+        self.failed.lock().recover().insert(time.as_millis());
     }
 
     /// Whether a share of batch `time` failed to be written (forgetting it).
     pub(crate) fn take_failure(&self, time: Time) -> bool {
-        self.failed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&time.as_millis())
+        self.failed.lock().recover().remove(&time.as_millis())
     }
 }
 

@@ -4,6 +4,7 @@
 //! The tables' types are erased here (`Any`): the checkpoint module holds them for the run
 //! without knowing any stream's key or state type, which the `state` module owns.
 
+use crate::sync::RecoverPoison;
 use std::any::Any;
 use std::sync::Mutex;
 
@@ -28,7 +29,7 @@ impl RestoredShares {
     /// If they are not a `T`: the stream's node builds other tables than it declared.
     pub(crate) fn take<T: 'static>(&self, worker: usize) -> Option<T> {
         let share = {
-            let mut shares = self.shares.lock().unwrap_or_else(|p| p.into_inner());
+            let mut shares = self.shares.lock().recover();
             shares.get_mut(worker.checked_sub(self.first)?)?.take()?
         };
         let tables = share
@@ -40,7 +41,7 @@ impl RestoredShares {
     /// Whether every worker has taken its tables.
     #[cfg(test)]
     pub(crate) fn all_taken(&self) -> bool {
-        let shares = self.shares.lock().unwrap_or_else(|p| p.into_inner());
+        let shares = self.shares.lock().recover();
         shares.iter().all(Option::is_none)
     }
 }

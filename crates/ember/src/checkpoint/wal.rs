@@ -24,6 +24,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::sync::RecoverPoison;
 use crate::time::Time;
 
 const DATA: u8 = 1;
@@ -196,7 +197,7 @@ impl WriteAheadLog {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.lock().recover()
     }
 
     fn write_record(

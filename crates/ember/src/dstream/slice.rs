@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::exec::{Builder, Flow, Route};
 use crate::rdd::Rdd;
 use crate::streaming::StreamingContextState;
+use crate::sync::RecoverPoison;
 use crate::time::Time;
 
 /// A stream's kept batches: batch time in ms → partitions.
@@ -35,7 +36,7 @@ pub(crate) fn retain<'s, T: Data>(
         b.is_driver(),
         meta.slide,
         move |records, time: Time, _: &mut Vec<(u32, ())>| {
-            let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
+            let mut store = store.lock().recover();
             store.insert(time.as_millis(), into_partitions(records, partitions));
             let oldest = time.as_millis().saturating_sub(keep.as_millis());
             store.retain(|t, _| *t > oldest);
@@ -86,7 +87,7 @@ impl<T: Data> DStream<T> {
             );
         }
         let (from, to) = (from.floor(slide), to.floor(slide));
-        let store = self.retained.lock().unwrap_or_else(|p| p.into_inner());
+        let store = self.retained.lock().recover();
         let ctx = self.ssc.context();
         Ok(store
             .range(from.as_millis()..=to.as_millis())

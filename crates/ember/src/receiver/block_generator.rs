@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_channel::{SendTimeoutError, Sender, TrySendError};
 
-use super::lock;
 use crate::scheduler::clock::Clock;
+use crate::sync::RecoverPoison;
 use crate::time::{Duration, Time};
 
 /// Records stored one by one are pushed as a block once this many are pending.
@@ -122,7 +122,7 @@ impl<T> BlockGenerator<T> {
     /// Adds one record to the pending buffer, and pushes the buffer as a block when it is full
     /// or due. Pushing waits while the queue is full, unless `abandoned` says to give up.
     pub(crate) fn store(&self, item: T, abandoned: impl Fn() -> bool) {
-        let mut pending = lock(&self.pending);
+        let mut pending = self.pending.lock().recover();
         if pending.items.is_empty() {
             pending.since = Some(self.clock.now());
         }
@@ -241,7 +241,7 @@ impl<T> BlockGenerator<T> {
     /// stopping.
     pub(crate) fn flush_all(&self) {
         let block = {
-            let mut pending = lock(&self.pending);
+            let mut pending = self.pending.lock().recover();
             pending.since = None;
             std::mem::take(&mut pending.items)
         };
@@ -250,14 +250,14 @@ impl<T> BlockGenerator<T> {
         }
         if let Some(block) = self.try_push(block) {
             let block = self.log_block(block);
-            lock(&self.leftover).push_back(block);
+            self.leftover.lock().recover().push_back(block);
             (self.wake)();
         }
     }
 
     /// The oldest block that [`BlockGenerator::flush_all`] could not queue.
     pub(crate) fn take_leftover(&self) -> Option<Block<T>> {
-        lock(&self.leftover).pop_front()
+        self.leftover.lock().recover().pop_front()
     }
 }
 
@@ -311,12 +311,12 @@ mod tests {
 
     impl BlockLog<u32> for MemoryLog {
         fn append(&self, items: &[u32]) -> Result<u64, BlockLogError> {
-            let mut appended = lock(&self.appended);
+            let mut appended = self.appended.lock().recover();
             appended.push(items.to_vec());
             Ok(appended.len() as u64)
         }
         fn void(&self, seq: u64) {
-            lock(&self.voided).push(seq);
+            self.voided.lock().recover().push(seq);
         }
     }
 
@@ -421,8 +421,8 @@ mod tests {
         // The queue is full: this store gives up as soon as it is told to.
         generator.store_block(vec![2], || true);
         assert_eq!(drain(&blocks), [vec![1]]);
-        assert_eq!(*lock(&log.appended), [vec![1], vec![2]]);
-        assert_eq!(*lock(&log.voided), [2]);
+        assert_eq!(*log.appended.lock().recover(), [vec![1], vec![2]]);
+        assert_eq!(*log.voided.lock().recover(), [2]);
         // Queued blocks carry their sequence number in the log.
         generator.store_block(vec![3], never);
         let queued: Vec<_> = blocks.try_iter().map(|b| (b.seq, b.items)).collect();

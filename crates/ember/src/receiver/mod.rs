@@ -23,8 +23,6 @@ pub(crate) mod socket;
 pub(crate) mod state;
 pub(crate) mod supervisor;
 
-use std::sync::{Mutex, MutexGuard};
-
 pub use context::ReceiverContext;
 pub use event::ReceiverInfo;
 pub use socket::SocketReceiver;
@@ -107,12 +105,4 @@ pub trait Receiver<T>: Send + 'static {
     /// Name shown in listener events, e.g. `"SocketReceiver"`; events carry
     /// `<name>-<stream id>`, as Spark names receivers.
     fn name(&self) -> String;
-}
-
-/// Locks `mutex`, recovering it if poisoned: a panic in user code while holding a lock must not
-/// make every later store panic too.
-fn lock<M>(mutex: &Mutex<M>) -> MutexGuard<'_, M> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use super::block_generator::BLOCK_RECORDS;
 use super::lines::{LineSink, LineSplitter, LineStats, READ_CHUNK, TextChunk};
 use super::{Receiver, ReceiverContext};
+use crate::sync::RecoverPoison;
 
 /// How long a connection attempt may take before it counts as failed.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -101,9 +102,7 @@ impl Connection {
     }
 
     fn slot(&self) -> std::sync::MutexGuard<'_, Option<TcpStream>> {
-        self.stream
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.stream.lock().recover()
     }
 }
 

@@ -22,9 +22,9 @@ use super::Receiver;
 use super::block_generator::{Block, BlockGenerator, BlockLog};
 use super::context::{Control, ReceiverContext, Shared};
 use super::event::ReceiverEvent;
-use super::lock;
 use super::state::{AtomicReceiverState, ReceiverState};
 use crate::scheduler::clock::{Clock, SystemClock};
+use crate::sync::RecoverPoison;
 
 /// How often the supervisor thread wakes to push due records and to look at the clock during a
 /// restart delay. Real time: it paces polling, it is not a duration of the receiver's life.
@@ -321,7 +321,7 @@ impl<T: Send + 'static> ReceiverHandle<T> {
         self.shared.stop_by_driver();
         match self.done.recv_timeout(timeout) {
             Err(RecvTimeoutError::Disconnected) => {
-                if let Some(thread) = lock(&self.thread).take() {
+                if let Some(thread) = self.thread.lock().recover().take() {
                     // The thread has signalled its end, so this join does not wait.
                     if thread.join().is_err() {
                         tracing::error!(
@@ -439,11 +439,16 @@ pub(crate) mod tests {
 
     impl Calls {
         fn record(&self, name: &str) {
-            lock(&self.log).push((name.to_string(), self.clock.now()));
+            self.log
+                .lock()
+                .recover()
+                .push((name.to_string(), self.clock.now()));
         }
 
         fn names(&self) -> Vec<String> {
-            lock(&self.log)
+            self.log
+                .lock()
+                .recover()
                 .iter()
                 .map(|(name, _)| name.clone())
                 .collect()
@@ -647,7 +652,7 @@ pub(crate) mod tests {
         clock.advance(crate::time::Duration::milliseconds(1));
         assert!(matches!(recv_event(&rx), ReceiverEvent::Started(_)));
         assert_eq!(collect(&handle, 2, WAIT), [0, 1]);
-        let log = lock(&calls.log).clone();
+        let log = calls.log.lock().recover().clone();
         let names: Vec<_> = log.iter().map(|(name, _)| name.as_str()).collect();
         assert_eq!(names, ["start", "stop", "start"]);
         // Exactly the delay on the receiver's clock, which moved only when the test moved it.

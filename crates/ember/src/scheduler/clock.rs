@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Condvar, Mutex};
 
+use crate::sync::RecoverPoison;
 use crate::time::{Duration, Time};
 
 /// Source of the current time for the batch timer.
@@ -42,14 +43,14 @@ impl ManualClock {
     /// Moves the clock forward by `d`.
     pub fn advance(&self, d: Duration) {
         let (lock, cv) = &*self.inner;
-        let mut t = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut t = lock.lock().recover();
         *t += d.as_millis();
         cv.notify_all();
     }
     /// Sets the clock to `t` (never backwards).
     pub fn set(&self, t: Time) {
         let (lock, cv) = &*self.inner;
-        let mut now = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut now = lock.lock().recover();
         *now = (*now).max(t.as_millis());
         cv.notify_all();
     }
@@ -57,7 +58,7 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> Time {
-        Time::from_millis(*self.inner.0.lock().unwrap_or_else(|p| p.into_inner()))
+        Time::from_millis(*self.inner.0.lock().recover())
     }
     fn is_manual(&self) -> bool {
         true

@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 
 pub use crate::receiver::ReceiverInfo;
+use crate::sync::RecoverPoison;
 use crate::time::Time;
 
 /// Records one input stream contributed to a batch.
@@ -183,7 +184,7 @@ impl ListenerBus {
 
     /// Delivers what is queued and ends the bus thread.
     pub(crate) fn close(&self) {
-        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let thread = self.thread.lock().recover().take();
         if self.tx.send(Message::Close).is_ok()
             && let Some(thread) = thread
         {

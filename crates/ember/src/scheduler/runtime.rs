@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::Thread;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -15,6 +15,7 @@ use crate::output::OutputError;
 use crate::receiver::event::ReceiverEvent;
 use crate::scheduler::clock::Clock;
 use crate::scheduler::listener::{BatchInfo, Event, ListenerBus, OutputOperationInfo};
+use crate::sync::RecoverPoison;
 use crate::time::{Duration, Time};
 
 /// How a stop was requested.
@@ -89,10 +90,6 @@ pub(crate) struct Runtime {
     receiver_events: (Sender<ReceiverEvent>, Receiver<ReceiverEvent>),
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// The text of a panic payload.
 pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
@@ -142,7 +139,9 @@ impl Runtime {
     ) {
         let cause = cause.into();
         tracing::error!(batch = %time, operation = what, "user code failed: {cause}");
-        lock(&self.failures)
+        self.failures
+            .lock()
+            .recover()
             .entry(time.as_millis())
             .or_default()
             .push((
@@ -156,7 +155,9 @@ impl Runtime {
 
     /// Queues an output job of batch `time`; it runs once the batch is complete.
     pub(crate) fn submit_job(&self, time: Time, job: Job) {
-        lock(&self.jobs)
+        self.jobs
+            .lock()
+            .recover()
             .entry(time.as_millis())
             .or_default()
             .push(job);
@@ -166,9 +167,17 @@ impl Runtime {
     /// and returns the completed batch's info.
     pub(crate) fn run_jobs(&self, mut info: BatchInfo) -> BatchInfo {
         let t = info.batch_time;
-        let mut jobs = lock(&self.jobs).remove(&t.as_millis()).unwrap_or_default();
+        let mut jobs = self
+            .jobs
+            .lock()
+            .recover()
+            .remove(&t.as_millis())
+            .unwrap_or_default();
         jobs.sort_by_key(|j| j.op);
-        let failures = lock(&self.failures)
+        let failures = self
+            .failures
+            .lock()
+            .recover()
             .remove(&t.as_millis())
             .unwrap_or_default();
         let start = self.clock.now().as_millis();
@@ -224,18 +233,22 @@ impl Runtime {
     /// Marks batch `time` done (its jobs ran and, at a checkpoint time, it is committed), for
     /// whoever waits on it.
     pub(crate) fn mark_completed(&self, time: Time) {
-        lock(&self.control).completed.insert(time.as_millis());
+        self.control
+            .lock()
+            .recover()
+            .completed
+            .insert(time.as_millis());
         self.changed.notify_all();
     }
 
     /// Drops the queued jobs of a batch that will not run (immediate stop).
     pub(crate) fn discard_jobs(&self, time: Time) {
-        lock(&self.jobs).remove(&time.as_millis());
-        lock(&self.failures).remove(&time.as_millis());
+        self.jobs.lock().recover().remove(&time.as_millis());
+        self.failures.lock().recover().remove(&time.as_millis());
     }
 
     fn report(&self, r: Reported) {
-        let mut c = lock(&self.control);
+        let mut c = self.control.lock().recover();
         if c.first_error.is_none() {
             c.first_error = Some(r);
         }
@@ -249,7 +262,7 @@ impl Runtime {
     }
 
     pub(crate) fn request_stop(&self, mode: StopMode) {
-        let mut c = lock(&self.control);
+        let mut c = self.control.lock().recover();
         // An immediate request overrides a graceful one, never the reverse.
         if c.stop != Some(StopMode::Immediate) {
             c.stop = Some(mode);
@@ -260,11 +273,11 @@ impl Runtime {
     }
 
     pub(crate) fn stop_mode(&self) -> Option<StopMode> {
-        lock(&self.control).stop
+        self.control.lock().recover().stop
     }
 
     pub(crate) fn mark_terminated(&self) {
-        lock(&self.control).terminated = true;
+        self.control.lock().recover().terminated = true;
         self.changed.notify_all();
     }
 
@@ -275,7 +288,7 @@ impl Runtime {
         timeout: Option<std::time::Duration>,
     ) -> Result<bool, Error> {
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
-        let mut c = lock(&self.control);
+        let mut c = self.control.lock().recover();
         loop {
             if let Some(e) = &c.first_error {
                 return Err(e.to_error());
@@ -284,17 +297,13 @@ impl Runtime {
                 return Ok(true);
             }
             match deadline {
-                None => c = self.changed.wait(c).unwrap_or_else(|p| p.into_inner()),
+                None => c = self.changed.wait(c).recover(),
                 Some(d) => {
                     let now = std::time::Instant::now();
                     if now >= d {
                         return Ok(false);
                     }
-                    c = self
-                        .changed
-                        .wait_timeout(c, d - now)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0;
+                    c = self.changed.wait_timeout(c, d - now).recover().0;
                 }
             }
         }
@@ -303,7 +312,7 @@ impl Runtime {
     /// Waits until batch `time` has completed (or the run ended), at most `timeout`.
     pub(crate) fn wait_batch(&self, time: Time, timeout: std::time::Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;
-        let mut c = lock(&self.control);
+        let mut c = self.control.lock().recover();
         loop {
             if c.completed.contains(&time.as_millis()) {
                 return true;
@@ -315,42 +324,41 @@ impl Runtime {
             if now >= deadline {
                 return false;
             }
-            c = self
-                .changed
-                .wait_timeout(c, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+            c = self.changed.wait_timeout(c, deadline - now).recover().0;
         }
     }
 
     /// Registers a worker thread that feeds inputs, to be woken by new input and stops.
     pub(crate) fn register_worker(&self, t: Thread) {
-        lock(&self.workers).push(t);
+        self.workers.lock().recover().push(t);
     }
 
     /// Whether the calling thread is one of this run's feeding workers (the driver is one).
     pub(crate) fn on_worker_thread(&self) -> bool {
         let me = std::thread::current().id();
-        lock(&self.workers).iter().any(|t| t.id() == me)
+        self.workers.lock().recover().iter().any(|t| t.id() == me)
     }
 
     /// Wakes the feeding workers if they are parked (new input, a stop request, a new batch).
     pub(crate) fn wake_workers(&self) {
-        for t in lock(&self.workers).iter() {
+        for t in self.workers.lock().recover().iter() {
             t.unpark();
         }
     }
 
     /// Adds `n` records of input stream `stream` to batch `time`.
     pub(crate) fn add_input_count(&self, time: Time, stream: usize, n: u64) {
-        *lock(&self.input_counts)
+        *self
+            .input_counts
+            .lock()
+            .recover()
             .entry((time.as_millis(), stream))
             .or_default() += n;
     }
 
     /// The record counts of batch `time` per input stream, removed.
     pub(crate) fn take_input_counts(&self, time: Time) -> BTreeMap<usize, u64> {
-        let mut counts = lock(&self.input_counts);
+        let mut counts = self.input_counts.lock().recover();
         let t = time.as_millis();
         let keys: Vec<(u64, usize)> = counts
             .range((t, 0)..=(t, usize::MAX))

@@ -5,7 +5,7 @@
 //! and the graph it builds in `graph.rs`.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 
 use crate::checkpoint::Recovered;
 use crate::context::Context;
@@ -18,14 +18,11 @@ use crate::scheduler::listener::StreamingListener;
 use crate::streaming::StreamingContextState;
 use crate::streaming::graph::Graph;
 use crate::streaming::lifecycle::Running;
+use crate::sync::RecoverPoison;
 use crate::time::Duration;
 
 const AFTER_START: &str = "Adding new inputs, transformations, and output operations after starting a context is not supported";
 const AFTER_STOP: &str = "Adding new inputs, transformations, and output operations after stopping a context is not supported";
-
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// The entry point of a streaming application (Spark's `StreamingContext`): define inputs,
 /// transformations and output operations, then [`start`](StreamingContext::start) and
@@ -204,7 +201,7 @@ impl StreamingContext {
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn state(&self) -> StreamingContextState {
-        *lock(&self.inner.state)
+        *self.inner.state.lock().recover()
     }
 
     /// Keeps every stream's batches for at least `duration` (Spark's `remember`), on the driver,
@@ -230,7 +227,7 @@ impl StreamingContext {
     /// ```
     pub fn remember(&self, duration: Duration) -> Result<()> {
         self.check_initialized()?;
-        lock(&self.inner.graph).remember = Some(duration);
+        self.inner.graph.lock().recover().remember = Some(duration);
         Ok(())
     }
 
@@ -258,7 +255,7 @@ impl StreamingContext {
             )
         })?;
         let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-        lock(&self.inner.graph).checkpoint = Some(dir);
+        self.inner.graph.lock().recover().checkpoint = Some(dir);
         Ok(())
     }
 
@@ -280,7 +277,7 @@ impl StreamingContext {
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn checkpoint_dir(&self) -> Option<PathBuf> {
-        lock(&self.inner.graph).checkpoint.clone()
+        self.inner.graph.lock().recover().checkpoint.clone()
     }
 
     /// Adds a listener. Added before start, it sees every event; added while running, it sees
@@ -316,7 +313,7 @@ impl StreamingContext {
     /// ```
     pub fn add_streaming_listener(&self, listener: impl StreamingListener) {
         let listener: Arc<dyn StreamingListener> = Arc::new(listener);
-        let mut listeners = lock(&self.inner.listeners);
+        let mut listeners = self.inner.listeners.lock().recover();
         listeners.push(listener.clone());
         if let Some(rt) = self.runtime() {
             rt.bus.add(listener);
@@ -335,7 +332,11 @@ impl StreamingContext {
         default_interval: Option<Duration>,
         restorer: crate::state::Restorer,
     ) {
-        lock(&self.inner.graph).set_stateful(id, default_interval, restorer);
+        self.inner
+            .graph
+            .lock()
+            .recover()
+            .set_stateful(id, default_interval, restorer);
     }
 
     /// Sets stream `id`'s checkpoint interval (validated by the caller).
@@ -346,7 +347,11 @@ impl StreamingContext {
                     .into(),
             ));
         }
-        lock(&self.inner.graph).set_checkpoint_interval(id, interval);
+        self.inner
+            .graph
+            .lock()
+            .recover()
+            .set_checkpoint_interval(id, interval);
         Ok(())
     }
 
@@ -379,7 +384,12 @@ impl StreamingContext {
         if let Err(e) = self.check_initialized() {
             poisoned.get_or_insert_with(|| Arc::from(e.to_string()));
         }
-        let id = lock(&self.inner.graph).add_stream(name, slide, partitions, parents);
+        let id = self
+            .inner
+            .graph
+            .lock()
+            .recover()
+            .add_stream(name, slide, partitions, parents);
         lineage.insert(id);
         DStream {
             ssc: self.clone(),
@@ -407,7 +417,12 @@ impl StreamingContext {
         if let Some(message) = &parent.poisoned {
             return Err(Error::IllegalState(message.to_string()));
         }
-        let op = lock(&self.inner.graph).add_output(name, parent, |op| Arc::new(make(op)));
+        let op = self
+            .inner
+            .graph
+            .lock()
+            .recover()
+            .add_output(name, parent, |op| Arc::new(make(op)));
         Ok(op)
     }
 
@@ -418,6 +433,6 @@ impl StreamingContext {
 
     /// How long streams keep their batches for `slice`, if at all.
     pub(crate) fn remember_duration(&self) -> Option<Duration> {
-        lock(&self.inner.graph).remember
+        self.inner.graph.lock().recover().remember
     }
 }

@@ -13,7 +13,8 @@ use crate::dstream::{DStream, RddQueue};
 use crate::rdd::Rdd;
 use crate::receiver::{Receiver, SocketReceiver};
 use crate::scheduler::runtime::Runtime;
-use crate::streaming::context::{StreamingContext, lock};
+use crate::streaming::context::StreamingContext;
+use crate::sync::RecoverPoison;
 
 impl StreamingContext {
     fn new_input<T: Data>(
@@ -22,7 +23,7 @@ impl StreamingContext {
         partitions: usize,
         make: impl FnOnce(&Arc<Runtime>, usize) -> Box<dyn InputSource<T>> + Send + 'static,
     ) -> DStream<T> {
-        let stream_id = lock(&self.inner.graph).add_input();
+        let stream_id = self.inner.graph.lock().recover().add_input();
         let node = InputNode::new(stream_id, partitions, make);
         self.new_stream(name, self.inner.batch, partitions, &[], None, node)
     }
@@ -68,7 +69,7 @@ impl StreamingContext {
     /// ```
     pub fn socket_text_stream(&self, host: &str, port: u16) -> DStream<String> {
         let receiver = SocketReceiver::new(host, port, self.max_line_bytes());
-        lock(&self.inner.graph).add_receiver();
+        self.inner.graph.lock().recover().add_receiver();
         let partitions = self.inner.ctx.default_parallelism();
         let conf = self.inner.ctx.conf().clone();
         self.new_input(
@@ -128,7 +129,7 @@ impl StreamingContext {
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn receiver_stream<T: Data>(&self, receiver: impl Receiver<T>) -> DStream<T> {
-        lock(&self.inner.graph).add_receiver();
+        self.inner.graph.lock().recover().add_receiver();
         let partitions = self.inner.ctx.default_parallelism();
         let conf = self.inner.ctx.conf().clone();
         self.new_input(

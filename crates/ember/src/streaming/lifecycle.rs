@@ -9,7 +9,8 @@ use crate::exec::{self, Execution, Plan};
 use crate::scheduler::listener::ListenerBus;
 use crate::scheduler::runtime::{Runtime, StopMode};
 use crate::streaming::StreamingContextState;
-use crate::streaming::context::{StreamingContext, lock};
+use crate::streaming::context::StreamingContext;
+use crate::sync::RecoverPoison;
 use crate::time::Time;
 
 /// The started, not yet stopped, context of this process (Spark allows one per JVM).
@@ -27,7 +28,11 @@ fn refuse_if_active(active: &Option<StreamingContext>) -> Result<()> {
     match active {
         None => Ok(()),
         Some(other) => {
-            let since = lock(&other.inner.running)
+            let since = other
+                .inner
+                .running
+                .lock()
+                .recover()
                 .as_ref()
                 .map(|r| r.started_at)
                 .unwrap_or_default();
@@ -60,7 +65,7 @@ impl StreamingContext {
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn get_active() -> Option<StreamingContext> {
-        lock(&ACTIVE).clone()
+        ACTIVE.lock().recover().clone()
     }
 
     /// Starts the stream: `Initialized → Active`.
@@ -92,7 +97,7 @@ impl StreamingContext {
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn start(&self) -> Result<()> {
-        let mut state = lock(&self.inner.state);
+        let mut state = self.inner.state.lock().recover();
         match *state {
             StreamingContextState::Active => {
                 tracing::warn!("StreamingContext has already been started");
@@ -107,12 +112,12 @@ impl StreamingContext {
         }
         // As Spark's `assertNoOtherContextIsActive`, checked before anything else: a refused
         // start leaves this context Initialized, so it can start once the other one stops.
-        refuse_if_active(&lock(&ACTIVE))?;
+        refuse_if_active(&ACTIVE.lock().recover())?;
         let outcome = self.start_locked();
         *state = match outcome {
             Ok(()) => StreamingContextState::Active,
             Err(_) => {
-                lock(&self.inner.graph).release_outputs();
+                self.inner.graph.lock().recover().release_outputs();
                 StreamingContextState::Stopped
             }
         };
@@ -122,7 +127,7 @@ impl StreamingContext {
     }
 
     fn start_locked(&self) -> Result<()> {
-        let mut active = lock(&ACTIVE);
+        let mut active = ACTIVE.lock().recover();
         refuse_if_active(&active)?;
         if self.inner.ctx.is_stopped() {
             return Err(Error::IllegalState(
@@ -130,7 +135,7 @@ impl StreamingContext {
             ));
         }
         let (outputs, fingerprint, nodes) = {
-            let graph = lock(&self.inner.graph);
+            let graph = self.inner.graph.lock().recover();
             if graph.outputs().is_empty() {
                 return Err(Error::Requirement(
                     "No output operations registered, so nothing to execute".into(),
@@ -143,9 +148,9 @@ impl StreamingContext {
             )
         };
         let settle_steps = exec::settle_steps(nodes);
-        let listeners = lock(&self.inner.listeners).clone();
-        let remember = lock(&self.inner.graph).remember;
-        let recovered = lock(&self.inner.recovered).clone();
+        let listeners = self.inner.listeners.lock().recover().clone();
+        let remember = self.inner.graph.lock().recover().remember;
+        let recovered = self.inner.recovered.lock().recover().clone();
         let checkpointing = self.checkpointing(recovered.as_deref())?;
         let runtime = Arc::new(Runtime::new(
             remember,
@@ -156,7 +161,7 @@ impl StreamingContext {
         ));
         let started_at = self.inner.clock.now();
         let (shape, stateful, state_partitions) = {
-            let graph = lock(&self.inner.graph);
+            let graph = self.inner.graph.lock().recover();
             (
                 graph.shape().clone(),
                 graph.live_stateful_ids(),
@@ -190,7 +195,7 @@ impl StreamingContext {
             super::shutdown::install()?;
         }
         let execution = exec::launch(plan, runtime.clone())?;
-        *lock(&self.inner.running) = Some(Running {
+        *self.inner.running.lock().recover() = Some(Running {
             runtime,
             execution,
             started_at,
@@ -200,7 +205,10 @@ impl StreamingContext {
     }
 
     pub(super) fn runtime(&self) -> Option<Arc<Runtime>> {
-        lock(&self.inner.running)
+        self.inner
+            .running
+            .lock()
+            .recover()
             .as_ref()
             .map(|r| r.runtime.clone())
     }
@@ -266,17 +274,12 @@ impl StreamingContext {
                 let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
                 return rt.await_termination(left);
             }
-            let state = lock(&self.inner.state);
+            let state = self.inner.state.lock().recover();
             if *state == StreamingContextState::Stopped {
                 return Ok(true);
             }
             match deadline {
-                None => drop(
-                    self.inner
-                        .state_changed
-                        .wait(state)
-                        .unwrap_or_else(|p| p.into_inner()),
-                ),
+                None => drop(self.inner.state_changed.wait(state).recover()),
                 Some(d) => {
                     let now = std::time::Instant::now();
                     if now >= d {
@@ -286,7 +289,7 @@ impl StreamingContext {
                         self.inner
                             .state_changed
                             .wait_timeout(state, d - now)
-                            .unwrap_or_else(|p| p.into_inner()),
+                            .recover(),
                     );
                 }
             }
@@ -326,11 +329,11 @@ impl StreamingContext {
                 "Cannot stop StreamingContext within listener bus thread.".into(),
             ));
         }
-        let mut state = lock(&self.inner.state);
+        let mut state = self.inner.state.lock().recover();
         match *state {
             StreamingContextState::Initialized => {
                 *state = StreamingContextState::Stopped;
-                lock(&self.inner.graph).release_outputs();
+                self.inner.graph.lock().recover().release_outputs();
             }
             StreamingContextState::Stopped => {
                 tracing::warn!("StreamingContext has already been stopped")
@@ -341,7 +344,7 @@ impl StreamingContext {
                 } else {
                     StopMode::Immediate
                 };
-                let running = lock(&self.inner.running).take();
+                let running = self.inner.running.lock().recover().take();
                 if let Some(mut running) = running {
                     running.runtime.request_stop(mode);
                     // Called from a job (e.g. inside foreach_rdd) the caller is the driver worker
@@ -352,11 +355,11 @@ impl StreamingContext {
                         running.runtime.bus.close();
                     }
                     // Keep the runtime so that a later await returns as soon as the run ends.
-                    *lock(&self.inner.running) = Some(running);
+                    *self.inner.running.lock().recover() = Some(running);
                 }
                 *state = StreamingContextState::Stopped;
-                lock(&self.inner.graph).release_outputs();
-                let mut active = lock(&ACTIVE);
+                self.inner.graph.lock().recover().release_outputs();
+                let mut active = ACTIVE.lock().recover();
                 if active
                     .as_ref()
                     .is_some_and(|a| Arc::ptr_eq(&a.inner, &self.inner))

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use crate::checkpoint::{self, Checkpointing, Recovered};
 use crate::error::{Error, Result};
-use crate::streaming::context::{StreamingContext, lock};
+use crate::streaming::context::StreamingContext;
+use crate::sync::RecoverPoison;
 use crate::time::Time;
 
 impl StreamingContext {
@@ -154,7 +155,7 @@ impl StreamingContext {
             Ok(r) => {
                 let time = r.commit.time;
                 tracing::info!(directory = %dir.display(), batch = %time, "restoring from checkpoint");
-                *lock(&self.inner.recovered) = Some(Arc::new(r));
+                *self.inner.recovered.lock().recover() = Some(Arc::new(r));
                 Ok(Some(time))
             }
             Err(e) if create_on_error => {
@@ -184,7 +185,12 @@ impl StreamingContext {
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn restored_from(&self) -> Option<Time> {
-        lock(&self.inner.recovered).as_ref().map(|r| r.commit.time)
+        self.inner
+            .recovered
+            .lock()
+            .recover()
+            .as_ref()
+            .map(|r| r.commit.time)
     }
 
     /// Checks `commit` against this program's graph and reads the state it names.
@@ -194,7 +200,7 @@ impl StreamingContext {
             reason,
         };
         let (shape, stateful) = {
-            let graph = lock(&self.inner.graph);
+            let graph = self.inner.graph.lock().recover();
             (graph.shape().clone(), graph.live_stateful_ids())
         };
         if commit.batch != self.inner.batch {
@@ -246,7 +252,7 @@ impl StreamingContext {
         for id in &stateful {
             let mut restored = checkpoint::state_files::read_chain(&dir, *id, commit.time)?;
             let (partitions, restorer) = {
-                let graph = lock(&self.inner.graph);
+                let graph = self.inner.graph.lock().recover();
                 (graph.partitions_of(*id), graph.restorer_of(*id))
             };
             let Some(restorer) = restorer else {
@@ -271,7 +277,7 @@ impl StreamingContext {
         &self,
         recovered: Option<&Recovered>,
     ) -> Result<Option<Arc<Checkpointing>>> {
-        let graph = lock(&self.inner.graph);
+        let graph = self.inner.graph.lock().recover();
         let Some(dir) = graph.checkpoint.clone() else {
             let wal = self
                 .inner

@@ -14,6 +14,7 @@ use signal_hook::iterator::Signals;
 
 use crate::error::{Error, Result};
 use crate::streaming::StreamingContext;
+use crate::sync::RecoverPoison;
 
 /// Whether this process's handler is installed (once, for the life of the process).
 static INSTALLED: Mutex<bool> = Mutex::new(false);
@@ -23,7 +24,7 @@ pub(crate) const STOP_GRACEFULLY_ON_SHUTDOWN: &str = "spark.streaming.stopGracef
 
 /// Installs the handler if it is not yet installed.
 pub(crate) fn install() -> Result<()> {
-    let mut installed = INSTALLED.lock().unwrap_or_else(|p| p.into_inner());
+    let mut installed = INSTALLED.lock().recover();
     if *installed {
         return Ok(());
     }

@@ -12,6 +12,7 @@ use crate::dstream::input::InputSource;
 use crate::dstream::{Meta, Node, Upstream};
 use crate::exec::{Builder, Flow};
 use crate::receiver::file_selector::FileSelector;
+use crate::sync::RecoverPoison;
 use crate::time::{Duration, Time};
 
 /// The files of a monitored directory; each new file is one partition, read by the worker that
@@ -81,7 +82,7 @@ impl FileSource {
 
 impl SourceCheckpoint for FileSource {
     fn checkpoint(&self, upto: Time) -> Option<Vec<u8>> {
-        let selector = self.selector.lock().unwrap_or_else(|p| p.into_inner());
+        let selector = self.selector.lock().recover();
         let ck = FileSourceCheckpoint {
             initial_threshold: selector.initial_threshold(),
             selected: selector
@@ -105,21 +106,17 @@ impl SourceCheckpoint for FileSource {
 
 impl InputSource<String> for FileSource {
     fn batch(&self, time: Time, out: &mut Vec<Vec<String>>) -> crate::Result<()> {
-        let files = self
-            .selector
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .select(time, self.slide);
+        let files = self.selector.lock().recover().select(time, self.slide);
         let files = files?;
         out.extend(files.iter().map(|f| vec![f.to_string_lossy().into_owned()]));
-        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = files;
+        *self.last.lock().recover() = files;
         Ok(())
     }
 
     fn describe(&self) -> String {
         self.last
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .recover()
             .iter()
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()

@@ -26,6 +26,7 @@ use crate::data::Data;
 use crate::dstream::{Meta, Node};
 use crate::exec::{Builder, Flow};
 use crate::scheduler::runtime::Runtime;
+use crate::sync::RecoverPoison;
 use crate::time::Time;
 
 pub(crate) use file::{FileSource, read_files};
@@ -96,7 +97,7 @@ impl<T: Data> Node<T> for InputNode<T> {
             // Only workers of the driver's process call this; the first one makes the source.
             self.source
                 .get_or_init(|| {
-                    let make = self.make.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    let make = self.make.lock().recover().take();
                     match make {
                         Some(make) => Arc::from(make(&rt, stream_id)),
                         None => Arc::new(Exhausted),

@@ -8,6 +8,7 @@ use crate::checkpoint::SourceCheckpoint;
 use crate::data::Data;
 use crate::dstream::input::InputSource;
 use crate::rdd::Rdd;
+use crate::sync::RecoverPoison;
 use crate::time::Time;
 
 /// A queue of RDDs feeding a [`queue_stream`](crate::streaming::StreamingContext::queue_stream).
@@ -80,10 +81,7 @@ impl<T: Data> RddQueue<T> {
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn push(&self, rdd: Rdd<T>) {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push_back(rdd);
+        self.inner.lock().recover().push_back(rdd);
     }
     /// RDDs waiting.
     ///
@@ -99,7 +97,7 @@ impl<T: Data> RddQueue<T> {
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.inner.lock().recover().len()
     }
     /// Whether no RDD is waiting.
     ///
@@ -121,7 +119,7 @@ impl<T: Data> RddQueue<T> {
     }
     /// Takes the next RDD, or all of them with `all`.
     fn take(&self, all: bool) -> Vec<Rdd<T>> {
-        let mut q = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut q = self.inner.lock().recover();
         if all {
             q.drain(..).collect()
         } else {

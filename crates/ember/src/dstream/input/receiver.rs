@@ -15,6 +15,7 @@ use crate::receiver::Receiver;
 use crate::receiver::block_generator::{BlockLog, BlockLogError};
 use crate::receiver::supervisor::{ReceiverHandle, ReceiverSettings};
 use crate::scheduler::runtime::Runtime;
+use crate::sync::RecoverPoison;
 use crate::time::Time;
 
 /// A receiver's blocks: those replayed from the write-ahead log first, then the queue's.
@@ -26,11 +27,7 @@ pub(super) struct Blocks<T> {
 
 impl<T: Data> Blocks<T> {
     pub(super) fn poll(&self, batch: Time) -> Option<Vec<T>> {
-        let replayed = self
-            .replay
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop_front();
+        let replayed = self.replay.lock().recover().pop_front();
         let (seq, items) = match replayed {
             Some((seq, items)) => (Some(seq), items),
             None => {
