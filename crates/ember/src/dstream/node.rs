@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::data::Data;
 use crate::dstream::{DStream, Meta, Node, Upstream};
+use crate::error::JobError;
 use crate::exec::{BatchLogic, Builder, Flow, Route};
 use crate::placement::Placement;
 use crate::scheduler::Tick;
@@ -43,7 +44,7 @@ impl<S, T, F> NarrowNode<S, T, F>
 where
     S: Data,
     T: Data,
-    F: Fn(u32, S, &mut Vec<(u32, T)>) -> Result<(), String> + Send + Sync + 'static,
+    F: Fn(u32, S, &mut Vec<(u32, T)>) -> Result<(), JobError> + Send + Sync + 'static,
 {
     pub(crate) fn new(parent: &DStream<S>, name: &'static str, f: F) -> Self {
         NarrowNode {
@@ -59,7 +60,7 @@ impl<S, T, F> Node<T> for NarrowNode<S, T, F>
 where
     S: Data,
     T: Data,
-    F: Fn(u32, S, &mut Vec<(u32, T)>) -> Result<(), String> + Send + Sync + 'static,
+    F: Fn(u32, S, &mut Vec<(u32, T)>) -> Result<(), JobError> + Send + Sync + 'static,
 {
     fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, T> {
         let f = self.f.clone();

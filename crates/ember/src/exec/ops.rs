@@ -47,7 +47,7 @@ impl<'s, T: Data> Flow<'s, T> {
         b: &Builder<'s>,
         node: usize,
         name: &'static str,
-        mut f: impl FnMut(u32, T, &mut Vec<Rec<U>>) -> Result<(), String> + 'static,
+        mut f: impl FnMut(u32, T, &mut Vec<Rec<U>>) -> Result<(), JobError> + 'static,
     ) -> Flow<'s, U> {
         let rt = b.runtime.clone();
         let stream = self
@@ -66,8 +66,8 @@ impl<'s, T: Data> Flow<'s, T> {
                             let time = Time::from_millis(cap.least().copied().unwrap_or_default());
                             let outcome = catch_unwind(AssertUnwindSafe(|| {
                                 for (p, x) in data.drain(..) {
-                                    if let Err(message) = f(p, x, &mut buf) {
-                                        rt.fail(time, node, name, message);
+                                    if let Err(error) = f(p, x, &mut buf) {
+                                        rt.fail(time, node, name, error);
                                     }
                                 }
                             }));

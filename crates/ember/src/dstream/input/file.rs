@@ -10,6 +10,7 @@ use crate::checkpoint::SourceCheckpoint;
 use crate::conf::Conf;
 use crate::dstream::input::InputSource;
 use crate::dstream::{Meta, Node, Upstream};
+use crate::error::JobError;
 use crate::exec::{Builder, Flow};
 use crate::receiver::file_selector::FileSelector;
 use crate::sync::RecoverPoison;
@@ -156,7 +157,7 @@ impl Node<String> for ReadLines {
             .narrow(b, meta.id, "text_file_stream", move |p, path, out| {
                 let (lines, stats) =
                     crate::receiver::lines::read_lines(std::path::Path::new(&path), max)
-                        .map_err(|e| e.to_string())?;
+                        .map_err(JobError::failed)?;
                 if stats.invalid_utf8_lines > 0 || stats.oversized_lines > 0 {
                     tracing::warn!(
                         file = %path,
