@@ -364,8 +364,8 @@ fn await_termination_or_timeout_times_out_then_reports_stop() {
         !ssc.await_termination_or_timeout(StdDuration::from_millis(100))
             .unwrap()
     );
-    let waited = began.elapsed();
-    assert!(waited >= StdDuration::from_millis(100) && waited < StdDuration::from_secs(10));
+    // At least the timeout (a lower bound: load can only make the wait longer).
+    assert!(began.elapsed() >= StdDuration::from_millis(100));
     assert!(!ssc.await_termination_or_timeout(StdDuration::ZERO).unwrap());
     ssc.stop(false, false).unwrap();
     assert!(
@@ -577,9 +577,8 @@ fn graceful_stop_on_a_manual_clock_returns_promptly() {
     let t = StreamTest::new("local[2]", sec()).unwrap();
     let out = t.collect(&t.input(vec![vec![1], vec![2]])).unwrap();
     t.run(1).unwrap();
-    let began = Instant::now();
-    t.context().stop(false, true).unwrap();
-    assert!(began.elapsed() < StdDuration::from_secs(20));
+    let ssc = t.context().clone();
+    common::returns("a graceful stop", move || ssc.stop(false, true)).unwrap();
     assert_eq!(t.context().state(), StreamingContextState::Stopped);
     // Whatever ran after the first batch ran as whole batches at the following times.
     let got = out.batches_with_time();

@@ -25,8 +25,6 @@ use ember::{Conf, Context, Duration, StreamingContext, Time};
 
 /// How long something that should happen soon may take.
 const WAIT: StdDuration = StdDuration::from_secs(15);
-/// How long `stop` may take.
-const PROMPT: StdDuration = StdDuration::from_secs(5);
 /// The batch interval of most tests.
 const BATCH: Duration = Duration::milliseconds(200);
 
@@ -166,12 +164,10 @@ impl Running {
         lines
     }
 
-    /// Stops the context (not the `Context`) and checks that it was prompt.
+    /// Stops the context (not the `Context`); a stop that never returns fails the test.
     fn stop(&self) {
-        let began = Instant::now();
-        self.ssc.stop(false, false).unwrap();
-        let took = began.elapsed();
-        assert!(took < PROMPT, "stop took {took:?}");
+        let ssc = self.ssc.clone();
+        common::returns("stop", move || ssc.stop(false, false)).unwrap();
     }
 }
 
@@ -437,14 +433,9 @@ fn graceful_stop_processes_the_lines_already_received() {
     server.write_all(text.as_bytes()).unwrap();
     // Loopback delivers at once; give the receiver a moment to read and store.
     thread::sleep(StdDuration::from_millis(300));
-    let began = Instant::now();
-    run.ssc.stop(false, true).unwrap();
-    let took = began.elapsed();
     // A graceful stop waits for the batch in progress (at most one 2 s interval) and runs it.
-    assert!(
-        took < StdDuration::from_secs(8),
-        "graceful stop took {took:?}"
-    );
+    let ssc = run.ssc.clone();
+    common::returns("a graceful stop", move || ssc.stop(false, true)).unwrap();
     let lines = run.lines();
     assert_eq!(lines.len(), 1000, "lines lost by the graceful stop");
     let expected: BTreeMap<String, usize> = (0..1000).map(|i| (format!("line {i}"), 1)).collect();

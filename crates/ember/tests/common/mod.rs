@@ -98,3 +98,19 @@ pub fn reported_error(t: &StreamTest) -> Error {
         .await_termination_or_timeout(StdDuration::ZERO)
         .unwrap_err()
 }
+
+/// How long a call that must return (a stop, a bounded wait) may block before the test calls it
+/// a hang. Not a speed claim: it only bounds the test's run time, so it is far above what any
+/// loaded machine needs.
+pub const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs `f` on its own thread and returns its result, failing the test (instead of hanging it)
+/// if `f` has not returned within [`HANG_GUARD`]; `what` names the call in the failure.
+pub fn returns<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(HANG_GUARD)
+        .unwrap_or_else(|_| panic!("{what} did not return within {HANG_GUARD:?}: a hang"))
+}
