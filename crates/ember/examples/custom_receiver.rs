@@ -19,6 +19,10 @@
 //!
 //! SECONDS (default 10) is how long the stream runs before it is stopped.
 
+// Alike on purpose: each example is read on its own, as Spark's are, so the lines that parse
+// arguments, start, await and stop a context repeat across examples instead of living in a
+// shared module a reader would have to open too.
+
 use std::io::{BufRead, BufReader};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;

@@ -22,6 +22,10 @@
 //! names starting with `.` or `_` are skipped. SECONDS (default 30) is how long the stream runs.
 //! The state is checkpointed at every batch (see `create`).
 
+// Alike on purpose: each example is read on its own, as Spark's are, so the lines that parse
+// arguments, start, await and stop a context repeat across examples instead of living in a
+// shared module a reader would have to open too.
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

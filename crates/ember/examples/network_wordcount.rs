@@ -17,6 +17,10 @@
 //! SECONDS (default 10) is how long the stream runs before it is stopped. When the server is not
 //! there (yet), the receiver keeps retrying every 2 s and the batches are empty.
 
+// Alike on purpose: each example is read on its own, as Spark's are, so the lines that parse
+// arguments, start, await and stop a context repeat across examples instead of living in a
+// shared module a reader would have to open too.
+
 use std::process::ExitCode;
 
 use clap::Parser;

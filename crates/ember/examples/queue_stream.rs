@@ -15,6 +15,10 @@
 //!
 //! It takes no arguments and runs for about 12 s.
 
+// Alike on purpose: each example is read on its own, as Spark's are, so the lines that parse
+// arguments, start, await and stop a context repeat across examples instead of living in a
+// shared module a reader would have to open too.
+
 use std::process::ExitCode;
 use std::time::Instant;
 

@@ -28,6 +28,10 @@
 //! # continue in /tmp/out.txt
 //! ```
 
+// Alike on purpose: each example is read on its own, as Spark's are, so the lines that parse
+// arguments, start, await and stop a context repeat across examples instead of living in a
+// shared module a reader would have to open too.
+
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -19,6 +19,10 @@
 //! checkpoint directory every 10 s; this program does not read it back on a restart (see
 //! `directory_wordcount` and `recoverable_network_wordcount` for that).
 
+// Alike on purpose: each example is read on its own, as Spark's are, so the lines that parse
+// arguments, start, await and stop a context repeat across examples instead of living in a
+// shared module a reader would have to open too.
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -16,6 +16,10 @@
 //!
 //! SECONDS (default 60) is how long the stream runs; batches are 1 s, output comes every 10 s.
 
+// Alike on purpose: each example is read on its own, as Spark's are, so the lines that parse
+// arguments, start, await and stop a context repeat across examples instead of living in a
+// shared module a reader would have to open too.
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;

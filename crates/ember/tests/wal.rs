@@ -1,6 +1,8 @@
 //! The receiver write-ahead log: lines received but not yet in a committed batch are processed
 //! after a restart, once, with a real socket and a real checkpoint directory.
 
+mod common;
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
@@ -45,24 +47,7 @@ fn conf(master: &str) -> Conf {
 
 fn logged_bytes(dir: &Path) -> u64 {
     let wal = dir.join("receivedData");
-    walk(&wal)
-}
-
-fn walk(p: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(p) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| {
-            let path = e.path();
-            if path.is_dir() {
-                walk(&path)
-            } else {
-                e.metadata().map(|m| m.len()).unwrap_or(0)
-            }
-        })
-        .sum()
+    common::measure::dir_size(&wal)
 }
 
 fn wait(what: &str, mut done: impl FnMut() -> bool) {
