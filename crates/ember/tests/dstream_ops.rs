@@ -492,19 +492,16 @@ fn reduce_emits_nothing_on_empty_batches() {
 #[test]
 fn count_by_value_with_default_and_explicit_partitions() {
     for partitions in [None, Some(1), Some(3)] {
-        let t = StreamTest::new("local[2]", sec()).unwrap();
-        let input = t.input(vec![
+        let input = vec![
             vec![s("a"), s("b"), s("a"), s("c"), s("a")],
             vec![],
             vec![s("z")],
-        ]);
-        let counted = input.count_by_value(partitions);
-        let out = t.collect(&counted).unwrap();
-        let parts = collect_parts(&counted);
-        t.run(3).unwrap();
-        t.stop().unwrap();
+        ];
+        let counted = run_by_key("local[2]", input, 3, partitions.unwrap_or(2), |input| {
+            input.count_by_value(partitions)
+        });
         assert_eq!(
-            out.sorted_batches(),
+            counted,
             vec![
                 vec![(s("a"), 3), (s("b"), 1), (s("c"), 1)],
                 vec![],
@@ -512,7 +509,6 @@ fn count_by_value_with_default_and_explicit_partitions() {
             ],
             "{partitions:?}"
         );
-        check_hash_partitioned(&parts, partitions.unwrap_or(2));
     }
 }
 
@@ -539,6 +535,29 @@ fn check_hash_partitioned<K: Data + serde::Serialize + std::fmt::Debug, V: Data>
             assert_eq!(hashes, sorted, "keys of partition {i} in stable-hash order");
         }
     }
+}
+
+/// Runs `op` on `input` with `master` for `batches` batches and checks that its result is hash
+/// partitioned into `partitions`; returns the result's batches, sorted.
+fn run_by_key<I: Data, K, V>(
+    master: &str,
+    input: Vec<Vec<I>>,
+    batches: usize,
+    partitions: usize,
+    op: impl FnOnce(&DStream<I>) -> DStream<(K, V)>,
+) -> Vec<Vec<(K, V)>>
+where
+    K: Data + Ord + serde::Serialize + std::fmt::Debug,
+    V: Data + Ord,
+{
+    let t = StreamTest::new(master, sec()).unwrap();
+    let result = op(&t.input(input));
+    let out = t.collect(&result).unwrap();
+    let parts = collect_parts(&result);
+    t.run(batches).unwrap();
+    t.stop().unwrap();
+    check_hash_partitioned(&parts, partitions);
+    out.sorted_batches()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -728,15 +747,16 @@ fn reduce_by_key_with_default_and_explicit_partitions() {
         ("local[1]", None),
         ("local[3]", Some(5)),
     ] {
-        let t = StreamTest::new(master, sec()).unwrap();
-        let input = t.input(pair_input());
-        let reduced = input.reduce_by_key(|a, b| a + b, partitions);
-        let out = t.collect(&reduced).unwrap();
-        let parts = collect_parts(&reduced);
-        t.run(5).unwrap();
-        t.stop().unwrap();
+        let default = master[6..master.len() - 1].parse::<usize>().unwrap();
+        let reduced = run_by_key(
+            master,
+            pair_input(),
+            5,
+            partitions.unwrap_or(default),
+            |input| input.reduce_by_key(|a, b| a + b, partitions),
+        );
         assert_eq!(
-            out.sorted_batches(),
+            reduced,
             vec![
                 kv(&[("a", 4), ("b", 2), ("c", 4)]),
                 vec![],
@@ -746,8 +766,6 @@ fn reduce_by_key_with_default_and_explicit_partitions() {
             ],
             "{master} {partitions:?}"
         );
-        let default = master[6..master.len() - 1].parse::<usize>().unwrap();
-        check_hash_partitioned(&parts, partitions.unwrap_or(default));
     }
 }
 
@@ -769,14 +787,13 @@ fn reduce_by_key_uses_the_function_not_addition() {
 #[test]
 fn group_by_key_with_default_and_explicit_partitions() {
     for partitions in [None, Some(1), Some(4)] {
-        let t = StreamTest::new("local[2]", sec()).unwrap();
-        let input = t.input(pair_input());
-        let grouped = input.group_by_key(partitions);
-        let out = t.collect(&grouped).unwrap();
-        let parts = collect_parts(&grouped);
-        t.run(4).unwrap();
-        t.stop().unwrap();
-        let mut batches = out.sorted_batches();
+        let mut batches = run_by_key(
+            "local[2]",
+            pair_input(),
+            4,
+            partitions.unwrap_or(2),
+            |input| input.group_by_key(partitions),
+        );
         for b in batches.iter_mut() {
             for (_, vs) in b.iter_mut() {
                 vs.sort();
@@ -792,27 +809,28 @@ fn group_by_key_with_default_and_explicit_partitions() {
             ],
             "{partitions:?}"
         );
-        check_hash_partitioned(&parts, partitions.unwrap_or(2));
     }
 }
 
 #[test]
 fn combine_by_key_computes_sum_and_count() {
     for partitions in [None, Some(3)] {
-        let t = StreamTest::new("local[3]", sec()).unwrap();
-        let input = t.input(pair_input());
-        let combined = input.combine_by_key(
-            |v: i32| (v as i64, 1u32),
-            |(s, n), v| (s + v as i64, n + 1),
-            |(s1, n1), (s2, n2)| (s1 + s2, n1 + n2),
-            partitions,
+        let combined = run_by_key(
+            "local[3]",
+            pair_input(),
+            4,
+            partitions.unwrap_or(3),
+            |input| {
+                input.combine_by_key(
+                    |v: i32| (v as i64, 1u32),
+                    |(s, n), v| (s + v as i64, n + 1),
+                    |(s1, n1), (s2, n2)| (s1 + s2, n1 + n2),
+                    partitions,
+                )
+            },
         );
-        let out = t.collect(&combined).unwrap();
-        let parts = collect_parts(&combined);
-        t.run(4).unwrap();
-        t.stop().unwrap();
         assert_eq!(
-            out.sorted_batches(),
+            combined,
             vec![
                 vec![(s("a"), (4, 2)), (s("b"), (2, 1)), (s("c"), (4, 1))],
                 vec![],
@@ -821,26 +839,18 @@ fn combine_by_key_computes_sum_and_count() {
             ],
             "{partitions:?}"
         );
-        check_hash_partitioned(&parts, partitions.unwrap_or(3));
     }
 }
 
 #[test]
 fn fold_by_key_with_neutral_zero() {
     for partitions in [None, Some(2), Some(7)] {
-        let t = StreamTest::new("local[2]", sec()).unwrap();
-        let input = t.input(pair_input());
-        let summed = input.fold_by_key(0, |a, b| a + b, partitions);
-        let product = input
-            .map_values(|v| v + 1)
-            .fold_by_key(1, |a, b| a * b, partitions);
-        let out = t.collect(&summed).unwrap();
-        let prod_out = t.collect(&product).unwrap();
-        let parts = collect_parts(&summed);
-        t.run(4).unwrap();
-        t.stop().unwrap();
+        let n = partitions.unwrap_or(2);
+        let summed = run_by_key("local[2]", pair_input(), 4, n, |input| {
+            input.fold_by_key(0, |a, b| a + b, partitions)
+        });
         assert_eq!(
-            out.sorted_batches(),
+            summed,
             vec![
                 kv(&[("a", 4), ("b", 2), ("c", 4)]),
                 vec![],
@@ -848,9 +858,14 @@ fn fold_by_key_with_neutral_zero() {
                 kv(&[("a", 4), ("d", 0)]),
             ]
         );
+        let product = run_by_key("local[2]", pair_input(), 4, n, |input| {
+            input
+                .map_values(|v| v + 1)
+                .fold_by_key(1, |a, b| a * b, partitions)
+        });
         // Values + 1: a: 2 * 4 = 8, b: 3, c: 5; then b: 6; then a: 2^4 = 16, d: 1.
         assert_eq!(
-            prod_out.sorted_batches(),
+            product,
             vec![
                 kv(&[("a", 8), ("b", 3), ("c", 5)]),
                 vec![],
@@ -858,7 +873,6 @@ fn fold_by_key_with_neutral_zero() {
                 kv(&[("a", 16), ("d", 1)]),
             ]
         );
-        check_hash_partitioned(&parts, partitions.unwrap_or(2));
     }
 }
 
