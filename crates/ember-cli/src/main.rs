@@ -10,6 +10,7 @@ use ember::{Duration, StreamingContext};
 
 mod demo;
 mod feed;
+mod input;
 mod sql;
 mod wordcount;
 

@@ -32,12 +32,12 @@ mod without {
 #[cfg(feature = "sql")]
 mod with {
     use std::fmt::Write as _;
-    use std::path::PathBuf;
 
     use anyhow::{Context as _, Result};
     use ember::{Conf, Context, DStream, Duration, StreamingContext, Time};
     use ember_sql::{DataFrame, LineFormat, Row, SqlSession, Value, batch_header, text_schema};
 
+    use crate::input::InputArgs;
     use crate::wordcount::parse_duration;
 
     /// Arguments of `ember sql`.
@@ -45,17 +45,8 @@ mod with {
     pub struct Args {
         /// The query, run on every batch, e.g. `select line, length(line) as n from lines`.
         pub query: String,
-        /// Read lines from this TCP server (`HOST:PORT`), as `socketTextStream`.
-        #[arg(
-            long,
-            value_name = "HOST:PORT",
-            conflicts_with = "dir",
-            required_unless_present = "dir"
-        )]
-        pub socket: Option<String>,
-        /// Read new files moved into this directory, as `textFileStream`.
-        #[arg(long, value_name = "DIR")]
-        pub dir: Option<PathBuf>,
+        #[command(flatten)]
+        pub input: InputArgs,
         /// The name of each batch's table in the query.
         #[arg(long, default_value = "lines")]
         pub view: String,
@@ -142,7 +133,7 @@ mod with {
     }
 
     fn input(ssc: &StreamingContext, args: &Args) -> Result<DStream<String>> {
-        crate::wordcount::input_lines(ssc, args.socket.as_deref(), args.dir.as_deref())
+        args.input.lines(ssc)
     }
 
     fn batch_result(

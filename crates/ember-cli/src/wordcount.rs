@@ -3,23 +3,16 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use ember::{Conf, Context, DStream, Duration, StreamingContext};
+
+use crate::input::InputArgs;
 
 /// Arguments of `ember wordcount`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
-    /// Read lines from this TCP server (`HOST:PORT`), as `socketTextStream`.
-    #[arg(
-        long,
-        value_name = "HOST:PORT",
-        conflicts_with = "dir",
-        required_unless_present = "dir"
-    )]
-    pub socket: Option<String>,
-    /// Read new files moved into this directory, as `textFileStream`.
-    #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub input: InputArgs,
     /// Batch interval, e.g. `1s`, `500ms`.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub batch: Duration,
@@ -105,32 +98,7 @@ pub fn conf(args: &Args, app: &str) -> Result<Conf> {
 
 /// The input stream of `--socket` or `--dir`.
 pub fn lines(ssc: &StreamingContext, args: &Args) -> Result<DStream<String>> {
-    input_lines(ssc, args.socket.as_deref(), args.dir.as_deref())
-}
-
-/// Lines from the TCP server `socket` (`HOST:PORT`) or from the new files of directory `dir`
-/// (every command that reads a stream takes one of the two).
-pub fn input_lines(
-    ssc: &StreamingContext,
-    socket: Option<&str>,
-    dir: Option<&std::path::Path>,
-) -> Result<DStream<String>> {
-    if let Some(addr) = socket {
-        let (host, port) = addr
-            .rsplit_once(':')
-            .with_context(|| format!("--socket {addr}: expected HOST:PORT"))?;
-        let port: u16 = port
-            .parse()
-            .with_context(|| format!("--socket {addr}: bad port"))?;
-        Ok(ssc.socket_text_stream(host, port))
-    } else if let Some(dir) = dir {
-        if !dir.is_dir() {
-            bail!("--dir {}: no such directory", dir.display());
-        }
-        Ok(ssc.text_file_stream(dir))
-    } else {
-        bail!("give --socket HOST:PORT or --dir DIR")
-    }
+    args.input.lines(ssc)
 }
 
 /// A word. Words are short: `CompactString` keeps up to 24 bytes inline, so splitting a line

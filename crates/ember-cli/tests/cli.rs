@@ -536,23 +536,14 @@ fn looping_feeder(tmp: &Path) -> (Proc, u16) {
     (feed, port)
 }
 
-#[test]
-fn closed_stdout_in_pprint_mode_stops_quietly() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (_feed, port) = looping_feeder(tmp.path());
+/// Runs `ember wordcount --socket 127.0.0.1:<port> <flags> --duration 30s`, reads the first
+/// three lines of its stdout and closes it; returns the still running command and those lines.
+fn wordcount_whose_stdout_closes_after_3_lines(port: u16, flags: &[&str]) -> (Proc, Vec<String>) {
     let address = format!("127.0.0.1:{port}");
-    let mut ember = Proc::spawn(
-        "ember",
-        &[
-            "wordcount",
-            "--socket",
-            &address,
-            "--batch",
-            "300ms",
-            "--duration",
-            "30s",
-        ],
-    );
+    let mut args = vec!["wordcount", "--socket", &address];
+    args.extend_from_slice(flags);
+    args.extend(["--duration", "30s"]);
+    let mut ember = Proc::spawn("ember", &args);
     let lines = head_3(ember.take_stdout(), QUICK);
     assert_eq!(
         lines.len(),
@@ -560,15 +551,30 @@ fn closed_stdout_in_pprint_mode_stops_quietly() {
         "{lines:?}\nstderr:\n{}",
         ember.stderr.lines_text()
     );
+    (ember, lines)
+}
+
+/// Waits (at most 10 s) for `ember` to exit, and checks that it succeeded without a panic: a
+/// reader that goes away is not an error.
+fn assert_exits_zero_quietly(ember: &mut Proc) {
+    let status = ember.expect_exit(Duration::from_secs(10));
+    let stderr = ember.stderr.lines_text();
+    assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
+    assert_no_panic(&stderr);
+}
+
+#[test]
+fn closed_stdout_in_pprint_mode_stops_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_feed, port) = looping_feeder(tmp.path());
+    let (mut ember, lines) =
+        wordcount_whose_stdout_closes_after_3_lines(port, &["--batch", "300ms"]);
     assert_eq!(lines[0], DASHES);
     assert!(lines[1].starts_with("Time: "), "{lines:?}");
     assert_eq!(lines[2], DASHES);
     let closed = Instant::now();
     // The next print meets the closed pipe and stops the stream long before --duration.
-    let status = ember.expect_exit(Duration::from_secs(10));
-    let stderr = ember.stderr.lines_text();
-    assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
-    assert_no_panic(&stderr);
+    assert_exits_zero_quietly(&mut ember);
     assert!(
         closed.elapsed() < Duration::from_secs(10),
         "{:?}",
@@ -580,32 +586,10 @@ fn closed_stdout_in_pprint_mode_stops_quietly() {
 fn closed_stdout_in_summary_mode_exits_zero() {
     let tmp = tempfile::tempdir().unwrap();
     let (_feed, port) = looping_feeder(tmp.path());
-    let address = format!("127.0.0.1:{port}");
-    let mut ember = Proc::spawn(
-        "ember",
-        &[
-            "wordcount",
-            "--socket",
-            &address,
-            "--summary",
-            "--batch",
-            "200ms",
-            "--duration",
-            "30s",
-        ],
-    );
-    let lines = head_3(ember.take_stdout(), QUICK);
-    assert_eq!(
-        lines.len(),
-        3,
-        "{lines:?}\nstderr:\n{}",
-        ember.stderr.lines_text()
-    );
+    let (mut ember, lines) =
+        wordcount_whose_stdout_closes_after_3_lines(port, &["--summary", "--batch", "200ms"]);
     assert!(lines.iter().all(|l| parse_bench(l).is_some()), "{lines:?}");
-    let status = ember.expect_exit(Duration::from_secs(10));
-    let stderr = ember.stderr.lines_text();
-    assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
-    assert_no_panic(&stderr);
+    assert_exits_zero_quietly(&mut ember);
 }
 
 #[test]

@@ -1,3 +1,4 @@
+// Alike on purpose: the key aggregations' expected batches are key-value lists of one shape because each spells out its own hand-computed result.
 //! Every stateless DStream operation on a manual clock, against hand-computed batches.
 //!
 //! Inputs come from `StreamTest::input`, which spreads each batch over the default parallelism
@@ -492,19 +493,16 @@ fn reduce_emits_nothing_on_empty_batches() {
 #[test]
 fn count_by_value_with_default_and_explicit_partitions() {
     for partitions in [None, Some(1), Some(3)] {
-        let t = StreamTest::new("local[2]", sec()).unwrap();
-        let input = t.input(vec![
+        let input = vec![
             vec![s("a"), s("b"), s("a"), s("c"), s("a")],
             vec![],
             vec![s("z")],
-        ]);
-        let counted = input.count_by_value(partitions);
-        let out = t.collect(&counted).unwrap();
-        let parts = collect_parts(&counted);
-        t.run(3).unwrap();
-        t.stop().unwrap();
+        ];
+        let counted = run_by_key("local[2]", input, 3, partitions.unwrap_or(2), |input| {
+            input.count_by_value(partitions)
+        });
         assert_eq!(
-            out.sorted_batches(),
+            counted,
             vec![
                 vec![(s("a"), 3), (s("b"), 1), (s("c"), 1)],
                 vec![],
@@ -512,7 +510,6 @@ fn count_by_value_with_default_and_explicit_partitions() {
             ],
             "{partitions:?}"
         );
-        check_hash_partitioned(&parts, partitions.unwrap_or(2));
     }
 }
 
@@ -539,6 +536,29 @@ fn check_hash_partitioned<K: Data + serde::Serialize + std::fmt::Debug, V: Data>
             assert_eq!(hashes, sorted, "keys of partition {i} in stable-hash order");
         }
     }
+}
+
+/// Runs `op` on `input` with `master` for `batches` batches and checks that its result is hash
+/// partitioned into `partitions`; returns the result's batches, sorted.
+fn run_by_key<I: Data, K, V>(
+    master: &str,
+    input: Vec<Vec<I>>,
+    batches: usize,
+    partitions: usize,
+    op: impl FnOnce(&DStream<I>) -> DStream<(K, V)>,
+) -> Vec<Vec<(K, V)>>
+where
+    K: Data + Ord + serde::Serialize + std::fmt::Debug,
+    V: Data + Ord,
+{
+    let t = StreamTest::new(master, sec()).unwrap();
+    let result = op(&t.input(input));
+    let out = t.collect(&result).unwrap();
+    let parts = collect_parts(&result);
+    t.run(batches).unwrap();
+    t.stop().unwrap();
+    check_hash_partitioned(&parts, partitions);
+    out.sorted_batches()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -719,6 +739,16 @@ fn pair_input() -> Vec<Vec<(String, i32)>> {
     ]
 }
 
+/// The per-key sums of each batch of [`pair_input`], sorted.
+fn pair_input_sums() -> Vec<Vec<(String, i32)>> {
+    vec![
+        kv(&[("a", 4), ("b", 2), ("c", 4)]),
+        vec![],
+        kv(&[("b", 5)]),
+        kv(&[("a", 4), ("d", 0)]),
+    ]
+}
+
 #[test]
 fn reduce_by_key_with_default_and_explicit_partitions() {
     for (master, partitions) in [
@@ -728,26 +758,17 @@ fn reduce_by_key_with_default_and_explicit_partitions() {
         ("local[1]", None),
         ("local[3]", Some(5)),
     ] {
-        let t = StreamTest::new(master, sec()).unwrap();
-        let input = t.input(pair_input());
-        let reduced = input.reduce_by_key(|a, b| a + b, partitions);
-        let out = t.collect(&reduced).unwrap();
-        let parts = collect_parts(&reduced);
-        t.run(5).unwrap();
-        t.stop().unwrap();
-        assert_eq!(
-            out.sorted_batches(),
-            vec![
-                kv(&[("a", 4), ("b", 2), ("c", 4)]),
-                vec![],
-                kv(&[("b", 5)]),
-                kv(&[("a", 4), ("d", 0)]),
-                vec![],
-            ],
-            "{master} {partitions:?}"
-        );
         let default = master[6..master.len() - 1].parse::<usize>().unwrap();
-        check_hash_partitioned(&parts, partitions.unwrap_or(default));
+        let reduced = run_by_key(
+            master,
+            pair_input(),
+            5,
+            partitions.unwrap_or(default),
+            |input| input.reduce_by_key(|a, b| a + b, partitions),
+        );
+        // The fifth batch has no input.
+        let sums = [pair_input_sums(), vec![vec![]]].concat();
+        assert_eq!(reduced, sums, "{master} {partitions:?}");
     }
 }
 
@@ -769,14 +790,13 @@ fn reduce_by_key_uses_the_function_not_addition() {
 #[test]
 fn group_by_key_with_default_and_explicit_partitions() {
     for partitions in [None, Some(1), Some(4)] {
-        let t = StreamTest::new("local[2]", sec()).unwrap();
-        let input = t.input(pair_input());
-        let grouped = input.group_by_key(partitions);
-        let out = t.collect(&grouped).unwrap();
-        let parts = collect_parts(&grouped);
-        t.run(4).unwrap();
-        t.stop().unwrap();
-        let mut batches = out.sorted_batches();
+        let mut batches = run_by_key(
+            "local[2]",
+            pair_input(),
+            4,
+            partitions.unwrap_or(2),
+            |input| input.group_by_key(partitions),
+        );
         for b in batches.iter_mut() {
             for (_, vs) in b.iter_mut() {
                 vs.sort();
@@ -792,27 +812,28 @@ fn group_by_key_with_default_and_explicit_partitions() {
             ],
             "{partitions:?}"
         );
-        check_hash_partitioned(&parts, partitions.unwrap_or(2));
     }
 }
 
 #[test]
 fn combine_by_key_computes_sum_and_count() {
     for partitions in [None, Some(3)] {
-        let t = StreamTest::new("local[3]", sec()).unwrap();
-        let input = t.input(pair_input());
-        let combined = input.combine_by_key(
-            |v: i32| (v as i64, 1u32),
-            |(s, n), v| (s + v as i64, n + 1),
-            |(s1, n1), (s2, n2)| (s1 + s2, n1 + n2),
-            partitions,
+        let combined = run_by_key(
+            "local[3]",
+            pair_input(),
+            4,
+            partitions.unwrap_or(3),
+            |input| {
+                input.combine_by_key(
+                    |v: i32| (v as i64, 1u32),
+                    |(s, n), v| (s + v as i64, n + 1),
+                    |(s1, n1), (s2, n2)| (s1 + s2, n1 + n2),
+                    partitions,
+                )
+            },
         );
-        let out = t.collect(&combined).unwrap();
-        let parts = collect_parts(&combined);
-        t.run(4).unwrap();
-        t.stop().unwrap();
         assert_eq!(
-            out.sorted_batches(),
+            combined,
             vec![
                 vec![(s("a"), (4, 2)), (s("b"), (2, 1)), (s("c"), (4, 1))],
                 vec![],
@@ -821,36 +842,25 @@ fn combine_by_key_computes_sum_and_count() {
             ],
             "{partitions:?}"
         );
-        check_hash_partitioned(&parts, partitions.unwrap_or(3));
     }
 }
 
 #[test]
 fn fold_by_key_with_neutral_zero() {
     for partitions in [None, Some(2), Some(7)] {
-        let t = StreamTest::new("local[2]", sec()).unwrap();
-        let input = t.input(pair_input());
-        let summed = input.fold_by_key(0, |a, b| a + b, partitions);
-        let product = input
-            .map_values(|v| v + 1)
-            .fold_by_key(1, |a, b| a * b, partitions);
-        let out = t.collect(&summed).unwrap();
-        let prod_out = t.collect(&product).unwrap();
-        let parts = collect_parts(&summed);
-        t.run(4).unwrap();
-        t.stop().unwrap();
-        assert_eq!(
-            out.sorted_batches(),
-            vec![
-                kv(&[("a", 4), ("b", 2), ("c", 4)]),
-                vec![],
-                kv(&[("b", 5)]),
-                kv(&[("a", 4), ("d", 0)]),
-            ]
-        );
+        let n = partitions.unwrap_or(2);
+        let summed = run_by_key("local[2]", pair_input(), 4, n, |input| {
+            input.fold_by_key(0, |a, b| a + b, partitions)
+        });
+        assert_eq!(summed, pair_input_sums());
+        let product = run_by_key("local[2]", pair_input(), 4, n, |input| {
+            input
+                .map_values(|v| v + 1)
+                .fold_by_key(1, |a, b| a * b, partitions)
+        });
         // Values + 1: a: 2 * 4 = 8, b: 3, c: 5; then b: 6; then a: 2^4 = 16, d: 1.
         assert_eq!(
-            prod_out.sorted_batches(),
+            product,
             vec![
                 kv(&[("a", 8), ("b", 3), ("c", 5)]),
                 vec![],
@@ -858,7 +868,6 @@ fn fold_by_key_with_neutral_zero() {
                 kv(&[("a", 16), ("d", 1)]),
             ]
         );
-        check_hash_partitioned(&parts, partitions.unwrap_or(2));
     }
 }
 

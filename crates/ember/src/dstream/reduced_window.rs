@@ -353,22 +353,13 @@ impl<K: Key, V: Data> DStream<(K, V)> {
                 state: open.open(&w),
             },
         );
-        let stream = self.ssc.new_stream(
+        reduced.derive_window(
             "reduce_by_key_and_window",
             slide_duration,
-            n,
-            &[&reduced.meta],
             poison,
             node,
-        );
-        // A poisoned stream is never built: registered, it would hold every commit back.
-        if stream.meta.poisoned.is_none() {
-            self.ssc.register_stateful(
-                stream.meta.id,
-                Some(default_checkpoint_interval(slide_duration)),
-                tables.restorer(),
-            );
-        }
-        stream
+            Some(default_checkpoint_interval(slide_duration)),
+            tables.restorer(),
+        )
     }
 }

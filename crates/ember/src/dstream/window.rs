@@ -21,11 +21,11 @@
 use std::collections::BTreeSet;
 
 use crate::data::Data;
-use crate::dstream::DStream;
 use crate::dstream::node::{BatchNode, WorkerInfo};
+use crate::dstream::{DStream, Node};
 use crate::exec::{BatchLogic, Route};
 use crate::scheduler::Tick;
-use crate::state::{BatchBuffer, Checkpointed, Declared, Parts};
+use crate::state::{BatchBuffer, Checkpointed, Declared, Parts, Restorer};
 use crate::time::Duration;
 
 /// Which Spark class's validation a window operation follows (they word it differently).
@@ -201,18 +201,40 @@ impl<T: Data> DStream<T> {
             slide: slide_duration,
             buffer: open.open(&w),
         });
-        let stream = self.ssc.new_stream(
+        self.derive_window(
             "window",
             slide_duration,
+            poison,
+            node,
+            None,
+            tables.restorer(),
+        )
+    }
+
+    /// A windowed stream after this one, with its partitions, whose per-worker state is
+    /// `restorer`'s (checkpointed every `default_interval`, see `register_stateful`), and which
+    /// `poison` (from [`window_poison`]), if any, makes fail at start. A poisoned stream is never
+    /// built, so it is not registered as stateful: registered, it would hold every commit back.
+    pub(crate) fn derive_window<U: Data>(
+        &self,
+        name: &'static str,
+        slide: Duration,
+        poison: Option<String>,
+        node: impl Node<U>,
+        default_interval: Option<Duration>,
+        restorer: Restorer,
+    ) -> DStream<U> {
+        let stream = self.ssc.new_stream(
+            name,
+            slide,
             self.meta.partitions,
             &[&self.meta],
             poison,
             node,
         );
-        // A poisoned stream is never built: registered, it would hold every commit back.
         if stream.meta.poisoned.is_none() {
             self.ssc
-                .register_stateful(stream.meta.id, None, tables.restorer());
+                .register_stateful(stream.meta.id, default_interval, restorer);
         }
         stream
     }

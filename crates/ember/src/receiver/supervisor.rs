@@ -1,3 +1,4 @@
+// Alike on purpose: the test-only `launch` repeats `launch_logged`'s parameters because it is that call without a block log.
 //! Runs one [`Receiver`]: Spark's `ReceiverSupervisor`.
 //!
 //! Each receiver gets a supervisor thread (`ember-receiver-<id>`) that calls `on_start`, handles
@@ -502,6 +503,69 @@ pub(crate) mod tests {
         rx.recv_timeout(WAIT).expect("no receiver event in time")
     }
 
+    /// The next event, which must be `Stopped`; returns what it says of the receiver.
+    fn recv_stopped(rx: &crossbeam_channel::Receiver<ReceiverEvent>) -> ReceiverInfo {
+        match recv_event(rx) {
+            ReceiverEvent::Stopped(info) => info,
+            other => panic!("expected Stopped, got {other:?}"),
+        }
+    }
+
+    /// A launched [`script_receiver`], with what its tests look at.
+    struct Scripted {
+        clock: ManualClock,
+        calls: Arc<Calls>,
+        rx: crossbeam_channel::Receiver<ReceiverEvent>,
+        handle: ReceiverHandle<u32>,
+    }
+
+    /// Launches a receiver running `script` as stream `stream_id`, restarted after
+    /// `restart_ms` of a manual clock.
+    fn launch_script(
+        stream_id: usize,
+        restart_ms: u64,
+        script: impl Fn(usize, ReceiverContext<u32>) + Send + Sync + 'static,
+    ) -> Scripted {
+        let clock = manual_clock();
+        let (receiver, calls) = script_receiver(&clock, script);
+        let (tx, rx) = events();
+        let handle = launch(
+            receiver,
+            stream_id,
+            settings(restart_ms, &clock),
+            tx,
+            no_wake(),
+        );
+        Scripted {
+            clock,
+            calls,
+            rx,
+            handle,
+        }
+    }
+
+    /// Stops `handle`, and checks that its supervisor ended within [`WAIT`].
+    fn stop_within_wait<T: Send + 'static>(handle: &ReceiverHandle<T>) {
+        handle.stop(WAIT);
+        assert!(handle.is_stopped());
+    }
+
+    /// Launches (as stream 0) a receiver that `store`s `records` one by one, and waits until it
+    /// has stored them all.
+    fn launch_storing(records: Vec<u32>) -> Scripted {
+        let (stored_tx, stored_rx) = crossbeam_channel::bounded(1);
+        let scripted = launch_script(0, 100, move |_, ctx| {
+            for &record in &records {
+                ctx.store(record);
+            }
+            let _ = stored_tx.send(());
+        });
+        stored_rx
+            .recv_timeout(WAIT)
+            .expect("the script did not store");
+        scripted
+    }
+
     #[test]
     fn the_system_clock_is_the_default() {
         assert!(!ReceiverSettings::default().clock.is_manual());
@@ -529,25 +593,17 @@ pub(crate) mod tests {
             2,
             "one wake per queued block, none for an empty one"
         );
-        handle.stop(WAIT);
-        assert!(handle.is_stopped());
+        stop_within_wait(&handle);
     }
 
     #[test]
     fn store_flushes_full_blocks_and_the_rest_once_the_clock_passes_the_interval() {
-        let clock = manual_clock();
-        let (stored_tx, stored_rx) = crossbeam_channel::bounded(1);
-        let (receiver, _) = script_receiver(&clock, move |_, ctx| {
-            for i in 0..(BLOCK_RECORDS as u32 + 10) {
-                ctx.store(i);
-            }
-            let _ = stored_tx.send(());
-        });
-        let (tx, _rx) = events();
-        let handle = launch(receiver, 0, settings(100, &clock), tx, no_wake());
-        stored_rx
-            .recv_timeout(WAIT)
-            .expect("the script did not store");
+        let Scripted {
+            clock,
+            rx: _rx,
+            handle,
+            ..
+        } = launch_storing((0..(BLOCK_RECORDS as u32 + 10)).collect());
         let mut blocks = collect_blocks(&handle, BLOCK_RECORDS, WAIT);
         // The 10 leftover records wait until the clock passes the interval; then the supervisor
         // pushes them on its own, with no further store.
@@ -563,17 +619,12 @@ pub(crate) mod tests {
 
     #[test]
     fn a_single_record_is_flushed_once_the_clock_passes_the_interval() {
-        let clock = manual_clock();
-        let (stored_tx, stored_rx) = crossbeam_channel::bounded(1);
-        let (receiver, _) = script_receiver(&clock, move |_, ctx| {
-            ctx.store(7);
-            let _ = stored_tx.send(());
-        });
-        let (tx, _rx) = events();
-        let handle = launch(receiver, 0, settings(100, &clock), tx, no_wake());
-        stored_rx
-            .recv_timeout(WAIT)
-            .expect("the script did not store");
+        let Scripted {
+            clock,
+            rx: _rx,
+            handle,
+            ..
+        } = launch_storing(vec![7]);
         clock.advance(BLOCK_INTERVAL - crate::time::Duration::milliseconds(1));
         let_ticks_pass();
         assert!(handle.try_recv().is_none(), "pushed before the interval");
@@ -584,12 +635,11 @@ pub(crate) mod tests {
 
     #[test]
     fn events_are_started_then_stopped_and_stop_is_idempotent_and_bounded() {
-        let clock = manual_clock();
-        let (receiver, calls) = script_receiver(&clock, |_, ctx| {
+        let Scripted {
+            calls, rx, handle, ..
+        } = launch_script(5, 100, |_, ctx| {
             ctx.store(1);
         });
-        let (tx, rx) = events();
-        let handle = launch(receiver, 5, settings(100, &clock), tx, no_wake());
         let ReceiverEvent::Started(info) = recv_event(&rx) else {
             panic!("expected Started first")
         };
@@ -605,13 +655,9 @@ pub(crate) mod tests {
             }
         );
         // Bounded: the supervisor thread ends within the (generous) timeout of each stop.
-        handle.stop(WAIT);
-        assert!(handle.is_stopped());
-        handle.stop(WAIT);
-        assert!(handle.is_stopped());
-        let ReceiverEvent::Stopped(info) = recv_event(&rx) else {
-            panic!("expected Stopped")
-        };
+        stop_within_wait(&handle);
+        stop_within_wait(&handle);
+        let info = recv_stopped(&rx);
         assert!(!info.active);
         assert_eq!(info.last_error_message, "Stopped by driver");
         assert!(
@@ -626,8 +672,12 @@ pub(crate) mod tests {
 
     #[test]
     fn restart_calls_on_stop_then_on_start_after_the_delay() {
-        let clock = manual_clock();
-        let (receiver, calls) = script_receiver(&clock, |start, ctx| {
+        let Scripted {
+            clock,
+            calls,
+            rx,
+            handle,
+        } = launch_script(1, 200, |start, ctx| {
             ctx.store_many(vec![start as u32]);
             if start == 0 {
                 ctx.restart("first connection ended");
@@ -635,15 +685,11 @@ pub(crate) mod tests {
                 ctx.restart("again");
             }
         });
-        let (tx, rx) = events();
-        let handle = launch(receiver, 1, settings(200, &clock), tx, no_wake());
         assert!(matches!(recv_event(&rx), ReceiverEvent::Started(_)));
-        match recv_event(&rx) {
-            ReceiverEvent::Stopped(info) => {
-                assert_eq!(info.last_error_message, "first connection ended")
-            }
-            other => panic!("expected Stopped, got {other:?}"),
-        }
+        assert_eq!(
+            recv_stopped(&rx).last_error_message,
+            "first connection ended"
+        );
         // No new start while the clock has not passed the delay.
         let_ticks_pass();
         clock.advance(crate::time::Duration::milliseconds(199));
@@ -668,15 +714,13 @@ pub(crate) mod tests {
 
     #[test]
     fn stop_during_the_restart_delay_does_not_wait_for_the_delay() {
-        let clock = manual_clock();
-        let (receiver, calls) = script_receiver(&clock, |_, ctx| ctx.restart("going away"));
-        let (tx, rx) = events();
-        let handle = launch(receiver, 0, settings(60_000, &clock), tx, no_wake());
+        let Scripted {
+            calls, rx, handle, ..
+        } = launch_script(0, 60_000, |_, ctx| ctx.restart("going away"));
         assert!(matches!(recv_event(&rx), ReceiverEvent::Started(_)));
         assert!(matches!(recv_event(&rx), ReceiverEvent::Stopped(_)));
         // The clock never moves, so the delay never passes: only the stop can end the wait.
-        handle.stop(WAIT);
-        assert!(handle.is_stopped());
+        stop_within_wait(&handle);
         assert_eq!(calls.names(), ["start", "stop"]);
         assert!(
             rx.try_recv().is_err(),
@@ -686,13 +730,15 @@ pub(crate) mod tests {
 
     #[test]
     fn report_error_and_stop_from_the_receiver() {
-        let clock = manual_clock();
-        let (receiver, calls) = script_receiver(&clock, |_, ctx| {
+        let Scripted {
+            clock,
+            calls,
+            rx,
+            handle,
+        } = launch_script(2, 100, |_, ctx| {
             ctx.report_error("bad record");
             ctx.stop("done reading");
         });
-        let (tx, rx) = events();
-        let handle = launch(receiver, 2, settings(100, &clock), tx, no_wake());
         assert!(matches!(recv_event(&rx), ReceiverEvent::Started(_)));
         match recv_event(&rx) {
             ReceiverEvent::Error(info) => {
@@ -703,10 +749,7 @@ pub(crate) mod tests {
             }
             other => panic!("expected Error, got {other:?}"),
         }
-        match recv_event(&rx) {
-            ReceiverEvent::Stopped(info) => assert_eq!(info.last_error_message, "done reading"),
-            other => panic!("expected Stopped, got {other:?}"),
-        }
+        assert_eq!(recv_stopped(&rx).last_error_message, "done reading");
         let deadline = Instant::now() + WAIT;
         while !handle.is_stopped() && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(5));
@@ -753,8 +796,7 @@ pub(crate) mod tests {
         assert_eq!(pushed.load(Ordering::SeqCst), 5);
         // on_stop joins the script's thread, which is blocked in store_many: the supervisor can
         // only end if that store gives up.
-        handle.stop(WAIT);
-        assert!(handle.is_stopped());
+        stop_within_wait(&handle);
         let mut rest = Vec::new();
         while let Some(block) = handle.try_recv() {
             rest.extend(block);
@@ -778,22 +820,18 @@ pub(crate) mod tests {
         let (tx, rx) = events();
         let handle = launch(Box::new(Failing), 4, settings(100, &clock), tx, no_wake());
         assert!(matches!(recv_event(&rx), ReceiverEvent::Started(_)));
-        match recv_event(&rx) {
-            ReceiverEvent::Stopped(info) => {
-                assert_eq!(info.last_error_message, "Error starting receiver 4")
-            }
-            other => panic!("expected Stopped, got {other:?}"),
-        }
-        handle.stop(WAIT);
-        assert!(handle.is_stopped());
+        assert_eq!(
+            recv_stopped(&rx).last_error_message,
+            "Error starting receiver 4"
+        );
+        stop_within_wait(&handle);
     }
 
     #[test]
     fn dropping_the_handle_stops_the_receiver() {
-        let clock = manual_clock();
-        let (receiver, calls) = script_receiver(&clock, |_, _| {});
-        let (tx, rx) = events();
-        let handle = launch(receiver, 0, settings(100, &clock), tx, no_wake());
+        let Scripted {
+            calls, rx, handle, ..
+        } = launch_script(0, 100, |_, _| {});
         assert!(matches!(recv_event(&rx), ReceiverEvent::Started(_)));
         drop(handle);
         assert!(matches!(recv_event(&rx), ReceiverEvent::Stopped(_)));

@@ -199,20 +199,7 @@ mod tests {
     use super::*;
     use crate::checkpoint::Entries;
     use crate::checkpoint::state_files::decode;
-
-    fn owner(worker: usize, workers: usize) -> Owner {
-        Owner {
-            worker,
-            workers,
-            checkpointed: true,
-        }
-    }
-
-    fn write<R: Data>(b: &BatchBuffer<R>, kind: WriteKind) -> Entries {
-        let mut entries = Entries::default();
-        b.write(kind, &mut EntrySink::new(&mut entries));
-        entries
-    }
+    use crate::state::table::test_support::{owner, write_entries};
 
     fn restore<R: Data>(b: &mut BatchBuffer<R>, writes: &[&Entries]) {
         for e in writes {
@@ -231,14 +218,14 @@ mod tests {
     fn deltas_add_new_batches_and_remove_dropped_ones() {
         let mut b = BatchBuffer::<u8>::by_partition(owner(0, 1), 2);
         b.insert(1000, [(0, vec![1]), (1, vec![2])].into());
-        let full = write(&b, WriteKind::Full);
+        let full = write_entries(&b, WriteKind::Full);
         b.written(Time::from_millis(1000));
         b.insert(2000, [(1, vec![3])].into());
         assert_eq!(b.pop_through(1000).map(|(t, _)| t), Some(1000));
         assert_eq!(b.pop_through(1000), None);
-        let delta = write(&b, WriteKind::Delta);
+        let delta = write_entries(&b, WriteKind::Delta);
         b.written(Time::from_millis(2000));
-        assert!(write(&b, WriteKind::Delta).len() == 0);
+        assert!(write_entries(&b, WriteKind::Delta).len() == 0);
 
         // Two workers restore the chain, each keeping the parts of its partitions.
         let mut w0 = BatchBuffer::<u8>::by_partition(owner(0, 2), 2);
@@ -256,10 +243,10 @@ mod tests {
         let mut b = BatchBuffer::<(String, u64)>::by_key(owner(0, 1), 1);
         b.insert(1000, [(0, rows.clone())].into());
         b.insert(2000, [(0, rows[..3].to_vec())].into());
-        let full = write(&b, WriteKind::Full);
+        let full = write_entries(&b, WriteKind::Full);
         b.written(Time::from_millis(2000));
         b.pop_through(1000);
-        let delta = write(&b, WriteKind::Delta);
+        let delta = write_entries(&b, WriteKind::Delta);
 
         let placement = Placement::new(2, 3);
         let mut restored = Vec::new();

@@ -197,21 +197,12 @@ impl<K: Key, S: Data> Table for KeyedState<K, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::Entries;
     use crate::checkpoint::state_files::decode;
-
-    fn owner(worker: usize, workers: usize) -> Owner {
-        Owner {
-            worker,
-            workers,
-            checkpointed: true,
-        }
-    }
+    use crate::state::table::test_support::{owner, write_entries};
 
     /// The entries a write of `kind` holds, sorted.
     fn written(table: &KeyedState<String, u64>, kind: WriteKind) -> Vec<(String, Option<u64>)> {
-        let mut entries = Entries::default();
-        table.write(kind, &mut EntrySink::new(&mut entries));
+        let entries = write_entries(table, kind);
         let mut out = Vec::new();
         decode::<String, u64, std::convert::Infallible>(entries.bytes(), |k, v| {
             out.push((k, v));

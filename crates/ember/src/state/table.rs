@@ -151,6 +151,28 @@ impl<A: Table, B: Table> Table for (A, B) {
     }
 }
 
+/// What the tests of every table need: an owner, and the entries a write pushes.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    /// Worker `worker` of `workers`, in a checkpointed run.
+    pub(crate) fn owner(worker: usize, workers: usize) -> Owner {
+        Owner {
+            worker,
+            workers,
+            checkpointed: true,
+        }
+    }
+
+    /// The entries a write of `kind` of `table` pushes.
+    pub(crate) fn write_entries(table: &impl Table, kind: WriteKind) -> Entries {
+        let mut entries = Entries::default();
+        table.write(kind, &mut EntrySink::new(&mut entries));
+        entries
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
