@@ -542,7 +542,8 @@ fn wordcount_whose_stdout_closes_after_3_lines(port: u16, flags: &[&str]) -> (Pr
     let address = format!("127.0.0.1:{port}");
     let mut args = vec!["wordcount", "--socket", &address];
     args.extend_from_slice(flags);
-    args.extend(["--duration", "30s"]);
+    // An hour: the command can only end early because its reader went away.
+    args.extend(["--duration", "3600s"]);
     let mut ember = Proc::spawn("ember", &args);
     let lines = head_3(ember.take_stdout(), QUICK);
     assert_eq!(
@@ -554,10 +555,11 @@ fn wordcount_whose_stdout_closes_after_3_lines(port: u16, flags: &[&str]) -> (Pr
     (ember, lines)
 }
 
-/// Waits (at most 10 s) for `ember` to exit, and checks that it succeeded without a panic: a
-/// reader that goes away is not an error.
+/// Waits for `ember` to exit (a hang guard of 60 s, far below its hour-long `--duration`: an
+/// exit at all shows that the closed pipe stopped it), and checks that it succeeded without a
+/// panic: a reader that goes away is not an error.
 fn assert_exits_zero_quietly(ember: &mut Proc) {
-    let status = ember.expect_exit(Duration::from_secs(10));
+    let status = ember.expect_exit(Duration::from_secs(60));
     let stderr = ember.stderr.lines_text();
     assert!(status.success(), "exit {status}\nstderr:\n{stderr}");
     assert_no_panic(&stderr);
@@ -572,14 +574,8 @@ fn closed_stdout_in_pprint_mode_stops_quietly() {
     assert_eq!(lines[0], DASHES);
     assert!(lines[1].starts_with("Time: "), "{lines:?}");
     assert_eq!(lines[2], DASHES);
-    let closed = Instant::now();
     // The next print meets the closed pipe and stops the stream long before --duration.
     assert_exits_zero_quietly(&mut ember);
-    assert!(
-        closed.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        closed.elapsed()
-    );
 }
 
 #[test]
