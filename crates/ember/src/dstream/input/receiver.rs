@@ -13,7 +13,7 @@ use crate::data::Data;
 use crate::dstream::input::InputSource;
 use crate::receiver::Receiver;
 use crate::receiver::block_generator::{BlockLog, BlockLogError};
-use crate::receiver::supervisor::{ReceiverHandle, ReceiverSettings};
+use crate::receiver::supervisor::{RESTART_DELAY, ReceiverHandle, ReceiverSettings};
 use crate::scheduler::runtime::Runtime;
 use crate::sync::RecoverPoison;
 use crate::time::Time;
@@ -119,9 +119,10 @@ pub(super) fn launch_receiver<R: Data>(
     rt: &Arc<Runtime>,
     conf: &Conf,
 ) -> Blocks<R> {
+    let default_ms = RESTART_DELAY.as_millis() as u64;
     let restart_ms = conf
-        .get_millis(crate::conf::RECEIVER_RESTART_DELAY, 2000)
-        .unwrap_or(2000);
+        .get_millis(crate::conf::RECEIVER_RESTART_DELAY, default_ms)
+        .unwrap_or(default_ms);
     let settings = ReceiverSettings::new(
         std::time::Duration::from_millis(restart_ms),
         Arc::clone(&rt.clock),
