@@ -29,11 +29,8 @@ pub(super) struct Graph {
     pub(super) remember: Option<Duration>,
     /// The checkpoint directory.
     pub(super) checkpoint: Option<PathBuf>,
-    /// Streams with state written at checkpoints, with their default checkpoint interval; `None`
-    /// for streams (plain windows) that checkpoint when a directory is set but do not require one.
-    stateful: BTreeMap<usize, Option<Duration>>,
-    /// How each stateful stream decodes its checkpointed state into its tables.
-    restorers: BTreeMap<usize, crate::state::Restorer>,
+    /// Streams with state written at checkpoints.
+    stateful: BTreeMap<usize, Stateful>,
     /// Checkpoint intervals set with `DStream::checkpoint`.
     checkpoint_intervals: BTreeMap<usize, Duration>,
     /// Receiver input streams (their blocks go through the write-ahead log when it is on).
@@ -42,6 +39,15 @@ pub(super) struct Graph {
     reachable: BTreeSet<usize>,
     /// Partitions of every stream, by id.
     partitions: BTreeMap<usize, usize>,
+}
+
+/// A stream with state written at checkpoints.
+struct Stateful {
+    /// Its default checkpoint interval; `None` for streams (plain windows) that checkpoint when a
+    /// directory is set but do not require one.
+    default_interval: Option<Duration>,
+    /// How it decodes its checkpointed state into its tables.
+    restorer: crate::state::Restorer,
 }
 
 impl Graph {
@@ -124,13 +130,18 @@ impl Graph {
         default_interval: Option<Duration>,
         restorer: crate::state::Restorer,
     ) {
-        self.stateful.insert(id, default_interval);
-        self.restorers.insert(id, restorer);
+        self.stateful.insert(
+            id,
+            Stateful {
+                default_interval,
+                restorer,
+            },
+        );
     }
 
     /// How stream `id` decodes its checkpointed state (set by `set_stateful`).
     pub(super) fn restorer_of(&self, id: usize) -> Option<crate::state::Restorer> {
-        self.restorers.get(&id).cloned()
+        self.stateful.get(&id).map(|s| s.restorer.clone())
     }
 
     /// Sets stream `id`'s checkpoint interval.
@@ -143,7 +154,7 @@ impl Graph {
         self.stateful
             .iter()
             .filter(|(id, _)| self.reachable.contains(id))
-            .map(|(id, d)| (*id, *d))
+            .map(|(id, s)| (*id, s.default_interval))
     }
 
     /// The ids of the stateful streams that run.

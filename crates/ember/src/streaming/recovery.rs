@@ -255,9 +255,9 @@ impl StreamingContext {
                 let graph = self.inner.graph.lock().recover();
                 (graph.partitions_of(*id), graph.restorer_of(*id))
             };
-            let Some(restorer) = restorer else {
-                continue;
-            };
+            // `stateful` equals the program's stateful streams (checked above), and a stream
+            // becomes stateful together with its restorer: skipping one would lose its state.
+            let restorer = restorer.expect("a stateful stream is registered with its restorer");
             restored.same_layout =
                 commit.workers == local.total && commit.partitions.get(id).copied() == partitions;
             // Decoded now, so that a state type that changed is this function's error.
