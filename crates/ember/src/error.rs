@@ -119,8 +119,25 @@ pub enum JobError {
 
 impl JobError {
     /// A panic of user code, from the payload `catch_unwind` returned.
+    ///
+    /// A payload that is itself a `JobError` (`std::panic::panic_any(JobError::failed(e))`) is
+    /// taken as it is: that is how user code behind an infallible closure (`map`, an update
+    /// function) fails its batch with a typed error, as the Python bindings do with an exception.
+    ///
+    /// ```
+    /// use ember::error::JobError;
+    ///
+    /// let payload = std::panic::catch_unwind(|| {
+    ///     std::panic::panic_any(JobError::failed("no such file"))
+    /// })
+    /// .unwrap_err();
+    /// assert_eq!(JobError::panicked(payload).to_string(), "no such file");
+    /// ```
     pub fn panicked(payload: Box<dyn Any + Send>) -> Self {
-        JobError::Panicked(crate::scheduler::runtime::panic_message(payload))
+        match payload.downcast::<JobError>() {
+            Ok(error) => *error,
+            Err(payload) => JobError::Panicked(crate::scheduler::runtime::panic_message(payload)),
+        }
     }
 
     /// An error returned by user code (any error type, or a message as `String`/`&str`).

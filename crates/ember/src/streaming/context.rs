@@ -165,6 +165,24 @@ impl StreamingContext {
         &self.inner.ctx
     }
 
+    /// Whether `self` and `other` are clones of the same context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::{Conf, Context, Duration, StreamingContext};
+    ///
+    /// # let _turn = ember::testing::exclusive();
+    /// let sc = Context::get_or_create(Conf::new().set_master("local[2]"))?;
+    /// let ssc = StreamingContext::new(&sc, Duration::seconds(1))?;
+    /// assert!(ssc.ptr_eq(&ssc.clone()));
+    /// assert!(!ssc.ptr_eq(&StreamingContext::new(&sc, Duration::seconds(1))?));
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn ptr_eq(&self, other: &StreamingContext) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// The batch interval.
     ///
     /// # Examples

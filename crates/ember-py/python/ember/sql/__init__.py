@@ -1,0 +1,6 @@
+"""Spark SQL over batches, on ember-sql (Apache DataFusion): ``SparkSession``, ``DataFrame``,
+``Row``, as in ``pyspark.sql``."""
+
+from ember.sql.types import Row
+
+__all__ = ["Row"]

@@ -1,0 +1,304 @@
+//! [`NativeDStream`]: an `ember::DStream<Value>` as Python's `DStream` class sees it.
+//!
+//! Python's `DStream` (python/ember/streaming/dstream.py) fuses consecutive Python steps
+//! (`map`, `flatMap`, `filter`, `mapPartitions`, ...) into one function `f(index, iterator)` and
+//! hands it to [`NativeDStream::map_partitions`], so the engine enters Python once per partition
+//! per batch for the whole chain. Everything between such chains (shuffles, windows, state,
+//! unions, checkpoints) runs natively on [`Value`]s.
+
+use ember::dstream::WindowFilter;
+use ember::{DStream, Duration, Rdd, Time};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use crate::errors::to_py_err;
+use crate::pycall::{PythonError, call_partition, py_time, with_python};
+use crate::rdd::{NativeRdd, pair_of};
+use crate::value::Value;
+
+/// A stream of Python values.
+#[pyclass(module = "ember._native", frozen)]
+pub struct NativeDStream {
+    pub(crate) inner: DStream<Value>,
+}
+
+impl NativeDStream {
+    pub(crate) fn new(inner: DStream<Value>) -> Self {
+        NativeDStream { inner }
+    }
+}
+
+/// A stream of pairs from a stream of 2-tuples; a value that is not a pair fails the batch with
+/// the `TypeError` Python would raise on unpacking it.
+fn pairs(s: &DStream<Value>) -> DStream<(Value, Value)> {
+    s.map(|v| match pair_of(v) {
+        Ok(kv) => kv,
+        Err(e) => Python::attach(|py| crate::pycall::fail_batch(py, e)),
+    })
+}
+
+fn unpairs(s: &DStream<(Value, Value)>) -> DStream<Value> {
+    s.map(|(k, v)| Value::pair(k, v))
+}
+
+fn ms(millis: u64) -> Duration {
+    Duration::milliseconds(millis)
+}
+
+/// A binary function of values: natively `a + b` or `a - b` when `op` names one of them
+/// (`operator.add`, `operator.sub`) and the types allow it, else a call of the Python function.
+#[derive(Clone)]
+pub(crate) struct BinaryFn {
+    f: std::sync::Arc<Py<PyAny>>,
+    native: Native,
+}
+
+#[derive(Clone, Copy)]
+enum Native {
+    Add,
+    Sub,
+    None,
+}
+
+impl BinaryFn {
+    pub(crate) fn new(f: Py<PyAny>, native: Option<&str>) -> Self {
+        let native = match native {
+            Some("add") => Native::Add,
+            Some("sub") => Native::Sub,
+            _ => Native::None,
+        };
+        BinaryFn {
+            f: std::sync::Arc::new(f),
+            native,
+        }
+    }
+
+    pub(crate) fn call(&self, a: Value, b: Value) -> Value {
+        let quick = match self.native {
+            Native::Add => a.try_add(&b),
+            Native::Sub => match (&a, &b) {
+                (Value::Int(x), Value::Int(y)) => x.checked_sub(*y).map(Value::Int),
+                (Value::Float(x), Value::Float(y)) => Some(Value::Float(x - y)),
+                _ => None,
+            },
+            Native::None => None,
+        };
+        if let Some(v) = quick {
+            return v;
+        }
+        with_python(|py| {
+            let out = self.f.bind(py).call1((a.to_py(py)?, b.to_py(py)?))?;
+            Value::from_py(&out)
+        })
+    }
+}
+
+fn python_rdd(py: Python<'_>, rdd: Rdd<Value>) -> PyResult<Bound<'_, NativeRdd>> {
+    Bound::new(py, NativeRdd::new(rdd))
+}
+
+/// The `NativeRdd` inside what a Python transform function returned.
+fn returned_rdd(out: &Bound<'_, PyAny>) -> PyResult<Rdd<Value>> {
+    match out.cast::<NativeRdd>() {
+        Ok(n) => Ok(n.get().inner.clone()),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "the transform function must return an RDD, got {}",
+            out.get_type().name()?
+        ))),
+    }
+}
+
+#[pymethods]
+impl NativeDStream {
+    /// `f(index, list) -> iterable` once per partition per batch.
+    fn map_partitions(&self, f: Py<PyAny>) -> Self {
+        NativeDStream::new(
+            self.inner
+                .map_partitions_with_index(move |i, part| call_partition(&f, i, part)),
+        )
+    }
+
+    /// `(key, value)` pairs reduced per key with `f` (natively when `native` is `"add"`).
+    #[pyo3(signature = (f, native, partitions=None))]
+    fn reduce_by_key(&self, f: Py<PyAny>, native: Option<&str>, partitions: Option<usize>) -> Self {
+        let f = BinaryFn::new(f, native);
+        NativeDStream::new(unpairs(
+            &pairs(&self.inner).reduce_by_key(move |a, b| f.call(a, b), partitions),
+        ))
+    }
+
+    /// `(key, [values])` per key and batch.
+    #[pyo3(signature = (partitions=None))]
+    fn group_by_key(&self, partitions: Option<usize>) -> Self {
+        let grouped = pairs(&self.inner).group_by_key(partitions);
+        NativeDStream::new(grouped.map(|(k, vs)| Value::pair(k, Value::List(vs))))
+    }
+
+    /// `(key, ([vs], [ws]))` per key and batch.
+    #[pyo3(signature = (other, partitions=None))]
+    fn cogroup(&self, other: &NativeDStream, partitions: Option<usize>) -> Self {
+        let grouped = pairs(&self.inner).cogroup(&pairs(&other.inner), partitions);
+        NativeDStream::new(grouped.map(|(k, (vs, ws))| {
+            Value::pair(k, Value::Tuple(vec![Value::List(vs), Value::List(ws)]))
+        }))
+    }
+
+    /// The elements of both streams.
+    fn union(&self, other: &NativeDStream) -> Self {
+        NativeDStream::new(self.inner.union(&other.inner))
+    }
+
+    /// Every batch spread over `n` partitions.
+    fn repartition(&self, n: usize) -> Self {
+        NativeDStream::new(self.inner.repartition(n))
+    }
+
+    /// Spark's `count`: one element per batch.
+    fn count(&self) -> Self {
+        NativeDStream::new(self.inner.count().map(|n| Value::Int(n as i64)))
+    }
+
+    /// The window of `window_ms` sliding by `slide_ms`.
+    fn window(&self, window_ms: u64, slide_ms: u64) -> Self {
+        NativeDStream::new(self.inner.window(ms(window_ms), ms(slide_ms)))
+    }
+
+    /// Spark's `reduceByKeyAndWindow` with an inverse function and an optional filter.
+    #[pyo3(signature = (f, f_native, inv, inv_native, window_ms, slide_ms, partitions, filter))]
+    #[allow(clippy::too_many_arguments)]
+    fn reduce_by_key_and_window_inv(
+        &self,
+        f: Py<PyAny>,
+        f_native: Option<&str>,
+        inv: Py<PyAny>,
+        inv_native: Option<&str>,
+        window_ms: u64,
+        slide_ms: u64,
+        partitions: Option<usize>,
+        filter: Option<Py<PyAny>>,
+    ) -> Self {
+        let (f, inv) = (BinaryFn::new(f, f_native), BinaryFn::new(inv, inv_native));
+        let filter: Option<WindowFilter<Value, Value>> = filter.map(|g| {
+            let g = std::sync::Arc::new(g);
+            std::sync::Arc::new(move |k: &Value, v: &Value| {
+                with_python(|py| {
+                    let pair = PyTuple::new(py, [k.to_py(py)?, v.to_py(py)?])?;
+                    g.bind(py).call1((pair,))?.is_truthy()
+                })
+            }) as WindowFilter<Value, Value>
+        });
+        let reduced = pairs(&self.inner).reduce_by_key_and_window_inv(
+            move |a, b| f.call(a, b),
+            move |a, b| inv.call(a, b),
+            ms(window_ms),
+            ms(slide_ms),
+            partitions,
+            filter,
+        );
+        NativeDStream::new(unpairs(&reduced))
+    }
+
+    /// Spark's `updateStateByKey`: `f(values, state) -> state or None` for every key with new
+    /// values or state, every batch.
+    #[pyo3(signature = (f, partitions=None, initial=None))]
+    fn update_state_by_key(
+        &self,
+        f: Py<PyAny>,
+        partitions: Option<usize>,
+        initial: Option<&NativeRdd>,
+    ) -> PyResult<Self> {
+        let initial = match initial {
+            Some(rdd) => {
+                let ctx = rdd.inner.context().clone();
+                let parts = crate::rdd::into_pairs(rdd.inner.partitions().to_vec())?;
+                Some(Rdd::from_partitions(&ctx, parts))
+            }
+            None => None,
+        };
+        let state = pairs(&self.inner).update_state_by_key_with(
+            move |_t: Time, _k: &Value, vs: &[Value], s: Option<Value>| {
+                with_python(|py| {
+                    let values = crate::value::values_to_list(py, vs)?;
+                    let s = match s {
+                        Some(v) => v.to_py(py)?,
+                        None => py.None().into_bound(py),
+                    };
+                    let out = f.bind(py).call1((values, s))?;
+                    Ok(if out.is_none() { None } else { Some(Value::from_py(&out)?) })
+                })
+            },
+            partitions,
+            initial,
+        );
+        Ok(NativeDStream::new(unpairs(&state)))
+    }
+
+    /// `f(time_ms, NativeRdd) -> NativeRdd` on every batch (Spark's `transform`).
+    fn transform(&self, f: Py<PyAny>) -> Self {
+        NativeDStream::new(self.inner.transform_with_time(move |rdd, time| {
+            with_python(|py| {
+                let out = f.bind(py).call1((time.as_millis(), python_rdd(py, rdd)?))?;
+                returned_rdd(&out)
+            })
+        }))
+    }
+
+    /// `f(time_ms, a, b) -> NativeRdd` on every batch of both streams (Spark's `transformWith`).
+    fn transform_with(&self, other: &NativeDStream, f: Py<PyAny>) -> Self {
+        NativeDStream::new(self.inner.transform_with_time2(
+            &other.inner,
+            move |a, b, time| {
+                with_python(|py| {
+                    let out = f.bind(py).call1((
+                        time.as_millis(),
+                        python_rdd(py, a)?,
+                        python_rdd(py, b)?,
+                    ))?;
+                    returned_rdd(&out)
+                })
+            },
+        ))
+    }
+
+    /// `f(time_ms, NativeRdd)` on the driver for every batch (Spark's `foreachRDD`); an exception
+    /// fails the batch.
+    fn foreach_rdd(&self, f: Py<PyAny>) -> PyResult<()> {
+        self.inner
+            .try_foreach_rdd(move |rdd, time| {
+                Python::attach(|py| {
+                    let call = python_rdd(py, rdd)
+                        .and_then(|r| f.bind(py).call1((time.as_millis(), r)).map(|_| ()));
+                    call.map_err(|e| PythonError::report(py, e))
+                })
+            })
+            .map_err(to_py_err)
+    }
+
+    /// Keep checkpointing this stream's state every `interval_ms`.
+    fn checkpoint(&self, interval_ms: u64) -> PyResult<()> {
+        self.inner.checkpoint(ms(interval_ms)).map_err(to_py_err)
+    }
+
+    /// The RDDs of the batches from `from_ms` to `to_ms`, both included.
+    fn slice(&self, py: Python<'_>, from_ms: u64, to_ms: u64) -> PyResult<Vec<Py<NativeRdd>>> {
+        let inner = self.inner.clone();
+        let rdds = py
+            .detach(|| inner.slice(Time::from_millis(from_ms), Time::from_millis(to_ms)))
+            .map_err(to_py_err)?;
+        rdds.into_iter()
+            .map(|r| Py::new(py, NativeRdd::new(r)))
+            .collect()
+    }
+
+    /// The stream's slide (batch interval of an input, slide of a window) in milliseconds.
+    fn slide_ms(&self) -> u64 {
+        self.inner.slide_duration().as_millis()
+    }
+
+    /// A batch time as PySpark hands it to user functions (`datetime`).
+    #[staticmethod]
+    fn time_of<'py>(py: Python<'py>, millis: u64) -> PyResult<Bound<'py, PyAny>> {
+        py_time(py, millis)
+    }
+}
