@@ -32,9 +32,11 @@ pub(crate) fn retain<'s, T: Data>(
         return;
     };
     let (store, keep, partitions) = (store.clone(), keep.max(meta.slide), meta.partitions);
+    // A time without an RDD keeps nothing: `slice` leaves it out, as Spark's does.
     let logic = OnDriver::new(
         b.is_driver(),
         meta.slide,
+        meta.absent_when.clone(),
         move |records, time: Time, _: &mut Vec<(u32, ())>| {
             let mut store = store.lock().recover();
             store.insert(time.as_millis(), into_partitions(records, partitions));

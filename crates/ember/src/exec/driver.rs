@@ -12,6 +12,7 @@ use timely::dataflow::ProbeHandle;
 use timely::worker::Worker;
 
 use crate::checkpoint::{Committer, GraphRecord};
+use crate::dstream::input::BatchRdd;
 use crate::exec::feed::{Gate, settle};
 use crate::exec::input::Driven;
 use crate::exec::launch::{Plan, Ticks};
@@ -200,12 +201,17 @@ fn close_batch(
         processing_end_time: None,
         output_operation_infos: Default::default(),
     };
+    let mut no_rdd = Vec::new();
     for input in inputs.iter_mut() {
-        if let Err(e) = input.close_batch(time, time + interval) {
-            // Spark skips a batch whose jobs cannot be generated; ember fails the jobs that
-            // depend on this input for this batch and goes on.
-            tracing::error!("Error generating jobs for time {time}: {e}");
-            rt.fail(time, input.node(), "input stream", e.to_string());
+        match input.close_batch(time, time + interval) {
+            Ok(BatchRdd::Present) => {}
+            Ok(BatchRdd::Absent) => no_rdd.push(input.node()),
+            Err(e) => {
+                // Spark skips a batch whose jobs cannot be generated; ember fails the jobs that
+                // depend on this input for this batch and goes on.
+                tracing::error!("Error generating jobs for time {time}: {e}");
+                rt.fail(time, input.node(), "input stream", e.to_string());
+            }
         }
         let id = input.stream_id();
         let description = input.describe();
@@ -218,7 +224,15 @@ fn close_batch(
             },
         );
     }
-    ticks.send(Tick { time, zero, last });
+    no_rdd.sort_unstable();
+    // Before the tick: the failures must be recorded when the batch's jobs look for them.
+    rt.fail_missing_rdds(time, &no_rdd);
+    ticks.send(Tick {
+        time,
+        zero,
+        last,
+        no_rdd,
+    });
     ticks.advance_to((time + interval).as_millis());
     info
 }

@@ -87,7 +87,17 @@ pub(crate) struct Runtime {
     jobs: Mutex<BTreeMap<u64, Vec<Job>>>,
     workers: Mutex<Vec<Thread>>,
     input_counts: Mutex<BTreeMap<(u64, usize), u64>>,
+    /// Nodes that fail a batch where one of some inputs has no RDD; see `require_rdds`.
+    rdd_requirements: Mutex<Vec<RddRequirement>>,
     receiver_events: (Sender<ReceiverEvent>, Receiver<ReceiverEvent>),
+}
+
+/// A node that fails a batch where one of `inputs` has no RDD, saying `message(time)`.
+struct RddRequirement {
+    node: usize,
+    name: &'static str,
+    inputs: Arc<BTreeSet<usize>>,
+    message: Box<dyn Fn(Time) -> String + Send + Sync>,
 }
 
 /// The text of a panic payload.
@@ -121,6 +131,7 @@ impl Runtime {
             jobs: Mutex::new(BTreeMap::new()),
             workers: Mutex::new(Vec::new()),
             input_counts: Mutex::new(BTreeMap::new()),
+            rdd_requirements: Mutex::new(Vec::new()),
             receiver_events: crossbeam_channel::unbounded(),
         }
     }
@@ -151,6 +162,38 @@ impl Runtime {
                     cause: Box::new(cause),
                 },
             ));
+    }
+
+    /// Registers node `node` (operation `name`) as failing every batch where one of `inputs`
+    /// has no RDD, with `message(time)` (Spark's `UnionDStream` and `TransformedDStream`).
+    /// The driver registers them while it builds its dataflow.
+    pub(crate) fn require_rdds(
+        &self,
+        node: usize,
+        name: &'static str,
+        inputs: Arc<BTreeSet<usize>>,
+        message: impl Fn(Time) -> String + Send + Sync + 'static,
+    ) {
+        self.rdd_requirements.lock().recover().push(RddRequirement {
+            node,
+            name,
+            inputs,
+            message: Box::new(message),
+        });
+    }
+
+    /// Fails batch `time` in every node registered by `require_rdds` that needs one of the
+    /// inputs `no_rdd` (which have no RDD at `time`).
+    pub(crate) fn fail_missing_rdds(&self, time: Time, no_rdd: &[usize]) {
+        if no_rdd.is_empty() {
+            return;
+        }
+        let requirements = self.rdd_requirements.lock().recover();
+        for r in requirements.iter() {
+            if no_rdd.iter().any(|input| r.inputs.contains(input)) {
+                self.fail(time, r.node, r.name, (r.message)(time));
+            }
+        }
     }
 
     /// Queues an output job of batch `time`; it runs once the batch is complete.
