@@ -83,6 +83,9 @@ pub(super) fn drive(
         committer.commit_start(zero);
     }
     let committer = committer.as_ref();
+    // Nothing before the first batch is to be computed: `slice` over earlier times waits for
+    // nothing.
+    rt.mark_computed(first - interval);
     let mut next = first;
     let mut in_flight = InFlight::new();
     let mut draining_since: Option<std::time::Instant> = None;
@@ -110,8 +113,10 @@ pub(super) fn drive(
         // (nobody may move it any more) or the graceful-stop bound has passed. The last batch
         // takes everything the stopped receivers had queued, so it closes only once the queue
         // is empty.
+        // A batch is also due early when `slice` asked for it (Spark's `getOrCompute` of a
+        // time that has not come): its data is computed now, its jobs run at its time.
         let due = match draining_since {
-            None => now >= next,
+            None => now >= next || rt.ahead().is_some_and(|ahead| ahead >= next),
             Some(since) => {
                 !pulled
                     && (now >= next
@@ -133,7 +138,7 @@ pub(super) fn drive(
             // slow batch, a suspended process): every batch time runs, as in Spark.
             continue;
         }
-        complete_batches(rt, probe, &mut in_flight, committer, zero, false);
+        complete_batches(rt, probe, &mut in_flight, committer, zero, Holding::Early);
         if pulled {
             settle(worker, plan.settle_steps);
             continue;
@@ -141,7 +146,14 @@ pub(super) fn drive(
         let park = if rt.clock.is_manual() {
             MANUAL_CLOCK_POLL
         } else {
-            (next - now).to_std().min(MAX_PARK)
+            // Wake at the next batch time, or at the time of a batch computed early whose jobs
+            // wait for it.
+            let wake = in_flight
+                .iter()
+                .map(|(info, _)| info.batch_time)
+                .find(|t| *t > now)
+                .map_or(next, |t| t.min(next));
+            (wake - now).to_std().min(MAX_PARK)
         };
         worker.step_or_park(Some(park));
     }
@@ -158,9 +170,14 @@ pub(super) fn drive(
     drop(ticks);
     while !in_flight.is_empty() {
         worker.step_or_park(Some(STOPPING_PARK));
-        complete_batches(rt, probe, &mut in_flight, committer, zero, discard);
+        let ending = if discard {
+            Holding::Discard
+        } else {
+            Holding::None
+        };
+        complete_batches(rt, probe, &mut in_flight, committer, zero, ending);
         if !worker.has_dataflows() {
-            complete_batches(rt, probe, &mut in_flight, committer, zero, discard);
+            complete_batches(rt, probe, &mut in_flight, committer, zero, ending);
             break;
         }
     }
@@ -237,6 +254,17 @@ fn close_batch(
     info
 }
 
+/// What `complete_batches` does with a batch whose data has gone through.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Holding {
+    /// Run its jobs, unless it was computed early (for `slice`) and its time has not come.
+    Early,
+    /// Run its jobs now (stopping gracefully: every computed batch runs).
+    None,
+    /// Drop its jobs (an immediate stop).
+    Discard,
+}
+
 /// Runs the jobs of every batch whose data has gone all the way through, in batch order, and
 /// commits those that are checkpointed. The batch's record counts are final only then (every
 /// worker has moved past it), so the "submitted" event is posted here, just before "started".
@@ -246,10 +274,19 @@ fn complete_batches(
     in_flight: &mut InFlight,
     committer: Option<&Committer>,
     zero: Time,
-    discard: bool,
+    holding: Holding,
 ) {
+    for (info, _) in in_flight.iter() {
+        if probe.less_equal(&info.batch_time.as_millis()) {
+            break;
+        }
+        rt.mark_computed(info.batch_time);
+    }
     while let Some((info, _)) = in_flight.front() {
         if probe.less_equal(&info.batch_time.as_millis()) {
+            break;
+        }
+        if holding == Holding::Early && info.batch_time > rt.clock.now() {
             break;
         }
         let (mut info, last) = in_flight.pop_front().expect("front exists");
@@ -258,7 +295,7 @@ fn complete_batches(
         for (id, input) in info.stream_id_to_input_info.iter_mut() {
             input.num_records = counts.get(id).copied().unwrap_or(0);
         }
-        if discard {
+        if holding == Holding::Discard {
             rt.discard_jobs(info.batch_time);
         } else {
             rt.post(Event::BatchSubmitted(info.clone()));

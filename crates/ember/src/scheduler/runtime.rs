@@ -70,6 +70,10 @@ struct Control {
     terminated: bool,
     first_error: Option<Reported>,
     completed: BTreeSet<u64>,
+    /// The latest batch (ms) whose data has gone all the way through the dataflow.
+    computed: u64,
+    /// Batches through this time (ms) are to be computed now, ahead of the clock (`slice`).
+    ahead: Option<u64>,
 }
 
 /// Shared state of one run.
@@ -282,6 +286,50 @@ impl Runtime {
             .completed
             .insert(time.as_millis());
         self.changed.notify_all();
+    }
+
+    /// Notes that batch `time`'s data has gone all the way through the dataflow (its jobs may
+    /// still wait for their time), for whoever waits in [`compute_through`](Self::compute_through).
+    pub(crate) fn mark_computed(&self, time: Time) {
+        let mut c = self.control.lock().recover();
+        if time.as_millis() > c.computed {
+            c.computed = time.as_millis();
+            drop(c);
+            self.changed.notify_all();
+        }
+    }
+
+    /// Whether every batch through `time` has been computed.
+    pub(crate) fn computed_through(&self, time: Time) -> bool {
+        self.control.lock().recover().computed >= time.as_millis()
+    }
+
+    /// Asks the driver to compute the batches through `time` now if their time has not come
+    /// (Spark's `getOrCompute`, as `slice` uses it), and waits until they are computed or the
+    /// run ends. Whether they were. Their output jobs still run at their batch times.
+    pub(crate) fn compute_through(&self, time: Time) -> bool {
+        let ms = time.as_millis();
+        let mut c = self.control.lock().recover();
+        if c.computed < ms {
+            c.ahead = Some(c.ahead.map_or(ms, |a| a.max(ms)));
+            drop(c);
+            self.wake_workers();
+            c = self.control.lock().recover();
+        }
+        loop {
+            if c.computed >= ms {
+                return true;
+            }
+            if c.terminated || c.stop == Some(StopMode::Immediate) {
+                return false;
+            }
+            c = self.changed.wait(c).recover();
+        }
+    }
+
+    /// The time through which batches are to be computed ahead of the clock, if any.
+    pub(crate) fn ahead(&self) -> Option<Time> {
+        self.control.lock().recover().ahead.map(Time::from_millis)
     }
 
     /// Drops the queued jobs of a batch that will not run (immediate stop).
