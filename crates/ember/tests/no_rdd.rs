@@ -211,13 +211,11 @@ fn update_state_by_key_calls_the_function_for_every_key_without_an_rdd() {
         None,
         Some(vec![('a', 5)]),
     ]);
-    let calls: Arc<Mutex<Vec<(u64, char, Vec<u32>)>>> = Arc::default();
+    let calls: Log<(u64, char, Vec<u32>)> = Log::default();
     let seen = calls.clone();
     let totals = input.update_state_by_key_with(
         move |time, key: &char, values: &[u32], state: Option<u32>| {
-            seen.lock()
-                .unwrap()
-                .push((time.as_millis(), *key, values.to_vec()));
+            seen.push((time.as_millis(), *key, values.to_vec()));
             Some(values.iter().sum::<u32>() + state.unwrap_or(0))
         },
         None,
@@ -235,11 +233,9 @@ fn update_state_by_key_calls_the_function_for_every_key_without_an_rdd() {
         ]
     );
     let mut at_2000: Vec<_> = calls
-        .lock()
-        .unwrap()
-        .iter()
+        .entries()
+        .into_iter()
         .filter(|(ms, _, _)| *ms == 2000)
-        .cloned()
         .collect();
     at_2000.sort();
     assert_eq!(at_2000, [(2000, 'a', vec![]), (2000, 'b', vec![])]);

@@ -137,7 +137,8 @@ fn slice_inside_a_job_refuses_to_compute_ahead() {
     let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
     t.context().remember(Duration::seconds(60)).unwrap();
     let s = t.input(vec![vec![1], vec![2]]);
-    let seen: Arc<Mutex<Vec<(u64, Result<usize, String>, Result<usize, String>)>>> = Arc::default();
+    type Seen = Vec<(u64, Result<usize, String>, Result<usize, String>)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
     let (sink, stream) = (seen.clone(), s.clone());
     s.foreach_rdd(move |_, time| {
         let done = stream
