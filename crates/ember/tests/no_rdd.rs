@@ -9,7 +9,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{Log, batch_times, reported_error, sec};
+use common::{HANG_GUARD, Log, batch_times, reported_error, sec, wait_until};
 use ember::scheduler::{OutputOperationInfo, StreamingListener};
 use ember::testing::StreamTest;
 use ember::{Duration, Error, Rdd, RddQueue, Time};
@@ -25,6 +25,19 @@ impl StreamingListener for Outcomes {
             info.id,
             info.failure_reason.clone(),
         ));
+    }
+}
+
+impl Outcomes {
+    /// The outcomes once `n` have been reported: listeners hear of them on their own thread,
+    /// perhaps after the batch has completed.
+    fn wait_for(&self, n: usize) -> Vec<(u64, usize, Option<String>)> {
+        assert!(
+            wait_until(HANG_GUARD, || self.0.len() >= n),
+            "{} of {n} output outcomes reported",
+            self.0.len()
+        );
+        self.0.entries()
     }
 }
 
@@ -79,7 +92,7 @@ fn narrow_operations_have_no_rdd_and_outputs_skip_the_batch() {
     assert_eq!(partitions.batches(), [vec![1, 1], vec![0, 0], vec![0, 1]]);
     assert_eq!(reduced.batches(), [vec![3], vec![], vec![3]]);
     // No output operation ran (or was reported) at 2000 ms, and none failed.
-    let ran = outcomes.0.entries();
+    let ran = outcomes.wait_for(8 * 3);
     assert!(
         ran.iter()
             .all(|(ms, _, failure)| *ms != 2000 && failure.is_none())
@@ -101,8 +114,7 @@ fn union_fails_the_batch_where_a_parent_has_no_rdd() {
     assert_eq!(both.sorted_batches(), [vec![1, 10], vec![3, 30]]);
     assert_eq!(batch_times(&all), [1000, 3000]);
     let failures: Vec<_> = outcomes
-        .0
-        .entries()
+        .wait_for(2 * 3)
         .into_iter()
         .filter_map(|(ms, op, failure)| failure.map(|f| (ms, op, f)))
         .collect();
@@ -153,9 +165,9 @@ fn transform_operations_and_count_fail_without_calling_the_function() {
     // An empty batch counts 0; a batch without an RDD fails.
     assert_eq!(counts.batches(), [vec![2], vec![0]]);
     assert_eq!(batch_times(&joined), [1000, 3000]);
+    // Six outputs at 1000 and 3000 ms, six failures at 2000 ms.
     let mut failures: Vec<(usize, String)> = outcomes
-        .0
-        .entries()
+        .wait_for(6 * 3)
         .into_iter()
         .filter(|(ms, _, _)| *ms == 2000)
         .map(|(_, op, failure)| (op, failure.expect("every output failed at 2000 ms")))
