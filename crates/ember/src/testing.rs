@@ -195,6 +195,39 @@ impl StreamTest {
         )
     }
 
+    /// An input stream whose i-th batch holds `batches[i]` (spread over the default number of
+    /// partitions), or has *no RDD* where it is `None` (not an empty one: see
+    /// [`StreamingContext::optional_queue_stream`]); later batches are empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::testing::StreamTest;
+    /// use ember::{Duration, Time};
+    ///
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let numbers = t.optional_input(vec![Some(vec![1]), None, Some(vec![])]);
+    /// let out = t.collect(&numbers.filter(|x| x % 2 == 1))?;
+    /// t.run(3)?;
+    /// // The output does not run at 2000 ms, where the batch has no RDD.
+    /// let expected = [(Time::from_millis(1000), vec![1]), (Time::from_millis(3000), vec![])];
+    /// assert_eq!(out.batches_with_time(), expected);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn optional_input<T: Data>(&self, batches: Vec<Option<Vec<T>>>) -> DStream<T> {
+        let ctx = self.ssc.context();
+        let n = ctx.default_parallelism();
+        let entries = batches
+            .into_iter()
+            .map(|b| b.map(|b| ctx.parallelize(b, n)))
+            .collect::<Vec<_>>();
+        self.ssc.optional_queue_stream(
+            RddQueue::from(entries),
+            true,
+            Some(ctx.parallelize(Vec::new(), n)),
+        )
+    }
+
     /// Collects every batch of `stream`.
     pub fn collect<T: Data>(&self, stream: &DStream<T>) -> Result<Collected<T>> {
         let batches: Batches<T> = Arc::new(Mutex::new(Vec::new()));

@@ -1,7 +1,9 @@
 //! Whole-batch aggregates: `count`, `reduce`, `count_by_value` (Spark's `count`, `reduce`,
 //! `countByValue`). `count` emits one element every batch, `0` for an empty batch, as Spark's
-//! Scala API does.
+//! Scala API does; Spark builds it on `transform`, so a batch where the parent has no RDD fails
+//! with `transform`'s message (see `dstream::presence`), while `reduce` has no RDD then.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::data::{Data, Key};
@@ -23,6 +25,9 @@ struct Fold<T, A> {
     last_stage: bool,
     driver: bool,
     slide: Duration,
+    /// The counted stream's `Meta::absent_when`: a batch without an RDD has no value, not the
+    /// empty one.
+    absent_when: Arc<BTreeSet<usize>>,
 }
 
 impl<T: Data, A: Data> BatchLogic<T, A> for Fold<T, A> {
@@ -38,7 +43,7 @@ impl<T: Data, A: Data> BatchLogic<T, A> for Fold<T, A> {
 
     fn finish(&mut self, tick: &Tick, acc: &mut Option<A>, out: &mut Vec<(u32, A)>) {
         let acc = acc.take();
-        if !tick.is_slide_time(self.slide) {
+        if !tick.is_slide_time(self.slide) || !tick.has_rdd(&self.absent_when) {
             return;
         }
         // The worker stage forwards its partial value (or the empty value, so that the driver
@@ -61,7 +66,8 @@ impl<T: Data> DStream<T> {
         empty: Option<A>,
     ) -> DStream<A> {
         let slide = self.meta.slide;
-        let (m1, e1) = (merge.clone(), empty.clone());
+        let absent_when = self.meta.absent_when.clone();
+        let (m1, e1, a1) = (merge.clone(), empty.clone(), absent_when.clone());
         let local = BatchNode::new(
             self,
             name,
@@ -73,6 +79,7 @@ impl<T: Data> DStream<T> {
                 last_stage: false,
                 driver: w.driver,
                 slide,
+                absent_when: a1.clone(),
             },
         );
         let partial: DStream<A> = self.derive(name, slide, 1, &[&self.meta], local);
@@ -87,6 +94,7 @@ impl<T: Data> DStream<T> {
                 last_stage: true,
                 driver: w.driver,
                 slide,
+                absent_when: absent_when.clone(),
             },
         );
         partial.derive(name, slide, 1, &[&partial.meta], node)
@@ -104,6 +112,7 @@ impl<T: Data> DStream<T> {
     /// ```
     pub fn count(&self) -> DStream<u64> {
         self.fold_batch("count", Arc::new(|_| 1u64), Arc::new(|a, b| a + b), Some(0))
+            .requiring_parent_rdds(crate::dstream::presence::MissingRdd::Transform)
     }
 
     /// Each batch reduced with `f` to one element (none for an empty batch).

@@ -2,7 +2,7 @@
 //! (Spark's `MapPartitionedDStream`, `GlommedDStream`). They see each partition of a batch
 //! whole, so they run once the batch is complete.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::data::Data;
@@ -18,6 +18,8 @@ struct PerPartition<T, U> {
     worker: WorkerInfo,
     partitions: usize,
     slide: crate::time::Duration,
+    /// The parent's `Meta::absent_when`: without a parent RDD there are no partitions to run on.
+    absent_when: Arc<BTreeSet<usize>>,
 }
 
 impl<T: Data, U: Data> BatchLogic<T, U> for PerPartition<T, U> {
@@ -29,7 +31,7 @@ impl<T: Data, U: Data> BatchLogic<T, U> for PerPartition<T, U> {
 
     fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, U)>) {
         let mut acc = std::mem::take(acc);
-        if !tick.is_slide_time(self.slide) {
+        if !tick.is_slide_time(self.slide) || !tick.has_rdd(&self.absent_when) {
             return;
         }
         // Every partition this worker owns is processed, empty or not, as Spark runs a task per
@@ -111,11 +113,13 @@ impl<T: Data> DStream<T> {
     fn per_partition<U: Data>(&self, name: &'static str, f: PartitionFn<T, U>) -> DStream<U> {
         let partitions = self.meta.partitions;
         let slide = self.meta.slide;
+        let absent_when = self.meta.absent_when.clone();
         let node = BatchNode::new(self, name, Route::Local, move |worker| PerPartition {
             f: f.clone(),
             worker,
             partitions,
             slide,
+            absent_when: absent_when.clone(),
         });
         self.derive(name, slide, partitions, &[&self.meta], node)
     }

@@ -427,8 +427,11 @@ impl<K: Key, V: Data> DStream<(K, V)> {
                 MapWithState::new(open.open(&w), &spec, slide, wanted.load(Ordering::SeqCst))
             },
         );
-        let emitted: DStream<Emitted<K, S, M>> =
-            grouped.derive("map_with_state", slide, n, &[&grouped.meta], node);
+        // Spark's `InternalMapWithStateDStream` reads a missing parent RDD as an empty one: the
+        // state (timeouts included) moves on at every batch, and the stream has an RDD.
+        let emitted: DStream<Emitted<K, S, M>> = grouped
+            .derive("map_with_state", slide, n, &[&grouped.meta], node)
+            .always_has_rdd();
         self.ssc.register_stateful(
             emitted.meta.id,
             Some(Duration::milliseconds(slide.as_millis() * 10)),

@@ -24,6 +24,7 @@ pub(crate) mod mapped;
 pub(crate) mod node;
 pub(crate) mod output;
 pub(crate) mod pair;
+pub(crate) mod presence;
 pub(crate) mod reduced_window;
 pub(crate) mod repartitioned;
 pub(crate) mod shuffled;
@@ -52,6 +53,13 @@ pub(crate) struct Meta {
     pub(crate) lineage: Arc<BTreeSet<usize>>,
     /// Why this stream cannot be used (made after start, invalid arguments).
     pub(crate) poisoned: Option<Arc<str>>,
+    /// The input streams whose batch without an RDD leaves this stream without one at that time
+    /// (see [`presence`]): the stream's own id for an input, the parents' for a map, none for a
+    /// window or a stateful stream, which always have an RDD.
+    pub(crate) absent_when: Arc<BTreeSet<usize>>,
+    /// For an operation that fails a batch where a parent has no RDD (`union`, `transform`):
+    /// which inputs that means and what the failure says.
+    pub(crate) requires_rdds: Option<Arc<presence::RddRequirement>>,
 }
 
 /// How a node builds its part of the dataflow.
@@ -98,6 +106,17 @@ impl<T: Data> Upstream<T> {
         let meta = self.meta.clone();
         let retained = self.retained.clone();
         b.memo(meta.id, move |b| {
+            if let Some(requirement) = &meta.requires_rdds
+                && b.is_driver()
+            {
+                let kind = requirement.kind;
+                b.runtime().require_rdds(
+                    meta.id,
+                    meta.name,
+                    requirement.inputs.clone(),
+                    move |time| kind.message(time),
+                );
+            }
             let flow = node.build(b, &meta);
             slice::retain(b, &flow, &meta, &retained);
             flow

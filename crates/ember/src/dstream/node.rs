@@ -130,22 +130,31 @@ pub(crate) fn into_partitions<T>(records: Vec<(u32, T)>, partitions: usize) -> V
     parts
 }
 
-/// Gathers each batch on the driver and, at the stream's slide times, hands the batch's records
-/// (tagged with their partitions) to `run` there; other workers only pass their records on.
+/// Gathers each batch on the driver and, at the stream's slide times when the stream read has an
+/// RDD (see `dstream::presence`), hands the batch's records (tagged with their partitions) to
+/// `run` there; other workers only pass their records on.
 /// Every driver-side operation (outputs, `transform`, `slice`) is this plus what it does with
 /// the batch.
 pub(crate) struct OnDriver<S, U, F> {
     driver: bool,
     slide: crate::time::Duration,
+    /// The read stream's `Meta::absent_when`.
+    absent_when: Arc<std::collections::BTreeSet<usize>>,
     run: F,
     _t: PhantomData<fn(S) -> U>,
 }
 
 impl<S, U, F> OnDriver<S, U, F> {
-    pub(crate) fn new(driver: bool, slide: crate::time::Duration, run: F) -> Self {
+    pub(crate) fn new(
+        driver: bool,
+        slide: crate::time::Duration,
+        absent_when: Arc<std::collections::BTreeSet<usize>>,
+        run: F,
+    ) -> Self {
         OnDriver {
             driver,
             slide,
+            absent_when,
             run,
             _t: PhantomData,
         }
@@ -166,7 +175,7 @@ where
 
     fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, U)>) {
         let records = std::mem::take(acc);
-        if self.driver && tick.is_slide_time(self.slide) {
+        if self.driver && tick.is_slide_time(self.slide) && tick.has_rdd(&self.absent_when) {
             (self.run)(records, tick.time, out);
         }
     }

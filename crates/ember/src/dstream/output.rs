@@ -65,9 +65,11 @@ impl<T: Data> OutputNode for GatherOutput<T> {
         let runtime = b.runtime().clone();
         let (op, name, lineage) = (self.op, self.name, meta.lineage.clone());
         let (partitions, action) = (meta.partitions, self.action.clone());
+        // A batch without an RDD has no job (Spark's `ForEachDStream.generateJob` gives `None`).
         let logic = OnDriver::new(
             b.is_driver(),
             meta.slide,
+            meta.absent_when.clone(),
             move |records, time, _: &mut Vec<(u32, ())>| {
                 let rdd = Rdd::from_partitions(&runtime.ctx, into_partitions(records, partitions));
                 let action = action.clone();

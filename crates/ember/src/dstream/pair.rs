@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Data, Key};
 use crate::dstream::node::NarrowNode;
+use crate::dstream::presence::MissingRdd;
 use crate::dstream::{DStream, Meta, Node, Upstream};
 use crate::exec::{BatchLogic, Builder, Flow, Route};
 use crate::hash::{partition_of_hash, stable_hash};
@@ -111,14 +112,17 @@ impl<K: Key, V: Data> DStream<(K, V)> {
             right: other.upstream(),
             partitions: n,
         };
-        self.ssc.new_stream(
-            "cogroup",
-            self.meta.slide,
-            n,
-            &[&self.meta, &other.meta],
-            poison,
-            node,
-        )
+        // Spark builds it on `transformWith`: a batch where a side has no RDD fails.
+        self.ssc
+            .new_stream(
+                "cogroup",
+                self.meta.slide,
+                n,
+                &[&self.meta, &other.meta],
+                poison,
+                node,
+            )
+            .requiring_parent_rdds(MissingRdd::Transform)
     }
 
     /// Pairs of values for keys present in both batches (Spark's `join`).

@@ -1,8 +1,10 @@
-//! `repartition`: spreads each batch evenly over exactly `n` partitions (a shuffle).
+//! `repartition`: spreads each batch evenly over exactly `n` partitions (a shuffle). Spark builds
+//! it on `transform`, so a batch where the parent has no RDD fails with `transform`'s message.
 
 use std::cell::Cell;
 
 use crate::data::Data;
+use crate::dstream::presence::MissingRdd;
 use crate::dstream::{DStream, Meta, Node, Upstream};
 use crate::exec::{Builder, Flow};
 
@@ -53,5 +55,6 @@ impl<T: Data> DStream<T> {
             &[&self.meta],
             node,
         )
+        .requiring_parent_rdds(MissingRdd::Transform)
     }
 }

@@ -1,7 +1,10 @@
-//! `transform` and `transform_with`: arbitrary RDD-to-RDD functions run on the driver each batch
-//! (Spark's `TransformedDStream`). The batch is gathered on the driver as an [`Rdd`], the
+//! `transform`, `transform_with` and `StreamingContext::transform`: arbitrary RDD-to-RDD
+//! functions run on the driver each batch (Spark's `TransformedDStream`). The batch is gathered on the driver as an [`Rdd`], the
 //! function runs there, and the result's partitions go back to their workers. Use the DStream
 //! operations for work that should stay spread over the workers.
+//!
+//! A batch where a parent has no RDD (see `dstream::presence`) fails with Spark's message
+//! ("Couldn't generate RDD from parent at time ..."), and the function does not run.
 //!
 //! Known limit: a stream's partition count is fixed when the graph is built, and a transformed
 //! stream takes its parent's. A function that returns more partitions keeps them all, but one
@@ -13,13 +16,16 @@ use std::sync::Arc;
 use crate::data::Data;
 use crate::dstream::node::{OnDriver, into_partitions};
 use crate::dstream::pair::Side;
+use crate::dstream::presence::MissingRdd;
 use crate::dstream::{DStream, Meta, Node, Upstream};
 use crate::exec::{Builder, Flow, Route};
 use crate::rdd::Rdd;
+use crate::streaming::StreamingContext;
 use crate::time::Time;
 
 type TransformFn<T, U> = Arc<dyn Fn(Rdd<T>, Time) -> Rdd<U> + Send + Sync>;
 type Transform2Fn<A, B, U> = Arc<dyn Fn(Rdd<A>, Rdd<B>, Time) -> Rdd<U> + Send + Sync>;
+type TransformManyFn<T, U> = Arc<dyn Fn(Vec<Rdd<T>>, Time) -> Rdd<U> + Send + Sync>;
 
 /// Emits an RDD's partitions as records tagged with their partition.
 fn emit<U>(result: Rdd<U>, out: &mut Vec<(u32, U)>)
@@ -44,6 +50,7 @@ impl<T: Data, U: Data> Node<U> for Transformed<T, U> {
         let logic = OnDriver::new(
             b.is_driver(),
             meta.slide,
+            self.parent.meta.absent_when.clone(),
             move |records, time, out: &mut Vec<(u32, U)>| {
                 emit(
                     f(
@@ -86,9 +93,17 @@ impl<A: Data, B: Data, U: Data> Node<U> for Transformed2<A, B, U> {
                 Ok(())
             });
         let ctx = b.runtime().ctx.clone();
+        let absent_when = self
+            .left
+            .meta
+            .absent_when
+            .union(&self.right.meta.absent_when)
+            .copied()
+            .collect();
         let logic = OnDriver::new(
             b.is_driver(),
             meta.slide,
+            Arc::new(absent_when),
             move |records: Vec<(u32, Side<A, B>)>, time, out: &mut Vec<(u32, U)>| {
                 let (mut ls, mut rs) = (Vec::new(), Vec::new());
                 for (p, r) in records {
@@ -106,6 +121,123 @@ impl<A: Data, B: Data, U: Data> Node<U> for Transformed2<A, B, U> {
         left.concat(right)
             .batch(b, Route::Driver, meta.id, "transform_with", logic)
             .route_by_partition()
+    }
+}
+
+/// Any number of streams of one element type, transformed together (Spark's
+/// `StreamingContext.transform`).
+struct TransformedMany<T: Data, U: Data> {
+    parents: Vec<Upstream<T>>,
+    f: TransformManyFn<T, U>,
+}
+
+impl<T: Data, U: Data> Node<U> for TransformedMany<T, U> {
+    fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, U> {
+        // Each record travels with the index of its stream, so that the driver can rebuild each
+        // stream's RDD from the one gathered batch.
+        let mut tagged: Option<Flow<'s, (usize, T)>> = None;
+        for (i, parent) in self.parents.iter().enumerate() {
+            let flow = parent
+                .flow(b)
+                .narrow(b, meta.id, "transform", move |p, x, out| {
+                    out.push((p, (i, x)));
+                    Ok(())
+                });
+            tagged = Some(match tagged {
+                None => flow,
+                Some(all) => all.concat(flow),
+            });
+        }
+        let tagged = tagged.expect("a transform of streams has at least one stream");
+        let partitions: Vec<usize> = self.parents.iter().map(|p| p.meta.partitions).collect();
+        let absent_when = self
+            .parents
+            .iter()
+            .flat_map(|p| p.meta.absent_when.iter().copied())
+            .collect();
+        let (f, ctx) = (self.f.clone(), b.runtime().ctx.clone());
+        let logic = OnDriver::new(
+            b.is_driver(),
+            meta.slide,
+            Arc::new(absent_when),
+            move |records: Vec<(u32, (usize, T))>, time, out: &mut Vec<(u32, U)>| {
+                let mut per_stream: Vec<Vec<(u32, T)>> =
+                    partitions.iter().map(|_| Vec::new()).collect();
+                for (p, (i, x)) in records {
+                    per_stream[i].push((p, x));
+                }
+                let rdds = per_stream
+                    .into_iter()
+                    .zip(&partitions)
+                    .map(|(records, n)| Rdd::from_partitions(&ctx, into_partitions(records, *n)))
+                    .collect();
+                emit(f(rdds, time), out)
+            },
+        );
+        tagged
+            .batch(b, Route::Driver, meta.id, "transform", logic)
+            .route_by_partition()
+    }
+}
+
+impl StreamingContext {
+    /// Applies a function to the batches of several streams at once, on the driver (Spark's
+    /// `StreamingContext.transform(dstreams, transformFunc)`): at every batch time, `f` gets each
+    /// stream's RDD, in the order of `streams`, and the batch time. The streams must belong to
+    /// this context and have the same slide, and there must be at least one (Spark's
+    /// messages otherwise, returned when an output is registered). A batch where one of them
+    /// has no RDD fails with Spark's message instead of calling `f`. The result has the first
+    /// stream's partition count (see the module's known limit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let a = t.input(vec![vec![1, 2], vec![3]]);
+    /// let b = t.input(vec![vec![10], vec![20, 30]]);
+    /// let c = t.input(vec![vec![100], vec![]]);
+    /// let sums = t.context().transform(&[a, b, c], |rdds, time| {
+    ///     let sizes: Vec<u64> = rdds.iter().map(|rdd| rdd.count()).collect();
+    ///     let sc = rdds[0].context().clone();
+    ///     sc.parallelize(vec![(time.as_millis(), sizes)], 1)
+    /// });
+    /// let out = t.collect(&sums)?;
+    /// t.run(2)?;
+    /// assert_eq!(out.batches(), [vec![(1000, vec![2, 1, 1])], vec![(2000, vec![1, 2, 0])]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn transform<T: Data, U: Data>(
+        &self,
+        streams: &[DStream<T>],
+        f: impl Fn(Vec<Rdd<T>>, Time) -> Rdd<U> + Send + Sync + 'static,
+    ) -> DStream<U> {
+        // Spark's `TransformedDStream` checks emptiness, then contexts, then slides.
+        let slide = streams
+            .first()
+            .map_or(self.batch_duration(), |s| s.meta.slide);
+        let poison = if streams.is_empty() {
+            Some("requirement failed: List of DStreams to transform is empty".to_owned())
+        } else if streams.iter().any(|s| !s.ssc.same_as(self)) {
+            Some("requirement failed: Some of the DStreams have different contexts".to_owned())
+        } else if streams.iter().any(|s| s.meta.slide != slide) {
+            Some(
+                "requirement failed: Some of the DStreams have different slide durations"
+                    .to_owned(),
+            )
+        } else {
+            None
+        };
+        let partitions = streams.first().map_or(1, |s| s.meta.partitions);
+        let metas: Vec<&Meta> = streams.iter().map(|s| &*s.meta).collect();
+        let node = TransformedMany {
+            parents: streams.iter().map(DStream::upstream).collect(),
+            f: Arc::new(f),
+        };
+        self.new_stream("transform", slide, partitions, &metas, poison, node)
+            .requiring_parent_rdds(MissingRdd::Transform)
     }
 }
 
@@ -169,6 +301,7 @@ impl<T: Data> DStream<T> {
             &[&self.meta],
             node,
         )
+        .requiring_parent_rdds(MissingRdd::Transform)
     }
 
     /// Combines each batch of this stream with the same batch of `other` (Spark's
@@ -223,13 +356,15 @@ impl<T: Data> DStream<T> {
             right: other.upstream(),
             f: Arc::new(f),
         };
-        self.ssc.new_stream(
-            "transform_with",
-            self.meta.slide,
-            1,
-            &[&self.meta, &other.meta],
-            poison,
-            node,
-        )
+        self.ssc
+            .new_stream(
+                "transform_with",
+                self.meta.slide,
+                1,
+                &[&self.meta, &other.meta],
+                poison,
+                node,
+            )
+            .requiring_parent_rdds(MissingRdd::Transform)
     }
 }

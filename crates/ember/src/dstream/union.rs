@@ -1,7 +1,9 @@
 //! `union`: the batches of several streams together (Spark's `UnionDStream`). The result's
-//! partitions are the first stream's, then the second's, and so on, as Spark's `UnionRDD`.
+//! partitions are the first stream's, then the second's, and so on, as Spark's `UnionRDD`. A
+//! batch where a stream has no RDD (see `dstream::presence`) fails with Spark's message.
 
 use crate::data::Data;
+use crate::dstream::presence::MissingRdd;
 use crate::dstream::{DStream, Meta, Node, Upstream};
 use crate::exec::{Builder, Flow};
 use crate::streaming::StreamingContext;
@@ -57,6 +59,7 @@ pub(crate) fn union_all<T: Data>(ssc: &StreamingContext, streams: &[DStream<T>])
         parents: streams.iter().map(DStream::upstream).collect(),
     };
     ssc.new_stream("union", slide, partitions, &metas, poison, node)
+        .requiring_parent_rdds(MissingRdd::Union)
 }
 
 impl<T: Data> DStream<T> {

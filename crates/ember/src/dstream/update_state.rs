@@ -267,7 +267,11 @@ impl<K: Key, V: Data> DStream<(K, V)> {
             Route::Local,
             move |w: WorkerInfo| UpdateState::new(open.open(&w), update.clone(), slide, &initial),
         );
-        let stream = grouped.derive("update_state_by_key", slide, n, &[&grouped.meta], node);
+        // Every key's function runs at every batch, with or without a parent RDD (Spark's
+        // `StateDStream`): the state stream always has an RDD.
+        let stream = grouped
+            .derive("update_state_by_key", slide, n, &[&grouped.meta], node)
+            .always_has_rdd();
         // Spark's default for stateful streams: the smallest multiple of the slide >= 10 s.
         let tens = Duration::seconds(10)
             .as_millis()

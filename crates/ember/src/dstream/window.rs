@@ -224,14 +224,19 @@ impl<T: Data> DStream<T> {
         default_interval: Option<Duration>,
         restorer: Restorer,
     ) -> DStream<U> {
-        let stream = self.ssc.new_stream(
-            name,
-            slide,
-            self.meta.partitions,
-            &[&self.meta],
-            poison,
-            node,
-        );
+        // A window has an RDD at every slide time: parent batches without one are left out
+        // (Spark's `WindowedDStream` unions what `slice` finds).
+        let stream = self
+            .ssc
+            .new_stream(
+                name,
+                slide,
+                self.meta.partitions,
+                &[&self.meta],
+                poison,
+                node,
+            )
+            .always_has_rdd();
         if stream.meta.poisoned.is_none() {
             self.ssc
                 .register_stateful(stream.meta.id, default_interval, restorer);

@@ -12,6 +12,7 @@ use timely::dataflow::ProbeHandle;
 use timely::worker::Worker;
 
 use crate::checkpoint::{Committer, GraphRecord};
+use crate::dstream::input::BatchRdd;
 use crate::exec::feed::{Gate, settle};
 use crate::exec::input::Driven;
 use crate::exec::launch::{Plan, Ticks};
@@ -82,6 +83,9 @@ pub(super) fn drive(
         committer.commit_start(zero);
     }
     let committer = committer.as_ref();
+    // Nothing before the first batch is to be computed: `slice` over earlier times waits for
+    // nothing.
+    rt.mark_computed(first - interval);
     let mut next = first;
     let mut in_flight = InFlight::new();
     let mut draining_since: Option<std::time::Instant> = None;
@@ -109,8 +113,10 @@ pub(super) fn drive(
         // (nobody may move it any more) or the graceful-stop bound has passed. The last batch
         // takes everything the stopped receivers had queued, so it closes only once the queue
         // is empty.
+        // A batch is also due early when `slice` asked for it (Spark's `getOrCompute` of a
+        // time that has not come): its data is computed now, its jobs run at its time.
         let due = match draining_since {
-            None => now >= next,
+            None => now >= next || rt.ahead().is_some_and(|ahead| ahead >= next),
             Some(since) => {
                 !pulled
                     && (now >= next
@@ -132,7 +138,7 @@ pub(super) fn drive(
             // slow batch, a suspended process): every batch time runs, as in Spark.
             continue;
         }
-        complete_batches(rt, probe, &mut in_flight, committer, zero, false);
+        complete_batches(rt, probe, &mut in_flight, committer, zero, Holding::Early);
         if pulled {
             settle(worker, plan.settle_steps);
             continue;
@@ -140,7 +146,14 @@ pub(super) fn drive(
         let park = if rt.clock.is_manual() {
             MANUAL_CLOCK_POLL
         } else {
-            (next - now).to_std().min(MAX_PARK)
+            // Wake at the next batch time, or at the time of a batch computed early whose jobs
+            // wait for it.
+            let wake = in_flight
+                .iter()
+                .map(|(info, _)| info.batch_time)
+                .find(|t| *t > now)
+                .map_or(next, |t| t.min(next));
+            (wake - now).to_std().min(MAX_PARK)
         };
         worker.step_or_park(Some(park));
     }
@@ -157,9 +170,14 @@ pub(super) fn drive(
     drop(ticks);
     while !in_flight.is_empty() {
         worker.step_or_park(Some(STOPPING_PARK));
-        complete_batches(rt, probe, &mut in_flight, committer, zero, discard);
+        let ending = if discard {
+            Holding::Discard
+        } else {
+            Holding::None
+        };
+        complete_batches(rt, probe, &mut in_flight, committer, zero, ending);
         if !worker.has_dataflows() {
-            complete_batches(rt, probe, &mut in_flight, committer, zero, discard);
+            complete_batches(rt, probe, &mut in_flight, committer, zero, ending);
             break;
         }
     }
@@ -200,12 +218,17 @@ fn close_batch(
         processing_end_time: None,
         output_operation_infos: Default::default(),
     };
+    let mut no_rdd = Vec::new();
     for input in inputs.iter_mut() {
-        if let Err(e) = input.close_batch(time, time + interval) {
-            // Spark skips a batch whose jobs cannot be generated; ember fails the jobs that
-            // depend on this input for this batch and goes on.
-            tracing::error!("Error generating jobs for time {time}: {e}");
-            rt.fail(time, input.node(), "input stream", e.to_string());
+        match input.close_batch(time, time + interval) {
+            Ok(BatchRdd::Present) => {}
+            Ok(BatchRdd::Absent) => no_rdd.push(input.node()),
+            Err(e) => {
+                // Spark skips a batch whose jobs cannot be generated; ember fails the jobs that
+                // depend on this input for this batch and goes on.
+                tracing::error!("Error generating jobs for time {time}: {e}");
+                rt.fail(time, input.node(), "input stream", e.to_string());
+            }
         }
         let id = input.stream_id();
         let description = input.describe();
@@ -218,9 +241,28 @@ fn close_batch(
             },
         );
     }
-    ticks.send(Tick { time, zero, last });
+    no_rdd.sort_unstable();
+    // Before the tick: the failures must be recorded when the batch's jobs look for them.
+    rt.fail_missing_rdds(time, &no_rdd);
+    ticks.send(Tick {
+        time,
+        zero,
+        last,
+        no_rdd,
+    });
     ticks.advance_to((time + interval).as_millis());
     info
+}
+
+/// What `complete_batches` does with a batch whose data has gone through.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Holding {
+    /// Run its jobs, unless it was computed early (for `slice`) and its time has not come.
+    Early,
+    /// Run its jobs now (stopping gracefully: every computed batch runs).
+    None,
+    /// Drop its jobs (an immediate stop).
+    Discard,
 }
 
 /// Runs the jobs of every batch whose data has gone all the way through, in batch order, and
@@ -232,10 +274,19 @@ fn complete_batches(
     in_flight: &mut InFlight,
     committer: Option<&Committer>,
     zero: Time,
-    discard: bool,
+    holding: Holding,
 ) {
+    for (info, _) in in_flight.iter() {
+        if probe.less_equal(&info.batch_time.as_millis()) {
+            break;
+        }
+        rt.mark_computed(info.batch_time);
+    }
     while let Some((info, _)) = in_flight.front() {
         if probe.less_equal(&info.batch_time.as_millis()) {
+            break;
+        }
+        if holding == Holding::Early && info.batch_time > rt.clock.now() {
             break;
         }
         let (mut info, last) = in_flight.pop_front().expect("front exists");
@@ -244,7 +295,7 @@ fn complete_batches(
         for (id, input) in info.stream_id_to_input_info.iter_mut() {
             input.num_records = counts.get(id).copied().unwrap_or(0);
         }
-        if discard {
+        if holding == Holding::Discard {
             rt.discard_jobs(info.batch_time);
         } else {
             rt.post(Event::BatchSubmitted(info.clone()));

@@ -8,7 +8,7 @@ use timely::dataflow::InputHandle;
 
 use crate::checkpoint::SourceCheckpoint;
 use crate::data::Data;
-use crate::dstream::input::InputSource;
+use crate::dstream::input::{BatchRdd, InputSource};
 use crate::exec::build::Rec;
 use crate::placement::Placement;
 use crate::scheduler::runtime::Runtime;
@@ -21,7 +21,8 @@ pub(crate) trait Driven {
     /// Driver: closes batch `time` (adding the batch data of batch sources) and opens `next`.
     /// Received blocks still queued go to the next batch, as data still in Spark's block
     /// generator does.
-    fn close_batch(&mut self, time: Time, next: Time) -> crate::Result<()>;
+    /// Whether the batch has an RDD is the source's answer.
+    fn close_batch(&mut self, time: Time, next: Time) -> crate::Result<BatchRdd>;
     /// Opens batch `time` (the first one, or the next after the driver closed one).
     fn open(&mut self, time: Time);
     /// Stops receiving; what receivers already queued can still be pulled.
@@ -143,7 +144,7 @@ impl<T: Data> Driven for TypedInput<T> {
         }
     }
 
-    fn close_batch(&mut self, time: Time, next: Time) -> crate::Result<()> {
+    fn close_batch(&mut self, time: Time, next: Time) -> crate::Result<BatchRdd> {
         let mut parts = Vec::new();
         let outcome = self.source.batch(time, &mut parts);
         for (i, part) in parts.into_iter().enumerate() {

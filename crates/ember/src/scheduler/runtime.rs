@@ -70,6 +70,10 @@ struct Control {
     terminated: bool,
     first_error: Option<Reported>,
     completed: BTreeSet<u64>,
+    /// The latest batch (ms) whose data has gone all the way through the dataflow.
+    computed: u64,
+    /// Batches through this time (ms) are to be computed now, ahead of the clock (`slice`).
+    ahead: Option<u64>,
 }
 
 /// Shared state of one run.
@@ -87,7 +91,17 @@ pub(crate) struct Runtime {
     jobs: Mutex<BTreeMap<u64, Vec<Job>>>,
     workers: Mutex<Vec<Thread>>,
     input_counts: Mutex<BTreeMap<(u64, usize), u64>>,
+    /// Nodes that fail a batch where one of some inputs has no RDD; see `require_rdds`.
+    rdd_requirements: Mutex<Vec<RddRequirement>>,
     receiver_events: (Sender<ReceiverEvent>, Receiver<ReceiverEvent>),
+}
+
+/// A node that fails a batch where one of `inputs` has no RDD, saying `message(time)`.
+struct RddRequirement {
+    node: usize,
+    name: &'static str,
+    inputs: Arc<BTreeSet<usize>>,
+    message: Box<dyn Fn(Time) -> String + Send + Sync>,
 }
 
 /// The text of a panic payload.
@@ -121,6 +135,7 @@ impl Runtime {
             jobs: Mutex::new(BTreeMap::new()),
             workers: Mutex::new(Vec::new()),
             input_counts: Mutex::new(BTreeMap::new()),
+            rdd_requirements: Mutex::new(Vec::new()),
             receiver_events: crossbeam_channel::unbounded(),
         }
     }
@@ -151,6 +166,38 @@ impl Runtime {
                     cause: Box::new(cause),
                 },
             ));
+    }
+
+    /// Registers node `node` (operation `name`) as failing every batch where one of `inputs`
+    /// has no RDD, with `message(time)` (Spark's `UnionDStream` and `TransformedDStream`).
+    /// The driver registers them while it builds its dataflow.
+    pub(crate) fn require_rdds(
+        &self,
+        node: usize,
+        name: &'static str,
+        inputs: Arc<BTreeSet<usize>>,
+        message: impl Fn(Time) -> String + Send + Sync + 'static,
+    ) {
+        self.rdd_requirements.lock().recover().push(RddRequirement {
+            node,
+            name,
+            inputs,
+            message: Box::new(message),
+        });
+    }
+
+    /// Fails batch `time` in every node registered by `require_rdds` that needs one of the
+    /// inputs `no_rdd` (which have no RDD at `time`).
+    pub(crate) fn fail_missing_rdds(&self, time: Time, no_rdd: &[usize]) {
+        if no_rdd.is_empty() {
+            return;
+        }
+        let requirements = self.rdd_requirements.lock().recover();
+        for r in requirements.iter() {
+            if no_rdd.iter().any(|input| r.inputs.contains(input)) {
+                self.fail(time, r.node, r.name, (r.message)(time));
+            }
+        }
     }
 
     /// Queues an output job of batch `time`; it runs once the batch is complete.
@@ -239,6 +286,50 @@ impl Runtime {
             .completed
             .insert(time.as_millis());
         self.changed.notify_all();
+    }
+
+    /// Notes that batch `time`'s data has gone all the way through the dataflow (its jobs may
+    /// still wait for their time), for whoever waits in [`compute_through`](Self::compute_through).
+    pub(crate) fn mark_computed(&self, time: Time) {
+        let mut c = self.control.lock().recover();
+        if time.as_millis() > c.computed {
+            c.computed = time.as_millis();
+            drop(c);
+            self.changed.notify_all();
+        }
+    }
+
+    /// Whether every batch through `time` has been computed.
+    pub(crate) fn computed_through(&self, time: Time) -> bool {
+        self.control.lock().recover().computed >= time.as_millis()
+    }
+
+    /// Asks the driver to compute the batches through `time` now if their time has not come
+    /// (Spark's `getOrCompute`, as `slice` uses it), and waits until they are computed or the
+    /// run ends. Whether they were. Their output jobs still run at their batch times.
+    pub(crate) fn compute_through(&self, time: Time) -> bool {
+        let ms = time.as_millis();
+        let mut c = self.control.lock().recover();
+        if c.computed < ms {
+            c.ahead = Some(c.ahead.map_or(ms, |a| a.max(ms)));
+            drop(c);
+            self.wake_workers();
+            c = self.control.lock().recover();
+        }
+        loop {
+            if c.computed >= ms {
+                return true;
+            }
+            if c.terminated || c.stop == Some(StopMode::Immediate) {
+                return false;
+            }
+            c = self.changed.wait(c).recover();
+        }
+    }
+
+    /// The time through which batches are to be computed ahead of the clock, if any.
+    pub(crate) fn ahead(&self) -> Option<Time> {
+        self.control.lock().recover().ahead.map(Time::from_millis)
     }
 
     /// Drops the queued jobs of a batch that will not run (immediate stop).

@@ -144,6 +144,7 @@ mod tests {
             time: Time::from_millis(ms),
             zero: Time::from_millis(0),
             last: false,
+            no_rdd: Vec::new(),
         }
     }
 

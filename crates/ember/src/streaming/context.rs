@@ -409,6 +409,17 @@ impl StreamingContext {
             .recover()
             .add_stream(name, slide, partitions, parents);
         lineage.insert(id);
+        // An input has no RDD when its source gives none; any other stream, when a parent has
+        // none (Spark's operations map `None` to `None`), unless it says otherwise after this
+        // (see `dstream::presence`).
+        let absent_when: std::collections::BTreeSet<usize> = if parents.is_empty() {
+            [id].into()
+        } else {
+            parents
+                .iter()
+                .flat_map(|p| p.absent_when.iter().copied())
+                .collect()
+        };
         DStream {
             ssc: self.clone(),
             retained: Default::default(),
@@ -420,6 +431,8 @@ impl StreamingContext {
                 partitions: partitions.max(1),
                 lineage: Arc::new(lineage),
                 poisoned,
+                absent_when: Arc::new(absent_when),
+                requires_rdds: None,
             }),
         }
     }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use crate::data::Data;
 use crate::dstream::input::{
-    FileSource, InputNode, InputSource, QueueSource, ReceiverSource, SocketSource, read_files,
+    FileSource, InputNode, InputSource, QueueDefault, QueueSource, ReceiverSource, SocketSource,
+    read_files,
 };
 use crate::dstream::{DStream, RddQueue};
 use crate::rdd::Rdd;
@@ -214,6 +215,55 @@ impl StreamingContext {
         queue: RddQueue<T>,
         one_at_a_time: bool,
         default: Option<Rdd<T>>,
+    ) -> DStream<T> {
+        let default = default.map_or(QueueDefault::Empty, QueueDefault::Rdd);
+        self.queue_input(queue, one_at_a_time, default)
+    }
+
+    /// A queue stream whose batches may have *no RDD*, which is not an empty RDD (Spark's
+    /// `queueStream` with a null default, on an input whose `compute` returns `None`): an entry
+    /// pushed with [`RddQueue::push_no_rdd`], and every batch while the queue is empty when
+    /// `default` is `None`. At such a time, `map`, `filter` and the other operations have no RDD
+    /// either and output operations do not run; `window` leaves the time out;
+    /// `update_state_by_key` calls its function for every key with no new values; `union`,
+    /// `transform`, `transform_with`, [`StreamingContext::transform`] and `count` fail the batch
+    /// with Spark's message ("Couldn't generate RDD from parent at time ...").
+    ///
+    /// Otherwise as [`queue_stream`](Self::queue_stream). PySpark's
+    /// `queueStream(rdds, oneAtATime, default=None)` gives an *empty* RDD of one partition when
+    /// the queue is empty, which is `queue_stream` with such a default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::testing::StreamTest;
+    /// use ember::{Duration, RddQueue, Time};
+    ///
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let sc = t.context().context();
+    /// let queue = RddQueue::from(vec![sc.parallelize(vec![1, 2], 2)]);
+    /// let numbers = t.context().optional_queue_stream(queue, true, None);
+    /// let out = t.collect(&numbers.map(|x| x + 1))?;
+    /// t.run(3)?;
+    /// // The batches at 2000 and 3000 ms have no RDD: the output ran once.
+    /// assert_eq!(out.batches_with_time(), [(Time::from_millis(1000), vec![2, 3])]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn optional_queue_stream<T: Data>(
+        &self,
+        queue: RddQueue<T>,
+        one_at_a_time: bool,
+        default: Option<Rdd<T>>,
+    ) -> DStream<T> {
+        let default = default.map_or(QueueDefault::NoRdd, QueueDefault::Rdd);
+        self.queue_input(queue, one_at_a_time, default)
+    }
+
+    fn queue_input<T: Data>(
+        &self,
+        queue: RddQueue<T>,
+        one_at_a_time: bool,
+        default: QueueDefault<T>,
     ) -> DStream<T> {
         let partitions = self.inner.ctx.default_parallelism();
         self.new_input(

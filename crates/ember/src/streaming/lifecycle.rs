@@ -377,6 +377,27 @@ impl StreamingContext {
         Ok(())
     }
 
+    /// Computes the batches through `time` now if they have not run (Spark's `getOrCompute`, for
+    /// `slice`), waiting until they are computed; their output jobs still run at their times.
+    /// Nothing to do unless the context is running.
+    pub(crate) fn compute_through(&self, time: Time) -> Result<()> {
+        let Some(rt) = self.runtime() else {
+            return Ok(());
+        };
+        if rt.computed_through(time) {
+            return Ok(());
+        }
+        // The driver's worker computes batches: from its own thread (an output job, a
+        // `transform` function), waiting for it would wait forever.
+        if rt.on_worker_thread() {
+            return Err(Error::IllegalState(format!(
+                "batches through {time} have not been computed yet; they cannot be computed from inside the stream's own jobs or transformations"
+            )));
+        }
+        rt.compute_through(time);
+        Ok(())
+    }
+
     /// Blocks until batch `time` has completed, at most `timeout` (for tests).
     pub(crate) fn wait_batch(&self, time: Time, timeout: std::time::Duration) -> bool {
         self.runtime()

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use crate::checkpoint::SourceCheckpoint;
 use crate::conf::Conf;
-use crate::dstream::input::InputSource;
+use crate::dstream::input::{BatchRdd, InputSource};
 use crate::dstream::{Meta, Node, Upstream};
 use crate::error::JobError;
 use crate::exec::{Builder, Flow};
@@ -106,12 +106,12 @@ impl SourceCheckpoint for FileSource {
 }
 
 impl InputSource<String> for FileSource {
-    fn batch(&self, time: Time, out: &mut Vec<Vec<String>>) -> crate::Result<()> {
+    fn batch(&self, time: Time, out: &mut Vec<Vec<String>>) -> crate::Result<BatchRdd> {
         let files = self.selector.lock().recover().select(time, self.slide);
         let files = files?;
         out.extend(files.iter().map(|f| vec![f.to_string_lossy().into_owned()]));
         *self.last.lock().recover() = files;
-        Ok(())
+        Ok(BatchRdd::Present)
     }
 
     fn describe(&self) -> String {

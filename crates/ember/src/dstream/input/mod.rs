@@ -30,8 +30,8 @@ use crate::sync::RecoverPoison;
 use crate::time::Time;
 
 pub(crate) use file::{FileSource, read_files};
-pub(crate) use queue::QueueSource;
 pub use queue::RddQueue;
+pub(crate) use queue::{QueueDefault, QueueSource};
 pub(crate) use receiver::{ReceiverSource, WAL_ENABLED};
 pub(crate) use socket::SocketSource;
 
@@ -44,9 +44,10 @@ pub(crate) trait InputSource<T>: SourceCheckpoint {
         None
     }
     /// The partitions this source contributes to the batch at `time`, produced when the batch
-    /// closes (queues, directories). An error fails the batch's jobs that use this input.
-    fn batch(&self, _time: Time, _out: &mut Vec<Vec<T>>) -> crate::Result<()> {
-        Ok(())
+    /// closes (queues, directories), and whether the batch has an RDD at all. An error fails
+    /// the batch's jobs that use this input.
+    fn batch(&self, _time: Time, _out: &mut Vec<Vec<T>>) -> crate::Result<BatchRdd> {
+        Ok(BatchRdd::Present)
     }
     /// Stops receiving; blocks already queued are still returned by `poll`.
     fn stop(&self) {}
@@ -54,6 +55,16 @@ pub(crate) trait InputSource<T>: SourceCheckpoint {
     fn describe(&self) -> String {
         String::new()
     }
+}
+
+/// Whether an input has an RDD for a batch time (Spark's `compute` returning `Some` or `None`;
+/// see `dstream::presence`). An RDD may be empty; a batch without one is not a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BatchRdd {
+    /// The batch has an RDD, perhaps an empty one.
+    Present,
+    /// The batch has no RDD.
+    Absent,
 }
 
 type MakeSource<T> = Box<dyn FnOnce(&Arc<Runtime>, usize) -> Box<dyn InputSource<T>> + Send>;
