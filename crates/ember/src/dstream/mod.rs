@@ -32,11 +32,13 @@ pub(crate) mod transformed;
 pub(crate) mod union;
 pub(crate) mod update_state;
 pub(crate) mod window;
+pub(crate) mod window_args;
 pub(crate) mod window_ops;
 
 pub use input::RddQueue;
 pub use map_with_state::MapWithStateDStream;
 pub use reduced_window::WindowFilter;
+pub use window_args::{WindowArgument, WindowError};
 
 /// What every stream knows about itself, independent of its element type.
 pub(crate) struct Meta {
