@@ -17,6 +17,7 @@ use crate::dstream::DStream;
 use crate::dstream::reduced_window::WindowFilter;
 use crate::dstream::window::WindowCheck;
 use crate::error::Error;
+use crate::partitioner::Partitioning;
 use crate::time::Duration;
 
 /// Which duration of a window operation was refused.
@@ -327,7 +328,7 @@ impl<T: Key> DStream<T> {
         &self,
         window_duration: Duration,
         slide_duration: Duration,
-        partitions: Option<usize>,
+        partitions: impl Partitioning,
     ) -> Result<DStream<(T, u64)>, WindowError> {
         self.check_window(WindowCheck::Reduced, window_duration, slide_duration)?;
         Ok(self.count_by_value_and_window(window_duration, slide_duration, partitions))
@@ -357,7 +358,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         f: impl Fn(V, V) -> V + Send + Sync + 'static,
         window_duration: Duration,
         slide_duration: Duration,
-        partitions: Option<usize>,
+        partitions: impl Partitioning,
     ) -> Result<DStream<(K, V)>, WindowError> {
         self.check_window(WindowCheck::Windowed, window_duration, slide_duration)?;
         Ok(self.reduce_by_key_and_window(f, window_duration, slide_duration, partitions))
@@ -392,7 +393,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         inv_f: impl Fn(V, V) -> V + Send + Sync + 'static,
         window_duration: Duration,
         slide_duration: Duration,
-        partitions: Option<usize>,
+        partitions: impl Partitioning,
         filter: Option<WindowFilter<K, V>>,
     ) -> Result<DStream<(K, V)>, WindowError> {
         self.check_window(WindowCheck::Reduced, window_duration, slide_duration)?;
@@ -427,7 +428,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         &self,
         window_duration: Duration,
         slide_duration: Duration,
-        partitions: Option<usize>,
+        partitions: impl Partitioning,
     ) -> Result<DStream<(K, Vec<V>)>, WindowError> {
         self.check_window(WindowCheck::Windowed, window_duration, slide_duration)?;
         Ok(self.group_by_key_and_window(window_duration, slide_duration, partitions))
