@@ -112,9 +112,3 @@ impl Partitioning for Partitioner {
         Some(self.partitions)
     }
 }
-
-impl Partitioning for &Partitioner {
-    fn partition_count(self) -> Option<usize> {
-        Some(self.partitions)
-    }
-}

@@ -234,7 +234,7 @@ fn partitioner_values_are_taken_where_spark_takes_them() {
         input.reduce_by_key(|a, b| a + b, p).glom(),
         input.group_by_key(p).map_values(|v| v.len() as u64).glom(),
         input
-            .combine_by_key(|v| v, |a, b| a + b, |a, b| a + b, &p)
+            .combine_by_key(|v| v, |a, b| a + b, |a, b| a + b, p)
             .glom(),
         input.join(&input, p).map_values(|(a, _)| a).glom(),
         input
