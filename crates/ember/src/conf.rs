@@ -27,6 +27,10 @@ pub const MAX_LINE_BYTES: &str = "ember.input.maxLineBytes";
 pub const RECEIVER_RESTART_DELAY: &str = "spark.streaming.receiverRestartDelay";
 /// Setting key of the minimum time a file stream remembers files (Spark's default 60s).
 pub const FILE_MIN_REMEMBER: &str = "spark.streaming.fileStream.minRememberDuration";
+/// Setting key of the default number of partitions of shuffles, inputs and `parallelize`
+/// (Spark's `spark.default.parallelism`; the number of workers when unset). It is independent of
+/// the number of workers: PySpark's own tests run one partition on `local[2]`.
+pub const DEFAULT_PARALLELISM: &str = "spark.default.parallelism";
 
 /// Where and how wide the application runs (the parsed master URL plus the cluster settings).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -195,6 +199,39 @@ impl Conf {
         };
         parse_millis(v)
             .ok_or_else(|| Error::InvalidArgument(format!("setting {key}={v} is not a duration")))
+    }
+    /// The default number of partitions set by [`DEFAULT_PARALLELISM`], if set. A value that is
+    /// not a positive whole number is an error (Spark would fail only later, at the first
+    /// `parallelize` or shuffle that uses it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::Conf;
+    ///
+    /// let conf = Conf::new().set_master("local[2]").set("spark.default.parallelism", "1");
+    /// assert_eq!(conf.default_parallelism()?, Some(1));
+    /// assert_eq!(Conf::new().default_parallelism()?, None);
+    /// let zero = Conf::new().set("spark.default.parallelism", "0").default_parallelism();
+    /// assert_eq!(
+    ///     zero.unwrap_err().to_string(),
+    ///     "requirement failed: Positive number of partitions required (spark.default.parallelism=0)"
+    /// );
+    /// assert!(Conf::new().set("spark.default.parallelism", "two").default_parallelism().is_err());
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn default_parallelism(&self) -> Result<Option<usize>> {
+        let Some(v) = self.get(DEFAULT_PARALLELISM) else {
+            return Ok(None);
+        };
+        match self.get_u64(DEFAULT_PARALLELISM, 0)? {
+            0 => Err(Error::Requirement(format!(
+                "Positive number of partitions required ({DEFAULT_PARALLELISM}={v})"
+            ))),
+            n => usize::try_from(n).map(Some).map_err(|_| {
+                Error::InvalidArgument(format!("setting {DEFAULT_PARALLELISM}={v} is too large"))
+            }),
+        }
     }
     /// The application name (`ember` when unset).
     pub fn app_name(&self) -> &str {

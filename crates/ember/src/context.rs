@@ -31,6 +31,8 @@ pub struct Context {
 struct Inner {
     conf: Conf,
     master: Master,
+    /// `spark.default.parallelism`, or the number of workers over all processes.
+    default_parallelism: usize,
     pool: rayon::ThreadPool,
     stopped: AtomicBool,
 }
@@ -104,6 +106,9 @@ impl Context {
 
     fn build(conf: Conf) -> Result<Context> {
         let master = conf.master()?;
+        let default_parallelism = conf
+            .default_parallelism()?
+            .unwrap_or_else(|| master.total_workers());
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(master.threads())
             .thread_name(|i| format!("ember-rdd-{i}"))
@@ -113,6 +118,7 @@ impl Context {
             inner: Arc::new(Inner {
                 conf,
                 master,
+                default_parallelism,
                 pool,
                 stopped: AtomicBool::new(false),
             }),
@@ -148,19 +154,36 @@ impl Context {
         &self.inner.master
     }
 
-    /// Default number of partitions: the number of workers over all processes (Spark's
-    /// `defaultParallelism`, the total number of cores).
+    /// Default number of partitions of shuffles, input streams and test inputs (Spark's
+    /// `defaultParallelism`): the setting [`spark.default.parallelism`](crate::conf::DEFAULT_PARALLELISM)
+    /// when set, else the number of workers over all processes (Spark's total number of cores).
+    /// Partitions are independent of workers: partition `p` runs on worker `p % workers`, so
+    /// fewer partitions than workers leave some workers idle, and more give some several.
     ///
     /// # Examples
     ///
     /// ```
-    /// # let sc = ember::testing::context()?;
+    /// # let _turn = ember::testing::exclusive(); // contexts are process-wide: take turns
+    /// # if let Ok(old) = ember::Context::get_or_create(ember::Conf::new()) { old.stop(); }
+    /// use ember::{Conf, Context};
     ///
-    /// assert_eq!(sc.default_parallelism(), 2); // local[2]
+    /// let sc = Context::new(Conf::new().set_master("local[2]"))?;
+    /// assert_eq!(sc.default_parallelism(), 2); // the workers of local[2]
+    /// sc.stop();
+    ///
+    /// // As PySpark's tests: one partition on two threads.
+    /// let conf = Conf::new().set_master("local[2]").set("spark.default.parallelism", "1");
+    /// let sc = Context::new(conf)?;
+    /// assert_eq!(sc.default_parallelism(), 1);
+    /// sc.stop();
+    ///
+    /// // A value that is no positive number is an error of the context's creation.
+    /// let bad = Conf::new().set_master("local[2]").set("spark.default.parallelism", "0");
+    /// assert!(Context::new(bad).is_err());
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn default_parallelism(&self) -> usize {
-        self.inner.master.total_workers()
+        self.inner.default_parallelism
     }
 
     /// Distributes a local collection into an RDD of `partitions` slices (at least one), cut into

@@ -44,6 +44,13 @@ impl Placement {
             .map(|p| p as u32)
     }
 
+    /// Where partition `partition` of a run with more partitions goes in this one (partitions
+    /// beyond the count wrap around; others stay). A buffered part written under a larger
+    /// `spark.default.parallelism` is restored into it, so no record is outside the partitions.
+    pub(crate) fn fold(&self, partition: u32) -> u32 {
+        (partition as usize % self.partitions) as u32
+    }
+
     /// The partition of the key whose stable hash is `hash`.
     pub(crate) fn partition_of_hash(&self, hash: u64) -> u32 {
         partition_of_hash(hash, self.partitions)
@@ -73,6 +80,11 @@ mod tests {
         }
         // More workers than partitions: some workers hold none.
         assert_eq!(Placement::new(4, 2).partitions_of(3).count(), 0);
+        // A partition of a run with more partitions wraps around.
+        assert_eq!(
+            (p.fold(7), p.fold(9), Placement::new(2, 1).fold(3)),
+            (7, 1, 0)
+        );
         // Zero counts are one.
         assert_eq!(Placement::new(0, 0), Placement::new(1, 1));
     }

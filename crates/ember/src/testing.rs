@@ -47,7 +47,14 @@ pub fn exclusive() -> MutexGuard<'static, ()> {
 fn local_context(master: &str) -> Result<Context> {
     let conf = || Conf::new().set_master(master).set_app_name("test");
     match Context::get_or_create(conf()) {
-        Ok(ctx) if ctx.master().threads() == conf().master()?.threads() => Ok(ctx),
+        // Same threads and default partitions (a context made by `with_conf` may set
+        // `spark.default.parallelism`; a later test must not inherit it).
+        Ok(ctx)
+            if ctx.master().threads() == conf().master()?.threads()
+                && ctx.default_parallelism() == ctx.master().total_workers() =>
+        {
+            Ok(ctx)
+        }
         Ok(other) => {
             other.stop();
             Context::new(conf())

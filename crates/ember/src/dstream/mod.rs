@@ -32,12 +32,16 @@ pub(crate) mod slice;
 pub(crate) mod transformed;
 pub(crate) mod union;
 pub(crate) mod update_state;
+pub(crate) mod update_state_iter;
 pub(crate) mod window;
+pub(crate) mod window_args;
 pub(crate) mod window_ops;
 
 pub use input::RddQueue;
 pub use map_with_state::MapWithStateDStream;
 pub use reduced_window::WindowFilter;
+pub use update_state_iter::StateRows;
+pub use window_args::{WindowArgument, WindowError};
 
 /// What every stream knows about itself, independent of its element type.
 pub(crate) struct Meta {

@@ -11,6 +11,7 @@ use crate::dstream::presence::MissingRdd;
 use crate::dstream::{DStream, Meta, Node, Upstream};
 use crate::exec::{BatchLogic, Builder, Flow, Route};
 use crate::hash::{partition_of_hash, stable_hash};
+use crate::partitioner::Partitioning;
 use crate::rdd::join_rows;
 use crate::scheduler::Tick;
 
@@ -101,9 +102,10 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     pub fn cogroup<W: Data>(
         &self,
         other: &DStream<(K, W)>,
-        partitions: Option<usize>,
+        partitions: impl Partitioning,
     ) -> DStream<(K, (Vec<V>, Vec<W>))> {
         let n = partitions
+            .partition_count()
             .unwrap_or_else(|| self.ssc.context().default_parallelism())
             .max(1);
         let poison = crate::dstream::transformed::two_stream_poison(self, other);
@@ -144,7 +146,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     pub fn join<W: Data>(
         &self,
         other: &DStream<(K, W)>,
-        partitions: Option<usize>,
+        partitions: impl Partitioning,
     ) -> DStream<(K, (V, W))> {
         self.cogroup(other, partitions).flat_map(join_rows::inner)
     }
@@ -168,7 +170,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     pub fn left_outer_join<W: Data>(
         &self,
         other: &DStream<(K, W)>,
-        partitions: Option<usize>,
+        partitions: impl Partitioning,
     ) -> DStream<(K, (V, Option<W>))> {
         self.cogroup(other, partitions)
             .flat_map(join_rows::left_outer)
@@ -193,7 +195,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     pub fn right_outer_join<W: Data>(
         &self,
         other: &DStream<(K, W)>,
-        partitions: Option<usize>,
+        partitions: impl Partitioning,
     ) -> DStream<(K, (Option<V>, W))> {
         self.cogroup(other, partitions)
             .flat_map(join_rows::right_outer)
@@ -220,7 +222,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     pub fn full_outer_join<W: Data>(
         &self,
         other: &DStream<(K, W)>,
-        partitions: Option<usize>,
+        partitions: impl Partitioning,
     ) -> DStream<(K, (Option<V>, Option<W>))> {
         self.cogroup(other, partitions)
             .flat_map(join_rows::full_outer)

@@ -34,6 +34,7 @@ use crate::dstream::window::{
     WindowCheck, default_checkpoint_interval, next_slide_time, window_poison,
 };
 use crate::exec::{BatchLogic, Route};
+use crate::partitioner::Partitioning;
 use crate::scheduler::Tick;
 use crate::state::{BatchBuffer, Checkpointed, Declared, FastMap, KeyedState, Parts, Writes};
 use crate::time::Duration;
@@ -317,10 +318,11 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         inv_f: impl Fn(V, V) -> V + Send + Sync + 'static,
         window_duration: Duration,
         slide_duration: Duration,
-        partitions: Option<usize>,
+        partitions: impl Partitioning,
         filter: Option<WindowFilter<K, V>>,
     ) -> DStream<(K, V)> {
         let n = partitions
+            .partition_count()
             .unwrap_or_else(|| self.ssc.context().default_parallelism())
             .max(1);
         let poison = window_poison(

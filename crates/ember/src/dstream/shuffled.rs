@@ -15,6 +15,7 @@ use crate::dstream::DStream;
 use crate::dstream::node::{BatchNode, WorkerInfo};
 use crate::exec::{BatchLogic, Route};
 use crate::hash::{partition_of_hash, stable_hash};
+use crate::partitioner::Partitioning;
 use crate::scheduler::Tick;
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -121,7 +122,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         create: impl Fn(V) -> C + Send + Sync + 'static,
         merge_value: impl Fn(C, V) -> C + Send + Sync + 'static,
         merge_combiners: impl Fn(C, C) -> C + Send + Sync + 'static,
-        partitions: Option<usize>,
+        partitions: impl Partitioning,
     ) -> DStream<(K, C)> {
         let agg = Combiner {
             create: Arc::new(create),
@@ -135,9 +136,10 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         &self,
         name: &'static str,
         agg: Combiner<V, C>,
-        partitions: Option<usize>,
+        partitions: impl Partitioning,
     ) -> DStream<(K, C)> {
         let n = partitions
+            .partition_count()
             .unwrap_or_else(|| self.ssc.context().default_parallelism())
             .max(1);
         let slide = self.meta.slide;
@@ -174,7 +176,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     pub fn reduce_by_key(
         &self,
         f: impl Fn(V, V) -> V + Send + Sync + 'static,
-        partitions: Option<usize>,
+        partitions: impl Partitioning,
     ) -> DStream<(K, V)> {
         let f: Arc<dyn Fn(V, V) -> V + Send + Sync> = Arc::new(f);
         let agg = Combiner {
@@ -200,7 +202,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         &self,
         zero: V,
         f: impl Fn(V, V) -> V + Send + Sync + 'static,
-        partitions: Option<usize>,
+        partitions: impl Partitioning,
     ) -> DStream<(K, V)> {
         let f: Arc<dyn Fn(V, V) -> V + Send + Sync> = Arc::new(f);
         let g = f.clone();
@@ -223,7 +225,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     /// assert_eq!(groups, [[('a', vec![1, 3]), ('b', vec![2, 4])]]);
     /// # Ok::<(), ember::Error>(())
     /// ```
-    pub fn group_by_key(&self, partitions: Option<usize>) -> DStream<(K, Vec<V>)> {
+    pub fn group_by_key(&self, partitions: impl Partitioning) -> DStream<(K, Vec<V>)> {
         let agg = Combiner {
             create: Arc::new(|v| vec![v]),
             merge_value: Arc::new(|mut c: Vec<V>, v| {

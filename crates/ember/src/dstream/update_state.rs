@@ -14,6 +14,7 @@ use crate::data::{Data, Key};
 use crate::dstream::DStream;
 use crate::dstream::node::{BatchNode, WorkerInfo};
 use crate::exec::{BatchLogic, Route};
+use crate::partitioner::Partitioning;
 use crate::rdd::Rdd;
 use crate::scheduler::Tick;
 use crate::state::{Checkpointed, Declared, FastMap, KeyedState, Writes};
@@ -162,7 +163,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     pub fn update_state_by_key<S: Data>(
         &self,
         update: impl Fn(&[V], Option<S>) -> Option<S> + Send + Sync + 'static,
-        partitions: Option<usize>,
+        partitions: impl Partitioning,
     ) -> DStream<(K, S)> {
         self.update_state_by_key_with(move |_t, _k, vs, s| update(vs, s), partitions, None)
     }
@@ -202,7 +203,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     pub fn update_state_by_key_with_initial<S: Data>(
         &self,
         update: impl Fn(&[V], Option<S>) -> Option<S> + Send + Sync + 'static,
-        partitions: Option<usize>,
+        partitions: impl Partitioning,
         initial: Rdd<(K, S)>,
     ) -> DStream<(K, S)> {
         self.update_state_by_key_with(
@@ -250,10 +251,11 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     pub fn update_state_by_key_with<S: Data>(
         &self,
         update: impl Fn(Time, &K, &[V], Option<S>) -> Option<S> + Send + Sync + 'static,
-        partitions: Option<usize>,
+        partitions: impl Partitioning,
         initial: Option<Rdd<(K, S)>>,
     ) -> DStream<(K, S)> {
         let n = partitions
+            .partition_count()
             .unwrap_or_else(|| self.ssc.context().default_parallelism())
             .max(1);
         let grouped = self.group_by_key(Some(n));

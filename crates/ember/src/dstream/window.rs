@@ -38,38 +38,16 @@ pub(crate) enum WindowCheck {
 }
 
 /// Why a window of `window` every `slide` cannot be made on a stream sliding every `parent`,
-/// in Spark's words, or `None` when it can. The window is checked before the slide, as Spark
-/// does. A zero slide is ember's own check: Spark divides by it at the first batch.
+/// in Spark's words, or `None` when it can (see `window_args`, where the rule lives).
 pub(crate) fn window_poison(
     check: WindowCheck,
     parent: Duration,
     window: Duration,
     slide: Duration,
 ) -> Option<String> {
-    let (class, prefix, must) = match check {
-        WindowCheck::Windowed => ("windowed DStream", "", "must be a multiple"),
-        WindowCheck::Reduced => (
-            "ReducedWindowedDStream",
-            "requirement failed: ",
-            "must be multiple",
-        ),
-    };
-    if !window.is_multiple_of(parent) {
-        return Some(format!(
-            "{prefix}The window duration of {class} ({window}) {must} of the slide duration of parent DStream ({parent})"
-        ));
-    }
-    if slide.is_zero() {
-        return Some(format!(
-            "requirement failed: The slide duration of {class} ({slide}) must be positive"
-        ));
-    }
-    if !slide.is_multiple_of(parent) {
-        return Some(format!(
-            "{prefix}The slide duration of {class} ({slide}) {must} of the slide duration of parent DStream ({parent})"
-        ));
-    }
-    None
+    crate::dstream::window_args::check_window_args(check, parent, window, slide)
+        .err()
+        .map(|e| e.to_string())
 }
 
 /// Spark's default checkpoint interval of a stream that must checkpoint: the smallest multiple
@@ -159,7 +137,8 @@ impl<T: Data> DStream<T> {
     /// Every `slide_duration`, the elements of this stream's batches in the last
     /// `window_duration` (Spark's `window`): the window at time `t` covers the batches in
     /// `(t - window_duration, t]`. Both durations must be multiples of this stream's slide
-    /// (Spark's messages otherwise, returned when an output is registered on the stream).
+    /// (Spark's messages otherwise, returned when an output is registered on the stream;
+    /// [`try_window`](Self::try_window) returns them at once).
     /// Spark's one-argument form is `window(w, stream.slide_duration())`.
     ///
     /// The resulting stream slides every `slide_duration`: its batches, and those of the streams

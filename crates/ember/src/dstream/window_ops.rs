@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::data::{Data, Key};
 use crate::dstream::DStream;
+use crate::partitioner::Partitioning;
 use crate::time::Duration;
 
 impl<T: Data> DStream<T> {
@@ -136,7 +137,7 @@ impl<T: Key> DStream<T> {
         &self,
         window_duration: Duration,
         slide_duration: Duration,
-        partitions: Option<usize>,
+        partitions: impl Partitioning,
     ) -> DStream<(T, u64)> {
         self.map(|x| (x, 1u64)).reduce_by_key_and_window_inv(
             |a, b| a + b,
@@ -173,9 +174,11 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         f: impl Fn(V, V) -> V + Send + Sync + 'static,
         window_duration: Duration,
         slide_duration: Duration,
-        partitions: Option<usize>,
+        partitions: impl Partitioning,
     ) -> DStream<(K, V)> {
-        let n = partitions.unwrap_or_else(|| self.ssc.context().default_parallelism());
+        let n = partitions
+            .partition_count()
+            .unwrap_or_else(|| self.ssc.context().default_parallelism());
         let f = Arc::new(f);
         let g = f.clone();
         self.reduce_by_key(move |a, b| f(a, b), Some(n))
@@ -202,9 +205,11 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         &self,
         window_duration: Duration,
         slide_duration: Duration,
-        partitions: Option<usize>,
+        partitions: impl Partitioning,
     ) -> DStream<(K, Vec<V>)> {
-        let n = partitions.unwrap_or_else(|| self.ssc.context().default_parallelism());
+        let n = partitions
+            .partition_count()
+            .unwrap_or_else(|| self.ssc.context().default_parallelism());
         let append = |mut a: Vec<V>, mut b: Vec<V>| {
             a.append(&mut b);
             a

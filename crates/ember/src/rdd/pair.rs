@@ -1,7 +1,8 @@
 //! Operations on RDDs of key-value pairs (Spark's `PairRDDFunctions`).
 //!
 //! Operations that group by key hash-partition their result with [`crate::hash::partition_of`]
-//! into `num_partitions` partitions, by default the context's
+//! into `num_partitions` partitions (a count or a [`Partitioner`](crate::Partitioner), where
+//! Spark takes a `Partitioner`), by default the context's
 //! [`default_parallelism`](crate::Context::default_parallelism) (always at least one). Within an
 //! output partition keys come in first-seen order (input partition order, then element order),
 //! and grouped values keep their input order.
@@ -14,11 +15,13 @@ use super::Rdd;
 use super::join_rows;
 use super::shuffle::{self, FastMap, OrderedMap, fast_map, hash_exchange, range_sort};
 use crate::data::{Data, Key};
+use crate::partitioner::Partitioning;
 
 impl<K: Key, V: Data> Rdd<(K, V)> {
     /// The number of partitions of a key-based shuffle.
-    fn shuffle_partitions(&self, num_partitions: Option<usize>) -> usize {
+    fn shuffle_partitions(&self, num_partitions: impl Partitioning) -> usize {
         num_partitions
+            .partition_count()
             .unwrap_or_else(|| self.ctx.default_parallelism())
             .max(1)
     }
@@ -45,7 +48,7 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
         create: impl Fn(V) -> C + Send + Sync,
         merge_value: impl Fn(C, V) -> C + Send + Sync,
         merge_combiners: impl Fn(C, C) -> C + Send + Sync,
-        num_partitions: Option<usize>,
+        num_partitions: impl Partitioning,
     ) -> Rdd<(K, C)> {
         let n = self.shuffle_partitions(num_partitions);
         let (ctx, parts) = self.into_parts();
@@ -77,7 +80,7 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
     pub fn reduce_by_key(
         self,
         f: impl Fn(V, V) -> V + Send + Sync,
-        num_partitions: Option<usize>,
+        num_partitions: impl Partitioning,
     ) -> Rdd<(K, V)> {
         self.combine_by_key(|v| v, &f, &f, num_partitions)
     }
@@ -99,7 +102,7 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
         self,
         zero: V,
         f: impl Fn(V, V) -> V + Send + Sync,
-        num_partitions: Option<usize>,
+        num_partitions: impl Partitioning,
     ) -> Rdd<(K, V)> {
         self.combine_by_key(|v| f(zero.clone(), v), &f, &f, num_partitions)
     }
@@ -122,7 +125,7 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
         zero: U,
         seq_op: impl Fn(U, V) -> U + Send + Sync,
         comb_op: impl Fn(U, U) -> U + Send + Sync,
-        num_partitions: Option<usize>,
+        num_partitions: impl Partitioning,
     ) -> Rdd<(K, U)> {
         self.combine_by_key(
             |v| seq_op(zero.clone(), v),
@@ -144,7 +147,7 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
     /// assert_eq!(groups, [('a', vec![1, 3]), ('b', vec![2])]);
     /// # Ok::<(), ember::Error>(())
     /// ```
-    pub fn group_by_key(self, num_partitions: Option<usize>) -> Rdd<(K, Vec<V>)> {
+    pub fn group_by_key(self, num_partitions: impl Partitioning) -> Rdd<(K, Vec<V>)> {
         self.combine_by_key(
             |v| vec![v],
             |mut vs, v| {
@@ -159,7 +162,8 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
         )
     }
 
-    /// Hash-partitions the pairs into `partitions` partitions (at least one) by key, without
+    /// Hash-partitions the pairs into `partitions` partitions (a count, at least one, or a
+    /// [`Partitioner`](crate::Partitioner); `None` for the default parallelism) by key, without
     /// combining (Spark's `partitionBy` with a `HashPartitioner`). Pairs keep their relative
     /// order.
     ///
@@ -174,10 +178,13 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
     ///     assert!(part.iter().all(|(k, _)| partition_of(k, 2) == i));
     /// }
     /// assert_eq!(parts.concat().len(), 4);
+    /// // Spark's `partitionBy(new HashPartitioner(3))`:
+    /// let rdd = sc.parallelize(vec![('a', 1), ('b', 2)], 1);
+    /// assert_eq!(rdd.partition_by(ember::Partitioner::hash(3)).num_partitions(), 3);
     /// # Ok::<(), ember::Error>(())
     /// ```
-    pub fn partition_by(self, partitions: usize) -> Rdd<(K, V)> {
-        let n = partitions.max(1);
+    pub fn partition_by(self, partitions: impl Partitioning) -> Rdd<(K, V)> {
+        let n = self.shuffle_partitions(partitions);
         let (ctx, parts) = self.into_parts();
         let out = hash_exchange(&ctx, parts, n);
         Rdd::from_partitions(&ctx, out)
@@ -271,7 +278,7 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
     pub fn cogroup<W: Data>(
         self,
         other: Rdd<(K, W)>,
-        num_partitions: Option<usize>,
+        num_partitions: impl Partitioning,
     ) -> Rdd<(K, (Vec<V>, Vec<W>))> {
         let n = self.shuffle_partitions(num_partitions);
         let (ctx, left) = self.into_parts();
@@ -328,7 +335,7 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
     pub fn join<W: Data>(
         self,
         other: Rdd<(K, W)>,
-        num_partitions: Option<usize>,
+        num_partitions: impl Partitioning,
     ) -> Rdd<(K, (V, W))> {
         self.cogroup(other, num_partitions)
             .flat_map(join_rows::inner)
@@ -351,7 +358,7 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
     pub fn left_outer_join<W: Data>(
         self,
         other: Rdd<(K, W)>,
-        num_partitions: Option<usize>,
+        num_partitions: impl Partitioning,
     ) -> Rdd<(K, (V, Option<W>))> {
         self.cogroup(other, num_partitions)
             .flat_map(join_rows::left_outer)
@@ -374,7 +381,7 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
     pub fn right_outer_join<W: Data>(
         self,
         other: Rdd<(K, W)>,
-        num_partitions: Option<usize>,
+        num_partitions: impl Partitioning,
     ) -> Rdd<(K, (Option<V>, W))> {
         self.cogroup(other, num_partitions)
             .flat_map(join_rows::right_outer)
@@ -398,7 +405,7 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
     pub fn full_outer_join<W: Data>(
         self,
         other: Rdd<(K, W)>,
-        num_partitions: Option<usize>,
+        num_partitions: impl Partitioning,
     ) -> Rdd<(K, (Option<V>, Option<W>))> {
         self.cogroup(other, num_partitions)
             .flat_map(join_rows::full_outer)
@@ -422,9 +429,12 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
     pub fn subtract_by_key<W: Data>(
         self,
         other: Rdd<(K, W)>,
-        num_partitions: Option<usize>,
+        num_partitions: impl Partitioning,
     ) -> Rdd<(K, V)> {
-        let n = num_partitions.unwrap_or(self.num_partitions()).max(1);
+        let n = num_partitions
+            .partition_count()
+            .unwrap_or(self.num_partitions())
+            .max(1);
         let (ctx, left) = self.into_parts();
         let left = hash_exchange(&ctx, left, n);
         let right = shuffle::distinct_keys(&ctx, other.into_parts().1, n, |(k, _)| k);
@@ -459,7 +469,10 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
     where
         K: Ord,
     {
-        let n = num_partitions.unwrap_or(self.num_partitions()).max(1);
+        let n = num_partitions
+            .partition_count()
+            .unwrap_or(self.num_partitions())
+            .max(1);
         let (ctx, parts) = self.into_parts();
         let out = range_sort(&ctx, parts, n, |a, b| {
             let ord = a.0.cmp(&b.0);

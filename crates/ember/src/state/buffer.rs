@@ -7,7 +7,8 @@
 //! added since the last write, and the parts dropped since then as removals.
 //!
 //! On restore, a part is kept whole by the worker of its partition ([`Regroup::ByPartition`]:
-//! a window's partitions are its parent's), or its records are placed again by key
+//! a window's partitions are its parent's; a part written under more partitions joins the one it
+//! wraps onto, `Placement::fold`), or its records are placed again by key
 //! ([`Regroup::ByKey`]: the reduced values' partition count may differ from the writer's).
 
 use std::collections::BTreeMap;
@@ -118,10 +119,21 @@ impl<R: Data> Table for BatchBuffer<R> {
     ) -> Result<(), TableError> {
         match &self.regroup {
             Regroup::ByPartition => {
-                if !self.placement.owns(self.worker, partition) {
+                // Written under more partitions (a larger `spark.default.parallelism`): the part
+                // joins the partition it wraps onto, after what that partition holds already.
+                let folded = self.placement.fold(partition);
+                if !self.placement.owns(self.worker, folded) {
                     return Ok(());
                 }
                 match records {
+                    Some(records) if folded != partition => {
+                        self.batches
+                            .entry(batch)
+                            .or_default()
+                            .entry(folded)
+                            .or_default()
+                            .extend(records);
+                    }
                     Some(records) => {
                         self.batches
                             .entry(batch)
@@ -129,8 +141,9 @@ impl<R: Data> Table for BatchBuffer<R> {
                             .insert(partition, records);
                     }
                     None => {
+                        // Parts go whole batches at a time: the merged part goes with its batch.
                         if let Some(parts) = self.batches.get_mut(&batch) {
-                            parts.remove(&partition);
+                            parts.remove(&folded);
                             if parts.is_empty() {
                                 self.batches.remove(&batch);
                             }

@@ -191,6 +191,37 @@ impl<K, V, S, M> StateSpec<K, V, S, M> {
         self
     }
 
+    /// Partitions the state with `partitioner` (Spark's `StateSpec.partitioner`); the same as
+    /// [`num_partitions`](Self::num_partitions) with its count, since every partitioner hashes
+    /// keys with ember's stable hash.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::state::{State, StateSpec};
+    /// use ember::testing::StreamTest;
+    /// use ember::{Duration, Partitioner};
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// # let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # t.context().checkpoint(dir.path())?;
+    /// let words = t.input(vec![vec![("a".to_string(), 1u64)]]);
+    /// let spec = StateSpec::function(|word: &String, n: Option<u64>, state: &mut State<u64>| {
+    ///     state.update(n.unwrap_or(0));
+    ///     word.clone()
+    /// })
+    /// .partitioner(Partitioner::hash(3));
+    /// let partitions = t.collect(&words.map_with_state(spec).glom().map(|part| part.len()))?;
+    /// t.run(1)?;
+    /// assert_eq!(partitions.sorted_batches(), vec![vec![0, 0, 1]]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn partitioner(self, partitioner: crate::Partitioner) -> Self {
+        self.num_partitions(partitioner.num_partitions())
+    }
+
     /// Removes a key that has had no data for `idle`, after one last call of the function with
     /// no value and [`State::is_timing_out`] set.
     ///
