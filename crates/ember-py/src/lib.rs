@@ -9,6 +9,7 @@
 pub mod context;
 pub mod dstream;
 pub mod errors;
+pub mod logging;
 pub mod pycall;
 pub mod rdd;
 pub mod streaming;
@@ -20,6 +21,8 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    logging::init();
+    m.add_function(wrap_pyfunction!(logging::set_log_level, m)?)?;
     m.add_class::<context::NativeContext>()?;
     m.add_class::<streaming::NativeStreamingContext>()?;
     m.add_class::<dstream::NativeDStream>()?;
