@@ -6,11 +6,11 @@
 //! per batch for the whole chain. Everything between such chains (shuffles, windows, state,
 //! unions, checkpoints) runs natively on [`Value`]s.
 
-use ember::dstream::WindowFilter;
+use ember::dstream::{StateRows, WindowFilter};
 use ember::{DStream, Duration, Rdd, Time};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyList, PyTuple};
 
 use crate::errors::to_py_err;
 use crate::pycall::{PythonError, call_partition, py_time, with_python};
@@ -99,7 +99,7 @@ fn python_rdd(py: Python<'_>, rdd: Rdd<Value>) -> PyResult<Bound<'_, NativeRdd>>
 }
 
 /// The `NativeRdd` inside what a Python transform function returned.
-fn returned_rdd(out: &Bound<'_, PyAny>) -> PyResult<Rdd<Value>> {
+pub(crate) fn returned_rdd(out: &Bound<'_, PyAny>) -> PyResult<Rdd<Value>> {
     match out.cast::<NativeRdd>() {
         Ok(n) => Ok(n.get().inner.clone()),
         Err(_) => Err(PyTypeError::new_err(format!(
@@ -199,8 +199,9 @@ impl NativeDStream {
         NativeDStream::new(unpairs(&reduced))
     }
 
-    /// Spark's `updateStateByKey`: `f(values, state) -> state or None` for every key with new
-    /// values or state, every batch.
+    /// Spark's `updateStateByKey`, entering Python once per partition per batch:
+    /// `f([(key, new_values, state or None), ...]) -> [(key, new_state), ...]` over every key
+    /// with new values or a state; a key left out of the result is removed.
     #[pyo3(signature = (f, partitions=None, initial=None))]
     fn update_state_by_key(
         &self,
@@ -208,29 +209,35 @@ impl NativeDStream {
         partitions: Option<usize>,
         initial: Option<&NativeRdd>,
     ) -> PyResult<Self> {
-        let initial = match initial {
-            Some(rdd) => {
-                let ctx = rdd.inner.context().clone();
-                let parts = crate::rdd::into_pairs(rdd.inner.partitions().to_vec())?;
-                Some(Rdd::from_partitions(&ctx, parts))
-            }
-            None => None,
-        };
-        let state = pairs(&self.inner).update_state_by_key_with(
-            move |_t: Time, _k: &Value, vs: &[Value], s: Option<Value>| {
-                with_python(|py| {
-                    let values = crate::value::values_to_list(py, vs)?;
+        let update = move |rows: StateRows<Value, Value, Value>| -> Vec<(Value, Value)> {
+            with_python(|py| {
+                let mut items = Vec::with_capacity(rows.len());
+                for (k, vs, s) in rows {
                     let s = match s {
                         Some(v) => v.to_py(py)?,
                         None => py.None().into_bound(py),
                     };
-                    let out = f.bind(py).call1((values, s))?;
-                    Ok(if out.is_none() { None } else { Some(Value::from_py(&out)?) })
-                })
-            },
-            partitions,
-            initial,
-        );
+                    let vs = crate::value::values_to_list(py, &vs)?;
+                    items.push(PyTuple::new(py, [k.to_py(py)?, vs.into_any(), s])?);
+                }
+                let out = f.bind(py).call1((PyList::new(py, items)?,))?;
+                let mut state = Vec::new();
+                for kv in out.try_iter()? {
+                    state.push(pair_of(Value::from_py(&kv?)?)?);
+                }
+                Ok(state)
+            })
+        };
+        let keyed = pairs(&self.inner);
+        let state = match initial {
+            Some(rdd) => {
+                let ctx = rdd.inner.context().clone();
+                let parts = crate::rdd::into_pairs(rdd.inner.partitions().to_vec())?;
+                let initial = Rdd::from_partitions(&ctx, parts);
+                keyed.update_state_by_key_iter_with_initial(update, partitions, false, initial)
+            }
+            None => keyed.update_state_by_key_iter(update, partitions, false),
+        };
         Ok(NativeDStream::new(unpairs(&state)))
     }
 

@@ -69,6 +69,22 @@ impl NativeStreamingContext {
         NativeDStream::new(self.inner.union(&streams))
     }
 
+    /// `f(time_ms, *rdds) -> NativeRdd` over the batches of several streams (Spark's
+    /// `StreamingContext.transform`).
+    fn transform_streams(&self, streams: Vec<PyRef<'_, NativeDStream>>, f: Py<PyAny>) -> NativeDStream {
+        let streams: Vec<_> = streams.iter().map(|s| s.inner.clone()).collect();
+        NativeDStream::new(self.inner.transform(&streams, move |rdds, time| {
+            crate::pycall::with_python(|py| {
+                let mut args = vec![time.as_millis().into_pyobject(py)?.into_any()];
+                for r in rdds {
+                    args.push(Bound::new(py, NativeRdd::new(r))?.into_any());
+                }
+                let out = f.bind(py).call1(pyo3::types::PyTuple::new(py, args)?)?;
+                crate::dstream::returned_rdd(&out)
+            })
+        }))
+    }
+
     /// Keep every stream's batches at least `ms` long.
     fn remember(&self, ms: u64) -> PyResult<()> {
         self.inner

@@ -169,7 +169,11 @@ class StreamingContext:
             return x if isinstance(x, RDD) else self._sc.parallelize(x)
 
         natives = [as_rdd(r)._native() for r in rdds]
-        default = as_rdd(default)._native() if default is not None else None
+        # PySpark hands the JVM an empty RDD of one partition when there is no default (checked
+        # on PySpark 3.5.3), so every batch after the queue runs dry is an empty RDD.
+        if default is None:
+            default = self._sc.parallelize([], 1)
+        default = as_rdd(default)._native()
         return DStream(self._native.queue_stream(natives, bool(oneAtATime), default), self)
 
     def union(self, *dstreams) -> DStream:

@@ -361,8 +361,17 @@ class DStream:
         if initialRDD is not None and not isinstance(initialRDD, RDD):
             initialRDD = self._sc.parallelize(initialRDD)
         initial = initialRDD._native() if initialRDD is not None else None
+
+        def update_partition(rows):
+            out = []
+            for key, values, state in rows:
+                new = updateFunc(values, state)
+                if new is not None:
+                    out.append((key, new))
+            return out
+
         native = self._native_stream().update_state_by_key(
-            updateFunc, self._partitions(numPartitions), initial)
+            update_partition, self._partitions(numPartitions), initial)
         return DStream(native, self._ssc)
 
     def mapWithState(self, *args, **kwargs):  # pragma: no cover - documented extension
