@@ -44,6 +44,13 @@ class Case:
     queue_kwargs: Optional[List[Dict[str, Any]]] = None
     # 2: collect with foreachRDD(lambda t, rdd: ...); 1: foreachRDD(lambda rdd: ...).
     foreach_arity: int = 2
+    # Run on a new SparkContext: ssc.checkpoint(dir) also sets the
+    # SparkContext's checkpoint directory, which outlives the StreamingContext,
+    # and PySpark's start() only checks the SparkContext's.
+    fresh_context: bool = False
+    # Non-empty when the recorded behaviour is an accident of PySpark's
+    # implementation rather than a documented rule (says which).
+    quirk: str = ""
     doc: str = ""
 
 
@@ -156,7 +163,8 @@ case("union_ordered", [NUMS, [[100], [], [200, 300], [400]]], lambda ssc, sc, i:
 case("repartition", [NUMS], lambda ssc, sc, i: i[0].repartition(3), 4)
 case("repartition_num_partitions", [NUMS], lambda ssc, sc, i: i[0].repartition(3).glom().count(), 4)
 case("ssc_union", [NUMS, [[100], [], [200, 300], [400]], [["x"], ["y"], [], []]],
-     lambda ssc, sc, i: ssc.union(*i), 4)
+     lambda ssc, sc, i: ssc.union(*[s.map(lambda x: x) for s in i]), 4,
+     doc="mapped first: ssc.union of the queueStreams themselves fails (see error_ssc_union_queue_streams)")
 case("ssc_union_single", [NUMS], lambda ssc, sc, i: ssc.union(i[0]), 4)
 
 # transform / transformWith / foreachRDD ---------------------------------------------
@@ -333,7 +341,7 @@ case("error_countByValueAndWindow_not_multiple", [WIN_KEYS],
 case("error_transform_three_args", [NUMS], lambda ssc, sc, i: i[0].transform(lambda a, b, c: a), 1)
 case("error_transform_no_args", [NUMS], lambda ssc, sc, i: i[0].transform(lambda: None), 1)
 case("error_transform_varargs", [NUMS], lambda ssc, sc, i: i[0].transform(lambda *rdds: rdds[-1]), 1,
-     doc="PySpark decides by __code__.co_argcount, which is 0 for *args")
+     quirk="PySpark decides by __code__.co_argcount, which is 0 for *args")
 case("error_transformWith_one_arg", [NUMS, NUMS],
      lambda ssc, sc, i: i[0].transformWith(lambda a: a, i[1]), 1)
 case("error_transformWith_four_args", [NUMS, NUMS],
@@ -343,14 +351,26 @@ case("error_union_different_slide", [NUMS],
 case("error_ssc_union_empty", [NUMS], lambda ssc, sc, i: ssc.union(), 1)
 case("error_ssc_union_different_slide", [NUMS],
      lambda ssc, sc, i: ssc.union(i[0], i[0].window(w(2), w(2))), 1)
-case("error_ssc_union_different_serializer", [NUMS],
+case("error_ssc_union_different_serializer", [[["a"], ["b"]]],
      lambda ssc, sc, i: ssc.union(i[0], i[0].map(lambda x: x)), 1,
-     doc="PySpark quirk: a queueStream of lists and a mapped stream have different serializers")
+     quirk="a queueStream keeps the serializer of sc.parallelize(batch), BatchedSerializer(batch size "
+           "max(1, len // defaultParallelism)), when every queued batch gives the same batch size; a "
+           "mapped stream has sc.serializer; ssc.union compares them")
+case("ssc_union_queue_and_mapped", [NUMS],
+     lambda ssc, sc, i: ssc.union(i[0], i[0].map(lambda x: x * 100)), 4,
+     quirk="works because NUMS's batches give different parallelize batch sizes, so queueStream "
+           "re-serialises them all to sc.serializer (see error_ssc_union_different_serializer)")
+case("error_ssc_union_queue_streams", [NUMS, [[100], [], [200, 300], [400]]],
+     lambda ssc, sc, i: ssc.union(*i), 1,
+     quirk="the second stream's batches all give parallelize batch size 1, so it keeps "
+           "BatchedSerializer(1); the first was re-serialised to sc.serializer (see "
+           "error_ssc_union_different_serializer)")
 case("error_stateful_without_checkpoint", [STATE],
-     lambda ssc, sc, i: i[0].updateStateByKey(_sum_state), 1,
+     lambda ssc, sc, i: i[0].updateStateByKey(_sum_state), 1, fresh_context=True,
      doc="raised by ssc.start(), not by updateStateByKey")
 case("error_window_inv_without_checkpoint", [WIN_PAIRS],
-     lambda ssc, sc, i: i[0].reduceByKeyAndWindow(operator.add, operator.sub, w(2), w(1)), 1)
+     lambda ssc, sc, i: i[0].reduceByKeyAndWindow(operator.add, operator.sub, w(2), w(1)), 1,
+     fresh_context=True)
 
 _names = [c.name for c in CASES]
 assert len(_names) == len(set(_names)), "duplicate case names"

@@ -2,7 +2,8 @@
 
     SPARK_LOCAL_IP=127.0.0.1 /work/venvs/rec/bin/python record.py [--out DIR] [CASE ...]
 
-Runs all cases (or the named ones) on one SparkContext (runner.CONF) and
+Runs all cases (or the named ones) on one SparkContext (runner.CONF; cases
+with fresh_context get a new one) and
 writes one file per case, plus expected/pprint.txt (see pprint_case.py).
 `--out DIR` writes elsewhere, for checking that two recordings are identical.
 """
@@ -35,17 +36,16 @@ def main():
     selected = [CASES_BY_NAME[n] for n in args.cases] if args.cases else CASES
 
     modules = runner.pyspark_modules()
-    sc = runner.make_context(modules)
     try:
         for case in selected:
             started = time.monotonic()
-            result = runner.run_case(modules, case, sc=sc)
+            result = runner.run_case(modules, case)
             with open(os.path.join(args.out, case.name + ".json"), "w", encoding="utf-8") as f:
                 f.write(runner.dump(result))
             status = result.get("error", "%d batches" % len(result.get("batches", [])))
             print("%-50s %-24s %5.1f s" % (case.name, status, time.monotonic() - started), flush=True)
     finally:
-        sc.stop()
+        runner.stop_shared_context(modules)
 
     if not args.no_pprint and not args.cases:
         text = pprint_case.capture(sys.executable, "pyspark")

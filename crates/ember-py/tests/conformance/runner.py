@@ -41,7 +41,7 @@ CONF = {
     "spark.ui.showConsoleProgress": "false",
 }
 
-DEFAULT_TIMEOUT = 120.0  # seconds, per case; only a bound, never an assertion
+DEFAULT_TIMEOUT = 300.0  # seconds, per case; only a bound, never an assertion
 
 
 def pyspark_modules():
@@ -100,10 +100,16 @@ def _error(case, exc, phase):
 
 
 def run_case(modules, case, sc=None, timeout=DEFAULT_TIMEOUT):
-    """Runs `case` and returns its result (see the module doc). `sc` is reused
-    if given, else a context is made with `make_context(modules)` (and kept)."""
+    """Runs `case` and returns its result (see the module doc). `sc` is used if
+    given, else `shared_context(modules)`. A case with `fresh_context` stops
+    the shared context and runs on a new one (which becomes the shared one)."""
+    if case.fresh_context:
+        if sc is not None and sc is not _contexts.get(id(modules.SparkContext)):
+            raise ValueError("case %s needs a fresh SparkContext: call run_case without sc" % case.name)
+        stop_shared_context(modules)
+        sc = None
     if sc is None:
-        sc = _shared_context(modules)
+        sc = shared_context(modules)
     ssc = modules.StreamingContext(sc, case.batch_duration)
     checkpoint_dir = None
     started = False
@@ -167,11 +173,18 @@ def run_case(modules, case, sc=None, timeout=DEFAULT_TIMEOUT):
 _contexts = {}
 
 
-def _shared_context(modules):
+def shared_context(modules):
+    """The SparkContext run_case uses when it is given none (made on first use)."""
     key = id(modules.SparkContext)
     if key not in _contexts:
         _contexts[key] = make_context(modules)
     return _contexts[key]
+
+
+def stop_shared_context(modules):
+    sc = _contexts.pop(id(modules.SparkContext), None)
+    if sc is not None:
+        sc.stop()
 
 
 def expected_path(name):
