@@ -201,11 +201,44 @@ def dump(result):
     return json.dumps(result, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-if __name__ == "__main__":
-    # python runner.py CASE...: run cases on PySpark and print their results.
-    sys.path.insert(0, HERE)
-    from cases import CASES_BY_NAME
+def main(argv):
+    """python runner.py [--engine pyspark|ember] [--check] [CASE ...]
 
-    mods = pyspark_modules()
-    for name in sys.argv[1:]:
-        sys.stdout.write(dump(run_case(mods, CASES_BY_NAME[name])))
+    Runs the named cases (all without names) and prints their results, or
+    with --check compares each with expected/<case>.json and prints one line
+    per case (exit status 1 if any differs)."""
+    import argparse
+
+    sys.path.insert(0, HERE)
+    from cases import CASES, CASES_BY_NAME
+
+    parser = argparse.ArgumentParser(description=main.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engine", default="pyspark", choices=["pyspark", "ember"])
+    parser.add_argument("--check", action="store_true")
+    parser.add_argument("cases", nargs="*")
+    args = parser.parse_args(argv)
+    mods = engine_modules(args.engine)
+    selected = [CASES_BY_NAME[n] for n in args.cases] if args.cases else CASES
+    failed = 0
+    try:
+        for case in selected:
+            result = run_case(mods, case)
+            if not args.check:
+                sys.stdout.write(dump(result))
+                continue
+            expected = load_expected(case.name)
+            ok = result == expected
+            failed += not ok
+            print("%-4s %s" % ("ok" if ok else "DIFF", case.name), flush=True)
+            if not ok:
+                print("  expected: " + json.dumps(expected, ensure_ascii=False))
+                print("  got:      " + json.dumps(result, ensure_ascii=False))
+    finally:
+        stop_shared_context(mods)
+    if args.check:
+        print("%d of %d cases differ" % (failed, len(selected)))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
