@@ -18,7 +18,7 @@ use ember_sql::{DataFrame, Names, Row, SqlError, SqlSession, Value as SqlValue};
 use pyo3::exceptions::{PyException, PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{IntoPyDict, PyList, PyTuple};
+use pyo3::types::{IntoPyDict, PyDict, PyList, PyTuple};
 
 use crate::context::NativeContext;
 use crate::errors::to_py_err;
@@ -216,16 +216,21 @@ impl RowMaker {
     }
 
     fn row(&mut self, py: Python<'_>, record: &Value) -> PyResult<Row> {
-        let (fields, values): (&[String], &[Value]) = match record {
-            Value::Row(fields, values) => (fields, values),
-            Value::Tuple(values) | Value::List(values) => (&[], values),
-            other => {
-                return Err(PyTypeError::new_err(format!(
-                    "[CANNOT_INFER_SCHEMA_FOR_TYPE] Can not infer schema for type: `{}`.",
-                    python_type_name(py, other)?
-                )));
+        match record {
+            Value::Row(fields, values) => self.row_of(py, fields, values),
+            Value::Tuple(values) | Value::List(values) => self.row_of(py, &[], values),
+            Value::Pickled(_) => {
+                let obj = record.to_py(py)?;
+                let (fields, values) = record_of_object(&obj)?.ok_or_else(|| {
+                    cannot_infer(obj.get_type().name().map(|n| n.to_string()).unwrap_or_default())
+                })?;
+                self.row_of(py, &fields, &values)
             }
-        };
+            other => Err(cannot_infer(python_type_name(py, other)?)),
+        }
+    }
+
+    fn row_of(&mut self, py: Python<'_>, fields: &[String], values: &[Value]) -> PyResult<Row> {
         let values = values
             .iter()
             .map(|v| sql_value(py, v))
@@ -235,6 +240,37 @@ impl RowMaker {
             None => Row::new(values),
         })
     }
+}
+
+/// The fields and values of a record the engine holds pickled: a `dict` (its keys sorted, as
+/// PySpark orders them) or a named tuple (its fields in order); `None` for anything else.
+fn record_of_object(obj: &Bound<'_, PyAny>) -> PyResult<Option<(Vec<String>, Vec<Value>)>> {
+    if let Ok(dict) = obj.cast::<PyDict>() {
+        let mut items = dict
+            .iter()
+            .map(|(k, v)| Ok((k.extract::<String>()?, Value::from_py(&v)?)))
+            .collect::<PyResult<Vec<_>>>()?;
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        return Ok(Some(items.into_iter().unzip()));
+    }
+    if let Ok(tuple) = obj.cast::<PyTuple>()
+        && let Ok(fields) = obj.getattr("_fields")
+    {
+        let fields: Vec<String> = fields.extract()?;
+        let values = tuple
+            .iter()
+            .map(|v| Value::from_py(&v))
+            .collect::<PyResult<Vec<_>>>()?;
+        return Ok(Some((fields, values)));
+    }
+    Ok(None)
+}
+
+/// PySpark's error for a record that is not a row.
+fn cannot_infer(type_name: String) -> PyErr {
+    PyTypeError::new_err(format!(
+        "[CANNOT_INFER_SCHEMA_FOR_TYPE] Can not infer schema for type: `{type_name}`."
+    ))
 }
 
 fn python_type_name(py: Python<'_>, v: &Value) -> PyResult<String> {
