@@ -435,7 +435,14 @@ impl NativeSqlSession {
         let mut maker = RowMaker::new(schema);
         let mut rows = Vec::new();
         for x in data.try_iter()? {
-            rows.push(maker.row(py, &Value::from_py(&x?)?)?);
+            let x = x?;
+            // Dicts and named tuples are read here, before they would be pickled (a named tuple
+            // of a test or notebook cell often cannot be).
+            let row = match record_of_object(&x)? {
+                Some((fields, values)) => maker.row_of(py, &fields, &values)?,
+                None => maker.row(py, &Value::from_py(&x)?)?,
+            };
+            rows.push(row);
         }
         data_frame_of(py, &self.inner, vec![rows])
     }

@@ -32,15 +32,29 @@ LONG = [
 ]
 
 
-def seed_wordcount(spark, Row):
-    """The seed notebook's fourth cell: RDD of Row(word=w), a view, the word count query
-    (ordered so that the table is deterministic)."""
+SECOND_BATCH = ["to be"]
+
+# The seed notebook's query (test_sql.py runs it as written, unordered, in a stream); the
+# recordings add an order so that the table is deterministic.
+SEED_QUERY = "select word, count(*) as total from words group by word"
+
+
+def seed_query_on(spark, Row, lines):
+    """The seed notebook's fourth cell on one batch of ``lines``: RDD of Row(word=w), a view,
+    the word count query."""
     sc = spark.sparkContext
-    words = sc.parallelize(LINES, 2).flatMap(lambda line: line.split(" ")).map(lambda w: w)
+    words = sc.parallelize(lines, 2).flatMap(lambda line: line.split(" ")).map(lambda w: w)
     df = spark.createDataFrame(words.map(lambda w: Row(word=w)))
     df.createOrReplaceTempView("words")
-    return spark.sql("select word, count(*) as total from words group by word "
-                     "order by total desc, word"), {}
+    return spark.sql(SEED_QUERY + " order by total desc, word"), {}
+
+
+def seed_wordcount(spark, Row):
+    return seed_query_on(spark, Row, LINES)
+
+
+def seed_wordcount_second_batch(spark, Row):
+    return seed_query_on(spark, Row, SECOND_BATCH)
 
 
 def seed_wordcount_print_none(spark, Row):
@@ -151,16 +165,24 @@ def select_filter_limit(spark, Row):
 def sql_expressions(spark, Row):
     df = spark.createDataFrame([("spark", 3), ("ember", 5)], ["name", "n"])
     df.createOrReplaceTempView("t")
-    return spark.sql("select upper(name) as up, n * 2 as twice, n / 2 as half, "
-                     "length(name) as len from t order by name"), {}
+    return spark.sql("select upper(name) as up, n * 2 as twice, n % 2 as odd, "
+                     "length(name) as len, concat(name, '!') as shout from t order by name"), {}
 
 
-CASES = [seed_wordcount, seed_wordcount_print_none, long_strings_default,
+def integer_division(spark, Row):
+    """Spark's `/` always divides as doubles; DataFusion's divides integers as integers (a known
+    difference of ember-sql, see test_sql.py)."""
+    df = spark.createDataFrame([("spark", 3), ("ember", 5)], ["name", "n"])
+    df.createOrReplaceTempView("t")
+    return spark.sql("select name, n / 2 as half from t order by name"), {}
+
+
+CASES = [seed_wordcount, seed_wordcount_second_batch, seed_wordcount_print_none, long_strings_default,
          long_strings_untruncated, long_strings_truncate_8, long_strings_truncate_2,
          ints_and_floats, nulls, empty_result, more_rows_than_shown, first_three, first_one,
          zero_rows_shown, vertical, vertical_untruncated_two, vertical_empty,
          booleans_dates_timestamps, unicode_widths, arrays, dicts_sorted_columns,
-         group_by_count, select_filter_limit, sql_expressions]
+         group_by_count, select_filter_limit, sql_expressions, integer_division]
 
 
 def run_case(case, spark, Row):
@@ -176,8 +198,12 @@ def run_case(case, spark, Row):
         result = df.show(**kwargs)
         if print_result:
             print(result)
+    schema = io.StringIO()
+    with contextlib.redirect_stdout(schema):
+        df.printSchema()
     summary = {"repr": repr(df), "collect": repr(df.collect()), "count": df.count(),
-               "columns": df.columns}
+               "columns": df.columns, "dtypes": [list(t) for t in df.dtypes],
+               "printSchema": schema.getvalue()}
     return out.getvalue(), summary
 
 
