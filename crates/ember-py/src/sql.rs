@@ -25,15 +25,17 @@ use crate::errors::to_py_err;
 use crate::rdd::NativeRdd;
 use crate::value::Value;
 
+// Named after the Python module that exports them, so that a traceback reads
+// `ember.sql.utils.AnalysisException: ...` as PySpark's reads `pyspark.errors...`.
 pyo3::create_exception!(
-    _native,
+    ember.sql.utils,
     AnalysisException,
     PyException,
     "A query that cannot be analysed: an unknown table, view or column, or types that do not \
      fit (Spark's AnalysisException)."
 );
 pyo3::create_exception!(
-    _native,
+    ember.sql.utils,
     ParseException,
     AnalysisException,
     "A query that does not parse (Spark's ParseException)."
@@ -222,7 +224,12 @@ impl RowMaker {
             Value::Pickled(_) => {
                 let obj = record.to_py(py)?;
                 let (fields, values) = record_of_object(&obj)?.ok_or_else(|| {
-                    cannot_infer(obj.get_type().name().map(|n| n.to_string()).unwrap_or_default())
+                    cannot_infer(
+                        obj.get_type()
+                            .name()
+                            .map(|n| n.to_string())
+                            .unwrap_or_default(),
+                    )
                 })?;
                 self.row_of(py, &fields, &values)
             }

@@ -173,6 +173,7 @@ def test_query_errors_are_analysis_and_parse_exceptions(spark):
     with pytest.raises(ParseException):
         spark.sql("selec x")
     assert issubclass(ParseException, AnalysisException)
+    assert AnalysisException.__module__ == "ember.sql.utils"
     with pytest.raises(AnalysisException):
         spark.sql("select * from no_such_view")
     with pytest.raises(AnalysisException):
@@ -214,6 +215,8 @@ def test_dataframe_operations(spark):
         Row(k="a", n=1, x=2.0, label="first"), Row(k="a", n=3, x=6.0, label="first")]
     assert df.union(df).count() == 6
     assert not df.isEmpty() and df.limit(0).isEmpty()
+    assert spark.range(3).collect() == [Row(id=0), Row(id=1), Row(id=2)]
+    assert spark.range(2, 2).dtypes == [("id", "bigint")] and spark.range(2, 2).count() == 0
 
 
 def test_rdd_round_trip(spark):

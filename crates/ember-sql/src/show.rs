@@ -87,7 +87,7 @@ pub fn show_string(
 /// let rows = vec![vec!["hello".to_string(), "2".to_string()]];
 /// assert_eq!(
 ///     show_string_vertical(&header, &rows, false, 20, 20),
-///     "-RECORD 0------------\n word  | hello \n total | 2     \n"
+///     "-RECORD 0------\n word  | hello \n total | 2     \n"
 /// );
 /// ```
 pub fn show_string_vertical(
@@ -230,6 +230,27 @@ mod tests {
         assert_eq!(
             t,
             "+--------------------+-----+\n|                word|total|\n+--------------------+-----+\n|               hello|    2|\n|a-very-long-word-...|    1|\n+--------------------+-----+\n"
+        );
+    }
+
+    #[test]
+    fn vertical_table_pads_names_and_values_and_says_when_empty() {
+        let t = show_string_vertical(
+            &s(&["w", "long name"]),
+            &[s(&["日本", "x"]), s(&["a", "abcdef"])],
+            true,
+            2,
+            5,
+        );
+        assert_eq!(
+            t,
+            "-RECORD 0----------\n w         | 日本  \n long name | x     \n\
+             -RECORD 1----------\n w         | a     \n long name | ab... \n\
+             only showing top 2 rows\n"
+        );
+        assert_eq!(
+            show_string_vertical(&s(&["w"]), &[], true, 0, 20),
+            "(0 rows)\n"
         );
     }
 

@@ -208,9 +208,11 @@ class SparkSession:
         """A ``DataFrame`` with one ``bigint`` column ``id``."""
         if end is None:
             start, end = 0, start
-        return self.createDataFrame([(i,) for i in range(start, end, step)], ["id"]) \
-            if len(range(start, end, step)) else self.sql(
-                "select cast(1 as bigint) as id where false")
+        ids = range(start, end, step)
+        if not ids:
+            # No rows to infer the type from: the column's type is given by the query.
+            return self.sql("select cast(1 as bigint) as id where false")
+        return self.createDataFrame([(i,) for i in ids], ["id"])
 
     # -- lifecycle -------------------------------------------------------------------------
     def stop(self) -> None:
