@@ -36,8 +36,10 @@ def expected(name):
     return shown, summary
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def spark():
+    # Per test, and cheap: the running context and session are returned when they exist, and
+    # made again when another test stopped them.
     SparkContext.getOrCreate(SparkConf().setMaster("local[2]").setAppName("test_sql"))
     return SparkSession.builder.getOrCreate()
 
