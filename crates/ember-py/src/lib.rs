@@ -12,6 +12,7 @@ pub mod errors;
 pub mod logging;
 pub mod pycall;
 pub mod rdd;
+pub mod sql;
 pub mod streaming;
 pub mod value;
 
@@ -27,6 +28,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<streaming::NativeStreamingContext>()?;
     m.add_class::<dstream::NativeDStream>()?;
     m.add_class::<rdd::NativeRdd>()?;
+    sql::register(m)?;
     m.add("IllegalStateException", py.get_type::<errors::IllegalStateException>())?;
     m.add("StreamingError", py.get_type::<errors::StreamingError>())?;
     Ok(())

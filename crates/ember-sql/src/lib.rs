@@ -65,7 +65,7 @@ pub use lines::{LineFormat, text_schema};
 pub use render::render_value;
 pub use row::{Names, Row, Value};
 pub use session::SqlSession;
-pub use show::show_string;
+pub use show::{show_string, show_string_vertical};
 pub use stream::{SqlStreamExt, batch_header};
 
 /// DataFusion itself, for its typed expressions and Arrow types.

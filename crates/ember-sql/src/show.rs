@@ -77,6 +77,74 @@ pub fn show_string(
     out
 }
 
+/// The table `show(num_rows, truncate, vertical=True)` prints: one block per row, headed
+/// `-RECORD i`, with a line per column (` name | value `), names and values padded to the widest
+/// of each, and `(0 rows)` when there are none. Arguments as [`show_string`].
+///
+/// ```
+/// use ember_sql::show_string_vertical;
+/// let header = vec!["word".to_string(), "total".to_string()];
+/// let rows = vec![vec!["hello".to_string(), "2".to_string()]];
+/// assert_eq!(
+///     show_string_vertical(&header, &rows, false, 20, 20),
+///     "-RECORD 0------\n word  | hello \n total | 2     \n"
+/// );
+/// ```
+pub fn show_string_vertical(
+    header: &[String],
+    rows: &[Vec<String>],
+    has_more: bool,
+    num_rows: usize,
+    truncate: usize,
+) -> String {
+    // As in the horizontal table, names are escaped but never truncated.
+    let header: Vec<String> = header.iter().map(|h| escape_meta_characters(h)).collect();
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .take(num_rows)
+        .map(|row| {
+            row.iter()
+                .map(|c| truncate_cell(&escape_meta_characters(c), truncate))
+                .collect()
+        })
+        .collect();
+    let name_width = header
+        .iter()
+        .map(|h| half_width(h))
+        .fold(MIN_WIDTH, usize::max);
+    let data_width = cells
+        .iter()
+        .flatten()
+        .map(|c| half_width(c))
+        .fold(MIN_WIDTH, usize::max);
+    let pad = |s: &str, width: usize| " ".repeat(width.saturating_sub(half_width(s)));
+
+    let mut out = String::new();
+    for (i, row) in cells.iter().enumerate() {
+        // Spark pads the record line with dashes to the width of a field line ("+ 5": the
+        // spaces and the bar around the two columns).
+        let title = format!("-RECORD {i}");
+        let dashes = (name_width + data_width + 5).saturating_sub(title.encode_utf16().count());
+        out.push_str(&title);
+        out.push_str(&"-".repeat(dashes));
+        out.push('\n');
+        for (name, cell) in header.iter().zip(row) {
+            out.push_str(&format!(
+                " {name}{} | {cell}{} \n",
+                pad(name, name_width),
+                pad(cell, data_width)
+            ));
+        }
+    }
+    if cells.is_empty() {
+        out.push_str("(0 rows)\n");
+    } else if has_more {
+        let noun = if num_rows == 1 { "row" } else { "rows" };
+        out.push_str(&format!("only showing top {num_rows} {noun}\n"));
+    }
+    out
+}
+
 /// Spark's `SchemaUtils.escapeMetaCharacters`: control characters that would break the table
 /// are shown as their escapes.
 pub fn escape_meta_characters(s: &str) -> String {
@@ -162,6 +230,27 @@ mod tests {
         assert_eq!(
             t,
             "+--------------------+-----+\n|                word|total|\n+--------------------+-----+\n|               hello|    2|\n|a-very-long-word-...|    1|\n+--------------------+-----+\n"
+        );
+    }
+
+    #[test]
+    fn vertical_table_pads_names_and_values_and_says_when_empty() {
+        let t = show_string_vertical(
+            &s(&["w", "long name"]),
+            &[s(&["日本", "x"]), s(&["a", "abcdef"])],
+            true,
+            2,
+            5,
+        );
+        assert_eq!(
+            t,
+            "-RECORD 0----------\n w         | 日本  \n long name | x     \n\
+             -RECORD 1----------\n w         | a     \n long name | ab... \n\
+             only showing top 2 rows\n"
+        );
+        assert_eq!(
+            show_string_vertical(&s(&["w"]), &[], true, 0, 20),
+            "(0 rows)\n"
         );
     }
 
