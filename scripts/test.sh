@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls this script): formatting, lints, API docs,
-# then every test (unit, integration, doc) of every crate with every feature, SQL included.
+# then every test (unit, integration, doc) of every crate with every feature, SQL included, then
+# the Python package's tests (PySpark conformance, the seed notebook in a real Jupyter kernel, the
+# examples, the benchmark peer program) in a virtual environment this script makes itself.
 #
 # Build cost: the lint and doc steps share one `check` build of the dependencies (DataFusion
 # included, metadata only, no code generation); the test step builds them once more, with code,
 # in the dev profile, where DataFusion is unoptimized (see Cargo.toml and BENCHMARKS.md). Nothing
-# is built in release.
+# is built in release. The Python extension is built in the `test` profile, the one `cargo test`
+# built DataFusion in, so DataFusion is compiled once for both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,3 +25,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --lock
 
 step "cargo test"
 cargo test --workspace --all-features --locked
+
+step "Python package (scripts/python-env.sh: venv, ember built in the test profile)"
+scripts/python-env.sh test
+
+step "pytest"
+target/python-venv/bin/python -m pytest -q crates/ember-py/tests

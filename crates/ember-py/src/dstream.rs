@@ -253,19 +253,19 @@ impl NativeDStream {
 
     /// `f(time_ms, a, b) -> NativeRdd` on every batch of both streams (Spark's `transformWith`).
     fn transform_with(&self, other: &NativeDStream, f: Py<PyAny>) -> Self {
-        NativeDStream::new(self.inner.transform_with_time2(
-            &other.inner,
-            move |a, b, time| {
-                with_python(|py| {
-                    let out = f.bind(py).call1((
-                        time.as_millis(),
-                        python_rdd(py, a)?,
-                        python_rdd(py, b)?,
-                    ))?;
-                    returned_rdd(&out)
-                })
-            },
-        ))
+        NativeDStream::new(
+            self.inner
+                .transform_with_time2(&other.inner, move |a, b, time| {
+                    with_python(|py| {
+                        let out = f.bind(py).call1((
+                            time.as_millis(),
+                            python_rdd(py, a)?,
+                            python_rdd(py, b)?,
+                        ))?;
+                        returned_rdd(&out)
+                    })
+                }),
+        )
     }
 
     /// `f(time_ms, NativeRdd)` on the driver for every batch (Spark's `foreachRDD`); an exception

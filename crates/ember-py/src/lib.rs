@@ -29,7 +29,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dstream::NativeDStream>()?;
     m.add_class::<rdd::NativeRdd>()?;
     sql::register(m)?;
-    m.add("IllegalStateException", py.get_type::<errors::IllegalStateException>())?;
+    m.add(
+        "IllegalStateException",
+        py.get_type::<errors::IllegalStateException>(),
+    )?;
     m.add("StreamingError", py.get_type::<errors::StreamingError>())?;
     Ok(())
 }

@@ -12,13 +12,16 @@ static HANDLE: OnceLock<Option<reload::Handle<EnvFilter, Registry>>> = OnceLock:
 /// Installs the subscriber once; `None` when another one was installed first.
 fn handle() -> &'static Option<reload::Handle<EnvFilter, Registry>> {
     HANDLE.get_or_init(|| {
-        let filter = EnvFilter::try_from_env("EMBER_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+        let filter =
+            EnvFilter::try_from_env("EMBER_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
         let (layer, handle) = reload::Layer::new(filter);
         let fmt = tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
         let subscriber = tracing_subscriber::registry().with(layer).with(fmt);
-        tracing::subscriber::set_global_default(subscriber).ok().map(|_| handle)
+        tracing::subscriber::set_global_default(subscriber)
+            .ok()
+            .map(|_| handle)
     })
 }
 

@@ -62,7 +62,10 @@ impl NativeRdd {
 
     fn with_pairs(&self, rdd: Rdd<(Value, Value)>) -> NativeRdd {
         let ctx = rdd.context().clone();
-        self.derive(Rdd::from_partitions(&ctx, from_pairs(rdd.into_partitions())))
+        self.derive(Rdd::from_partitions(
+            &ctx,
+            from_pairs(rdd.into_partitions()),
+        ))
     }
 }
 
@@ -70,7 +73,11 @@ impl NativeRdd {
 impl NativeRdd {
     /// `sc.parallelize(data, num_slices)`.
     #[staticmethod]
-    fn parallelize(ctx: &NativeContext, data: &Bound<'_, PyAny>, num_slices: usize) -> PyResult<Self> {
+    fn parallelize(
+        ctx: &NativeContext,
+        data: &Bound<'_, PyAny>,
+        num_slices: usize,
+    ) -> PyResult<Self> {
         let values = values_from_iter(data)?;
         Ok(NativeRdd::new(ctx.inner()?.parallelize(values, num_slices)))
     }
@@ -78,7 +85,10 @@ impl NativeRdd {
     /// An RDD made of the given partitions (lists).
     #[staticmethod]
     fn from_partitions(ctx: &NativeContext, parts: Vec<Bound<'_, PyAny>>) -> PyResult<Self> {
-        let parts = parts.iter().map(values_from_iter).collect::<PyResult<Vec<_>>>()?;
+        let parts = parts
+            .iter()
+            .map(values_from_iter)
+            .collect::<PyResult<Vec<_>>>()?;
         Ok(NativeRdd::new(Rdd::from_partitions(&ctx.inner()?, parts)))
     }
 
@@ -90,12 +100,19 @@ impl NativeRdd {
 
     /// The partitions, each as a list (`glom().collect()`).
     fn partitions<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyList>>> {
-        self.inner.partitions().iter().map(|p| values_to_list(py, p)).collect()
+        self.inner
+            .partitions()
+            .iter()
+            .map(|p| values_to_list(py, p))
+            .collect()
     }
 
     /// The elements of partition `index` as a list.
     fn partition<'py>(&self, py: Python<'py>, index: usize) -> PyResult<Bound<'py, PyList>> {
-        values_to_list(py, self.inner.partitions().get(index).map_or(&[][..], |p| p))
+        values_to_list(
+            py,
+            self.inner.partitions().get(index).map_or(&[][..], |p| p),
+        )
     }
 
     /// The number of elements.
@@ -115,7 +132,11 @@ impl NativeRdd {
         for (i, part) in self.inner.partitions().iter().enumerate() {
             let list = values_to_list(py, part)?;
             let result = f.call1((i, list))?;
-            out.push(if result.is_none() { Vec::new() } else { values_from_iter(&result)? });
+            out.push(if result.is_none() {
+                Vec::new()
+            } else {
+                values_from_iter(&result)?
+            });
         }
         Ok(self.derive(Rdd::from_partitions(self.inner.context(), out)))
     }

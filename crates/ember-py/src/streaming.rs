@@ -71,7 +71,11 @@ impl NativeStreamingContext {
 
     /// `f(time_ms, *rdds) -> NativeRdd` over the batches of several streams (Spark's
     /// `StreamingContext.transform`).
-    fn transform_streams(&self, streams: Vec<PyRef<'_, NativeDStream>>, f: Py<PyAny>) -> NativeDStream {
+    fn transform_streams(
+        &self,
+        streams: Vec<PyRef<'_, NativeDStream>>,
+        f: Py<PyAny>,
+    ) -> NativeDStream {
         let streams: Vec<_> = streams.iter().map(|s| s.inner.clone()).collect();
         NativeDStream::new(self.inner.transform(&streams, move |rdds, time| {
             crate::pycall::with_python(|py| {
@@ -107,8 +111,8 @@ impl NativeStreamingContext {
     /// whether it stopped.
     #[pyo3(signature = (timeout_s=None))]
     fn await_termination(&self, py: Python<'_>, timeout_s: Option<f64>) -> PyResult<bool> {
-        let deadline = timeout_s
-            .map(|t| std::time::Instant::now() + StdDuration::from_secs_f64(t.max(0.0)));
+        let deadline =
+            timeout_s.map(|t| std::time::Instant::now() + StdDuration::from_secs_f64(t.max(0.0)));
         loop {
             let slice = match deadline {
                 Some(d) => d

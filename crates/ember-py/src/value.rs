@@ -145,7 +145,9 @@ impl Value {
         }
         if let Ok(t) = obj.cast_exact::<PyTuple>() {
             return Ok(Value::Tuple(
-                t.iter().map(|x| Value::from_py(&x)).collect::<PyResult<_>>()?,
+                t.iter()
+                    .map(|x| Value::from_py(&x))
+                    .collect::<PyResult<_>>()?,
             ));
         }
         if obj.is_exact_instance_of::<PyFloat>() {
@@ -159,7 +161,9 @@ impl Value {
         }
         if let Ok(l) = obj.cast_exact::<PyList>() {
             return Ok(Value::List(
-                l.iter().map(|x| Value::from_py(&x)).collect::<PyResult<_>>()?,
+                l.iter()
+                    .map(|x| Value::from_py(&x))
+                    .collect::<PyResult<_>>()?,
             ));
         }
         if let Ok(b) = obj.cast_exact::<PyBytes>() {
@@ -171,7 +175,10 @@ impl Value {
                 _ => Vec::new(),
             };
             let t = obj.cast::<PyTuple>()?;
-            let values = t.iter().map(|x| Value::from_py(&x)).collect::<PyResult<_>>()?;
+            let values = t
+                .iter()
+                .map(|x| Value::from_py(&x))
+                .collect::<PyResult<_>>()?;
             return Ok(Value::Row(fields, values));
         }
         pickled(obj)
@@ -187,15 +194,24 @@ impl Value {
             Value::Str(s) => PyString::new(py, s).into_any(),
             Value::Bytes(b) => PyBytes::new(py, b).into_any(),
             Value::Tuple(items) => {
-                let items = items.iter().map(|x| x.to_py(py)).collect::<PyResult<Vec<_>>>()?;
+                let items = items
+                    .iter()
+                    .map(|x| x.to_py(py))
+                    .collect::<PyResult<Vec<_>>>()?;
                 PyTuple::new(py, items)?.into_any()
             }
             Value::List(items) => {
-                let items = items.iter().map(|x| x.to_py(py)).collect::<PyResult<Vec<_>>>()?;
+                let items = items
+                    .iter()
+                    .map(|x| x.to_py(py))
+                    .collect::<PyResult<Vec<_>>>()?;
                 PyList::new(py, items)?.into_any()
             }
             Value::Row(fields, values) => {
-                let values = values.iter().map(|x| x.to_py(py)).collect::<PyResult<Vec<_>>>()?;
+                let values = values
+                    .iter()
+                    .map(|x| x.to_py(py))
+                    .collect::<PyResult<Vec<_>>>()?;
                 let fields = PyTuple::new(py, fields)?;
                 row_type(py)?.call_method1("_make", (fields, PyTuple::new(py, values)?))?
             }
@@ -214,10 +230,15 @@ fn pickled(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
         PyTypeError::new_err(format!(
             "ember cannot hold a value of type {}: it is not a str, int, float, bool, None, \
              bytes, tuple, list or Row, and pickling it failed: {e}",
-            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
         ))
     })?;
-    Ok(Value::Pickled(dumped.cast::<PyBytes>()?.as_bytes().to_vec()))
+    Ok(Value::Pickled(
+        dumped.cast::<PyBytes>()?.as_bytes().to_vec(),
+    ))
 }
 
 /// `pickle.dumps` and `pickle.loads`, looked up once.
@@ -238,7 +259,9 @@ fn row_type(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
     static ROW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     Ok(ROW
         .get_or_try_init(py, || {
-            py.import("ember.sql.types")?.getattr("Row").map(Bound::unbind)
+            py.import("ember.sql.types")?
+                .getattr("Row")
+                .map(Bound::unbind)
         })?
         .bind(py))
 }
@@ -261,7 +284,10 @@ pub fn values_from_iter(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
 
 /// Converts values into a Python list.
 pub fn values_to_list<'py>(py: Python<'py>, values: &[Value]) -> PyResult<Bound<'py, PyList>> {
-    let items = values.iter().map(|x| x.to_py(py)).collect::<PyResult<Vec<_>>>()?;
+    let items = values
+        .iter()
+        .map(|x| x.to_py(py))
+        .collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, items)
 }
 
@@ -274,7 +300,10 @@ mod tests {
         let p = Value::pair(Value::Str("a".into()), Value::Int(1));
         assert_eq!(p.into_pair(), Some((Value::Str("a".into()), Value::Int(1))));
         assert_eq!(Value::Tuple(vec![Value::Int(1)]).into_pair(), None);
-        assert_eq!(Value::List(vec![Value::Int(1), Value::Int(2)]).into_pair(), None);
+        assert_eq!(
+            Value::List(vec![Value::Int(1), Value::Int(2)]).into_pair(),
+            None
+        );
     }
 
     #[test]
@@ -286,13 +315,18 @@ mod tests {
             Some(Value::Str("ab".into()))
         );
         assert_eq!(Value::Str("a".into()).try_add(&Value::Int(1)), None);
-        assert_eq!(Value::Int(1).try_add(&Value::Float(0.5)), Some(Value::Float(1.5)));
+        assert_eq!(
+            Value::Int(1).try_add(&Value::Float(0.5)),
+            Some(Value::Float(1.5))
+        );
     }
 
     #[test]
     fn floats_are_equal_as_python_compares_zero_and_hash_alike() {
         use std::collections::HashSet;
-        let set: HashSet<Value> = [Value::Float(0.0), Value::Float(-0.0)].into_iter().collect();
+        let set: HashSet<Value> = [Value::Float(0.0), Value::Float(-0.0)]
+            .into_iter()
+            .collect();
         assert_eq!(set.len(), 1);
         assert_eq!(Value::Float(f64::NAN), Value::Float(f64::NAN));
         assert_ne!(Value::Int(1), Value::Float(1.0));

@@ -67,6 +67,31 @@ fn stateful_stream_without_checkpoint_directory_fails_at_start() {
 }
 
 #[test]
+fn any_checkpointed_stream_needs_a_checkpoint_directory_at_start() {
+    // As Spark's DStream.validateAtStart: a checkpoint interval on a stateless stream that an
+    // output uses requires the directory too; on a stream no output uses, it does not.
+    {
+        let t = StreamTest::new("local[1]", Duration::seconds(1)).unwrap();
+        let numbers = t.input(vec![vec![1], vec![2]]);
+        let unused = numbers.map(|x| x + 1);
+        unused.checkpoint(Duration::seconds(1)).unwrap();
+        let doubled = numbers.map(|x| x * 2);
+        t.collect(&doubled).unwrap();
+        t.run(1).unwrap();
+    }
+    // (One StreamTest at a time: each holds the process's turn until dropped.)
+    let t = StreamTest::new("local[1]", Duration::seconds(1)).unwrap();
+    let doubled = t.input(vec![vec![1]]).map(|x| x * 2);
+    doubled.checkpoint(Duration::seconds(1)).unwrap();
+    t.collect(&doubled).unwrap();
+    let e = t.run(1).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "requirement failed: The checkpoint directory has not been set. Please set it by StreamingContext.checkpoint()."
+    );
+}
+
+#[test]
 fn map_with_state_sees_only_keys_with_data() {
     let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
     let dir = tempfile::tempdir().unwrap();

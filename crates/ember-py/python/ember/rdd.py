@@ -106,8 +106,16 @@ class RDD:
         return self.getNumPartitions() if numPartitions is None else int(numPartitions)
 
     def partitionBy(self, numPartitions, partitionFunc=None):
-        """Hash-partitions (key, value) pairs by key into ``numPartitions`` partitions."""
-        return self._new(self._native().partition_by(max(int(numPartitions), 1)))
+        """(key, value) pairs into ``numPartitions`` partitions: pair ``(k, v)`` goes to
+        ``partitionFunc(k) % numPartitions`` (default ``portable_hash``, as PySpark's)."""
+        n = max(int(numPartitions), 1)
+        if partitionFunc is None:
+            partitionFunc = portable_hash
+        buckets = [[] for _ in range(n)]
+        for i in range(self._base.num_partitions()):
+            for kv in self._partition_iter(i):
+                buckets[partitionFunc(kv[0]) % n].append(kv)
+        return self._new(_native.NativeRdd.from_partitions(self.ctx._native, buckets))
 
     def combineByKey(self, createCombiner, mergeValue, mergeCombiners, numPartitions=None,
                      partitionFunc=None):
@@ -349,6 +357,24 @@ class RDD:
 
     def __repr__(self):
         return "RDD[%d partitions]" % self.getNumPartitions()
+
+
+def portable_hash(x) -> int:
+    """PySpark's hash of a key, stable across processes for everything but ``str`` and
+    ``bytes`` (whose hash depends on PYTHONHASHSEED, as in PySpark)."""
+    if x is None:
+        return 0
+    if isinstance(x, tuple):
+        h = 0x345678
+        for i in x:
+            h ^= portable_hash(i)
+            h *= 1000003
+            h &= 0xFFFFFFFFFFFFFFFF
+        h ^= len(x)
+        if h == -1:
+            h = -2
+        return int(h)
+    return hash(x)
 
 
 def _reduce_or(f, it, empty):

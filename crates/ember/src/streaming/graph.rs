@@ -162,9 +162,15 @@ impl Graph {
         self.live_stateful().map(|(id, _)| id).collect()
     }
 
-    /// Whether a stateful stream that runs requires a checkpoint directory.
+    /// Whether a stream that runs requires a checkpoint directory: a stateful one, or any stream
+    /// given a checkpoint interval (Spark's `validateAtStart` requires the directory whenever a
+    /// stream of the graph has a checkpoint duration).
     pub(super) fn requires_checkpoint(&self) -> bool {
         self.live_stateful().any(|(_, d)| d.is_some())
+            || self
+                .checkpoint_intervals
+                .keys()
+                .any(|id| self.reachable.contains(id))
     }
 
     /// The checkpoint interval of a run with batch interval `batch`: the least common multiple

@@ -168,6 +168,11 @@ class StreamingContext:
         def as_rdd(x):
             return x if isinstance(x, RDD) else self._sc.parallelize(x)
 
+        rdds = list(rdds)
+        if not rdds and default is not None:
+            # As PySpark (`rdds = [rdds]`): an empty queue with a default first gives one empty
+            # batch, then the default.
+            rdds = [[]]
         natives = [as_rdd(r)._native() for r in rdds]
         # PySpark hands the JVM an empty RDD of one partition when there is no default (checked
         # on PySpark 3.5.3), so every batch after the queue runs dry is an empty RDD.

@@ -157,7 +157,7 @@ class DStream:
         return DStream(grouped, self._ssc).mapValues(ResultIterable)
 
     def partitionBy(self, numPartitions, partitionFunc=None):
-        return self.transform(lambda rdd: rdd.partitionBy(numPartitions))
+        return self.transform(lambda rdd: rdd.partitionBy(numPartitions, partitionFunc))
 
     def repartition(self, numPartitions):
         return DStream(self._native_stream().repartition(max(int(numPartitions), 1)), self._ssc)
@@ -347,8 +347,19 @@ class DStream:
         self._validate_window_param(windowDuration, slideDuration)
         reduced = self.reduceByKey(func, numPartitions)
         slide = self._slide_ms() if slideDuration is None else _millis(slideDuration)
-        if invFunc is None:
-            return reduced.window(windowDuration, slide / 1000.0).reduceByKey(func, numPartitions)
+        window = _millis(windowDuration)
+        if invFunc is None or window < 5 * slide:
+            # PySpark computes a window incrementally (with invFunc) only when it spans at least
+            # five slides; a shorter one is reduced from its batches, so keys whose values
+            # left the window disappear instead of staying at their "zero".
+            whole = reduced.window(windowDuration, slide / 1000.0).reduceByKey(func,
+                                                                               numPartitions)
+            if invFunc is None:
+                return whole
+            # With invFunc PySpark's stream is checkpointed whatever its length (so a checkpoint
+            # directory is required), every multiple of the slide of at least 10 s.
+            whole = whole.filter(filterFunc) if filterFunc else whole
+            return whole.checkpoint(slide * -(-10000 // slide) / 1000.0)
         native = reduced._native_stream().reduce_by_key_and_window_inv(
             func, _native_op(func), invFunc, _native_op(invFunc), _millis(windowDuration),
             slide, self._partitions(numPartitions), filterFunc)
