@@ -119,6 +119,15 @@ impl NativeDStream {
         )
     }
 
+    /// `f(index, list) -> iterable` over runs of a partition's elements as they arrive (for
+    /// chains of element-wise steps: no partition is held whole).
+    fn map_runs(&self, f: Py<PyAny>) -> Self {
+        NativeDStream::new(
+            self.inner
+                .map_runs(move |i, run| call_partition(&f, i, run)),
+        )
+    }
+
     /// `(key, value)` pairs reduced per key with `f` (natively when `native` is `"add"`).
     #[pyo3(signature = (f, native, partitions=None))]
     fn reduce_by_key(&self, f: Py<PyAny>, native: Option<&str>, partitions: Option<usize>) -> Self {

@@ -217,6 +217,9 @@ def test_text_file_stream_reads_new_files(tmp_path, ssc, collect):
     s = ssc()
     lines = collect(s.textFileStream(str(tmp_path)))
     s.start()
+    # A file counts as new when it appears after the stream has started: wait for a first batch
+    # (the stream reads the clock for its threshold on its own thread, after start returns).
+    lines.wait(1)
     staged = tmp_path.parent / (tmp_path.name + "-staged.txt")
     staged.write_text("first line\nsecond line\n")
     os.rename(staged, tmp_path / "book.txt")

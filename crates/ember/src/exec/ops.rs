@@ -87,6 +87,71 @@ impl<'s, T: Data> Flow<'s, T> {
         Flow { stream }
     }
 
+    /// A narrow operator that sees records in runs: each call of `f` gets consecutive records of
+    /// one partition from one arriving container, so a costly entry into `f` (a foreign
+    /// interpreter, say) is paid per run, not per record, and no batch is held whole.
+    pub(crate) fn narrow_runs<U: Data>(
+        self,
+        b: &Builder<'s>,
+        node: usize,
+        name: &'static str,
+        mut f: impl FnMut(u32, Vec<T>, &mut Vec<Rec<U>>) -> Result<(), JobError> + 'static,
+    ) -> Flow<'s, U> {
+        let mut run: Vec<T> = Vec::new();
+        self.narrow_containers(b, node, name, move |data, out| {
+            let mut current = None;
+            for (p, x) in data.drain(..) {
+                if current.is_some_and(|c| c != p) {
+                    f(current.unwrap_or_default(), std::mem::take(&mut run), out)?;
+                }
+                current = Some(p);
+                run.push(x);
+            }
+            match current {
+                Some(p) => f(p, std::mem::take(&mut run), out),
+                None => Ok(()),
+            }
+        })
+    }
+
+    fn narrow_containers<U: Data>(
+        self,
+        b: &Builder<'s>,
+        node: usize,
+        name: &'static str,
+        mut f: impl FnMut(&mut Vec<Rec<T>>, &mut Vec<Rec<U>>) -> Result<(), JobError> + 'static,
+    ) -> Flow<'s, U> {
+        let rt = b.runtime.clone();
+        let stream = self
+            .stream
+            .unary::<CapacityContainerBuilder<Vec<Rec<U>>>, _, _, _>(
+                Pipeline,
+                name,
+                move |_cap, _info| {
+                    let mut buf: Vec<Rec<U>> = Vec::new();
+                    move |input, output| {
+                        input.for_each(|cap, data| {
+                            let time = Time::from_millis(cap.least().copied().unwrap_or_default());
+                            let outcome = catch_unwind(AssertUnwindSafe(|| f(data, &mut buf)));
+                            match outcome {
+                                Ok(Ok(())) => {}
+                                Ok(Err(error)) => rt.fail(time, node, name, error),
+                                Err(payload) => {
+                                    rt.fail(time, node, name, JobError::panicked(payload))
+                                }
+                            }
+                            data.clear();
+                            if !buf.is_empty() {
+                                output.session(&cap).give_container(&mut buf);
+                                buf.clear();
+                            }
+                        });
+                    }
+                },
+            );
+        Flow { stream }
+    }
+
     /// A per-batch operator (see [`BatchLogic`]) whose input is first routed by `route`.
     pub(crate) fn batch<U: Data, L: BatchLogic<T, U>>(
         self,

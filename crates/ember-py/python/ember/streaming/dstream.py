@@ -60,11 +60,15 @@ def _fuse(prev, f):
 class DStream:
     """A discretized stream: one RDD per batch."""
 
-    def __init__(self, native, ssc, prev=None, func=None):
-        # Either a native stream, or a native parent and pending Python steps.
+    def __init__(self, native, ssc, prev=None, func=None, whole=True):
+        # Either a native stream, or a native parent and pending Python steps. `whole` says
+        # whether some pending step needs each partition whole (mapPartitions, glom); a chain of
+        # element-wise steps runs on runs of elements as they arrive instead, so that no batch
+        # is held in memory.
         self._native = native
         self._prev = prev
         self._func = func
+        self._whole = whole
         self._ssc = ssc
         self._sc = ssc._sc
         self.is_cached = False
@@ -73,7 +77,10 @@ class DStream:
     def _native_stream(self):
         if self._native is None:
             f = self._func
-            self._native = self._prev.map_partitions(lambda i, part: f(i, iter(part)))
+            if self._whole:
+                self._native = self._prev.map_partitions(lambda i, part: f(i, iter(part)))
+            else:
+                self._native = self._prev.map_runs(lambda i, run: f(i, iter(run)))
         return self._native
 
     def context(self):
@@ -84,23 +91,27 @@ class DStream:
         return (self._native if self._native is not None else self._prev).slide_ms()
 
     # -- narrow steps (fused) --------------------------------------------------------------
-    def mapPartitionsWithIndex(self, f, preservesPartitioning=False):
+    def _pipe(self, f, whole):
+        """``f(index, iterator)`` after the pending steps, fused with them when possible."""
         if self._native is None and not (self.is_cached or self.is_checkpointed):
-            return DStream(None, self._ssc, self._prev, _fuse(self._func, f))
-        return DStream(None, self._ssc, self._native_stream(), f)
+            return DStream(None, self._ssc, self._prev, _fuse(self._func, f),
+                           whole or self._whole)
+        return DStream(None, self._ssc, self._native_stream(), f, whole)
+
+    def mapPartitionsWithIndex(self, f, preservesPartitioning=False):
+        return self._pipe(f, True)
 
     def mapPartitions(self, f, preservesPartitioning=False):
         return self.mapPartitionsWithIndex(lambda _, it: f(it), preservesPartitioning)
 
     def map(self, f, preservesPartitioning=False):
-        return self.mapPartitionsWithIndex(lambda _, it: map(f, it), preservesPartitioning)
+        return self._pipe(lambda _, it: map(f, it), False)
 
     def flatMap(self, f, preservesPartitioning=False):
-        return self.mapPartitionsWithIndex(
-            lambda _, it: itertools.chain.from_iterable(map(f, it)), preservesPartitioning)
+        return self._pipe(lambda _, it: itertools.chain.from_iterable(map(f, it)), False)
 
     def filter(self, f):
-        return self.mapPartitionsWithIndex(lambda _, it: filter(f, it), True)
+        return self._pipe(lambda _, it: filter(f, it), False)
 
     def glom(self):
         return self.mapPartitions(lambda it: [list(it)])
@@ -148,9 +159,12 @@ class DStream:
         def merge(_, it):
             return ((k, _reduce(mergeCombiners, cs)) for k, cs in it)
 
-        local = self.mapPartitionsWithIndex(combine_local)
+        # Combining within each run of arriving elements is as correct as within the whole
+        # partition (the merge after the shuffle combines the runs' combiners) and holds no
+        # batch in memory.
+        local = self._pipe(combine_local, False)
         grouped = local._native_stream().group_by_key(self._partitions(numPartitions))
-        return DStream(None, self._ssc, grouped, merge)
+        return DStream(None, self._ssc, grouped, merge, False)
 
     def groupByKey(self, numPartitions=None):
         grouped = self._native_stream().group_by_key(self._partitions(numPartitions))
