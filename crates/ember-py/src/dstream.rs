@@ -2,7 +2,7 @@
 //!
 //! Python's `DStream` (python/ember/streaming/dstream.py) fuses consecutive Python steps
 //! (`map`, `flatMap`, `filter`, `mapPartitions`, ...) into one function `f(index, iterator)` and
-//! hands it to [`NativeDStream::map_partitions`], so the engine enters Python once per partition
+//! hands it to `NativeDStream.map_partitions` (or `map_runs`), so the engine enters Python once per partition
 //! per batch for the whole chain. Everything between such chains (shuffles, windows, state,
 //! unions, checkpoints) runs natively on [`Value`]s.
 
