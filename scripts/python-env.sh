@@ -4,13 +4,13 @@
 #
 #   scripts/python-env.sh [PROFILE]
 #
-# The default profile is `test`: the one `cargo test` builds its dependencies in, so that the
-# test run compiles DataFusion once for the Rust tests and the Python package together. The
-# benchmarks use `wheel`, the profile `pip install ./crates/ember-py` uses.
+# The tests use `dev` (fast to build; `test` cannot be used: cargo builds a test harness in that
+# profile, not the extension). The benchmarks use `wheel`, the profile `pip install
+# ./crates/ember-py` uses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-profile=${1:-test}
+profile=${1:-dev}
 venv=${EMBER_VENV:-$repo/target/python-venv}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r crates/ember-py/requirements-dev.txt

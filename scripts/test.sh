@@ -7,8 +7,9 @@
 # Build cost: the lint and doc steps share one `check` build of the dependencies (DataFusion
 # included, metadata only, no code generation); the test step builds them once more, with code,
 # in the dev profile, where DataFusion is unoptimized (see Cargo.toml and BENCHMARKS.md). Nothing
-# is built in release. The Python extension is built in the `test` profile, the one `cargo test`
-# built DataFusion in, so DataFusion is compiled once for both.
+# is built in release. The Python extension is built in the dev profile (cargo's `test` profile
+# would build a test harness instead of the extension), which compiles DataFusion a second time,
+# unoptimized (about 6 minutes on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,8 +27,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --lock
 step "cargo test"
 cargo test --workspace --all-features --locked
 
-step "Python package (scripts/python-env.sh: venv, ember built in the test profile)"
-scripts/python-env.sh test
+step "Python package (scripts/python-env.sh: venv, ember built in the dev profile)"
+scripts/python-env.sh dev
 
 step "pytest"
 target/python-venv/bin/python -m pytest -q crates/ember-py/tests

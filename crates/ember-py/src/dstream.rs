@@ -128,6 +128,32 @@ impl NativeDStream {
         )
     }
 
+    /// Python's `x.split(sep)` of every element, flattened, computed natively for `str`
+    /// elements (a non-empty `sep` splits exactly as Python's); any other value goes to
+    /// `fallback`, the user's own function, so that its result or error is Python's.
+    fn split(&self, sep: String, fallback: Py<PyAny>) -> Self {
+        NativeDStream::new(self.inner.flat_map(move |v| {
+            match v {
+                Value::Str(s) => s
+                    .split(sep.as_str())
+                    .map(|w| Value::Str(w.to_owned()))
+                    .collect::<Vec<_>>(),
+                other => with_python(|py| {
+                    let out = fallback.bind(py).call1((other.to_py(py)?,))?;
+                    crate::value::values_from_iter(&out)
+                }),
+            }
+        }))
+    }
+
+    /// `(x, value)` for every element `x` (Python's `lambda x: (x, value)`).
+    fn pair_with(&self, value: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let value = Value::from_py(value)?;
+        Ok(NativeDStream::new(
+            self.inner.map(move |x| Value::pair(x, value.clone())),
+        ))
+    }
+
     /// `(key, value)` pairs reduced per key with `f` (natively when `native` is `"add"`).
     #[pyo3(signature = (f, native, partitions=None))]
     fn reduce_by_key(&self, f: Py<PyAny>, native: Option<&str>, partitions: Option<usize>) -> Self {

@@ -38,12 +38,16 @@ pub(crate) fn into_pairs(parts: Vec<Vec<Value>>) -> PyResult<Vec<Vec<(Value, Val
 
 /// The `(key, value)` of a 2-tuple, or the `TypeError` PySpark's pair functions raise.
 pub(crate) fn pair_of(v: Value) -> PyResult<(Value, Value)> {
-    let shown = format!("{v:?}");
-    v.into_pair().ok_or_else(|| {
-        PyTypeError::new_err(format!(
-            "a pair operation needs (key, value) tuples, got {shown}"
-        ))
-    })
+    match v {
+        Value::Tuple(mut items) if items.len() == 2 => {
+            let value = items.pop().unwrap_or(Value::None);
+            let key = items.pop().unwrap_or(Value::None);
+            Ok((key, value))
+        }
+        other => Err(PyTypeError::new_err(format!(
+            "a pair operation needs (key, value) tuples, got {other:?}"
+        ))),
+    }
 }
 
 fn from_pairs(parts: Vec<Vec<(Value, Value)>>) -> Vec<Vec<Value>> {

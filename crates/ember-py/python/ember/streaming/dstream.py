@@ -15,6 +15,7 @@ import itertools
 import operator
 from functools import reduce as _reduce
 
+from ember import _recognize
 from ember.rdd import RDD
 from ember.resultiterable import ResultIterable
 
@@ -44,11 +45,7 @@ def _millis(seconds) -> int:
 
 def _native_op(f):
     """The name of a binary function the engine computes itself, or None."""
-    if f is operator.add:
-        return "add"
-    if f is operator.sub:
-        return "sub"
-    return None
+    return _recognize.binary(f)
 
 
 def _fuse(prev, f):
@@ -104,10 +101,21 @@ class DStream:
     def mapPartitions(self, f, preservesPartitioning=False):
         return self.mapPartitionsWithIndex(lambda _, it: f(it), preservesPartitioning)
 
+    def _native_step(self, f):
+        """The engine's own form of ``f`` when it has one and no Python step is pending
+        (see ember._recognize), else None."""
+        return _recognize.unary(f) if self._func is None else None
+
     def map(self, f, preservesPartitioning=False):
+        step = self._native_step(f)
+        if step is not None and step[0] == "pair_with":
+            return DStream(self._native_stream().pair_with(step[1]), self._ssc)
         return self._pipe(lambda _, it: map(f, it), False)
 
     def flatMap(self, f, preservesPartitioning=False):
+        step = self._native_step(f)
+        if step is not None and step[0] == "split":
+            return DStream(self._native_stream().split(step[1], f), self._ssc)
         return self._pipe(lambda _, it: itertools.chain.from_iterable(map(f, it)), False)
 
     def filter(self, f):
