@@ -121,11 +121,7 @@ class RDD:
                      partitionFunc=None):
         n = max(self._parts(numPartitions), 1)
 
-        def combine_local(_, it):
-            acc = {}
-            for k, v in it:
-                acc[k] = mergeValue(acc[k], v) if k in acc else createCombiner(v)
-            return acc.items()
+        combine_local = _combine_locally(createCombiner, mergeValue)
 
         def merge(_, it):
             acc = {}
@@ -163,15 +159,8 @@ class RDD:
             lambda vw: (ResultIterable(vw[0]), ResultIterable(vw[1])))
 
     def _joined(self, other, numPartitions, left_outer, right_outer):
-        def rows(kv):
-            k, (vs, ws) = kv
-            if not vs and right_outer:
-                vs = [None]
-            if not ws and left_outer:
-                ws = [None]
-            return [(k, (v, w)) for v in vs for w in ws]
         grouped = self._native().cogroup(other._native(), numPartitions)
-        return self._new(grouped).flatMap(rows, True)
+        return self._new(grouped).flatMap(_join_rows(left_outer, right_outer), True)
 
     def join(self, other, numPartitions=None):
         return self._joined(other, numPartitions, False, False)
@@ -357,6 +346,30 @@ class RDD:
 
     def __repr__(self):
         return "RDD[%d partitions]" % self.getNumPartitions()
+
+
+def _combine_locally(createCombiner, mergeValue):
+    """``f(index, iterator)`` combining the (key, value) pairs it sees per key: the map side of
+    ``combineByKey``, for RDDs and streams alike."""
+    def combine(_, it):
+        acc = {}
+        for k, v in it:
+            acc[k] = mergeValue(acc[k], v) if k in acc else createCombiner(v)
+        return acc.items()
+    return combine
+
+
+def _join_rows(left_outer, right_outer):
+    """The rows of a join from one cogrouped ``(k, (vs, ws))``; an outer side with no values
+    pairs with ``None``. Shared by RDD and DStream joins."""
+    def rows(kv):
+        k, (vs, ws) = kv
+        if not vs and right_outer:
+            vs = [None]
+        if not ws and left_outer:
+            ws = [None]
+        return [(k, (v, w)) for v in vs for w in ws]
+    return rows
 
 
 def portable_hash(x) -> int:

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import datetime
 import os
 import signal
 import threading
 
 from ember import _native
 from ember.rdd import RDD
-from ember.streaming.dstream import DStream, _arity
+from ember.streaming.dstream import DStream, _arity, _millis, _time
 
 __all__ = ["StreamingContext"]
-
-
-def _millis(seconds) -> int:
-    """A duration in seconds (int or float, as PySpark takes them) in milliseconds."""
-    return int(round(float(seconds) * 1000))
 
 
 class StreamingContext:
@@ -212,6 +206,3 @@ class StreamingContext:
     def addStreamingListener(self, streamingListener) -> None:
         raise NotImplementedError("ember's Python package has no streaming listeners yet")
 
-
-def _time(millis):
-    return datetime.datetime.fromtimestamp(millis / 1000.0)

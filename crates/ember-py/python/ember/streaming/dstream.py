@@ -16,7 +16,7 @@ import operator
 from functools import reduce as _reduce
 
 from ember import _recognize
-from ember.rdd import RDD
+from ember.rdd import RDD, _combine_locally, _fuse, _join_rows
 from ember.resultiterable import ResultIterable
 
 __all__ = ["DStream"]
@@ -40,18 +40,13 @@ def _time(millis):
 
 
 def _millis(seconds) -> int:
+    """A duration in seconds (int or float, as PySpark takes them) in milliseconds."""
     return int(round(float(seconds) * 1000))
 
 
 def _native_op(f):
     """The name of a binary function the engine computes itself, or None."""
     return _recognize.binary(f)
-
-
-def _fuse(prev, f):
-    if prev is None:
-        return f
-    return lambda i, it: f(i, prev(i, it))
 
 
 class DStream:
@@ -158,11 +153,7 @@ class DStream:
         return self.combineByKey(lambda v: v, func, func, numPartitions)
 
     def combineByKey(self, createCombiner, mergeValue, mergeCombiners, numPartitions=None):
-        def combine_local(_, it):
-            acc = {}
-            for k, v in it:
-                acc[k] = mergeValue(acc[k], v) if k in acc else createCombiner(v)
-            return acc.items()
+        combine_local = _combine_locally(createCombiner, mergeValue)
 
         def merge(_, it):
             return ((k, _reduce(mergeCombiners, cs)) for k, cs in it)
@@ -199,13 +190,7 @@ class DStream:
             lambda vw: (ResultIterable(vw[0]), ResultIterable(vw[1])))
 
     def _joined(self, other, numPartitions, left_outer, right_outer):
-        def rows(kv):
-            k, (vs, ws) = kv
-            if not vs and right_outer:
-                vs = [None]
-            if not ws and left_outer:
-                ws = [None]
-            return [(k, (v, w)) for v in vs for w in ws]
+        rows = _join_rows(left_outer, right_outer)
         return self._cogrouped(other, numPartitions).flatMap(rows, True)
 
     def join(self, other, numPartitions=None):
