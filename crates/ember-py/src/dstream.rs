@@ -18,14 +18,38 @@ use crate::rdd::{NativeRdd, pair_of};
 use crate::value::Value;
 
 /// A stream of Python values.
+///
+/// A stream made by a pair operation (`(w, 1)` pairing, `reduceByKey`, `updateStateByKey`,
+/// ...) also keeps its pairs as `(key, value)`, so that the next pair operation takes them
+/// as they are: no 2-tuple is built and taken apart again per record between two of them. The
+/// tuple form (`inner`) is then computed only if something uses the stream as values (the
+/// engine builds only the streams an output reads).
 #[pyclass(module = "ember._native", frozen)]
 pub struct NativeDStream {
     pub(crate) inner: DStream<Value>,
+    keyed: Option<DStream<(Value, Value)>>,
 }
 
 impl NativeDStream {
     pub(crate) fn new(inner: DStream<Value>) -> Self {
-        NativeDStream { inner }
+        NativeDStream { inner, keyed: None }
+    }
+
+    /// A stream of pairs, seen from Python as 2-tuples.
+    fn of_pairs(keyed: DStream<(Value, Value)>) -> Self {
+        NativeDStream {
+            inner: unpairs(&keyed),
+            keyed: Some(keyed),
+        }
+    }
+
+    /// The stream's pairs; elements that are not 2-tuples fail their batch with Python's
+    /// `TypeError`.
+    fn keyed(&self) -> DStream<(Value, Value)> {
+        match &self.keyed {
+            Some(k) => k.clone(),
+            None => pairs(&self.inner),
+        }
     }
 }
 
@@ -94,6 +118,48 @@ impl BinaryFn {
     }
 }
 
+/// One partition's rows through the Python function of `update_state_by_key`.
+fn update_in_python(
+    f: &Py<PyAny>,
+    rows: Vec<(Value, Vec<Value>, Option<Value>)>,
+) -> Vec<(Value, Value)> {
+    with_python(|py| {
+        let mut items = Vec::with_capacity(rows.len());
+        for (k, vs, s) in rows {
+            let s = match s {
+                Some(v) => v.to_py(py)?,
+                None => py.None().into_bound(py),
+            };
+            let vs = crate::value::values_to_list(py, &vs)?;
+            items.push(PyTuple::new(py, [k.to_py(py)?, vs.into_any(), s])?);
+        }
+        let out = f.bind(py).call1((PyList::new(py, items)?,))?;
+        let mut state = Vec::new();
+        for kv in out.try_iter()? {
+            state.push(pair_of(Value::from_py(&kv?)?)?);
+        }
+        Ok(state)
+    })
+}
+
+/// Python's `sum(values) + (state or 0)` when the values are `int`s and the state is `None` or
+/// an `int`, and no sum leaves 64 bits; `None` when Python must compute it (other types: `bool`,
+/// `float`, whose `sum` differs between CPython versions, strings that raise...).
+fn sum_update(values: &[Value], state: Option<&Value>) -> Option<Value> {
+    let mut total: i64 = match state {
+        None | Some(Value::None) => 0,
+        Some(Value::Int(i)) => *i,
+        Some(_) => return None,
+    };
+    for v in values {
+        match v {
+            Value::Int(i) => total = total.checked_add(*i)?,
+            _ => return None,
+        }
+    }
+    Some(Value::Int(total))
+}
+
 fn python_rdd(py: Python<'_>, rdd: Rdd<Value>) -> PyResult<Bound<'_, NativeRdd>> {
     Bound::new(py, NativeRdd::new(rdd))
 }
@@ -136,7 +202,7 @@ impl NativeDStream {
             match v {
                 Value::Str(s) => s
                     .split(sep.as_str())
-                    .map(|w| Value::Str(w.to_owned()))
+                    .map(|w| Value::Str(w.into()))
                     .collect::<Vec<_>>(),
                 other => with_python(|py| {
                     let out = fallback.bind(py).call1((other.to_py(py)?,))?;
@@ -149,8 +215,8 @@ impl NativeDStream {
     /// `(x, value)` for every element `x` (Python's `lambda x: (x, value)`).
     fn pair_with(&self, value: &Bound<'_, PyAny>) -> PyResult<Self> {
         let value = Value::from_py(value)?;
-        Ok(NativeDStream::new(
-            self.inner.map(move |x| Value::pair(x, value.clone())),
+        Ok(NativeDStream::of_pairs(
+            self.inner.map(move |x| (x, value.clone())),
         ))
     }
 
@@ -158,25 +224,26 @@ impl NativeDStream {
     #[pyo3(signature = (f, native, partitions=None))]
     fn reduce_by_key(&self, f: Py<PyAny>, native: Option<&str>, partitions: Option<usize>) -> Self {
         let f = BinaryFn::new(f, native);
-        NativeDStream::new(unpairs(
-            &pairs(&self.inner).reduce_by_key(move |a, b| f.call(a, b), partitions),
-        ))
+        NativeDStream::of_pairs(
+            self.keyed()
+                .reduce_by_key(move |a, b| f.call(a, b), partitions),
+        )
     }
 
     /// `(key, [values])` per key and batch.
     #[pyo3(signature = (partitions=None))]
     fn group_by_key(&self, partitions: Option<usize>) -> Self {
-        let grouped = pairs(&self.inner).group_by_key(partitions);
-        NativeDStream::new(grouped.map(|(k, vs)| Value::pair(k, Value::List(vs))))
+        let grouped = self.keyed().group_by_key(partitions);
+        NativeDStream::of_pairs(grouped.map(|(k, vs)| (k, Value::List(vs))))
     }
 
     /// `(key, ([vs], [ws]))` per key and batch.
     #[pyo3(signature = (other, partitions=None))]
     fn cogroup(&self, other: &NativeDStream, partitions: Option<usize>) -> Self {
-        let grouped = pairs(&self.inner).cogroup(&pairs(&other.inner), partitions);
-        NativeDStream::new(grouped.map(|(k, (vs, ws))| {
-            Value::pair(k, Value::Tuple(vec![Value::List(vs), Value::List(ws)]))
-        }))
+        let grouped = self.keyed().cogroup(&other.keyed(), partitions);
+        NativeDStream::of_pairs(
+            grouped.map(|(k, (vs, ws))| (k, Value::Tuple(vec![Value::List(vs), Value::List(ws)]))),
+        )
     }
 
     /// The elements of both streams.
@@ -223,7 +290,7 @@ impl NativeDStream {
                 })
             }) as WindowFilter<Value, Value>
         });
-        let reduced = pairs(&self.inner).reduce_by_key_and_window_inv(
+        let reduced = self.keyed().reduce_by_key_and_window_inv(
             move |a, b| f.call(a, b),
             move |a, b| inv.call(a, b),
             ms(window_ms),
@@ -231,39 +298,42 @@ impl NativeDStream {
             partitions,
             filter,
         );
-        NativeDStream::new(unpairs(&reduced))
+        NativeDStream::of_pairs(reduced)
     }
 
     /// Spark's `updateStateByKey`, entering Python once per partition per batch:
     /// `f([(key, new_values, state or None), ...]) -> [(key, new_state), ...]` over every key
-    /// with new values or a state; a key left out of the result is removed.
-    #[pyo3(signature = (f, partitions=None, initial=None))]
+    /// with new values or a state; a key left out of the result is removed. With `native` =
+    /// `"sum"` (the function is `sum(values) + (state or 0)`, see `ember._recognize.update`), the
+    /// engine computes the keys whose values and state are `int` itself and hands Python only
+    /// the others.
+    #[pyo3(signature = (f, partitions=None, initial=None, native=None))]
     fn update_state_by_key(
         &self,
         f: Py<PyAny>,
         partitions: Option<usize>,
         initial: Option<&NativeRdd>,
+        native: Option<&str>,
     ) -> PyResult<Self> {
+        let native_sum = native == Some("sum");
         let update = move |rows: StateRows<Value, Value, Value>| -> Vec<(Value, Value)> {
-            with_python(|py| {
-                let mut items = Vec::with_capacity(rows.len());
-                for (k, vs, s) in rows {
-                    let s = match s {
-                        Some(v) => v.to_py(py)?,
-                        None => py.None().into_bound(py),
-                    };
-                    let vs = crate::value::values_to_list(py, &vs)?;
-                    items.push(PyTuple::new(py, [k.to_py(py)?, vs.into_any(), s])?);
+            if !native_sum {
+                return update_in_python(&f, rows.collect());
+            }
+            let mut state = Vec::with_capacity(rows.len());
+            let mut rest = Vec::new();
+            for (k, vs, s) in rows {
+                match sum_update(&vs, s.as_ref()) {
+                    Some(new) => state.push((k, new)),
+                    None => rest.push((k, vs, s)),
                 }
-                let out = f.bind(py).call1((PyList::new(py, items)?,))?;
-                let mut state = Vec::new();
-                for kv in out.try_iter()? {
-                    state.push(pair_of(Value::from_py(&kv?)?)?);
-                }
-                Ok(state)
-            })
+            }
+            if !rest.is_empty() {
+                state.extend(update_in_python(&f, rest));
+            }
+            state
         };
-        let keyed = pairs(&self.inner);
+        let keyed = self.keyed();
         let state = match initial {
             Some(rdd) => {
                 let ctx = rdd.inner.context().clone();
@@ -273,7 +343,7 @@ impl NativeDStream {
             }
             None => keyed.update_state_by_key_iter(update, partitions, false),
         };
-        Ok(NativeDStream::new(unpairs(&state)))
+        Ok(NativeDStream::of_pairs(state))
     }
 
     /// `f(time_ms, NativeRdd) -> NativeRdd` on every batch (Spark's `transform`).
@@ -319,7 +389,13 @@ impl NativeDStream {
 
     /// Keep checkpointing this stream's state every `interval_ms`.
     fn checkpoint(&self, interval_ms: u64) -> PyResult<()> {
-        self.inner.checkpoint(ms(interval_ms)).map_err(to_py_err)
+        // The pairs are the stream the engine computes (the stateful one, for a state stream);
+        // the tuple form is a view of them.
+        match &self.keyed {
+            Some(keyed) => keyed.checkpoint(ms(interval_ms)),
+            None => self.inner.checkpoint(ms(interval_ms)),
+        }
+        .map_err(to_py_err)
     }
 
     /// The RDDs of the batches from `from_ms` to `to_ms`, both included.
@@ -342,5 +418,32 @@ impl NativeDStream {
     #[staticmethod]
     fn time_of<'py>(py: Python<'py>, millis: u64) -> PyResult<Bound<'py, PyAny>> {
         py_time(py, millis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_native_running_sum_is_pythons_for_ints_and_declines_the_rest() {
+        let ints = [Value::Int(1), Value::Int(2)];
+        assert_eq!(sum_update(&ints, None), Some(Value::Int(3)));
+        assert_eq!(sum_update(&ints, Some(&Value::None)), Some(Value::Int(3)));
+        assert_eq!(
+            sum_update(&ints, Some(&Value::Int(10))),
+            Some(Value::Int(13))
+        );
+        // A key without new values keeps its sum; a new key without values sums to 0.
+        assert_eq!(sum_update(&[], Some(&Value::Int(7))), Some(Value::Int(7)));
+        assert_eq!(sum_update(&[], None), Some(Value::Int(0)));
+        // Python decides: other types, and sums beyond 64 bits (Python's int has no limit).
+        assert_eq!(sum_update(&[Value::Float(1.0)], None), None);
+        assert_eq!(sum_update(&[Value::Bool(true)], None), None);
+        assert_eq!(sum_update(&ints, Some(&Value::Str("x".into()))), None);
+        assert_eq!(
+            sum_update(&[Value::Int(i64::MAX), Value::Int(1)], None),
+            None
+        );
     }
 }

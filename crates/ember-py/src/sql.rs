@@ -153,7 +153,7 @@ fn sql_value(py: Python<'_>, v: &Value) -> PyResult<SqlValue> {
         Value::Bool(b) => SqlValue::Bool(*b),
         Value::Int(i) => SqlValue::Int(*i),
         Value::Float(f) => SqlValue::Float(*f),
-        Value::Str(s) => SqlValue::Str(s.clone()),
+        Value::Str(s) => SqlValue::Str(s.to_string()),
         Value::List(items) => SqlValue::List(
             items
                 .iter()
@@ -219,7 +219,7 @@ impl RowMaker {
 
     fn row(&mut self, py: Python<'_>, record: &Value) -> PyResult<Row> {
         match record {
-            Value::Row(fields, values) => self.row_of(py, fields, values),
+            Value::Row(row) => self.row_of(py, &row.0, &row.1),
             Value::Tuple(values) | Value::List(values) => self.row_of(py, &[], values),
             Value::Pickled(_) => {
                 let obj = record.to_py(py)?;
@@ -378,7 +378,7 @@ fn engine_value(py: Python<'_>, v: &SqlValue) -> PyResult<Value> {
         SqlValue::Bool(b) => Value::Bool(*b),
         SqlValue::Int(i) => Value::Int(*i),
         SqlValue::Float(f) => Value::Float(*f),
-        SqlValue::Str(s) => Value::Str(s.clone()),
+        SqlValue::Str(s) => Value::Str(s.as_str().into()),
         SqlValue::List(items) => Value::List(
             items
                 .iter()
@@ -636,7 +636,7 @@ impl NativeDataFrame {
                             .iter()
                             .map(|v| engine_value(py, v))
                             .collect::<PyResult<Vec<_>>>()?;
-                        Ok(Value::Row(columns.clone(), values))
+                        Ok(Value::Row(Box::new((columns.clone(), values))))
                     })
                     .collect::<PyResult<Vec<_>>>()
             })

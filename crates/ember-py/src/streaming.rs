@@ -179,5 +179,5 @@ impl NativeStreamingContext {
 }
 
 fn ember_value_str(line: String) -> crate::value::Value {
-    crate::value::Value::Str(line)
+    crate::value::Value::Str(line.into())
 }

@@ -13,6 +13,7 @@
 
 use std::hash::{Hash, Hasher};
 
+use compact_str::CompactString;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -30,16 +31,18 @@ pub enum Value {
     Int(i64),
     /// `float`.
     Float(f64),
-    /// `str`.
-    Str(String),
+    /// `str`, held inline when it is short (up to 24 bytes, as most words are): no allocation
+    /// per word, and comparing two keys reads no other memory.
+    Str(CompactString),
     /// `bytes`.
     Bytes(Vec<u8>),
     /// `tuple` (exactly `tuple`, not a subclass such as a named tuple).
     Tuple(Vec<Value>),
     /// `list`.
     List(Vec<Value>),
-    /// `ember.sql.Row`: field names (empty for a positional row) and values.
-    Row(Vec<String>, Vec<Value>),
+    /// `ember.sql.Row`: field names (empty for a positional row) and values. Boxed: rows are
+    /// rare in streams, and every other variant fits in 32 bytes.
+    Row(Box<(Vec<String>, Vec<Value>)>),
     /// Any other object, as `pickle.dumps(obj)`.
     Pickled(Vec<u8>),
 }
@@ -56,7 +59,7 @@ impl PartialEq for Value {
             (Str(a), Str(b)) => a == b,
             (Bytes(a), Bytes(b)) | (Pickled(a), Pickled(b)) => a == b,
             (Tuple(a), Tuple(b)) | (List(a), List(b)) => a == b,
-            (Row(na, a), Row(nb, b)) => na == nb && a == b,
+            (Row(a), Row(b)) => a == b,
             _ => false,
         }
     }
@@ -86,9 +89,9 @@ impl Hash for Value {
             Value::Str(s) => s.hash(state),
             Value::Bytes(b) | Value::Pickled(b) => b.hash(state),
             Value::Tuple(v) | Value::List(v) => v.hash(state),
-            Value::Row(n, v) => {
-                n.hash(state);
-                v.hash(state);
+            Value::Row(row) => {
+                row.0.hash(state);
+                row.1.hash(state);
             }
         }
     }
@@ -121,7 +124,7 @@ impl Value {
             (Float(a), Float(b)) => Float(a + b),
             (Int(a), Float(b)) => Float(*a as f64 + b),
             (Float(a), Int(b)) => Float(a + *b as f64),
-            (Str(a), Str(b)) => Str(format!("{a}{b}")),
+            (Str(a), Str(b)) => Str(CompactString::from_iter([a.as_str(), b.as_str()])),
             (Bytes(a), Bytes(b)) => Bytes([a.as_slice(), b].concat()),
             (Tuple(a), Tuple(b)) => Tuple([a.as_slice(), b].concat()),
             (List(a), List(b)) => List([a.as_slice(), b].concat()),
@@ -135,7 +138,7 @@ impl Value {
         // Exact type checks first: they are pointer comparisons, and a subclass (a named tuple,
         // an `int` enum) must keep its type, which only pickle preserves.
         if let Ok(s) = obj.cast_exact::<PyString>() {
-            return Ok(Value::Str(s.to_str()?.to_owned()));
+            return Ok(Value::Str(CompactString::from(s.to_str()?)));
         }
         if obj.is_exact_instance_of::<PyInt>() {
             return match obj.extract::<i64>() {
@@ -179,7 +182,7 @@ impl Value {
                 .iter()
                 .map(|x| Value::from_py(&x))
                 .collect::<PyResult<_>>()?;
-            return Ok(Value::Row(fields, values));
+            return Ok(Value::Row(Box::new((fields, values))));
         }
         pickled(obj)
     }
@@ -207,7 +210,8 @@ impl Value {
                     .collect::<PyResult<Vec<_>>>()?;
                 PyList::new(py, items)?.into_any()
             }
-            Value::Row(fields, values) => {
+            Value::Row(row) => {
+                let (fields, values) = &**row;
                 let values = values
                     .iter()
                     .map(|x| x.to_py(py))
@@ -294,6 +298,13 @@ pub fn values_to_list<'py>(py: Python<'py>, values: &[Value]) -> PyResult<Bound<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_is_four_words() {
+        // Records move between operators by value, and a word's string is inline: every byte
+        // here is paid per word.
+        assert_eq!(std::mem::size_of::<Value>(), 32);
+    }
 
     #[test]
     fn pairs_split_only_two_tuples() {

@@ -15,10 +15,18 @@ HANG_GUARD_S = 120
 
 
 @pytest.fixture(scope="session")
-def sc():
-    sc = SparkContext.getOrCreate(SparkConf().setMaster("local[2]").setAppName("ember-tests"))
-    yield sc
-    sc.stop()
+def _session_conf():
+    yield SparkConf().setMaster("local[2]").setAppName("ember-tests")
+    active = SparkContext._active_spark_context
+    if active is not None:
+        active.stop()
+
+
+@pytest.fixture
+def sc(_session_conf):
+    # The active context, as a notebook keeps one; made again if a test (the conformance cases,
+    # the notebook's stop(stopSparkContext=True)) stopped it, so no test depends on the order.
+    return SparkContext.getOrCreate(_session_conf)
 
 
 @pytest.fixture

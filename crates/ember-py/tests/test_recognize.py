@@ -59,3 +59,53 @@ def test_a_value_split_cannot_take_fails_as_python_does(ssc, collect):
     s.start()
     with pytest.raises(AttributeError, match="'int' object has no attribute 'split'"):
         s.awaitTerminationOrTimeout(60)
+
+
+def _running_sum(new_values, last_sum):
+    return sum(new_values) + (last_sum or 0)
+
+
+def test_the_running_sum_update_is_recognised():
+    # The seed notebook's updateFunc, under any parameter names, and with the terms swapped.
+    assert _recognize.update(_running_sum) == "sum"
+    assert _recognize.update(lambda vs, s: (s or 0) + sum(vs)) == "sum"
+
+
+@pytest.mark.parametrize("f", [
+    lambda vs, s: sum(vs) + (s or 1),
+    lambda vs, s: sum(vs) - (s or 0),
+    lambda vs, s: max(vs) + (s or 0),
+    lambda vs, s: sum(vs) + (s or 0.0),    # a float zero: another result type
+    lambda vs, s: sum(vs) + (s or False),
+    lambda vs, s: sum(vs),
+    lambda vs, s=0: sum(vs) + (s or 0),
+])
+def test_other_update_functions_stay_in_python(f):
+    assert _recognize.update(f) is None
+
+
+def test_a_running_sum_with_another_sum_stays_in_python():
+    namespace = {"sum": lambda values: 42}
+    exec("def update(vs, s):\n    return sum(vs) + (s or 0)\n", namespace)
+    assert _recognize.update(namespace["update"]) is None
+
+
+def test_the_native_running_sum_gives_pythons_results(ssc, collect, tmp_path):
+    s = ssc()
+    s.checkpoint(str(tmp_path / "checkpoint"))
+    batches = [
+        # ints, a sum beyond 64 bits, floats and bools: only the ints are the engine's to add.
+        [("a", 1), ("b", 2**62), ("b", 2**62), ("c", 1.5), ("d", True)],
+        [("a", 2), ("c", 1), ("e", 3)],
+        [],
+    ]
+    out = collect(s.queueStream(batches).updateStateByKey(_running_sum))
+    s.start()
+    got = out.wait(3)
+    assert got == [
+        [("a", 1), ("b", 2**63), ("c", 1.5), ("d", 1)],
+        [("a", 3), ("b", 2**63), ("c", 2.5), ("d", 1), ("e", 3)],
+        [("a", 3), ("b", 2**63), ("c", 2.5), ("d", 1), ("e", 3)],
+    ]
+    # Python's types: True summed is the int 1, floats stay floats.
+    assert [type(v) for _, v in got[0]] == [int, int, float, int]

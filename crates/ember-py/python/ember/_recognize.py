@@ -10,6 +10,8 @@ operation on its own values instead:
 * ``lambda x: (x, CONST)`` with an int/float/str/bool/None constant     -> ``("pair_with", CONST)``
 * ``lambda a, b: a + b``                                                 -> ``"add"``
 * ``operator.add`` / ``operator.sub``                                    -> ``"add"`` / ``"sub"``
+* ``def f(values, state): return sum(values) + (state or 0)`` (or the two terms swapped), the
+  running count of ``updateStateByKey``                                   -> ``"sum"``
 
 The meaning is kept exactly: a value the native operation does not cover (``split`` of a
 non-``str``, ``+`` of mixed types) is handed to the original Python function, so errors and
@@ -18,6 +20,7 @@ results are Python's own. Anything else simply runs in Python.
 
 from __future__ import annotations
 
+import builtins
 import dis
 import operator
 import types
@@ -82,4 +85,36 @@ def binary(f):
             return "add"
         if instr.argrepr == "-":
             return "sub"
+    return None
+
+
+# The update functions recognised by `update`, compiled by this interpreter: a user's function
+# of the same shape has the same bytecode, whatever its parameters are called, in every CPython
+# version, so no instruction list has to be spelled out per version.
+def _sum_then_state(values, state):
+    return sum(values) + (state or 0)
+
+
+def _state_then_sum(values, state):
+    return (state or 0) + sum(values)
+
+
+_UPDATE_TEMPLATES = (_sum_then_state, _state_then_sum)
+
+
+def update(f):
+    """``"sum"`` when ``f(values, state)`` is ``sum(values) + (state or 0)`` (either order) with
+    the builtin ``sum``, else None. The engine then keeps a running sum of ``int`` values itself
+    and hands Python only keys whose values or state are not all ``int`` (or overflow 64 bits)."""
+    if _plain(f, 2) is None:
+        return None
+    code = f.__code__
+    if f.__globals__.get("sum", builtins.sum) is not builtins.sum:
+        return None
+    for template in _UPDATE_TEMPLATES:
+        t = template.__code__
+        if (code.co_code == t.co_code and code.co_names == t.co_names
+                and code.co_consts == t.co_consts
+                and [type(c) for c in code.co_consts] == [type(c) for c in t.co_consts]):
+            return "sum"
     return None

@@ -50,6 +50,19 @@ def _as_ember_does(case, expected):
     return None
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _own_contexts():
+    """The cases make and stop their own SparkContexts: one left active by another test module
+    (only one may run at a time) is stopped first, and theirs is stopped after them."""
+    from ember import SparkContext
+
+    active = SparkContext._active_spark_context
+    if active is not None:
+        active.stop()
+    yield
+    runner.stop_shared_context(runner.ember_modules())
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_case_matches_pyspark(case):
     got = runner.run_case(runner.ember_modules(), case)

@@ -185,8 +185,12 @@ fn supervise<T: Send + 'static>(
                     "Restarting receiver with delay {}ms: {message}",
                     delay.as_millis()
                 );
+                // The delay is counted from before the Stopped event: whoever sees that event
+                // (a test advancing a manual clock) then finds the deadline already fixed.
+                let clock = shared.generator.clock();
+                let restart_at = clock.now() + crate::time::Duration::from(delay);
                 stop_receiver(&mut *receiver, shared, &message);
-                if !wait_restart_delay(shared, control, delay) {
+                if !wait_restart_delay(shared, control, restart_at) {
                     return;
                 }
                 tracing::info!("Starting receiver again");
@@ -199,15 +203,14 @@ fn supervise<T: Send + 'static>(
     }
 }
 
-/// Waits until `delay` has passed on the receiver's clock, still pushing due records. Returns
+/// Waits until the receiver's clock reaches `deadline`, still pushing due records. Returns
 /// false if a stop came meanwhile.
 fn wait_restart_delay<T: Send + 'static>(
     shared: &Shared<T>,
     control: &crossbeam_channel::Receiver<Control>,
-    delay: Duration,
+    deadline: crate::time::Time,
 ) -> bool {
     let clock = shared.generator.clock();
-    let deadline = clock.now() + crate::time::Duration::from(delay);
     loop {
         if shared.driver_stop.load(Ordering::Acquire) {
             return false;

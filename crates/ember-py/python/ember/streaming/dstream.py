@@ -389,7 +389,8 @@ class DStream:
             return out
 
         native = self._native_stream().update_state_by_key(
-            update_partition, self._partitions(numPartitions), initial)
+            update_partition, self._partitions(numPartitions), initial,
+            _recognize.update(updateFunc))
         return DStream(native, self._ssc)
 
     def mapWithState(self, *args, **kwargs):  # pragma: no cover - documented extension
