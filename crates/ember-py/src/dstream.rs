@@ -6,7 +6,8 @@
 //! per batch for the whole chain. Everything between such chains (shuffles, windows, state,
 //! unions, checkpoints) runs natively on [`Value`]s.
 
-use ember::dstream::{StateRows, WindowFilter};
+use ember::dstream::{MapWithStateDStream, StateRows, WindowFilter};
+use ember::state::{KeyBatch, KeyOutcome, StateSpec};
 use ember::{DStream, Duration, Rdd, Time};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -64,6 +65,30 @@ fn pairs(s: &DStream<Value>) -> DStream<(Value, Value)> {
 
 fn unpairs(s: &DStream<(Value, Value)>) -> DStream<Value> {
     s.map(|(k, v)| Value::pair(k, v))
+}
+
+/// The stream of a `map_with_state`: the emitted values, and the state on demand.
+#[pyclass(module = "ember._native", frozen)]
+pub struct NativeMapWithState {
+    inner: MapWithStateDStream<Value, Value, Value>,
+}
+
+#[pymethods]
+impl NativeMapWithState {
+    /// What the function emitted.
+    fn stream(&self) -> NativeDStream {
+        NativeDStream::new(self.inner.stream())
+    }
+
+    /// Every key's state after each batch (Spark's `stateSnapshots`).
+    fn state_snapshots(&self) -> NativeDStream {
+        NativeDStream::of_pairs(self.inner.state_snapshots())
+    }
+
+    /// Checkpoint the state every `interval_ms`.
+    fn checkpoint(&self, interval_ms: u64) -> PyResult<()> {
+        self.inner.checkpoint(ms(interval_ms)).map_err(to_py_err)
+    }
 }
 
 fn ms(millis: u64) -> Duration {
@@ -344,6 +369,72 @@ impl NativeDStream {
             None => keyed.update_state_by_key_iter(update, partitions, false),
         };
         Ok(NativeDStream::of_pairs(state))
+    }
+
+    /// Spark's `mapWithState`, entering Python once per worker per batch:
+    /// `f(time_ms, [(key, values, has_state, state, timing_out), ...])` returns, for each key
+    /// in the same order, `(has_state, state, emitted)`. Python runs the user's per-record
+    /// function over each key's values (python/ember/streaming/state.py).
+    #[pyo3(signature = (f, partitions=None, initial=None, timeout_ms=None))]
+    fn map_with_state(
+        &self,
+        f: Py<PyAny>,
+        partitions: Option<usize>,
+        initial: Option<&NativeRdd>,
+        timeout_ms: Option<u64>,
+    ) -> PyResult<NativeMapWithState> {
+        let mut spec =
+            StateSpec::function_batch(move |time, keys: &[KeyBatch<Value, Value, Value>]| {
+                with_python(|py| {
+                    let calls = PyList::empty(py);
+                    for k in keys {
+                        let values = crate::value::values_to_list(py, &k.values)?;
+                        let state = match &k.state {
+                            Some(s) => s.to_py(py)?,
+                            None => py.None().into_bound(py),
+                        };
+                        calls.append((
+                            k.key.to_py(py)?,
+                            values,
+                            k.state.is_some(),
+                            state,
+                            k.timing_out,
+                        ))?;
+                    }
+                    let out = f.bind(py).call1((time.as_millis(), calls))?;
+                    let mut outcomes = Vec::with_capacity(keys.len());
+                    for item in out.try_iter()? {
+                        let (has_state, state, emitted): (
+                            bool,
+                            Bound<'_, PyAny>,
+                            Bound<'_, PyAny>,
+                        ) = item?.extract()?;
+                        outcomes.push(KeyOutcome {
+                            state: if has_state {
+                                Some(Value::from_py(&state)?)
+                            } else {
+                                None
+                            },
+                            emitted: crate::value::values_from_iter(&emitted)?,
+                        });
+                    }
+                    Ok(outcomes)
+                })
+            });
+        if let Some(n) = partitions {
+            spec = spec.num_partitions(n);
+        }
+        if let Some(ms) = timeout_ms {
+            spec = spec.timeout(Duration::milliseconds(ms));
+        }
+        if let Some(rdd) = initial {
+            let ctx = rdd.inner.context().clone();
+            let parts = crate::rdd::into_pairs(rdd.inner.partitions().to_vec())?;
+            spec = spec.initial_state(Rdd::from_partitions(&ctx, parts));
+        }
+        Ok(NativeMapWithState {
+            inner: self.keyed().map_with_state(spec),
+        })
     }
 
     /// `f(time_ms, NativeRdd) -> NativeRdd` on every batch (Spark's `transform`).

@@ -27,6 +27,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<context::NativeContext>()?;
     m.add_class::<streaming::NativeStreamingContext>()?;
     m.add_class::<dstream::NativeDStream>()?;
+    m.add_class::<dstream::NativeMapWithState>()?;
     m.add_class::<rdd::NativeRdd>()?;
     sql::register(m)?;
     m.add(

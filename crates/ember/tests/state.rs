@@ -1,7 +1,7 @@
 //! Stateful operations on a manual clock: update_state_by_key, map_with_state, checkpoints and
 //! recovery from them.
 
-use ember::state::{State, StateSpec};
+use ember::state::{KeyBatch, KeyOutcome, State, StateSpec};
 use ember::testing::StreamTest;
 use ember::{Duration, Error};
 
@@ -547,4 +547,117 @@ fn a_state_type_that_changed_is_an_error_of_get_or_create() {
     // The checkpoint is untouched: the program of the right type restores from it.
     let ssc = restore(&|ssc| words_seen(ssc, as_text)).unwrap();
     assert_eq!(ssc.restored_from().map(|t| t.as_millis()), Some(2000));
+}
+
+/// A batch function with the meaning of a per-record running count that emits `key=count` for
+/// every record and `key timed out with n` for a key timing out.
+fn batch_running_count(keys: &[KeyBatch<String, u64, u64>]) -> Vec<KeyOutcome<u64, String>> {
+    keys.iter()
+        .map(|k| {
+            if k.timing_out {
+                let n = k.state.unwrap_or_default();
+                return KeyOutcome {
+                    state: None,
+                    emitted: vec![format!("{} timed out with {n}", k.key)],
+                };
+            }
+            let mut n = k.state.unwrap_or(0);
+            let emitted = k
+                .values
+                .iter()
+                .map(|v| {
+                    n += v;
+                    format!("{}={n}", k.key)
+                })
+                .collect();
+            KeyOutcome {
+                state: Some(n),
+                emitted,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn map_with_state_in_batch_form_counts_and_times_out_as_the_record_form() {
+    let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    t.context().checkpoint(dir.path()).unwrap();
+    let input = words(&[&["a", "b", "a"], &[], &["b"]]);
+    let batch = StateSpec::function_batch(|_t, keys: &[KeyBatch<String, u64, u64>]| {
+        batch_running_count(keys)
+    })
+    .timeout(Duration::seconds(2));
+    let record =
+        StateSpec::function_with_time(|_t, k: &String, v: Option<u64>, st: &mut State<u64>| {
+            if st.is_timing_out() {
+                return Some(format!("{k} timed out with {}", st.get()));
+            }
+            let n = st.get_option().copied().unwrap_or(0) + v.unwrap_or(0);
+            st.update(n);
+            Some(format!("{k}={n}"))
+        })
+        .timeout(Duration::seconds(2));
+    let by_batch = t.input(input.clone()).map_with_state(batch);
+    let by_record = t.input(input).map_with_state(record);
+    let snapshots = t.collect(&by_batch.state_snapshots()).unwrap();
+    let out = t.collect(&by_batch).unwrap();
+    let expected = t.collect(&by_record).unwrap();
+    t.run(7).unwrap();
+    let s = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        out.sorted_batches(),
+        vec![
+            s(&["a=1", "a=2", "b=1"]),
+            s(&[]),
+            s(&["b=2"]),
+            s(&["a timed out with 2"]),
+            s(&[]),
+            s(&["b timed out with 2"]),
+            s(&[]),
+        ]
+    );
+    assert_eq!(out.sorted_batches(), expected.sorted_batches());
+    // A timed-out key leaves the state.
+    let st = |pairs: &[(&str, u64)]| -> Vec<(String, u64)> {
+        pairs.iter().map(|(k, n)| (k.to_string(), *n)).collect()
+    };
+    let snapshots: Vec<Vec<(String, u64)>> = snapshots.sorted_batches();
+    assert_eq!(snapshots[2], st(&[("a", 2), ("b", 2)]));
+    assert_eq!(snapshots[3], st(&[("b", 2)]));
+    assert_eq!(snapshots[5], st(&[]));
+}
+
+#[test]
+fn a_failing_batch_function_fails_the_batch_and_the_keys_keep_their_state() {
+    // One worker, so that one call holds every key of a batch (with two, the keys of the other
+    // worker's call go on, as other keys do when a per-record call panics).
+    let t = StreamTest::new("local[1]", Duration::seconds(1)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    t.context().checkpoint(dir.path()).unwrap();
+    let pairs = t.input(words(&[&["a", "b"], &["boom", "a"], &["a"], &["short"]]));
+    let spec = StateSpec::function_batch(|_t, keys: &[KeyBatch<String, u64, u64>]| {
+        assert!(keys.iter().all(|k| k.key != "boom"), "boom");
+        let mut outcomes = batch_running_count(keys);
+        if keys.iter().any(|k| k.key == "short") {
+            outcomes.pop();
+        }
+        outcomes
+    });
+    let mapped = pairs.map_with_state(spec);
+    let out = t.collect(&mapped).unwrap();
+    let state = t.collect(&mapped.state_snapshots()).unwrap();
+    t.run(4).unwrap();
+    let e = t
+        .context()
+        .await_termination_or_timeout(std::time::Duration::ZERO)
+        .unwrap_err();
+    assert!(e.to_string().contains("boom"), "{e}");
+    // Batches 2 and 4 failed (no output: a panic, then an answer for fewer keys than given);
+    // "a" went on from the state it had before batch 2.
+    let batches = out.sorted_batches();
+    assert_eq!(batches.len(), 2, "{batches:?}");
+    assert_eq!(batches[1], vec!["a=2".to_string()]);
+    let state: Vec<Vec<(String, u64)>> = state.sorted_batches();
+    assert_eq!(state[1], vec![(s("a"), 2), (s("b"), 1)]);
 }

@@ -21,7 +21,10 @@ use crate::dstream::DStream;
 use crate::dstream::node::{BatchNode, NarrowNode, WorkerInfo};
 use crate::exec::{BatchLogic, Route};
 use crate::scheduler::Tick;
-use crate::state::{Checkpointed, Declared, KeyedState, MappingFn, State, StateSpec, Writes};
+use crate::state::{
+    BatchMappingFn, Checkpointed, Declared, KeyBatch, KeyOutcome, KeyedState, Mapping, MappingFn,
+    State, StateSpec, Writes,
+};
 use crate::time::{Duration, Time};
 
 /// What the state operator emits: mapped values, and the state when snapshots are wanted.
@@ -37,7 +40,7 @@ enum Emitted<K, S, M> {
 type Tables<K, S> = KeyedState<K, (S, Time)>;
 
 struct MapWithState<K, V, S, M> {
-    func: MappingFn<K, V, S, M>,
+    func: Mapping<K, V, S, M>,
     slide: Duration,
     timeout: Option<Duration>,
     states: Checkpointed<Tables<K, S>>,
@@ -89,8 +92,8 @@ impl<K: Key, V: Data, S: Data, M: Data> MapWithState<K, V, S, M> {
         self.states.insert_hashed(k, hash, (state, updated));
     }
 
-    /// Takes a key's hash and state out of the state (and out of the idle index).
-    fn take(&mut self, k: &K) -> Option<(u64, S)> {
+    /// Takes a key's hash, state and last update out of the state (and out of the idle index).
+    fn take(&mut self, k: &K) -> Option<(u64, S, Time)> {
         let (hash, (state, updated)) = self.states.remove(k)?;
         if self.timeout.is_some()
             && let Some(keys) = self.idle.get_mut(&(updated, hash))
@@ -100,24 +103,151 @@ impl<K: Key, V: Data, S: Data, M: Data> MapWithState<K, V, S, M> {
                 self.idle.remove(&(updated, hash));
             }
         }
-        Some((hash, state))
+        Some((hash, state, updated))
     }
 
-    /// Runs the function on one call's state: what it emits. A panic is kept in `panicked`
-    /// (the first of the batch) and the state stays as the function left it.
-    fn call(
-        &self,
+    /// Takes out the keys whose last update is before `time - timeout` (Spark's rule), with
+    /// their hashes and states.
+    fn take_timed_out(&mut self, time: Time) -> Vec<(u64, K, S)> {
+        let mut taken = Vec::new();
+        let Some(timeout) = self.timeout else {
+            return taken;
+        };
+        let threshold = Time::from_millis(time.as_millis().saturating_sub(timeout.as_millis()));
+        while let Some(entry) = self.idle.first_entry() {
+            if entry.key().0 >= threshold {
+                break;
+            }
+            for k in entry.remove() {
+                if let Some((hash, (state, _))) = self.states.remove(&k) {
+                    taken.push((hash, k, state));
+                }
+            }
+        }
+        taken
+    }
+
+    /// The per-record function over the batch: each key's values in order, then the keys
+    /// timing out. A panic is kept in `panicked` (the first of the batch) and the state stays
+    /// as the function left it.
+    fn map_records(
+        &mut self,
+        f: &MappingFn<K, V, S, M>,
         time: Time,
-        k: &K,
-        v: Option<V>,
-        state: &mut State<S>,
+        acc: &mut Vec<(u32, (K, Vec<V>))>,
+        out: &mut Vec<(u32, Emitted<K, S, M>)>,
         panicked: &mut Option<Box<dyn std::any::Any + Send>>,
-    ) -> Option<Emitted<K, S, M>> {
-        match catch_unwind(AssertUnwindSafe(|| (self.func)(time, k, v, state))) {
-            Ok(m) => m.map(Emitted::Mapped),
+    ) {
+        let mut call =
+            |k: &K, v: Option<V>, state: &mut State<S>| match catch_unwind(AssertUnwindSafe(|| {
+                f(time, k, v, state)
+            })) {
+                Ok(m) => m.map(Emitted::Mapped),
+                Err(p) => {
+                    panicked.get_or_insert(p);
+                    None
+                }
+            };
+        for (partition, (k, values)) in acc.drain(..) {
+            let old = self.take(&k);
+            let hash = old
+                .as_ref()
+                .map(|(hash, _, _)| *hash)
+                .unwrap_or_else(|| crate::hash::stable_hash(&k));
+            let mut current = old.map(|(_, s, _)| s);
+            for v in values {
+                let mut state = State::new(current.take(), false);
+                if let Some(e) = call(&k, Some(v), &mut state) {
+                    out.push((partition, e));
+                }
+                current = state.into_value();
+            }
+            if let Some(s) = current {
+                self.put(k, hash, s, time);
+            }
+        }
+        for (hash, k, state) in self.take_timed_out(time) {
+            let partition = self.states.partition_of_hash(hash);
+            let mut state = State::new(Some(state), true);
+            if let Some(e) = call(&k, None, &mut state) {
+                out.push((partition, e));
+            }
+        }
+    }
+
+    /// The batch function over the batch: one call with every key that has values or times
+    /// out. If it panics (or answers for another number of keys), the keys with values keep
+    /// the state they had, and the panic fails the batch.
+    fn map_batch(
+        &mut self,
+        f: &BatchMappingFn<K, V, S, M>,
+        time: Time,
+        acc: &mut Vec<(u32, (K, Vec<V>))>,
+        out: &mut Vec<(u32, Emitted<K, S, M>)>,
+        panicked: &mut Option<Box<dyn std::any::Any + Send>>,
+    ) {
+        // Per call: its partition, its key's hash and, for a key with values, its last update
+        // before this batch (None: a new key, or one timing out).
+        let mut places: Vec<(u32, u64, Option<Time>)> = Vec::with_capacity(acc.len());
+        let mut calls: Vec<KeyBatch<K, V, S>> = Vec::with_capacity(acc.len());
+        for (partition, (key, values)) in acc.drain(..) {
+            let (hash, state, updated) = match self.take(&key) {
+                Some((hash, state, updated)) => (hash, Some(state), Some(updated)),
+                None => (crate::hash::stable_hash(&key), None, None),
+            };
+            places.push((partition, hash, updated));
+            calls.push(KeyBatch {
+                key,
+                values,
+                state,
+                timing_out: false,
+            });
+        }
+        for (hash, key, state) in self.take_timed_out(time) {
+            places.push((self.states.partition_of_hash(hash), hash, None));
+            calls.push(KeyBatch {
+                key,
+                values: Vec::new(),
+                state: Some(state),
+                timing_out: true,
+            });
+        }
+        if calls.is_empty() {
+            return;
+        }
+        let outcomes = catch_unwind(AssertUnwindSafe(|| f(time, &calls))).and_then(|outcomes| {
+            if outcomes.len() == calls.len() {
+                Ok(outcomes)
+            } else {
+                let message = format!(
+                    "the map_with_state batch function returned {} outcomes for {} keys",
+                    outcomes.len(),
+                    calls.len()
+                );
+                Err(Box::new(message) as Box<dyn std::any::Any + Send>)
+            }
+        });
+        match outcomes {
+            Ok(outcomes) => {
+                for ((call, (partition, hash, _)), outcome) in
+                    calls.into_iter().zip(places).zip(outcomes)
+                {
+                    let KeyOutcome { state, emitted } = outcome;
+                    out.extend(emitted.into_iter().map(|m| (partition, Emitted::Mapped(m))));
+                    // A key timing out loses its state whatever the call did (Spark's rule).
+                    if let (false, Some(s)) = (call.timing_out, state) {
+                        self.put(call.key, hash, s, time);
+                    }
+                }
+            }
             Err(p) => {
+                for (call, (_, hash, updated)) in calls.into_iter().zip(places) {
+                    if let (false, Some(s), Some(updated)) = (call.timing_out, call.state, updated)
+                    {
+                        self.put(call.key, hash, s, updated);
+                    }
+                }
                 panicked.get_or_insert(p);
-                None
             }
         }
     }
@@ -144,42 +274,9 @@ impl<K: Key, V: Data, S: Data, M: Data> BatchLogic<(K, Vec<V>), Emitted<K, S, M>
                 self.put(k, hash, s, time);
             }
         }
-        for (partition, (k, values)) in acc.drain(..) {
-            let old = self.take(&k);
-            let hash = old
-                .as_ref()
-                .map(|(hash, _)| *hash)
-                .unwrap_or_else(|| crate::hash::stable_hash(&k));
-            let mut current = old.map(|(_, s)| s);
-            for v in values {
-                let mut state = State::new(current.take(), false);
-                if let Some(e) = self.call(time, &k, Some(v), &mut state, &mut panicked) {
-                    out.push((partition, e));
-                }
-                current = state.into_value();
-            }
-            if let Some(s) = current {
-                self.put(k, hash, s, time);
-            }
-        }
-        if let Some(timeout) = self.timeout {
-            // Spark's rule: a key times out when its last update is before `time - timeout`.
-            let threshold = Time::from_millis(time.as_millis().saturating_sub(timeout.as_millis()));
-            while let Some(entry) = self.idle.first_entry() {
-                if entry.key().0 >= threshold {
-                    break;
-                }
-                for k in entry.remove() {
-                    let Some((hash, (state, _))) = self.states.remove(&k) else {
-                        continue;
-                    };
-                    let partition = self.states.partition_of_hash(hash);
-                    let mut state = State::new(Some(state), true);
-                    if let Some(e) = self.call(time, &k, None, &mut state, &mut panicked) {
-                        out.push((partition, e));
-                    }
-                }
-            }
+        match self.func.clone() {
+            Mapping::Record(f) => self.map_records(&f, time, acc, out, &mut panicked),
+            Mapping::Batch(f) => self.map_batch(&f, time, acc, out, &mut panicked),
         }
         if self.snapshots {
             self.states

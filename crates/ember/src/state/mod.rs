@@ -10,6 +10,7 @@
 //! before it starts (`Restorer`), so a state type that changed is an error of
 //! [`get_or_create`](crate::StreamingContext::get_or_create). Operators see typed tables only.
 
+mod batch_mapping;
 mod buffer;
 mod checkpointed;
 mod handle;
@@ -18,13 +19,15 @@ mod restore;
 mod spec;
 mod table;
 
+pub(crate) use batch_mapping::BatchMappingFn;
+pub use batch_mapping::{KeyBatch, KeyOutcome};
 pub(crate) use buffer::{BatchBuffer, Parts};
 pub(crate) use checkpointed::{Checkpointed, Declared};
 pub use handle::State;
 pub(crate) use keyed::{KeyedState, Writes};
 pub(crate) use restore::{LocalWorkers, Restorer};
-pub(crate) use spec::MappingFn;
 pub use spec::StateSpec;
+pub(crate) use spec::{Mapping, MappingFn};
 
 use std::collections::{HashMap, HashSet};
 

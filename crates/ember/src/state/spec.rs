@@ -4,11 +4,27 @@ use std::sync::Arc;
 
 use crate::rdd::Rdd;
 use crate::state::State;
+use crate::state::batch_mapping::{BatchMappingFn, KeyBatch, KeyOutcome};
 use crate::time::{Duration, Time};
 
 /// The function of a `map_with_state`, in its general form.
 pub(crate) type MappingFn<K, V, S, M> =
     Arc<dyn Fn(Time, &K, Option<V>, &mut State<S>) -> Option<M> + Send + Sync>;
+
+/// The function of a `map_with_state`: called per record, or once per worker per batch.
+pub(crate) enum Mapping<K, V, S, M> {
+    Record(MappingFn<K, V, S, M>),
+    Batch(BatchMappingFn<K, V, S, M>),
+}
+
+impl<K, V, S, M> Clone for Mapping<K, V, S, M> {
+    fn clone(&self) -> Self {
+        match self {
+            Mapping::Record(f) => Mapping::Record(f.clone()),
+            Mapping::Batch(f) => Mapping::Batch(f.clone()),
+        }
+    }
+}
 
 /// What [`map_with_state`](crate::DStream::map_with_state) does with each record: the mapping
 /// function, and optionally an initial state, a partition count and an idle timeout.
@@ -30,7 +46,7 @@ pub(crate) type MappingFn<K, V, S, M> =
 /// # let _ = spec;
 /// ```
 pub struct StateSpec<K, V, S, M> {
-    pub(crate) func: MappingFn<K, V, S, M>,
+    pub(crate) func: Mapping<K, V, S, M>,
     pub(crate) initial: Option<Rdd<(K, S)>>,
     pub(crate) partitions: Option<usize>,
     pub(crate) timeout: Option<Duration>,
@@ -115,7 +131,55 @@ impl<K, V, S, M> StateSpec<K, V, S, M> {
         f: impl Fn(Time, &K, Option<V>, &mut State<S>) -> Option<M> + Send + Sync + 'static,
     ) -> Self {
         StateSpec {
-            func: Arc::new(f),
+            func: Mapping::Record(Arc::new(f)),
+            initial: None,
+            partitions: None,
+            timeout: None,
+        }
+    }
+
+    /// A spec whose function gets, once per worker per batch, every key of the batch that has
+    /// values or is timing out ([`KeyBatch`]), and returns for each, at the same position, its
+    /// new state and what to emit ([`KeyOutcome`]). Meant for bindings to other languages,
+    /// where entering the function is costly: the function runs the per-record loop itself.
+    /// A result of another length fails the batch.
+    ///
+    /// # Examples
+    ///
+    /// A running count per word, emitted for every occurrence:
+    ///
+    /// ```
+    /// use ember::state::{KeyBatch, KeyOutcome, StateSpec};
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// # fn main() -> ember::Result<()> {
+    /// # let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # t.context().checkpoint(dir.path())?;
+    /// let w = |word: &str| (word.to_string(), 1u64);
+    /// let words = t.input(vec![vec![w("a"), w("a")], vec![w("a")]]);
+    /// let spec = StateSpec::function_batch(|_time, keys: &[KeyBatch<String, u64, u64>]| {
+    ///     keys.iter()
+    ///         .map(|k| {
+    ///             let mut total = k.state.unwrap_or(0);
+    ///             let emitted = k.values.iter().map(|n| { total += n; (k.key.clone(), total) }).collect();
+    ///             KeyOutcome { state: Some(total), emitted }
+    ///         })
+    ///         .collect()
+    /// });
+    /// let out = t.collect(&words.map_with_state(spec))?;
+    /// t.run(2)?;
+    /// let a = |n| ("a".to_string(), n);
+    /// assert_eq!(out.sorted_batches(), vec![vec![a(1), a(2)], vec![a(3)]]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn function_batch(
+        f: impl Fn(Time, &[KeyBatch<K, V, S>]) -> Vec<KeyOutcome<S, M>> + Send + Sync + 'static,
+    ) -> Self {
+        StateSpec {
+            func: Mapping::Batch(Arc::new(f)),
             initial: None,
             partitions: None,
             timeout: None,

@@ -19,7 +19,7 @@ from ember import _recognize
 from ember.rdd import RDD, _combine_locally, _fuse, _join_rows
 from ember.resultiterable import ResultIterable
 
-__all__ = ["DStream"]
+__all__ = ["DStream", "MapWithStateDStream"]
 
 
 def _arity(f) -> int:
@@ -393,5 +393,40 @@ class DStream:
             _recognize.update(updateFunc))
         return DStream(native, self._ssc)
 
-    def mapWithState(self, *args, **kwargs):  # pragma: no cover - documented extension
-        raise NotImplementedError("mapWithState is not in ember's Python package yet")
+    def mapWithState(self, spec):
+        """A state per key that ``spec``'s function reads and changes for every record,
+        emitting what it returns (an ember extension: Scala's ``mapWithState``; see
+        :mod:`ember.streaming.state`). Keys without records cost nothing in a batch, unless
+        they time out. Needs ``ssc.checkpoint(dir)``, as ``updateStateByKey``."""
+        from ember.streaming.state import StateSpec
+
+        if not isinstance(spec, StateSpec):
+            raise TypeError("mapWithState takes a StateSpec, e.g. StateSpec.function(f)")
+        initial = spec._initial
+        if initial is not None and not isinstance(initial, RDD):
+            initial = self._sc.parallelize(initial)
+        timeout_ms = None if spec._timeout_s is None else _millis(spec._timeout_s)
+        native = self._native_stream().map_with_state(
+            spec._batch_function(), spec._partitions,
+            initial._native() if initial is not None else None, timeout_ms)
+        return MapWithStateDStream(native, self._ssc)
+
+
+class MapWithStateDStream(DStream):
+    """The stream of :meth:`DStream.mapWithState`: what the function emitted, and through
+    :meth:`stateSnapshots` every key's state."""
+
+    def __init__(self, native_state, ssc):
+        super().__init__(native_state.stream(), ssc)
+        self._state = native_state
+
+    def stateSnapshots(self):
+        """``(key, state)`` of every key after each batch (this costs in proportion to the
+        whole state every batch)."""
+        return DStream(self._state.state_snapshots(), self._ssc)
+
+    def checkpoint(self, interval):
+        """Checkpoint the state every ``interval`` seconds."""
+        self._state.checkpoint(_millis(interval))
+        self.is_checkpointed = True
+        return self
