@@ -661,3 +661,116 @@ fn a_failing_batch_function_fails_the_batch_and_the_keys_keep_their_state() {
     let state: Vec<Vec<(String, u64)>> = state.sorted_batches();
     assert_eq!(state[1], vec![(s("a"), 2), (s("b"), 1)]);
 }
+
+/// The files of stream `node`'s state write of batch `ms` (full or delta).
+fn state_files_of(node: &std::path::Path, ms: u64) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for set in std::fs::read_dir(node).unwrap().flatten() {
+        if set
+            .file_name()
+            .to_string_lossy()
+            .starts_with(&format!("{ms}-"))
+        {
+            files.extend(
+                std::fs::read_dir(set.path())
+                    .unwrap()
+                    .flatten()
+                    .map(|e| e.path()),
+            );
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Three batches of running counts (`a`, `b`, `a c`) with a checkpoint at each, in `dir`: the
+/// commits of batches 2 and 3 are kept. Returns the stateful stream's state directory.
+fn three_checkpointed_batches(dir: &std::path::Path) -> std::path::PathBuf {
+    let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+    t.context().checkpoint(dir).unwrap();
+    let totals = t
+        .input(words(&[&["a"], &["b"], &["a", "c"]]))
+        .update_state_by_key(running_count, None);
+    totals.checkpoint(Duration::seconds(1)).unwrap();
+    t.collect(&totals).unwrap();
+    t.run(3).unwrap();
+    t.stop().unwrap();
+    let nodes: Vec<_> = std::fs::read_dir(dir.join("state"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(nodes.len(), 1, "{nodes:?}");
+    nodes[0].clone()
+}
+
+#[test]
+fn a_commit_missing_a_state_file_is_skipped_whole_for_the_older_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = three_checkpointed_batches(dir.path());
+    // One file of the newest commit's state: a worker's share of batch 3's write.
+    let newest = state_files_of(&node, 3000);
+    assert!(!newest.is_empty());
+    std::fs::remove_file(&newest[0]).unwrap();
+
+    let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+    let totals = t
+        .input(words(&[&["b"]]))
+        .update_state_by_key(running_count, None);
+    totals.checkpoint(Duration::seconds(1)).unwrap();
+    let out = t.collect(&totals).unwrap();
+    // The older commit, whole: its state and (had there been any) its file lists and log
+    // positions, not batch 3's lists beside batch 2's state.
+    assert_eq!(
+        t.restore(dir.path()).unwrap().map(|t| t.as_millis()),
+        Some(2000)
+    );
+    assert!(dir.path().join("checkpoint-3000.unusable").is_file());
+    assert!(!dir.path().join("checkpoint-3000").exists());
+    t.run(1).unwrap();
+    // Batch 3 again, with this run's input: a and b as of batch 2, then b.
+    let batches = out.batches_with_time();
+    assert_eq!(batches[0].0.as_millis(), 3000);
+    let mut first = batches[0].1.clone();
+    first.sort();
+    assert_eq!(first, vec![(s("a"), 1), (s("b"), 2)]);
+}
+
+#[test]
+fn without_a_whole_commit_the_restore_fails_naming_the_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = three_checkpointed_batches(dir.path());
+    // A share of each kept commit's state.
+    let (second, third) = (state_files_of(&node, 2000), state_files_of(&node, 3000));
+    std::fs::remove_file(&second[0]).unwrap();
+    std::fs::remove_file(&third[0]).unwrap();
+    let build = |t: &StreamTest| {
+        let totals = t
+            .input(words(&[&["b"]]))
+            .update_state_by_key(running_count, None);
+        totals.checkpoint(Duration::seconds(1)).unwrap();
+        t.collect(&totals).unwrap()
+    };
+    let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+    build(&t);
+    let e = t.restore(dir.path()).unwrap_err().to_string();
+    assert!(
+        e.starts_with("Failed to read checkpoint from directory"),
+        "{e}"
+    );
+    // Each commit names the file it misses.
+    for missing in [&second[0], &third[0]] {
+        let name = missing.file_name().unwrap().to_string_lossy().into_owned();
+        let set = missing
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(e.contains(&format!("{set}/{name}")), "{e}");
+    }
+    // Nothing was set aside: no commit was usable.
+    assert!(dir.path().join("checkpoint-3000").is_file());
+    assert!(dir.path().join("checkpoint-2000").is_file());
+}

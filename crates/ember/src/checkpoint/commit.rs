@@ -10,11 +10,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::GraphShape;
 use crate::checkpoint::framed::{self, Kind};
+use crate::checkpoint::state_files::SetRef;
 use crate::error::{Error, Result};
 use crate::time::{Duration, Time};
 
-/// Bumped when the record's layout changes incompatibly.
-const FORMAT: u32 = 2;
+/// Bumped when the record's layout changes incompatibly (3: the state's write sets listed).
+const FORMAT: u32 = 3;
 
 /// What a checkpoint remembers besides the state files.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -32,6 +33,10 @@ pub(crate) struct Commit {
     pub(crate) shape: GraphShape,
     /// Ids of the stateful streams whose state files belong to this commit.
     pub(crate) stateful: Vec<usize>,
+    /// Per stateful stream, the write sets (and their files) its state is made of: a restore
+    /// reads exactly these, so a missing file makes the whole commit unusable instead of
+    /// silently restoring older state next to this commit's file lists and log positions.
+    pub(crate) chains: BTreeMap<usize, Vec<SetRef>>,
     /// Partitions of each stateful stream (a restore with the same partitions and workers reads
     /// each worker's own files only).
     pub(crate) partitions: BTreeMap<usize, usize>,
@@ -52,6 +57,7 @@ impl Commit {
             batch,
             shape,
             stateful: Vec::new(),
+            chains: BTreeMap::new(),
             partitions: BTreeMap::new(),
             sources: BTreeMap::new(),
             workers: 0,
@@ -67,19 +73,32 @@ impl Commit {
         framed::write_atomic(&path(dir, self.time), Kind::Commit, &bytes)
     }
 
-    fn read(path: &Path) -> Result<Commit> {
+    pub(crate) fn read(path: &Path) -> Result<Commit> {
         let bytes = framed::read_verified(path, Kind::Commit)?;
+        // The format comes first (a varint): an older record is named as such, not as damage.
+        match postcard::take_from_bytes::<u32>(&bytes) {
+            Ok((FORMAT, _)) => {}
+            Ok((format, _)) => {
+                return Err(Error::CorruptCheckpoint {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "commit format {format}, this ember reads format {FORMAT} (written by \
+                         another version of ember)"
+                    ),
+                });
+            }
+            Err(e) => {
+                return Err(Error::CorruptCheckpoint {
+                    path: path.to_path_buf(),
+                    reason: format!("undecodable commit record: {e}"),
+                });
+            }
+        }
         let commit: Commit =
             postcard::from_bytes(&bytes).map_err(|e| Error::CorruptCheckpoint {
                 path: path.to_path_buf(),
                 reason: format!("undecodable commit record: {e}"),
             })?;
-        if commit.format != FORMAT {
-            return Err(Error::CorruptCheckpoint {
-                path: path.to_path_buf(),
-                reason: format!("unsupported commit format {}", commit.format),
-            });
-        }
         Ok(commit)
     }
 }
@@ -115,33 +134,6 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<(Time, PathBuf)>> {
     }
     found.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
     Ok(found)
-}
-
-/// The newest readable commit in `dir`. `Ok(None)` when there is none at all; an error naming
-/// the directory when there are commits but none can be read (a damaged newest commit with a good
-/// older one falls back to the older one, with a warning: the older commit plus the inputs'
-/// replay reach the same state).
-pub(crate) fn newest(dir: &Path) -> Result<Option<Commit>> {
-    let found = list(dir)?;
-    if found.is_empty() {
-        return Ok(None);
-    }
-    let mut problems = Vec::new();
-    for (_, path) in &found {
-        match Commit::read(path) {
-            Ok(c) => {
-                for p in &problems {
-                    tracing::warn!("skipping unreadable checkpoint: {p}");
-                }
-                return Ok(Some(c));
-            }
-            Err(e) => problems.push(e.to_string()),
-        }
-    }
-    Err(Error::Checkpoint {
-        dir: dir.to_path_buf(),
-        reason: problems.join("; "),
-    })
 }
 
 /// Deletes all but the `keep` newest commits; returns the oldest kept commit's time.
@@ -180,24 +172,31 @@ mod tests {
     }
 
     #[test]
-    fn newest_readable_commit_wins_and_damage_is_named() {
+    fn commits_are_listed_newest_first_and_damage_is_named() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(newest(dir.path()).unwrap().is_none());
+        assert!(list(dir.path()).unwrap().is_empty());
         commit(1000).write(dir.path()).unwrap();
         commit(2000).write(dir.path()).unwrap();
-        assert_eq!(newest(dir.path()).unwrap().unwrap().time.as_millis(), 2000);
+        let found = list(dir.path()).unwrap();
+        assert_eq!(found[0].0.as_millis(), 2000);
+        assert_eq!(Commit::read(&found[0].1).unwrap().time.as_millis(), 2000);
 
         std::fs::write(path(dir.path(), Time::from_millis(2000)), b"junk").unwrap();
-        assert_eq!(newest(dir.path()).unwrap().unwrap().time.as_millis(), 1000);
+        let e = Commit::read(&found[0].1).unwrap_err().to_string();
+        assert!(e.contains("checkpoint-2000"), "{e}");
+    }
 
-        std::fs::write(path(dir.path(), Time::from_millis(1000)), b"junk").unwrap();
-        let e = newest(dir.path()).unwrap_err().to_string();
+    #[test]
+    fn a_record_of_another_format_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut old = commit(1000);
+        old.format = 2;
+        old.write(dir.path()).unwrap();
+        let e = Commit::read(&path(dir.path(), Time::from_millis(1000)))
+            .unwrap_err()
+            .to_string();
         assert!(
-            e.starts_with("Failed to read checkpoint from directory"),
-            "{e}"
-        );
-        assert!(
-            e.contains("checkpoint-2000") && e.contains("checkpoint-1000"),
+            e.contains("commit format 2, this ember reads format 3"),
             "{e}"
         );
     }

@@ -48,11 +48,15 @@ impl Committer {
         Committer { ck, graph, sources }
     }
 
-    /// The commit record of batch `time`: the graph, the stateful streams and the sources' data
-    /// as of that batch.
-    fn record(&self, time: Time, zero: Time) -> Commit {
+    /// The commit record of batch `time`: the graph, the stateful streams with the write sets of
+    /// their state, and the sources' data as of that batch.
+    fn record(&self, time: Time, zero: Time) -> crate::error::Result<Commit> {
         let mut record = Commit::new(time, zero, self.graph.batch, self.graph.shape.clone());
         record.stateful = self.graph.stateful.clone();
+        for node in &self.graph.stateful {
+            let chain = state_files::chain_at(&self.ck.dir, *node, time)?;
+            record.chains.insert(*node, chain);
+        }
         record.partitions = self.graph.partitions.clone();
         record.workers = self.graph.workers;
         for (id, source) in &self.sources {
@@ -60,7 +64,7 @@ impl Committer {
                 record.sources.insert(*id, data);
             }
         }
-        record
+        Ok(record)
     }
 
     /// Commits the starting point of a fresh run at once (the zero time, empty state, the
@@ -75,7 +79,7 @@ impl Committer {
                 return;
             }
         }
-        if let Err(e) = self.record(zero, zero).write(&self.ck.dir) {
+        if let Err(e) = self.record(zero, zero).and_then(|r| r.write(&self.ck.dir)) {
             tracing::error!("the starting point is not checkpointed: {e}");
         }
     }
@@ -103,7 +107,7 @@ impl Committer {
             return;
         }
         let started = std::time::Instant::now();
-        if let Err(e) = self.record(time, zero).write(&self.ck.dir) {
+        if let Err(e) = self.record(time, zero).and_then(|r| r.write(&self.ck.dir)) {
             tracing::error!("batch {time} is not checkpointed: {e}");
             return;
         }

@@ -12,15 +12,15 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::framed::{self, Kind};
 use crate::error::{Error, Result};
 use crate::time::Time;
 
 /// Whether a write holds a stream's whole state or the changes since the previous write.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum WriteKind {
     Full,
     Delta,
@@ -203,13 +203,23 @@ pub(crate) fn complete_at(root: &Path, node: usize, time: Time) -> bool {
     })
 }
 
-/// The payloads to restore stream `node` as of commit `time`: the newest complete full set at or
-/// before it, then the delta files after it up to `time`, each file verified.
+/// One write set that a commit's state is made of: its batch, its kind and the names of its
+/// files. A commit lists its sets (see [`chain_at`]), so that a restore reads exactly them and
+/// notices any that is missing instead of restoring older state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SetRef {
+    pub(crate) time: Time,
+    pub(crate) kind: WriteKind,
+    pub(crate) files: Vec<String>,
+}
+
+/// The write sets that make stream `node`'s state as of batch `time`: the newest complete full
+/// set at or before it, then the delta sets after it up to `time`, with the files they have.
 ///
 /// A delta set may lack a worker's file: a worker whose write failed writes nothing until the
 /// next scheduled full write and keeps its changes until then (no commit happens in between),
 /// while the other workers' deltas are still needed.
-pub(crate) fn read_chain(root: &Path, node: usize, time: Time) -> Result<Restored> {
+pub(crate) fn chain_at(root: &Path, node: usize, time: Time) -> Result<Vec<SetRef>> {
     let all = sets(root, node)?;
     let base = all
         .iter()
@@ -222,7 +232,7 @@ pub(crate) fn read_chain(root: &Path, node: usize, time: Time) -> Result<Restore
                 node_dir(root, node).display()
             ),
         })?;
-    let mut restored = Restored::default();
+    let mut chain = Vec::new();
     for (i, (t, kind, _)) in all.iter().enumerate().skip(base) {
         if *t > time {
             break;
@@ -233,25 +243,45 @@ pub(crate) fn read_chain(root: &Path, node: usize, time: Time) -> Result<Restore
             continue;
         }
         let dir = set_dir(root, node, *t, *kind);
-        let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        let mut files: Vec<String> = fs::read_dir(&dir)
             .map_err(|e| Error::io(format!("listing {}", dir.display()), e))?
             .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('w'))
-            })
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('w') && !framed::is_temp(n))
             .collect();
         files.sort();
-        tracing::debug!(node, time = %t, ?kind, files = files.len(), "restoring state");
-        for f in files {
-            let writer = f
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .and_then(|n| {
-                    let (i, n) = n.strip_prefix('w')?.split_once("-of-")?;
-                    Some((i.parse().ok()?, n.parse().ok()?))
+        chain.push(SetRef {
+            time: *t,
+            kind: *kind,
+            files,
+        });
+    }
+    Ok(chain)
+}
+
+/// The payloads to restore stream `node` from the write sets `chain` (a commit's), each file
+/// verified. A missing or damaged file is an error naming it: the commit cannot be used.
+pub(crate) fn read_sets(root: &Path, node: usize, chain: &[SetRef]) -> Result<Restored> {
+    let mut restored = Restored::default();
+    for set in chain {
+        let dir = set_dir(root, node, set.time, set.kind);
+        tracing::debug!(node, time = %set.time, kind = ?set.kind, files = set.files.len(), "restoring state");
+        for name in &set.files {
+            let f = dir.join(name);
+            if !f.is_file() {
+                return Err(Error::Checkpoint {
+                    dir: root.to_path_buf(),
+                    reason: format!(
+                        "the state of stream {node} at batch {} is missing {}",
+                        set.time,
+                        f.display()
+                    ),
                 });
+            }
+            let writer = name.strip_prefix('w').and_then(|n| {
+                let (i, n) = n.split_once("-of-")?;
+                Some((i.parse().ok()?, n.parse().ok()?))
+            });
             let payload = framed::read_verified(&f, Kind::State)?;
             restored.files.push(RestoredFile {
                 path: f,
@@ -261,6 +291,13 @@ pub(crate) fn read_chain(root: &Path, node: usize, time: Time) -> Result<Restore
         }
     }
     Ok(restored)
+}
+
+/// The payloads to restore stream `node` as of batch `time`, from the sets on disk now
+/// ([`chain_at`], then [`read_sets`]).
+#[cfg(test)]
+pub(crate) fn read_chain(root: &Path, node: usize, time: Time) -> Result<Restored> {
+    read_sets(root, node, &chain_at(root, node, time)?)
 }
 
 /// A stateful stream's files to restore, in the order to apply them.

@@ -16,6 +16,19 @@ use crate::streaming::context::StreamingContext;
 use crate::sync::RecoverPoison;
 use crate::time::Time;
 
+/// Renames a commit record that cannot be used, so that it never counts as the newest again (it
+/// stays for inspection).
+fn set_aside(path: &Path) {
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".unusable");
+    if let Err(e) = std::fs::rename(path, &aside) {
+        tracing::warn!(
+            "could not set aside unusable checkpoint {}: {e}",
+            path.display()
+        );
+    }
+}
+
 impl StreamingContext {
     /// Recovers a context from the checkpoint in `directory`, or creates one (Spark's
     /// `StreamingContext.getOrCreate`).
@@ -135,35 +148,78 @@ impl StreamingContext {
         Ok(ssc)
     }
 
-    /// Restores the newest checkpoint in `dir` into this context's graph (the second half of
-    /// `get_or_create`); the batch time it was committed at, if there was one. Sets the context's
-    /// checkpoint directory to `dir` if none is set.
+    /// Restores the newest usable checkpoint in `dir` into this context's graph (the second
+    /// half of `get_or_create`); the batch time it was committed at, if there was one. Sets the
+    /// context's checkpoint directory to `dir` if none is set.
+    ///
+    /// A commit is used whole or not at all: its state (every file of the write sets it lists),
+    /// its directory listings and its log positions together. A commit that cannot be read whole
+    /// is skipped for the older one, with a warning naming what is missing, and renamed
+    /// `checkpoint-<ms>.unusable` so that it is never mistaken for the newest again; with no
+    /// usable commit the restore fails naming every problem, unless `create_on_error` is set. A
+    /// checkpoint that does not fit this program (another graph) fails at once: an older commit
+    /// of the same program would not fit either.
     pub(crate) fn restore_from(&self, dir: &Path, create_on_error: bool) -> Result<Option<Time>> {
         if self.checkpoint_dir().is_none() {
             self.checkpoint(dir)?;
         }
-        let commit = match checkpoint::commit::newest(dir) {
-            Ok(Some(c)) => c,
-            Ok(None) => return Ok(None),
-            Err(e) if create_on_error => {
-                tracing::warn!("{e}; starting without it (create_on_error)");
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
-        };
-        match self.recover(dir, commit) {
-            Ok(r) => {
-                let time = r.commit.time;
-                tracing::info!(directory = %dir.display(), batch = %time, "restoring from checkpoint");
-                *self.inner.recovered.lock().recover() = Some(Arc::new(r));
-                Ok(Some(time))
-            }
-            Err(e) if create_on_error => {
+        let give_up = |e: Error| {
+            if create_on_error {
                 tracing::warn!("{e}; starting without it (create_on_error)");
                 Ok(None)
+            } else {
+                Err(e)
             }
-            Err(e) => Err(e),
+        };
+        let commits = match checkpoint::commit::list(dir) {
+            Ok(c) => c,
+            Err(e) => return give_up(e),
+        };
+        if commits.is_empty() {
+            return Ok(None);
         }
+        let mut problems: Vec<(std::path::PathBuf, String)> = Vec::new();
+        for (_, path) in &commits {
+            let commit = match checkpoint::Commit::read(path) {
+                Ok(c) => c,
+                Err(e) => {
+                    problems.push((path.clone(), e.to_string()));
+                    continue;
+                }
+            };
+            if let Err(e) = self.check_fits(dir, &commit) {
+                return give_up(e);
+            }
+            match self.read_state(dir, commit) {
+                Ok(r) => {
+                    for (skipped, problem) in &problems {
+                        tracing::warn!(
+                            "skipping unusable checkpoint {}: {problem}",
+                            skipped.display()
+                        );
+                        set_aside(skipped);
+                    }
+                    let time = r.commit.time;
+                    // Writes after the commit belong to the run that crashed (or to the commits
+                    // skipped): the restarted run redoes them.
+                    for id in &r.commit.stateful {
+                        checkpoint::state_files::prune(dir, *id, Time::from_millis(0), Some(time));
+                    }
+                    tracing::info!(directory = %dir.display(), batch = %time, "restoring from checkpoint");
+                    *self.inner.recovered.lock().recover() = Some(Arc::new(r));
+                    return Ok(Some(time));
+                }
+                Err(e) => problems.push((path.clone(), e.to_string())),
+            }
+        }
+        give_up(Error::Checkpoint {
+            dir: dir.to_path_buf(),
+            reason: problems
+                .iter()
+                .map(|(_, p)| p.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        })
     }
 
     /// The batch whose checkpoint this context restored (through
@@ -193,8 +249,8 @@ impl StreamingContext {
             .map(|r| r.commit.time)
     }
 
-    /// Checks `commit` against this program's graph and reads the state it names.
-    fn recover(&self, dir: &Path, commit: checkpoint::Commit) -> Result<Recovered> {
+    /// Checks that `commit` was written by a program with this one's graph.
+    fn check_fits(&self, dir: &Path, commit: &checkpoint::Commit) -> Result<()> {
         let mismatch = |reason: String| Error::Checkpoint {
             dir: dir.to_path_buf(),
             reason,
@@ -235,6 +291,11 @@ impl StreamingContext {
                 commit.stateful
             )));
         }
+        Ok(())
+    }
+
+    /// Reads and decodes the state `commit` names: every file of its write sets.
+    fn read_state(&self, dir: &Path, commit: checkpoint::Commit) -> Result<Recovered> {
         let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         let mut state = std::collections::HashMap::new();
         // A run's starting point (committed before its first batch) holds no state: restoring
@@ -244,13 +305,16 @@ impl StreamingContext {
         } else {
             commit.stateful.clone()
         };
-        // Writes after the commit belong to the run that crashed: the restarted run redoes them.
-        for id in &commit.stateful {
-            checkpoint::state_files::prune(&dir, *id, Time::from_millis(0), Some(commit.time));
-        }
         let local = crate::state::LocalWorkers::of(self.inner.ctx.master());
         for id in &stateful {
-            let mut restored = checkpoint::state_files::read_chain(&dir, *id, commit.time)?;
+            let chain = commit.chains.get(id).ok_or_else(|| Error::Checkpoint {
+                dir: dir.clone(),
+                reason: format!(
+                    "commit of batch {} lists no state for stream {id}",
+                    commit.time
+                ),
+            })?;
+            let mut restored = checkpoint::state_files::read_sets(&dir, *id, chain)?;
             let (partitions, restorer) = {
                 let graph = self.inner.graph.lock().recover();
                 (graph.partitions_of(*id), graph.restorer_of(*id))
