@@ -115,9 +115,11 @@ fn run(command: Command) -> Result<()> {
 }
 
 /// Runs `ssc` until `duration` passes, Ctrl-C/SIGTERM arrives, or the stream ends; then stops it
-/// gracefully. A failed batch is reported on stderr; the stream keeps going, as in Spark. Output
-/// that cannot be written is different: the stream stops and the error is returned (a closed
-/// stdout has already stopped the stream quietly; see `ember::output`).
+/// gracefully. A failed batch is reported on stderr; the stream keeps going, as in Spark, but
+/// the command then ends with an error (never exit code 0 after a failure), as it does when a
+/// checkpoint could not be written. Output that cannot be written is different: the stream
+/// stops at once and the error is returned (a closed stdout has already stopped the stream
+/// quietly; see `ember::output`).
 pub fn run_until_stopped(ssc: &StreamingContext, duration: Option<Duration>) -> Result<()> {
     static SIGNALLED: OnceLock<StreamingContext> = OnceLock::new();
     let _ = SIGNALLED.set(ssc.clone());
@@ -165,6 +167,16 @@ pub fn run_until_stopped(ssc: &StreamingContext, duration: Option<Duration>) -> 
     // A signal may have stopped it already.
     if ssc.state() == ember::StreamingContextState::Active {
         ssc.stop(false, true)?;
+    }
+    if reported {
+        anyhow::bail!("batches failed while the stream ran (the first failure is reported above)");
+    }
+    let checkpoint_failures = ssc.checkpoint_failures();
+    if checkpoint_failures > 0 {
+        anyhow::bail!(
+            "{checkpoint_failures} checkpoint writes failed while the stream ran (reported above); \
+             a restart resumes from the last checkpoint that was written whole"
+        );
     }
     Ok(())
 }

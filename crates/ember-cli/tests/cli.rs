@@ -349,10 +349,10 @@ fn wordcount_socket_without_a_server_keeps_retrying_and_exits_at_its_duration() 
     let port = free_port();
     let address = format!("127.0.0.1:{port}");
     let began = Instant::now();
+    // At the default log level: a student must see why the batches are empty.
     let mut ember = Proc::start(
         "ember",
         &[
-            "-v",
             "wordcount",
             "--socket",
             &address,
@@ -383,6 +383,110 @@ fn wordcount_socket_without_a_server_keeps_retrying_and_exits_at_its_duration() 
     assert_eq!(benches.len(), stdout.len(), "{stdout:?}");
     assert!(benches.len() >= 2, "{stdout:?}");
     assert!(benches.iter().all(|b| b.total == 0 && b.keys == 0));
+}
+
+#[test]
+fn a_watched_directory_that_goes_away_fails_the_command_at_its_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("incoming");
+    std::fs::create_dir(&dir).unwrap();
+    let mut ember = Proc::start(
+        "ember",
+        &[
+            "wordcount",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--batch",
+            "200ms",
+            "--duration",
+            "3s",
+        ],
+    );
+    // Once batches run, the directory disappears: every later batch fails to list it.
+    ember.expect_stdout_line(QUICK, "a first batch", |l| l.starts_with("Time: "));
+    std::fs::remove_dir(&dir).unwrap();
+    let status = ember.expect_exit(QUICK);
+    let stderr = ember.stderr.lines_text();
+    assert!(!status.success(), "exit {status}\nstderr:\n{stderr}");
+    assert!(stderr.contains(dir.to_str().unwrap()), "{stderr}");
+    assert!(
+        stderr.contains("batches failed while the stream ran"),
+        "{stderr}"
+    );
+    assert_no_panic(&stderr);
+}
+
+#[test]
+fn checkpoints_that_cannot_be_written_fail_the_command_at_its_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("incoming");
+    std::fs::create_dir(&dir).unwrap();
+    let checkpoint = tmp.path().join("checkpoint");
+    std::fs::create_dir(&checkpoint).unwrap();
+    // A file where the state directory must go: every share of the state fails to be written
+    // (permissions would not do: tests may run as root).
+    std::fs::write(checkpoint.join("state"), b"in the way").unwrap();
+    let mut ember = Proc::start(
+        "ember",
+        &[
+            "wordcount",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--stateful",
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+            "--batch",
+            "200ms",
+            "--duration",
+            "2s",
+        ],
+    );
+    let status = ember.expect_exit(QUICK);
+    let stderr = ember.stderr.lines_text();
+    assert!(!status.success(), "exit {status}\nstderr:\n{stderr}");
+    // Each failure is reported when it happens, and the end says the run failed.
+    assert!(stderr.contains("is not checkpointed"), "{stderr}");
+    assert!(
+        stderr.contains("checkpoint writes failed while the stream ran"),
+        "{stderr}"
+    );
+    assert_no_panic(&stderr);
+}
+
+#[test]
+fn a_checkpoint_directory_in_use_is_refused_and_free_after_a_kill() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("incoming");
+    std::fs::create_dir(&dir).unwrap();
+    let checkpoint = tmp.path().join("checkpoint");
+    let args = [
+        "wordcount",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--stateful",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--batch",
+        "200ms",
+        "--duration",
+        "3600s",
+    ];
+    let mut first = Proc::start("ember", &args);
+    first.expect_stdout_line(QUICK, "a first batch", |l| l.starts_with("Time: "));
+    let mut second = Proc::start("ember", &args);
+    let status = second.expect_exit(QUICK);
+    let stderr = second.stderr.lines_text();
+    assert!(!status.success(), "exit {status}\nstderr:\n{stderr}");
+    assert!(
+        stderr.contains("is in use by another running program"),
+        "{stderr}"
+    );
+    // A crash leaves no stale lock: the operating system drops it with the process.
+    drop(first);
+    let mut third = Proc::start("ember", &args);
+    third.expect_stdout_line(QUICK, "a first batch after the kill", |l| {
+        l.starts_with("Time: ")
+    });
 }
 
 #[test]

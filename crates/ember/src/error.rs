@@ -82,6 +82,20 @@ pub enum Error {
         /// Why (a corrupt file, a missing share, a different stream graph, ...).
         reason: String,
     },
+    /// Another running program checkpoints into the same directory (it holds the directory's
+    /// lock file). Two programs writing one checkpoint would destroy each other's commits.
+    #[error(
+        "checkpoint directory {} is in use by another running program (it holds the lock {}); \
+         two programs cannot share a checkpoint directory",
+        dir.display(),
+        lock.display()
+    )]
+    CheckpointInUse {
+        /// The checkpoint directory.
+        dir: PathBuf,
+        /// Its lock file.
+        lock: PathBuf,
+    },
 }
 
 impl Error {

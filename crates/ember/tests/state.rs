@@ -774,3 +774,43 @@ fn without_a_whole_commit_the_restore_fails_naming_the_missing_file() {
     assert!(dir.path().join("checkpoint-3000").is_file());
     assert!(dir.path().join("checkpoint-2000").is_file());
 }
+
+#[test]
+fn a_checkpoint_directory_in_use_refuses_to_start_and_is_free_again_after_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let stateful_test = || {
+        let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+        t.context().checkpoint(dir.path()).unwrap();
+        let totals = t
+            .input(words(&[&["a"]]))
+            .update_state_by_key(running_count, None);
+        t.collect(&totals).unwrap();
+        t
+    };
+    // Another program holds the directory: an operating-system lock on its lock file (a lock
+    // of another open file conflicts within one process too).
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.path().join(".lock"))
+        .unwrap();
+    held.try_lock().unwrap();
+    {
+        let t = stateful_test();
+        let e = t.run(1).unwrap_err();
+        assert!(matches!(e, Error::CheckpointInUse { .. }), "{e:?}");
+        let text = e.to_string();
+        assert!(
+            text.contains("is in use by another running program") && text.contains(".lock"),
+            "{text}"
+        );
+    }
+    drop(held);
+    // Free once the other program is gone, and again after a run that stopped.
+    for _ in 0..2 {
+        let t = stateful_test();
+        t.run(1).unwrap();
+        t.stop().unwrap();
+    }
+}

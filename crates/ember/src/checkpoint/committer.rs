@@ -109,6 +109,7 @@ impl Committer {
         let started = std::time::Instant::now();
         if let Err(e) = self.record(time, zero).and_then(|r| r.write(&self.ck.dir)) {
             tracing::error!("batch {time} is not checkpointed: {e}");
+            self.ck.note_write_failure();
             return;
         }
         self.prune();

@@ -64,6 +64,60 @@ pub(crate) struct Recovered {
     pub(crate) state: HashMap<usize, Arc<RestoredShares>>,
 }
 
+/// The lock file of a checkpoint directory, held by the driver process of the run that writes
+/// into it.
+pub(crate) const LOCK_FILE: &str = ".lock";
+
+/// The checkpoint directories whose lock this process holds, by canonical path.
+static HELD_LOCKS: Mutex<BTreeMap<PathBuf, std::fs::File>> = Mutex::new(BTreeMap::new());
+
+/// Takes the lock of checkpoint directory `dir` for this process (creating the directory and the
+/// lock file), unless it holds it already: an advisory lock of the operating system, which ends
+/// with the process, so a crash never leaves it stuck. Fails with [`Error::CheckpointInUse`]
+/// while another process holds it. Taken before a restore touches the directory, and kept
+/// until the run stops ([`unlock_directory`]).
+///
+/// [`Error::CheckpointInUse`]: crate::Error::CheckpointInUse
+pub(crate) fn lock_directory(dir: &std::path::Path) -> crate::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        crate::Error::io(
+            format!("creating checkpoint directory {}", dir.display()),
+            e,
+        )
+    })?;
+    let key = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let mut held = HELD_LOCKS.lock().recover();
+    if held.contains_key(&key) {
+        return Ok(());
+    }
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| crate::Error::io(format!("opening {}", path.display()), e))?;
+    match file.try_lock() {
+        Ok(()) => {
+            held.insert(key, file);
+            Ok(())
+        }
+        Err(std::fs::TryLockError::WouldBlock) => Err(crate::Error::CheckpointInUse {
+            dir: dir.to_path_buf(),
+            lock: path,
+        }),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(crate::Error::io(format!("locking {}", path.display()), e))
+        }
+    }
+}
+
+/// Gives up this process's lock of checkpoint directory `dir`, if it holds it.
+pub(crate) fn unlock_directory(dir: &std::path::Path) {
+    let key = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    HELD_LOCKS.lock().recover().remove(&key);
+}
+
 /// Checkpointing of one run, shared by the workers of a process.
 pub(crate) struct Checkpointing {
     /// The checkpoint directory.
@@ -76,6 +130,8 @@ pub(crate) struct Checkpointing {
     sources: BTreeMap<usize, Vec<u8>>,
     /// Batches at which a share could not be written: they are not committed.
     failed: Mutex<BTreeSet<u64>>,
+    /// Shares and commit records that could not be written, over the run.
+    failures: std::sync::atomic::AtomicU64,
 }
 
 impl Checkpointing {
@@ -91,6 +147,7 @@ impl Checkpointing {
             restored,
             sources,
             failed: Mutex::new(BTreeSet::new()),
+            failures: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -117,8 +174,26 @@ impl Checkpointing {
         last || self.is_checkpoint_time(time, zero)
     }
 
+    /// Gives up the directory's lock (the run has ended), so that another context of this or
+    /// another program may use the directory.
+    pub(crate) fn release_lock(&self) {
+        unlock_directory(&self.dir);
+    }
+
     fn note_failure(&self, time: Time) {
         self.failed.lock().recover().insert(time.as_millis());
+        self.note_write_failure();
+    }
+
+    /// Counts a checkpoint file (a share or a commit record) that could not be written.
+    pub(crate) fn note_write_failure(&self) {
+        self.failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Checkpoint files that could not be written, over the run.
+    pub(crate) fn failures(&self) -> u64 {
+        self.failures.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether a share of batch `time` failed to be written (forgetting it).

@@ -181,7 +181,9 @@ fn supervise<T: Send + 'static>(
                     );
                     continue;
                 }
-                tracing::info!(
+                // A warning, as Spark's: a source that cannot be reached ("Error connecting to
+                // ...") must be visible at the default log level, not only as empty batches.
+                tracing::warn!(
                     "Restarting receiver with delay {}ms: {message}",
                     delay.as_millis()
                 );

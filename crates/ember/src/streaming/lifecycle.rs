@@ -353,6 +353,9 @@ impl StreamingContext {
                     if !running.runtime.on_worker_thread() {
                         running.execution.join();
                         running.runtime.bus.close();
+                        if let Some(ck) = &running.runtime.checkpointing {
+                            ck.release_lock();
+                        }
                     }
                     // Keep the runtime so that a later await returns as soon as the run ends.
                     *self.inner.running.lock().recover() = Some(running);
@@ -396,6 +399,34 @@ impl StreamingContext {
         }
         rt.compute_through(time);
         Ok(())
+    }
+
+    /// How many times this context's current or last run failed to write a checkpoint (a
+    /// worker's share of the state, or the commit record). Each failure is logged as an error
+    /// when it happens and the stream goes on from the previous commit; a program that must
+    /// not end as a success after one (the `ember` command) reads this when the run ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// t.context().checkpoint(dir.path())?;
+    /// let totals = t
+    ///     .input(vec![vec![("a".to_string(), 1u64)]])
+    ///     .update_state_by_key(|new: &[u64], s: Option<u64>| Some(s.unwrap_or(0) + new.iter().sum::<u64>()), None);
+    /// t.collect(&totals)?;
+    /// t.run(1)?;
+    /// assert_eq!(t.context().checkpoint_failures(), 0);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn checkpoint_failures(&self) -> u64 {
+        self.runtime()
+            .and_then(|rt| rt.checkpointing.clone())
+            .map_or(0, |ck| ck.failures())
     }
 
     /// Blocks until batch `time` has completed, at most `timeout` (for tests).

@@ -171,6 +171,10 @@ impl StreamingContext {
                 Err(e)
             }
         };
+        // Before anything is read or pruned: another program may be writing this directory.
+        if self.inner.ctx.master().process() == 0 {
+            checkpoint::lock_directory(dir)?;
+        }
         let commits = match checkpoint::commit::list(dir) {
             Ok(c) => c,
             Err(e) => return give_up(e),
@@ -363,6 +367,10 @@ impl StreamingContext {
             return Ok(None);
         };
         let interval = graph.checkpoint_interval(self.inner.batch);
+        // One program per checkpoint directory: the driver process holds its lock for the run.
+        if self.inner.ctx.master().process() == 0 {
+            checkpoint::lock_directory(&dir)?;
+        }
         tracing::info!(directory = %dir.display(), interval = %interval, "checkpointing");
         let (state, sources) = match recovered {
             Some(r) => (r.state.clone(), r.commit.sources.clone()),
