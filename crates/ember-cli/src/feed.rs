@@ -1,6 +1,6 @@
 //! `ember feed`: a line server like `nc -lk`, for every client that connects, with rate control.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -91,6 +91,9 @@ fn serve(listener: TcpListener, feed: Feed, stop: Arc<AtomicBool>) {
         match listener.accept() {
             Ok((stream, peer)) => {
                 tracing::info!(%peer, "client connected");
+                // Forget the threads of clients that left, so a long-running feeder does not
+                // keep a handle per connection it ever had.
+                workers.retain(|w: &std::thread::JoinHandle<()>| !w.is_finished());
                 let _ = stream.set_nonblocking(false);
                 let _ = stream.set_nodelay(true);
                 match &feed.source {
@@ -123,7 +126,9 @@ fn serve(listener: TcpListener, feed: Feed, stop: Arc<AtomicBool>) {
     }
 }
 
-/// Paces writes to `rate` lines per second, checked every few lines so pacing costs little.
+/// Paces writes to `rate` lines per second: line `k` (counting from 0) goes no earlier than
+/// `k / rate` seconds after the start. A sender that falls behind (a slow client, a sleep that
+/// overshoots) catches up with a burst, so the average rate holds.
 struct Pacer {
     rate: Option<f64>,
     start: Instant,
@@ -133,19 +138,44 @@ struct Pacer {
 impl Pacer {
     fn new(rate: Option<f64>) -> Self {
         Pacer {
-            rate,
+            rate: rate.filter(|r| *r > 0.0),
             start: Instant::now(),
             sent: 0,
         }
     }
-    fn tick(&mut self, lines: u64, stop: &AtomicBool) {
+
+    /// Counts `lines` more as sent.
+    fn count(&mut self, lines: u64) {
         self.sent += lines;
-        if let Some(rate) = self.rate.filter(|r| *r > 0.0) {
-            let due = Duration::from_secs_f64(self.sent as f64 / rate);
-            while self.start.elapsed() < due && !stop.load(Ordering::SeqCst) {
-                std::thread::sleep((due - self.start.elapsed()).min(Duration::from_millis(50)));
+    }
+
+    /// How long until the next line is due; zero when it may go now.
+    fn ahead(&self) -> Duration {
+        let Some(rate) = self.rate else {
+            return Duration::ZERO;
+        };
+        let due = Duration::from_secs_f64(self.sent as f64 / rate);
+        // Saturating: the deadline may pass at any moment, and `Duration` subtraction panics
+        // below zero (that panic killed the client's connection at high rates).
+        due.saturating_sub(self.start.elapsed())
+    }
+
+    /// Sleeps until the next line is due or the feeder stops.
+    fn wait(&self, stop: &AtomicBool) {
+        loop {
+            let left = self.ahead();
+            if left.is_zero() || stop.load(Ordering::SeqCst) {
+                return;
             }
+            // Short slices, so that a stop is seen quickly even at a low rate.
+            std::thread::sleep(left.min(Duration::from_millis(50)));
         }
+    }
+
+    /// Counts `lines` as sent and waits until the next line is due.
+    fn tick(&mut self, lines: u64, stop: &AtomicBool) {
+        self.count(lines);
+        self.wait(stop);
     }
 }
 
@@ -200,6 +230,10 @@ fn send_reader(
         return Ok(());
     }
     let mut reader = BufReader::new(reader);
+    // Lines that are due go out together, flushed only before a wait: at tens of thousands of
+    // lines per second a write (and, with no delay, a packet) per line would cost more than the
+    // lines themselves.
+    let mut out = BufWriter::new(stream);
     let mut line = Vec::new();
     while !stop.load(Ordering::SeqCst) {
         line.clear();
@@ -209,10 +243,14 @@ fn send_reader(
         if !line.ends_with(b"\n") {
             line.push(b'\n');
         }
-        stream.write_all(&line)?;
-        pacer.tick(1, stop);
+        out.write_all(&line)?;
+        pacer.count(1);
+        if !pacer.ahead().is_zero() {
+            out.flush()?;
+            pacer.wait(stop);
+        }
     }
-    Ok(())
+    out.flush()
 }
 
 fn broadcast_stdin(clients: Arc<Mutex<Vec<TcpStream>>>, rate: Option<f64>, stop: Arc<AtomicBool>) {
@@ -227,6 +265,50 @@ fn broadcast_stdin(clients: Arc<Mutex<Vec<TcpStream>>>, rate: Option<f64>, stop:
         pacer.tick(1, &stop);
         if stop.load(Ordering::SeqCst) {
             break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pacer whose schedule started `ago` before now.
+    fn pacer_started(rate: f64, ago: Duration) -> Pacer {
+        let mut pacer = Pacer::new(Some(rate));
+        pacer.start = Instant::now()
+            .checked_sub(ago)
+            .expect("an instant in the past");
+        pacer
+    }
+
+    #[test]
+    fn a_pacer_behind_its_schedule_sends_at_once() {
+        // 100 lines at 20,000/s were due 5 ms after a start one minute ago: long past. This is
+        // where `due - elapsed` used to go below zero and panic.
+        let mut pacer = pacer_started(20_000.0, Duration::from_secs(60));
+        pacer.count(100);
+        assert_eq!(pacer.ahead(), Duration::ZERO);
+        pacer.tick(1, &AtomicBool::new(false));
+        assert_eq!(pacer.sent, 101);
+    }
+
+    #[test]
+    fn a_pacer_ahead_of_its_schedule_waits_unless_stopped() {
+        // 7,200 lines at one a second are due two hours after a start that is now.
+        let mut pacer = pacer_started(1.0, Duration::ZERO);
+        pacer.count(7_200);
+        assert!(pacer.ahead() > Duration::from_secs(3_600));
+        // Stopped: returns without waiting for the schedule.
+        pacer.wait(&AtomicBool::new(true));
+    }
+
+    #[test]
+    fn without_a_rate_nothing_waits() {
+        for rate in [None, Some(0.0), Some(-5.0)] {
+            let mut pacer = Pacer::new(rate);
+            pacer.count(1_000_000);
+            assert_eq!(pacer.ahead(), Duration::ZERO, "rate {rate:?}");
         }
     }
 }

@@ -282,6 +282,35 @@ fn lines_arrive_including_a_last_line_without_newline_then_the_receiver_reconnec
 }
 
 #[test]
+fn a_bare_carriage_return_ends_a_line_even_at_the_end_of_a_read() {
+    let _turn = ember::testing::exclusive();
+    let (_listener, run, mut server) = connected(BATCH);
+    // '\n', '\r' and "\r\n" each end one line, as Java's `readLine` in Spark's receiver.
+    server.write_all(b"one\rtwo\r\nthree\n\rfour\r").unwrap();
+    // "four" comes out only once the receiver has read the '\r' after it, so the '\n' sent next
+    // arrives in a later read: with that '\r' it is one line end, not an extra empty line.
+    run.wait_for_lines(&["four"], WAIT);
+    server.write_all(b"\nfive\r\r\nsix\rend\n").unwrap();
+    let lines = run.wait_for_lines(&["end"], WAIT);
+    // Every line exactly once; the two empty ones come from "\n\r" and "\r\r\n".
+    let expected: BTreeMap<&str, usize> = [
+        ("one", 1),
+        ("two", 1),
+        ("three", 1),
+        ("", 2),
+        ("four", 1),
+        ("five", 1),
+        ("six", 1),
+        ("end", 1),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(tally(&lines), expected, "{lines:?}");
+    run.stop();
+    drop(server);
+}
+
+#[test]
 fn server_that_never_starts_gives_empty_batches_and_connection_errors() {
     let _turn = ember::testing::exclusive();
     // Bound and released: most likely nobody listens there.

@@ -1,12 +1,13 @@
 //! Incremental splitting of a byte stream into text lines, shared by the socket receiver and
 //! file reading.
 //!
-//! Rules follow Spark's `BufferedReader.readLine` based readers: lines end at `'\n'`, a `'\r'`
-//! right before it is removed, and a last line without a newline is kept at end of input. Two
-//! things differ on purpose, because Spark fails or runs out of memory on them:
-//! invalid UTF-8 is replaced with U+FFFD (and counted) instead of failing the stream, and a line
-//! longer than the configured limit ([`crate::conf::MAX_LINE_BYTES`]) is dropped without being
-//! buffered, so memory stays bounded whatever the input.
+//! Rules follow Java's `BufferedReader.readLine`, which Spark's socket and text file streams use:
+//! a line ends at `'\n'`, at `'\r'`, or at `"\r\n"` (one line end, not two, even when the
+//! `'\r'` and the `'\n'` arrive in different reads), and a last line without a line end is kept
+//! at end of input. Two things differ on purpose, because Spark fails or runs out of memory on
+//! them: invalid UTF-8 is replaced with U+FFFD (and counted) instead of failing the stream, and a
+//! line longer than the configured limit ([`crate::conf::MAX_LINE_BYTES`]) is dropped without
+//! being buffered, so memory stays bounded whatever the input.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
@@ -106,11 +107,14 @@ impl LineSink for TextChunk {
 /// Splits bytes arriving in arbitrary chunks into lines.
 pub(crate) struct LineSplitter {
     max_line_bytes: usize,
-    /// The start of the current line when it spans chunks. Never longer than
-    /// `max_line_bytes + 1` (the extra byte is a possible `'\r'` that will be stripped).
+    /// The start of the current line when it spans chunks. Line ends are never buffered, so it
+    /// never holds more than `max_line_bytes` bytes.
     partial: Vec<u8>,
     /// `Some(n)` while dropping an oversized line of which `n` bytes were seen so far.
     discarding: Option<u64>,
+    /// The last byte fed was a `'\r'` that ended a line: a `'\n'` at the start of the next feed
+    /// belongs to the same line end (`"\r\n"` split across reads) and must not end an empty line.
+    after_cr: bool,
     stats: LineStats,
 }
 
@@ -121,29 +125,33 @@ impl LineSplitter {
             max_line_bytes,
             partial: Vec::new(),
             discarding: None,
+            after_cr: false,
             stats: LineStats::default(),
         }
     }
 
     /// Feeds bytes; every complete line is pushed to `out`.
     pub(crate) fn feed(&mut self, bytes: &[u8], out: &mut impl LineSink) {
+        if bytes.is_empty() {
+            return;
+        }
         let mut start = 0;
-        for newline in memchr::memchr_iter(b'\n', bytes) {
-            let segment = &bytes[start..newline];
-            start = newline + 1;
-            if let Some(seen) = self.discarding.take() {
-                self.note_oversized(seen + segment.len() as u64);
-            } else if self.partial.is_empty() {
-                // Fast path: the whole line is inside this chunk, no copy into `partial`.
-                emit(segment, self.max_line_bytes, &mut self.stats, out);
-            } else if self.partial.len() + segment.len() > self.max_line_bytes + 1 {
-                let size = (self.partial.len() + segment.len()) as u64;
-                self.partial.clear();
-                self.note_oversized(size);
-            } else {
-                self.partial.extend_from_slice(segment);
-                emit(&self.partial, self.max_line_bytes, &mut self.stats, out);
-                self.partial.clear();
+        if std::mem::take(&mut self.after_cr) && bytes[0] == b'\n' {
+            start = 1;
+        }
+        for end in memchr::memchr2_iter(b'\n', b'\r', bytes) {
+            if end < start {
+                // The '\n' of a "\r\n" whose '\r' already ended the line.
+                continue;
+            }
+            self.end_line(&bytes[start..end], out);
+            start = end + 1;
+            if bytes[end] == b'\r' {
+                match bytes.get(start) {
+                    Some(b'\n') => start += 1,
+                    Some(_) => {}
+                    None => self.after_cr = true,
+                }
             }
         }
         let tail = &bytes[start..];
@@ -152,7 +160,7 @@ impl LineSplitter {
         }
         match &mut self.discarding {
             Some(seen) => *seen += tail.len() as u64,
-            None if self.partial.len() + tail.len() > self.max_line_bytes + 1 => {
+            None if self.partial.len() + tail.len() > self.max_line_bytes => {
                 // Too long already: stop buffering and only count the rest of the line.
                 self.discarding = Some((self.partial.len() + tail.len()) as u64);
                 self.partial.clear();
@@ -161,8 +169,9 @@ impl LineSplitter {
         }
     }
 
-    /// End of input: a last line without a newline is pushed, as Spark does.
+    /// End of input: a last line without a line end is pushed, as Spark does.
     pub(crate) fn finish(&mut self, out: &mut impl LineSink) {
+        self.after_cr = false;
         if let Some(seen) = self.discarding.take() {
             self.note_oversized(seen);
         } else if !self.partial.is_empty() {
@@ -182,6 +191,24 @@ impl LineSplitter {
         self.partial.capacity()
     }
 
+    /// Ends the current line, whose last bytes (without the line end) are `segment`.
+    fn end_line(&mut self, segment: &[u8], out: &mut impl LineSink) {
+        if let Some(seen) = self.discarding.take() {
+            self.note_oversized(seen + segment.len() as u64);
+        } else if self.partial.is_empty() {
+            // Fast path: the whole line is inside this chunk, no copy into `partial`.
+            emit(segment, self.max_line_bytes, &mut self.stats, out);
+        } else if self.partial.len() + segment.len() > self.max_line_bytes {
+            let size = (self.partial.len() + segment.len()) as u64;
+            self.partial.clear();
+            self.note_oversized(size);
+        } else {
+            self.partial.extend_from_slice(segment);
+            emit(&self.partial, self.max_line_bytes, &mut self.stats, out);
+            self.partial.clear();
+        }
+    }
+
     fn note_oversized(&mut self, size: u64) {
         record_oversized(size, self.max_line_bytes, &mut self.stats);
     }
@@ -196,9 +223,8 @@ fn record_oversized(size: u64, max_line_bytes: usize, stats: &mut LineStats) {
     );
 }
 
-/// Pushes one complete line (without its `'\n'`), applying the `'\r'`, size and UTF-8 rules.
-fn emit(segment: &[u8], max_line_bytes: usize, stats: &mut LineStats, out: &mut impl LineSink) {
-    let line = segment.strip_suffix(b"\r").unwrap_or(segment);
+/// Pushes one complete line (without its line end), applying the size and UTF-8 rules.
+fn emit(line: &[u8], max_line_bytes: usize, stats: &mut LineStats, out: &mut impl LineSink) {
     if line.len() > max_line_bytes {
         record_oversized(line.len() as u64, max_line_bytes, stats);
         return;
@@ -264,17 +290,56 @@ mod tests {
 
     #[test]
     fn every_byte_a_separate_feed() {
-        let input = b"a b\r\nc\n\nd\r\n";
+        let input = b"a b\r\nc\n\nd\r\ne\rf\r\r\n";
         let chunks: Vec<&[u8]> = input.chunks(1).collect();
         let (lines, _) = split_all(&chunks, 100);
-        assert_eq!(lines, ["a b", "c", "", "d"]);
+        assert_eq!(lines, ["a b", "c", "", "d", "e", "f", ""]);
     }
 
     #[test]
-    fn carriage_return_before_newline_is_removed() {
-        let (lines, _) = split_all(&[b"one\r", b"\ntwo\r\nthree\rx\n", b"end\r"], 100);
-        // Only a '\r' right before '\n' (or at end of input) is a line end.
-        assert_eq!(lines, ["one", "two", "three\rx", "end"]);
+    fn carriage_return_newline_and_both_end_a_line_as_in_java() {
+        // Java's `BufferedReader.readLine`: "\n", "\r" and "\r\n" each end one line.
+        let (lines, stats) = split_all(&[b"one\ntwo\rthree\r\nfour\r\rfive\n\rsix"], 100);
+        assert_eq!(
+            lines,
+            ["one", "two", "three", "four", "", "five", "", "six"]
+        );
+        assert!(stats.is_clean());
+        assert_eq!(split_all(&[b"end\r"], 100).0, ["end"]);
+        assert_eq!(split_all(&[b"\r"], 100).0, [""]);
+        assert_eq!(split_all(&[b"\r\n\r\n"], 100).0, ["", ""]);
+    }
+
+    #[test]
+    fn carriage_return_at_the_end_of_a_feed() {
+        // The '\n' that starts the next feed is the same line end as the '\r'.
+        assert_eq!(split_all(&[b"a\r", b"\nb"], 100).0, ["a", "b"]);
+        assert_eq!(split_all(&[b"a\r", b"b"], 100).0, ["a", "b"]);
+        assert_eq!(split_all(&[b"a\r\r\nb"], 100).0, ["a", "", "b"]);
+        assert_eq!(split_all(&[b"a\r", b"\r\nb"], 100).0, ["a", "", "b"]);
+        assert_eq!(split_all(&[b"a\r\r", b"\nb"], 100).0, ["a", "", "b"]);
+        assert_eq!(split_all(&[b"a\r", b"\n", b"\nb"], 100).0, ["a", "", "b"]);
+        // An empty feed between the '\r' and the '\n' changes nothing.
+        assert_eq!(split_all(&[b"a\r", b"", b"\nb"], 100).0, ["a", "b"]);
+        assert_eq!(split_all(&[b"a\r", b"\n"], 100).0, ["a"]);
+    }
+
+    #[test]
+    fn every_split_of_the_input_gives_the_same_lines() {
+        let input: &[u8] = b"x\r\ny\rz\n\r\r\n\nlong line\r\n\xffw\rq";
+        let whole = split_all(&[input], 4);
+        assert_eq!(whole.0, ["x", "y", "z", "", "", "", "\u{fffd}w", "q"]);
+        assert_eq!(whole.1.oversized_lines, 1);
+        for cut in 0..=input.len() {
+            let (a, b) = input.split_at(cut);
+            assert_eq!(split_all(&[a, b], 4), whole, "cut at {cut}");
+            for cut2 in cut..=input.len() {
+                let (b1, b2) = input[cut..].split_at(cut2 - cut);
+                assert_eq!(split_all(&[a, b1, b2], 4), whole, "cuts at {cut}, {cut2}");
+            }
+        }
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(split_all(&bytes, 4), whole);
     }
 
     #[test]
@@ -302,6 +367,16 @@ mod tests {
         assert_eq!(lines, ["abcd", "abcd"]);
         assert_eq!(stats.oversized_lines, 2);
         assert_eq!(stats.oversized_bytes, 10);
+    }
+
+    #[test]
+    fn line_limit_with_carriage_returns_across_feeds() {
+        // A '\r' is a line end, never part of the line: "abcd\r" is a line of 4 bytes however
+        // the feeds cut it, and a dropped line ends at a bare '\r' too.
+        let (lines, stats) = split_all(&[b"ab", b"cd\r", b"\nabcdef", b"gh\rok\r", b"\n"], 4);
+        assert_eq!(lines, ["abcd", "ok"]);
+        assert_eq!(stats.oversized_lines, 1);
+        assert_eq!(stats.oversized_bytes, 8);
     }
 
     #[test]
@@ -343,9 +418,9 @@ mod tests {
     fn read_lines_reads_a_file_and_reports_missing_files() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("in.txt");
-        std::fs::write(&path, b"alpha\r\nbeta\n\xfe\ngamma").unwrap();
+        std::fs::write(&path, b"alpha\r\nbeta\n\xfe\rdelta\rgamma").unwrap();
         let (lines, stats) = read_lines(&path, 1024).unwrap();
-        assert_eq!(lines, ["alpha", "beta", "\u{fffd}", "gamma"]);
+        assert_eq!(lines, ["alpha", "beta", "\u{fffd}", "delta", "gamma"]);
         assert_eq!(stats.invalid_utf8_lines, 1);
 
         let missing = dir.path().join("missing.txt");

@@ -29,8 +29,9 @@ impl StreamingContext {
         self.new_stream(name, self.inner.batch, partitions, &[], None, node)
     }
 
-    /// Lines of text read from a TCP server at `host:port` (Spark's `socketTextStream`): UTF-8,
-    /// `\n`-separated; a last line without newline is kept; the receiver reconnects 2 s after the
+    /// Lines of text read from a TCP server at `host:port` (Spark's `socketTextStream`): UTF-8;
+    /// a line ends at `\n`, `\r` or `\r\n`, as with Java's `BufferedReader.readLine`; a last line
+    /// without a line end is kept; the receiver reconnects 2 s after the
     /// server closes or refuses (setting `spark.streaming.receiverRestartDelay`). Invalid UTF-8 is
     /// replaced and reported; a line longer than `ember.input.maxLineBytes` (default 16 MiB) is
     /// dropped and reported instead of exhausting memory.
@@ -145,6 +146,8 @@ impl StreamingContext {
 
     /// New files of directory `dir`, as lines (Spark's `textFileStream`): only files moved in
     /// after the stream was created, names not starting with `.` or `_`, each file read once.
+    /// Lines are cut as in [`socket_text_stream`](Self::socket_text_stream): at `\n`, `\r` or
+    /// `\r\n`, with the same UTF-8 and line-size rules.
     ///
     /// # Examples
     ///
