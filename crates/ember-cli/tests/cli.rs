@@ -152,27 +152,17 @@ fn feed_serves_the_whole_file_to_each_client_in_turn() {
 }
 
 #[test]
-fn feed_rate_limits_lines_per_second() {
+fn feed_at_a_rate_sends_every_line_once() {
+    // The pacing itself is checked without a clock in the feeder's unit tests (`Pacer`); here,
+    // over a real socket, that a paced feed delivers the file exactly.
     let tmp = tempfile::tempdir().unwrap();
     let text: String = (0..20).map(|i| format!("paced line {i}\n")).collect();
     let file = write_file(tmp.path(), "paced.txt", &text);
     let mut feed = Proc::start("ember", &["feed", &file, "--port", "0", "--rate", "40"]);
     let port = feed.feed_port();
-
-    let began = Instant::now();
     let mut stream = connect(port);
     let got = read_bytes(&mut stream, text.len(), QUICK);
-    let took = began.elapsed();
     assert_eq!(String::from_utf8_lossy(&got), text);
-    // 20 lines at 40 lines/s: the last one is due 19/40 s = 0.475 s after the first.
-    assert!(
-        took >= Duration::from_millis(400),
-        "20 lines at --rate 40 arrived in {took:?}"
-    );
-    assert!(
-        took < Duration::from_secs(5),
-        "20 lines at --rate 40 took {took:?}"
-    );
     drop(stream);
     assert!(feed.poll().is_none());
 }
