@@ -143,11 +143,20 @@ impl<T> BlockGenerator<T> {
         }
     }
 
-    /// Logs and queues `block`, waiting while the queue is full; drops it if `abandoned` turns
-    /// true meanwhile or nobody takes blocks any more. Whether it was queued.
+    /// Logs and queues `block`, waiting while the queue is full. If `abandoned` turns true
+    /// meanwhile (the receiver is stopping, and its stop may be waiting for this very thread),
+    /// the block joins the leftover blocks, which the last batch of a graceful stop takes after
+    /// the queue: what was received before a stop is never dropped. Whether it was queued or
+    /// kept; `false` only when nobody takes blocks any more, and then a logged block stays
+    /// in the write-ahead log, to be replayed after a restart.
     fn push(&self, block: Vec<T>, abandoned: impl Fn() -> bool) -> bool {
         let mut block = self.log_block(block);
         loop {
+            // Behind a leftover block, a queued one would overtake it.
+            if abandoned() && !self.leftover.lock().recover().is_empty() {
+                self.keep_leftover(block);
+                return true;
+            }
             match self.queue.send_timeout(block, PUSH_POLL) {
                 Ok(()) => {
                     (self.wake)();
@@ -155,23 +164,33 @@ impl<T> BlockGenerator<T> {
                 }
                 Err(SendTimeoutError::Timeout(back)) => {
                     if abandoned() {
-                        let dropped = self.dropped_blocks.fetch_add(1, Ordering::Relaxed) + 1;
-                        tracing::warn!(
-                            "Receiver for stream {} is stopping: dropped a block of {} records ({dropped} blocks dropped so far)",
-                            self.stream_id,
-                            back.items.len()
-                        );
-                        self.void(&back);
-                        return false;
+                        self.keep_leftover(back);
+                        return true;
                     }
                     block = back;
                 }
                 Err(SendTimeoutError::Disconnected(back)) => {
-                    self.void(&back);
+                    let dropped = self.dropped_blocks.fetch_add(1, Ordering::Relaxed) + 1;
+                    tracing::warn!(
+                        "Receiver for stream {}: a block of {} records arrived after the stream stopped taking blocks ({dropped} so far); {}",
+                        self.stream_id,
+                        back.items.len(),
+                        if back.seq.is_some() {
+                            "it stays in the write-ahead log and is replayed after a restart"
+                        } else {
+                            "without a write-ahead log it is lost"
+                        }
+                    );
                     return false;
                 }
             }
         }
+    }
+
+    /// Keeps `block` for after the queue (see [`BlockGenerator::take_leftover`]).
+    fn keep_leftover(&self, block: Block<T>) {
+        self.leftover.lock().recover().push_back(block);
+        (self.wake)();
     }
 
     /// Writes a block to the write-ahead log, if there is one. A block that cannot be written
@@ -210,13 +229,12 @@ impl<T> BlockGenerator<T> {
                 None
             }
             Err(TrySendError::Full(block)) => {
+                // Given back to be pushed again later, as a block logged anew.
                 self.void(&block);
                 Some(block.items)
             }
-            Err(TrySendError::Disconnected(block)) => {
-                self.void(&block);
-                None
-            }
+            // Nobody takes blocks any more: a logged block stays in the log, for a restart.
+            Err(TrySendError::Disconnected(_)) => None,
         }
     }
 
@@ -250,12 +268,12 @@ impl<T> BlockGenerator<T> {
         }
         if let Some(block) = self.try_push(block) {
             let block = self.log_block(block);
-            self.leftover.lock().recover().push_back(block);
-            (self.wake)();
+            self.keep_leftover(block);
         }
     }
 
-    /// The oldest block that [`BlockGenerator::flush_all`] could not queue.
+    /// The oldest block that could not be queued while the receiver stopped
+    /// ([`BlockGenerator::flush_all`], or a store that was waiting on the full queue).
     pub(crate) fn take_leftover(&self) -> Option<Block<T>> {
         self.leftover.lock().recover().pop_front()
     }
@@ -407,7 +425,7 @@ mod tests {
     }
 
     #[test]
-    fn an_abandoned_store_drops_its_block_and_voids_it_in_the_log() {
+    fn a_store_waiting_when_the_receiver_stops_keeps_its_block_for_the_last_batch() {
         let clock = ManualClock::new(Time::from_millis(0));
         let log = Arc::new(MemoryLog::default());
         let (generator, blocks) = BlockGenerator::new(
@@ -418,15 +436,35 @@ mod tests {
             Arc::new(clock),
         );
         generator.store_block(vec![1], never);
-        // The queue is full: this store gives up as soon as it is told to.
+        // The queue is full and the receiver is stopping: the block is kept, not dropped, and a
+        // later one queues behind it.
         generator.store_block(vec![2], || true);
+        generator.store_block(vec![3], || true);
         assert_eq!(drain(&blocks), [vec![1]]);
-        assert_eq!(*log.appended.lock().recover(), [vec![1], vec![2]]);
-        assert_eq!(*log.voided.lock().recover(), [2]);
-        // Queued blocks carry their sequence number in the log.
-        generator.store_block(vec![3], never);
-        let queued: Vec<_> = blocks.try_iter().map(|b| (b.seq, b.items)).collect();
-        assert_eq!(queued, [(Some(3), vec![3])]);
+        let leftover: Vec<_> = std::iter::from_fn(|| generator.take_leftover())
+            .map(|b| (b.seq, b.items))
+            .collect();
+        assert_eq!(leftover, [(Some(2), vec![2]), (Some(3), vec![3])]);
+        assert_eq!(*log.appended.lock().recover(), [vec![1], vec![2], vec![3]]);
+        assert!(log.voided.lock().recover().is_empty());
+    }
+
+    #[test]
+    fn a_block_nobody_takes_any_more_stays_in_the_log() {
+        let clock = ManualClock::new(Time::from_millis(0));
+        let log = Arc::new(MemoryLog::default());
+        let (generator, blocks) = BlockGenerator::new(
+            0,
+            1,
+            Some(Arc::clone(&log) as Arc<dyn BlockLog<u32>>),
+            Arc::new(|| {}),
+            Arc::new(clock),
+        );
+        drop(blocks);
+        generator.store_block(vec![1], never);
+        // Written, and not voided: a restart replays it.
+        assert_eq!(*log.appended.lock().recover(), [vec![1]]);
+        assert!(log.voided.lock().recover().is_empty());
     }
 
     #[test]

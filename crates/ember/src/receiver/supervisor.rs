@@ -766,7 +766,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn store_many_waits_on_a_full_queue_and_gives_up_when_stopped() {
+    fn store_many_waits_on_a_full_queue_and_keeps_its_block_when_stopped() {
         let clock = manual_clock();
         let pushed = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&pushed);
@@ -800,13 +800,14 @@ pub(crate) mod tests {
         thread::sleep(Duration::from_millis(50));
         assert_eq!(pushed.load(Ordering::SeqCst), 5);
         // on_stop joins the script's thread, which is blocked in store_many: the supervisor can
-        // only end if that store gives up.
+        // only end if that store stops waiting. Its block is not dropped: it comes after the
+        // queued ones, for the last batch of a graceful stop.
         stop_within_wait(&handle);
         let mut rest = Vec::new();
         while let Some(block) = handle.try_recv() {
             rest.extend(block);
         }
-        assert_eq!(rest, [1, 2, 3, 4]);
+        assert_eq!(rest, [1, 2, 3, 4, 5]);
     }
 
     #[test]
