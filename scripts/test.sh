@@ -7,13 +7,18 @@
 # Build cost: the lint and doc steps share one `check` build of the dependencies (DataFusion
 # included, metadata only, no code generation); the test step builds them once more, with code,
 # in the dev profile, where DataFusion is unoptimized (see Cargo.toml and BENCHMARKS.md). Nothing
-# is built in release. The Rust tests run in the `dev` profile rather than cargo's `test` profile
-# so that the Python extension, which must be built in `dev` (in `test`, cargo would build a
-# test harness instead of the extension), reuses the same compiled DataFusion.
+# is built in release, and DataFusion is compiled once: the Python suites load the extension
+# module that the test step built (scripts/python-env.sh --from-cargo), since a separate maturin
+# build resolves dependency features differently and would compile DataFusion again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "Python environment (scripts/python-env.sh: venv and test requirements)"
+scripts/python-env.sh --venv-only
+# pyo3 builds the extension module for this interpreter, in every cargo step alike.
+export PYO3_PYTHON=$PWD/target/python-venv/bin/python
 
 step "cargo fmt --check"
 cargo fmt --all --check
@@ -27,8 +32,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --lock
 step "cargo test"
 cargo test --workspace --all-features --locked --profile dev
 
-step "Python package (scripts/python-env.sh: venv, ember built in the dev profile)"
-scripts/python-env.sh dev
+step "Python package (the extension module cargo test built)"
+scripts/python-env.sh --from-cargo
 
 step "pytest"
 target/python-venv/bin/python -m pytest -q crates/ember-py/tests
