@@ -87,6 +87,9 @@ fn serve(listener: TcpListener, feed: Feed, stop: Arc<AtomicBool>) {
         std::thread::spawn(move || broadcast_stdin(clients, rate, stop));
     }
     let mut workers = Vec::new();
+    // Every file client's socket, so that a stop can shut down the ones whose thread is blocked
+    // writing to a client that does not read: joining them would wait forever otherwise.
+    let mut open: Vec<TcpStream> = Vec::new();
     while !stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((stream, peer)) => {
@@ -94,6 +97,7 @@ fn serve(listener: TcpListener, feed: Feed, stop: Arc<AtomicBool>) {
                 // Forget the threads of clients that left, so a long-running feeder does not
                 // keep a handle per connection it ever had.
                 workers.retain(|w: &std::thread::JoinHandle<()>| !w.is_finished());
+                open.retain(|c| c.peer_addr().is_ok());
                 let _ = stream.set_nonblocking(false);
                 let _ = stream.set_nodelay(true);
                 match &feed.source {
@@ -102,6 +106,9 @@ fn serve(listener: TcpListener, feed: Feed, stop: Arc<AtomicBool>) {
                         .unwrap_or_else(|p| p.into_inner())
                         .push(stream),
                     _ => {
+                        if let Ok(handle) = stream.try_clone() {
+                            open.push(handle);
+                        }
                         let feed = feed.clone();
                         let stop = stop.clone();
                         workers.push(std::thread::spawn(move || {
@@ -120,6 +127,12 @@ fn serve(listener: TcpListener, feed: Feed, stop: Arc<AtomicBool>) {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
+    }
+    for client in open
+        .iter()
+        .chain(clients.lock().unwrap_or_else(|p| p.into_inner()).iter())
+    {
+        let _ = client.shutdown(std::net::Shutdown::Both);
     }
     for w in workers {
         let _ = w.join();
@@ -301,6 +314,38 @@ mod tests {
         assert!(pacer.ahead() > Duration::from_secs(3_600));
         // Stopped: returns without waiting for the schedule.
         pacer.wait(&AtomicBool::new(true));
+    }
+
+    #[test]
+    fn stop_ends_even_while_a_client_does_not_read() {
+        // More than the kernel's socket buffers hold: the client's thread blocks in a write.
+        let text: Arc<str> = "a line that nobody reads\n".repeat(1 << 20).into();
+        let feeder = Feeder::start(
+            "127.0.0.1",
+            0,
+            Feed {
+                source: Source::Text(text),
+                rate: None,
+                repeat: false,
+            },
+        )
+        .unwrap();
+        let client = TcpStream::connect(feeder.addr()).unwrap();
+        // Wait until the feeder has filled the connection (bounded: a hang guard, not a timing).
+        let mut probe = [0u8; 1];
+        client
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        assert_eq!(client.peek(&mut probe).unwrap(), 1);
+        std::thread::sleep(Duration::from_millis(200));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            feeder.stop();
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(Duration::from_secs(60))
+            .expect("Feeder::stop hung on a client that does not read");
+        drop(client);
     }
 
     #[test]
