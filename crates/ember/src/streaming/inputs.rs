@@ -149,6 +149,11 @@ impl StreamingContext {
     /// Lines are cut as in [`socket_text_stream`](Self::socket_text_stream): at `\n`, `\r` or
     /// `\r\n`, with the same UTF-8 and line-size rules.
     ///
+    /// Files are read as streams, a chunk at a time, so a file of any size costs about one chunk
+    /// of memory in flight. A file that vanished or cannot be read by the time its turn comes
+    /// is logged as an error naming it and skipped, its batch goes on with the other files, and
+    /// [`input_failures`](Self::input_failures) counts it.
+    ///
     /// # Examples
     ///
     /// A file belongs to the first batch after its modification time. On the test's manual
