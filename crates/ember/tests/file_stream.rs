@@ -231,3 +231,71 @@ fn a_file_that_vanishes_before_its_turn_is_skipped_and_the_batch_keeps_the_other
     );
     t.stop().unwrap();
 }
+
+/// Runs a file stream of `dir` (checkpointing into `checkpoint`) for one batch after the last
+/// committed one, with `name` moved in just before that batch, and returns the lines read.
+fn run_after_restart(dir: &Path, checkpoint: &Path, staging: &Path, name: &str) -> Vec<String> {
+    let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+    t.context().checkpoint(checkpoint).unwrap();
+    let out = t.collect(&t.context().text_file_stream(dir)).unwrap();
+    let committed = t.restore(checkpoint).unwrap().map_or(0, |c| c.as_millis());
+    let contents = format!("{name}\n");
+    move_in(dir, staging, name, contents.as_bytes(), committed + 500);
+    t.run(1).unwrap();
+    t.stop().unwrap();
+    let mut lines = out.batches().concat();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn a_restart_with_another_spelling_of_the_directory_reads_no_file_twice() {
+    let base = tempfile::tempdir().unwrap();
+    let base = base.path();
+    let staging = tempfile::tempdir().unwrap();
+    let checkpoint = base.join("ck");
+    let dir = base.join("in");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(base.join("other")).unwrap();
+    std::os::unix::fs::symlink(&dir, base.join("alias")).unwrap();
+
+    let spellings = [
+        dir.clone(),
+        base.join("alias"),
+        base.join("other/../in"),
+        base.join("in/."),
+    ];
+    for (i, spelling) in spellings.iter().enumerate() {
+        let name = format!("file-{i}.txt");
+        // Each run reads its own new file and none of the earlier runs' files.
+        assert_eq!(
+            run_after_restart(spelling, &checkpoint, staging.path(), &name),
+            [format!("file-{i}.txt")],
+            "run {i} with {}",
+            spelling.display()
+        );
+    }
+}
+
+#[test]
+fn links_to_the_directory_or_its_parent_inside_it_read_nothing_twice() {
+    let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+    let base = tempfile::tempdir().unwrap();
+    let staging = tempfile::tempdir().unwrap();
+    let dir = base.path().join("in");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::os::unix::fs::symlink(".", dir.join("self")).unwrap();
+    std::os::unix::fs::symlink("..", dir.join("up")).unwrap();
+    std::os::unix::fs::symlink("..", dir.join("sub/up")).unwrap();
+    std::os::unix::fs::symlink("a.txt", dir.join("link.txt")).unwrap();
+    let out = t.collect(&t.context().text_file_stream(&dir)).unwrap();
+    move_in(base.path(), staging.path(), "parent.txt", b"parent\n", 500);
+    move_in(&dir, staging.path(), "a.txt", b"a\n", 500);
+    move_in(&dir.join("sub"), staging.path(), "b.txt", b"b\n", 500);
+    t.run(2).unwrap();
+    assert_eq!(
+        out.sorted_batches(),
+        vec![strings(&["a", "b"]), Vec::<String>::new()]
+    );
+    t.stop().unwrap();
+}

@@ -1,8 +1,9 @@
 //! The directory input (Spark's `FileInputDStream` with `textFileStream`): at each batch the
 //! files that appeared in the directory become one partition each, and a second node reads each
 //! file into lines on the worker that owns its partition, as a stream (a chunk per step of the
-//! `exec` stepwise operator, never a whole file in memory). The list of processed files is the
-//! source's checkpoint data, so that a restarted program reads no file twice and misses none.
+//! `exec` stepwise operator, never a whole file in memory). The list of processed files, by
+//! canonical path, is the source's checkpoint data, so that a restarted program reads no file
+//! twice and misses none.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -37,11 +38,15 @@ struct FileSourceCheckpoint {
 }
 
 impl FileSource {
+    /// The source of directory `dir` for a stream created at `created`; `checkpoint_dir`, the
+    /// context's, is never read as input (it may lie inside `dir`); `restored` is the source's
+    /// data from a checkpoint.
     pub(crate) fn new(
         dir: PathBuf,
         created: Time,
         slide: Duration,
         conf: &Conf,
+        checkpoint_dir: Option<&Path>,
         restored: Option<&[u8]>,
     ) -> Self {
         let remember_ms = conf
@@ -53,6 +58,9 @@ impl FileSource {
             created,
             Duration::milliseconds(remember_ms),
         );
+        if let Some(checkpoint_dir) = checkpoint_dir {
+            selector.exclude(checkpoint_dir);
+        }
         if let Some(bytes) = restored {
             match postcard::from_bytes::<FileSourceCheckpoint>(bytes) {
                 Ok(ck) => {
