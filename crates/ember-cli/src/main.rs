@@ -117,7 +117,8 @@ fn run(command: Command) -> Result<()> {
 /// Runs `ssc` until `duration` passes, Ctrl-C/SIGTERM arrives, or the stream ends; then stops it
 /// gracefully. A failed batch is reported on stderr; the stream keeps going, as in Spark, but
 /// the command then ends with an error (never exit code 0 after a failure), as it does when a
-/// checkpoint could not be written. Output that cannot be written is different: the stream
+/// checkpoint could not be written or an input file had to be skipped because it could not be
+/// read. Output that cannot be written is different: the stream
 /// stops at once and the error is returned (a closed stdout has already stopped the stream
 /// quietly; see `ember::output`).
 pub fn run_until_stopped(ssc: &StreamingContext, duration: Option<Duration>) -> Result<()> {
@@ -176,6 +177,14 @@ pub fn run_until_stopped(ssc: &StreamingContext, duration: Option<Duration>) -> 
         anyhow::bail!(
             "{checkpoint_failures} checkpoint writes failed while the stream ran (reported above); \
              a restart resumes from the last checkpoint that was written whole"
+        );
+    }
+    let input_failures = ssc.input_failures();
+    if input_failures > 0 {
+        // Their batches went on without them: the counts printed miss those files.
+        anyhow::bail!(
+            "{input_failures} input files could not be read and were skipped (each is reported \
+             above); the counts printed do not include them"
         );
     }
     Ok(())

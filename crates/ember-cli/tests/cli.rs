@@ -407,6 +407,59 @@ fn a_watched_directory_that_goes_away_fails_the_command_at_its_end() {
 }
 
 #[test]
+fn an_input_file_that_cannot_be_read_is_skipped_and_fails_the_command_at_its_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("incoming");
+    std::fs::create_dir(&dir).unwrap();
+    let mut ember = Proc::start(
+        "ember",
+        &[
+            "wordcount",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--summary",
+            "--batch",
+            "200ms",
+            "--duration",
+            "3s",
+        ],
+    );
+    ember.expect_stdout_line(QUICK, "a first batch", |l| parse_bench(l).is_some());
+    // A file that lists as a regular file but whose reading fails, even for root (tests may
+    // run as root, so permissions would not do): the reading process's own memory, which has
+    // nothing mapped at offset 0 (EIO). The link is resolved by ember when it lists the
+    // directory, to `/proc/<its pid>/mem`, which it then fails to read.
+    std::os::unix::fs::symlink("/proc/self/mem", dir.join("unreadable.txt")).unwrap();
+    let staged = write_file(tmp.path(), "words.txt", "one two three\n");
+    std::fs::rename(staged, dir.join("words.txt")).unwrap();
+    ember.expect_stdout_line(QUICK, "the readable file's words", |l| {
+        parse_bench(l).is_some_and(|b| b.total == 3)
+    });
+    let status = ember.expect_exit(QUICK);
+    let stderr = ember.stderr.lines_text();
+    assert!(!status.success(), "exit {status}\nstderr:\n{stderr}");
+    // Reported by name when skipped, the stream went on, and the end says what was lost.
+    assert!(
+        stderr.contains("Skipped input file") && stderr.contains("/mem: Input/output"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 input files could not be read and were skipped"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("batches failed"), "{stderr}");
+    let totals: u64 = ember
+        .stdout()
+        .all()
+        .iter()
+        .filter_map(|l| parse_bench(l))
+        .map(|b| b.total)
+        .sum();
+    assert_eq!(totals, 3);
+    assert_no_panic(&stderr);
+}
+
+#[test]
 fn checkpoints_that_cannot_be_written_fail_the_command_at_its_end() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("incoming");

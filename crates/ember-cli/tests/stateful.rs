@@ -206,6 +206,84 @@ fn a_plain_count_with_a_checkpoint_does_not_read_a_file_again_after_a_restart() 
     assert!(all.iter().all(|b| b.total == 0), "{all:?}");
 }
 
+#[test]
+fn a_restart_with_another_spelling_of_the_directory_reads_no_file_again() {
+    let dirs = Dirs::new();
+    let root = dirs.input.parent().unwrap().to_path_buf();
+    std::os::unix::fs::symlink(&dirs.input, root.join("alias")).unwrap();
+    let alias = root.join("alias");
+    // Relative to the commands' working directory, then absolute, then through a link.
+    let spellings = ["in", "./in", dirs.input(), alias.to_str().unwrap()];
+    let mut expected = (0, 0);
+    for (run, dir) in spellings.iter().enumerate() {
+        let args = [
+            "wordcount",
+            "--dir",
+            dir,
+            "--stateful",
+            "--checkpoint",
+            "checkpoint",
+            "--checkpoint-interval",
+            "500ms",
+            "--summary",
+            "--batch",
+            "500ms",
+            "--duration",
+            "4s",
+        ];
+        let mut ember = Proc::start_in(&format!("run {run} with --dir {dir}"), &root, &args);
+        let resumed = first_batch(&mut ember);
+        assert_eq!(
+            (resumed.total, resumed.keys),
+            expected,
+            "{}",
+            ember.report()
+        );
+        // One new word per run: the totals grow by exactly that word.
+        dirs.move_in(&format!("{run}.txt"), &format!("word{run}\n"));
+        expected = (expected.0 + 1, expected.1 + 1);
+        expect_totals(&mut ember, expected.0, expected.1);
+        assert_clean_exit(&mut ember);
+        let all = benches(&ember);
+        assert!(
+            all.iter().all(|b| b.total <= expected.0),
+            "a file was read again: {all:?}"
+        );
+    }
+}
+
+#[test]
+fn a_checkpoint_directory_inside_the_watched_directory_is_not_read() {
+    let dirs = Dirs::new();
+    let inside = dirs.input.join("checkpoint");
+    let mut args = vec!["wordcount", "--dir", dirs.input(), "--stateful"];
+    args.extend_from_slice(&[
+        "--checkpoint",
+        inside.to_str().unwrap(),
+        "--checkpoint-interval",
+        "500ms",
+        "--summary",
+        "--batch",
+        "500ms",
+        "--duration",
+        "4s",
+    ]);
+    let mut ember = Proc::start("ember wordcount --checkpoint inside --dir", &args);
+    first_batch(&mut ember);
+    dirs.move_in("one.txt", "to be or not to be\n");
+    expect_totals(&mut ember, 6, 4);
+    assert_clean_exit(&mut ember);
+    // Commits were written inside the watched directory while it ran, and none was read.
+    assert!(commits(&inside) > 0, "{}", ember.report());
+    let all = benches(&ember);
+    assert_eq!(
+        all.last().map(|b| (b.total, b.keys)),
+        Some((6, 4)),
+        "{all:?}"
+    );
+    assert!(all.iter().all(|b| b.total <= 6), "{all:?}");
+}
+
 /// Runs `ember ARGS` expecting a usage error (status 2) whose stderr contains every `needle`.
 fn expect_usage_error(args: &[&str], needles: &[&str]) {
     let mut ember = Proc::start("ember", args);

@@ -80,3 +80,222 @@ fn carriage_returns_end_lines_in_files_as_in_java() {
     assert!(batches[2].is_empty());
     t.stop().unwrap();
 }
+
+const MIB: usize = 1 << 20;
+
+/// Lines of varied lengths (some with multi-byte characters) ending in `\n`, `\r` or `\r\n`,
+/// about `mib` MiB in all, with a `"\r\n"` cut by every MiB boundary (where one read of the file
+/// ends and the next begins) and a last line without a line end. Returns the bytes and the lines
+/// a reader must give.
+fn big_text(mib: usize) -> (Vec<u8>, Vec<String>) {
+    let mut bytes = Vec::with_capacity(mib * MIB + 64);
+    let mut lines = Vec::new();
+    let ends: [&[u8]; 3] = [b"\n", b"\r", b"\r\n"];
+    let mut i = 0usize;
+    for boundary in 1..=mib {
+        let target = boundary * MIB - 1;
+        loop {
+            let line = format!("{i} caf\u{e9} {}", "w".repeat(i % 173));
+            // Leave room for the boundary line (at least its number and a letter).
+            if bytes.len() + line.len() + 2 + 16 > target {
+                break;
+            }
+            bytes.extend_from_slice(line.as_bytes());
+            bytes.extend_from_slice(ends[i % 3]);
+            lines.push(line);
+            i += 1;
+        }
+        // This line's '\r' is the last byte of the MiB, its '\n' the first of the next.
+        let mut line = format!("{i} boundary ").into_bytes();
+        line.resize(target - bytes.len(), b'b');
+        bytes.extend_from_slice(&line);
+        bytes.extend_from_slice(b"\r\n");
+        lines.push(String::from_utf8(line).unwrap());
+        i += 1;
+    }
+    bytes.extend_from_slice(b"no line end");
+    lines.push("no line end".to_string());
+    for boundary in 1..=mib {
+        assert_eq!(bytes[boundary * MIB - 1..boundary * MIB + 1], *b"\r\n");
+    }
+    (bytes, lines)
+}
+
+#[test]
+fn a_file_much_larger_than_a_read_step_is_read_completely_and_exactly() {
+    let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+    let watched = tempfile::tempdir().unwrap();
+    let staging = tempfile::tempdir().unwrap();
+    let lines = t.context().text_file_stream(watched.path());
+    let out = t.collect(&lines).unwrap();
+
+    // Eight reads of one MiB at least (a step reads one at most), and a small file after it in
+    // the same batch.
+    let (bytes, expected) = big_text(8);
+    move_in(watched.path(), staging.path(), "big.txt", &bytes, 500);
+    move_in(watched.path(), staging.path(), "small.txt", b"x\ny", 600);
+    t.run(2).unwrap();
+
+    let batches = out.batches();
+    assert_eq!(batches.len(), 2);
+    let got = &batches[0];
+    // Compared by count and then by line: a failure should not print 8 MiB.
+    assert_eq!(got.len(), expected.len() + 2);
+    if let Some(i) = (0..expected.len()).find(|&i| got[i] != expected[i]) {
+        panic!("line {i}: {:?} instead of {:?}", got[i], expected[i]);
+    }
+    assert_eq!(got[expected.len()..], strings(&["x", "y"]));
+    assert!(batches[1].is_empty());
+    assert_eq!(t.context().input_failures(), 0);
+    t.stop().unwrap();
+}
+
+#[test]
+fn a_file_that_vanishes_before_its_turn_is_skipped_and_the_batch_keeps_the_others() {
+    use std::sync::mpsc;
+    use std::sync::{Arc, Mutex};
+
+    // One worker reads the batch's files one after the other, in modification-time order:
+    // `first.txt` (several read steps), then `gone.txt`, then `last.txt`. The first line of
+    // `first.txt` holds the worker in a `map` until `gone.txt` has been removed; the reader
+    // opens a file only when its turn comes, so `gone.txt` vanishes after the listing that
+    // selected it and before its reading, every time.
+    let t = StreamTest::new("local[1]", Duration::seconds(1)).unwrap();
+    let watched = tempfile::tempdir().unwrap();
+    let staging = tempfile::tempdir().unwrap();
+    let (reached_tx, reached_rx) = mpsc::channel::<()>();
+    let (removed_tx, removed_rx) = mpsc::channel::<()>();
+    let gate = Arc::new(Mutex::new(Some((reached_tx, removed_rx))));
+    let lines = t
+        .context()
+        .text_file_stream(watched.path())
+        .map(move |line| {
+            if line == "first line"
+                && let Some((reached, removed)) = gate.lock().unwrap().take()
+            {
+                reached.send(()).unwrap();
+                removed
+                    .recv_timeout(StdDuration::from_secs(60))
+                    .expect("the test removes gone.txt");
+            }
+            line
+        });
+    let out = t.collect(&lines).unwrap();
+
+    let mut first = b"first line\n".to_vec();
+    let filler = format!("{}\n", "f".repeat(99));
+    while first.len() < 3 * MIB {
+        first.extend_from_slice(filler.as_bytes());
+    }
+    let first_lines = first.split(|b| *b == b'\n').count() - 1;
+    move_in(watched.path(), staging.path(), "first.txt", &first, 500);
+    move_in(
+        watched.path(),
+        staging.path(),
+        "gone.txt",
+        b"never read\n",
+        600,
+    );
+    move_in(
+        watched.path(),
+        staging.path(),
+        "last.txt",
+        b"last line\n",
+        700,
+    );
+
+    let gone = watched.path().join("gone.txt");
+    let remover = std::thread::spawn(move || {
+        reached_rx
+            .recv_timeout(StdDuration::from_secs(60))
+            .expect("the first line is read");
+        std::fs::remove_file(&gone).unwrap();
+        removed_tx.send(()).unwrap();
+    });
+    t.run(1).unwrap();
+    remover.join().unwrap();
+
+    // The batch ran its output (it did not fail) with every line of the other two files.
+    let batches = out.batches();
+    assert_eq!(batches.len(), 1);
+    let batch = &batches[0];
+    assert_eq!(batch.len(), first_lines + 1);
+    assert_eq!(batch[0], "first line");
+    assert_eq!(batch[first_lines], "last line");
+    assert!(!batch.iter().any(|l| l == "never read"));
+    assert_eq!(t.context().input_failures(), 1);
+    assert!(
+        !t.context()
+            .await_termination_or_timeout(StdDuration::from_millis(1))
+            .unwrap()
+    );
+    t.stop().unwrap();
+}
+
+/// Runs a file stream of `dir` (checkpointing into `checkpoint`) for one batch after the last
+/// committed one, with `name` moved in just before that batch, and returns the lines read.
+fn run_after_restart(dir: &Path, checkpoint: &Path, staging: &Path, name: &str) -> Vec<String> {
+    let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+    t.context().checkpoint(checkpoint).unwrap();
+    let out = t.collect(&t.context().text_file_stream(dir)).unwrap();
+    let committed = t.restore(checkpoint).unwrap().map_or(0, |c| c.as_millis());
+    let contents = format!("{name}\n");
+    move_in(dir, staging, name, contents.as_bytes(), committed + 500);
+    t.run(1).unwrap();
+    t.stop().unwrap();
+    let mut lines = out.batches().concat();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn a_restart_with_another_spelling_of_the_directory_reads_no_file_twice() {
+    let base = tempfile::tempdir().unwrap();
+    let base = base.path();
+    let staging = tempfile::tempdir().unwrap();
+    let checkpoint = base.join("ck");
+    let dir = base.join("in");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(base.join("other")).unwrap();
+    std::os::unix::fs::symlink(&dir, base.join("alias")).unwrap();
+
+    let spellings = [
+        dir.clone(),
+        base.join("alias"),
+        base.join("other/../in"),
+        base.join("in/."),
+    ];
+    for (i, spelling) in spellings.iter().enumerate() {
+        let name = format!("file-{i}.txt");
+        // Each run reads its own new file and none of the earlier runs' files.
+        assert_eq!(
+            run_after_restart(spelling, &checkpoint, staging.path(), &name),
+            [format!("file-{i}.txt")],
+            "run {i} with {}",
+            spelling.display()
+        );
+    }
+}
+
+#[test]
+fn links_to_the_directory_or_its_parent_inside_it_read_nothing_twice() {
+    let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+    let base = tempfile::tempdir().unwrap();
+    let staging = tempfile::tempdir().unwrap();
+    let dir = base.path().join("in");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::os::unix::fs::symlink(".", dir.join("self")).unwrap();
+    std::os::unix::fs::symlink("..", dir.join("up")).unwrap();
+    std::os::unix::fs::symlink("..", dir.join("sub/up")).unwrap();
+    std::os::unix::fs::symlink("a.txt", dir.join("link.txt")).unwrap();
+    let out = t.collect(&t.context().text_file_stream(&dir)).unwrap();
+    move_in(base.path(), staging.path(), "parent.txt", b"parent\n", 500);
+    move_in(&dir, staging.path(), "a.txt", b"a\n", 500);
+    move_in(&dir.join("sub"), staging.path(), "b.txt", b"b\n", 500);
+    t.run(2).unwrap();
+    assert_eq!(
+        out.sorted_batches(),
+        vec![strings(&["a", "b"]), Vec::<String>::new()]
+    );
+    t.stop().unwrap();
+}

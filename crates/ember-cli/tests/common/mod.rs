@@ -140,9 +140,26 @@ impl Proc {
         Proc::spawn_with_stdout(name, args, Stdio::piped())
     }
 
+    /// Starts `ember ARGS` in working directory `cwd` (for relative paths in `args`), with
+    /// stdout and stderr captured.
+    pub fn start_in(name: &str, cwd: &std::path::Path, args: &[&str]) -> Proc {
+        let mut proc = Proc::spawn_in(name, Some(cwd), args, Stdio::piped());
+        let stdout = proc.child.stdout.take().expect("stdout is piped");
+        proc.stdout = Some(Output::read(stdout));
+        proc
+    }
+
     /// Starts `ember ARGS` with its stdout going to `stdout` (a file, `/dev/full`, ...).
     pub fn spawn_with_stdout(name: &str, args: &[&str], stdout: Stdio) -> Proc {
-        let mut child = Command::new(EMBER)
+        Proc::spawn_in(name, None, args, stdout)
+    }
+
+    fn spawn_in(name: &str, cwd: Option<&std::path::Path>, args: &[&str], stdout: Stdio) -> Proc {
+        let mut command = Command::new(EMBER);
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
+        let mut child = command
             .args(args)
             .env_remove("RUST_LOG")
             .env("RUST_BACKTRACE", "0")

@@ -103,9 +103,12 @@ impl Commit {
     }
 }
 
+/// How the name of a commit record begins (`checkpoint-<batch ms>`).
+pub(crate) const PREFIX: &str = "checkpoint-";
+
 /// Where the commit of batch `time` lives.
 pub(crate) fn path(dir: &Path, time: Time) -> PathBuf {
-    dir.join(format!("checkpoint-{}", time.as_millis()))
+    dir.join(format!("{PREFIX}{}", time.as_millis()))
 }
 
 /// The commit records in `dir`, newest first.
@@ -126,7 +129,7 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<(Time, PathBuf)>> {
             .map_err(|e| Error::io(format!("listing checkpoint directory {}", dir.display()), e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if let Some(ms) = name
-            .strip_prefix("checkpoint-")
+            .strip_prefix(PREFIX)
             .and_then(|s| s.parse::<u64>().ok())
         {
             found.push((Time::from_millis(ms), entry.path()));

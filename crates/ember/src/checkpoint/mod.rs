@@ -68,6 +68,25 @@ pub(crate) struct Recovered {
 /// into it.
 pub(crate) const LOCK_FILE: &str = ".lock";
 
+/// Whether a directory holding entries named `names` is an ember checkpoint directory: the lock
+/// file next to commit records (`checkpoint-<ms>`, or one set aside as unusable). A directory
+/// stream never reads such a directory as input, whichever program checkpoints into it.
+pub(crate) fn is_checkpoint_listing<I>(names: I) -> bool
+where
+    I: IntoIterator,
+    I::Item: AsRef<std::ffi::OsStr>,
+{
+    let (mut lock, mut commit) = (false, false);
+    for name in names {
+        let Some(name) = name.as_ref().to_str() else {
+            continue;
+        };
+        lock |= name == LOCK_FILE;
+        commit |= name.starts_with(commit::PREFIX);
+    }
+    lock && commit
+}
+
 /// The checkpoint directories whose lock this process holds, by canonical path.
 static HELD_LOCKS: Mutex<BTreeMap<PathBuf, std::fs::File>> = Mutex::new(BTreeMap::new());
 

@@ -8,7 +8,9 @@
 //! - [`Builder`] turns the DStream graph into a dataflow, identically on every worker (timely
 //!   requires every worker to build the same operators in the same order);
 //! - [`Flow`] is a partitioned stream of records with a handful of primitives (narrow
-//!   per-record operators, per-batch operators fed by a broadcast batch clock, routing);
+//!   per-record operators, per-batch operators fed by a broadcast batch clock, routing, and
+//!   `stepwise`: an operator that works off each record in bounded steps, so that reading a file
+//!   of any size holds one step's output at a time);
 //! - `launch` starts the worker threads and gives each its role;
 //! - `input` takes the sources' blocks and batch data into a worker's dataflow;
 //! - `feed` is the loop of the feeding workers other than the driver;
@@ -24,8 +26,10 @@ mod feed;
 mod input;
 mod launch;
 mod ops;
+mod stepwise;
 
 pub(crate) use build::{Builder, Flow};
 pub(crate) use feed::settle_steps;
 pub(crate) use launch::{Execution, OutputNode, Plan, launch};
 pub(crate) use ops::{BatchLogic, Route};
+pub(crate) use stepwise::{Step, StepLogic};

@@ -94,6 +94,8 @@ pub(crate) struct Runtime {
     /// Nodes that fail a batch where one of some inputs has no RDD; see `require_rdds`.
     rdd_requirements: Mutex<Vec<RddRequirement>>,
     receiver_events: (Sender<ReceiverEvent>, Receiver<ReceiverEvent>),
+    /// Input files skipped because they could not be read, over the run (on this process).
+    input_failures: std::sync::atomic::AtomicU64,
 }
 
 /// A node that fails a batch where one of `inputs` has no RDD, saying `message(time)`.
@@ -137,6 +139,7 @@ impl Runtime {
             input_counts: Mutex::new(BTreeMap::new()),
             rdd_requirements: Mutex::new(Vec::new()),
             receiver_events: crossbeam_channel::unbounded(),
+            input_failures: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -458,6 +461,19 @@ impl Runtime {
         keys.into_iter()
             .filter_map(|k| counts.remove(&k).map(|n| (k.1, n)))
             .collect()
+    }
+
+    /// Counts an input file that was skipped because it could not be read (it was reported
+    /// where it happened).
+    pub(crate) fn note_input_failure(&self) {
+        self.input_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Input files skipped because they could not be read, so far.
+    pub(crate) fn input_failures(&self) -> u64 {
+        self.input_failures
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Where receivers send their lifecycle events.

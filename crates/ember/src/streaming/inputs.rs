@@ -149,6 +149,14 @@ impl StreamingContext {
     /// Lines are cut as in [`socket_text_stream`](Self::socket_text_stream): at `\n`, `\r` or
     /// `\r\n`, with the same UTF-8 and line-size rules.
     ///
+    /// Files are read as streams, a chunk at a time, so a file of any size costs about one chunk
+    /// of memory in flight. A file that vanished or cannot be read by the time its turn comes
+    /// is logged as an error naming it and skipped, its batch goes on with the other files, and
+    /// [`input_failures`](Self::input_failures) counts it. Files are remembered by canonical
+    /// path, so a program restarted from a checkpoint with another spelling of `dir` (relative,
+    /// absolute, through a symbolic link) reads none twice; sub-directories (one level down)
+    /// that lead back to `dir` or outside it are not listed, nor is a checkpoint directory.
+    ///
     /// # Examples
     ///
     /// A file belongs to the first batch after its modification time. On the test's manual
@@ -182,12 +190,17 @@ impl StreamingContext {
         let max_line = self.max_line_bytes();
         let partitions = self.inner.ctx.default_parallelism();
         let files = self.new_input("file_input", partitions, move |rt: &Arc<Runtime>, id| {
-            let restored = rt
-                .checkpointing
-                .as_ref()
-                .and_then(|ck| ck.restored_source(id));
-            Box::new(FileSource::new(dir, created, batch, &conf, restored))
-                as Box<dyn InputSource<String>>
+            let checkpointing = rt.checkpointing.as_ref();
+            let checkpoint_dir = checkpointing.map(|ck| ck.dir.as_path());
+            let restored = checkpointing.and_then(|ck| ck.restored_source(id));
+            Box::new(FileSource::new(
+                dir,
+                created,
+                batch,
+                &conf,
+                checkpoint_dir,
+                restored,
+            )) as Box<dyn InputSource<String>>
         });
         read_files(&files, max_line)
     }

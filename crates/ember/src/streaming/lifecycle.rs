@@ -429,6 +429,32 @@ impl StreamingContext {
             .map_or(0, |ck| ck.failures())
     }
 
+    /// How many input files this context's current or last run skipped because they could not
+    /// be read: a file of a directory stream ([`text_file_stream`](Self::text_file_stream)) that
+    /// vanished or became unreadable between the listing that selected it and its reading, or
+    /// whose reading failed part way (its lines read until then stay in the batch). Each is
+    /// logged as an error naming the file and the cause, and its batch goes on with the other
+    /// files; a program that must not end as a success after one (the `ember` command) reads
+    /// this when the run ends. Counts the files read by this process's workers (in a cluster,
+    /// each process counts its own).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// t.collect(&t.context().text_file_stream(dir.path()))?;
+    /// t.run(1)?;
+    /// assert_eq!(t.context().input_failures(), 0);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn input_failures(&self) -> u64 {
+        self.runtime().map_or(0, |rt| rt.input_failures())
+    }
+
     /// Blocks until batch `time` has completed, at most `timeout` (for tests).
     pub(crate) fn wait_batch(&self, time: Time, timeout: std::time::Duration) -> bool {
         self.runtime()

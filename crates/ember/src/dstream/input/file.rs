@@ -1,18 +1,22 @@
 //! The directory input (Spark's `FileInputDStream` with `textFileStream`): at each batch the
 //! files that appeared in the directory become one partition each, and a second node reads each
-//! file into lines on the worker that owns its partition. The list of processed files is the
-//! source's checkpoint data, so that a restarted program reads no file twice and misses none.
+//! file into lines on the worker that owns its partition, as a stream (a chunk per step of the
+//! `exec` stepwise operator, never a whole file in memory). The list of processed files, by
+//! canonical path, is the source's checkpoint data, so that a restarted program reads no file
+//! twice and misses none.
 
-use std::path::PathBuf;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use crate::checkpoint::SourceCheckpoint;
 use crate::conf::Conf;
 use crate::dstream::input::{BatchRdd, InputSource};
 use crate::dstream::{Meta, Node, Upstream};
 use crate::error::JobError;
-use crate::exec::{Builder, Flow};
+use crate::exec::{Builder, Flow, Step, StepLogic};
 use crate::receiver::file_selector::FileSelector;
+use crate::receiver::lines::{FileLines, LineSink, READ_CHUNK};
+use crate::scheduler::runtime::Runtime;
 use crate::sync::RecoverPoison;
 use crate::time::{Duration, Time};
 
@@ -34,11 +38,15 @@ struct FileSourceCheckpoint {
 }
 
 impl FileSource {
+    /// The source of directory `dir` for a stream created at `created`; `checkpoint_dir`, the
+    /// context's, is never read as input (it may lie inside `dir`); `restored` is the source's
+    /// data from a checkpoint.
     pub(crate) fn new(
         dir: PathBuf,
         created: Time,
         slide: Duration,
         conf: &Conf,
+        checkpoint_dir: Option<&Path>,
         restored: Option<&[u8]>,
     ) -> Self {
         let remember_ms = conf
@@ -50,6 +58,9 @@ impl FileSource {
             created,
             Duration::milliseconds(remember_ms),
         );
+        if let Some(checkpoint_dir) = checkpoint_dir {
+            selector.exclude(checkpoint_dir);
+        }
         if let Some(bytes) = restored {
             match postcard::from_bytes::<FileSourceCheckpoint>(bytes) {
                 Ok(ck) => {
@@ -143,7 +154,9 @@ pub(crate) fn read_files(
     )
 }
 
-/// Reads the files named by its parent's records into lines.
+/// Reads the files named by its parent's records into lines, one file after the other and at
+/// most one chunk ([`READ_CHUNK`]) per step, so that a file of any size costs one chunk of lines
+/// in flight (see `exec::stepwise`).
 struct ReadLines {
     parent: Upstream<String>,
     max_line_bytes: usize,
@@ -151,23 +164,128 @@ struct ReadLines {
 
 impl Node<String> for ReadLines {
     fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, String> {
-        let max = self.max_line_bytes;
+        let logic = ReadFile {
+            max_line_bytes: self.max_line_bytes,
+            runtime: b.runtime().clone(),
+        };
         self.parent
             .flow(b)
-            .narrow(b, meta.id, "text_file_stream", move |p, path, out| {
-                let (lines, stats) =
-                    crate::receiver::lines::read_lines(std::path::Path::new(&path), max)
-                        .map_err(JobError::failed)?;
-                if stats.invalid_utf8_lines > 0 || stats.oversized_lines > 0 {
+            .stepwise(b, meta.id, "text_file_stream", READ_CHUNK, logic)
+    }
+}
+
+/// Reads one file per task. A file that cannot be opened or read is reported and skipped, and
+/// its batch goes on: it may have been removed or made unreadable since the listing selected it,
+/// and losing the batch's other files for it would be worse (what Spark does).
+struct ReadFile {
+    max_line_bytes: usize,
+    runtime: Arc<Runtime>,
+}
+
+/// A file being read: its partition, its path, and the open file once its turn has come.
+struct Reading {
+    partition: u32,
+    path: String,
+    file: Option<FileLines>,
+    lines: u64,
+}
+
+impl ReadFile {
+    /// Reports `task`'s file as skipped because of `error`, and counts it.
+    fn skip(&self, task: &Reading, error: &crate::Error) {
+        // The error names the file and what failed (`opening <path>: <cause>`).
+        if task.lines == 0 {
+            tracing::error!(
+                file = %task.path,
+                "Skipped input file, its batch goes on without it: {error}"
+            );
+        } else {
+            tracing::error!(
+                file = %task.path,
+                lines = task.lines,
+                "Skipped the rest of input file after {} lines, its batch goes on without it: {error}",
+                task.lines
+            );
+        }
+        self.runtime.note_input_failure();
+    }
+}
+
+impl StepLogic<String, String> for ReadFile {
+    type Task = Reading;
+
+    fn begin(&mut self, partition: u32, path: String) -> Reading {
+        Reading {
+            partition,
+            path,
+            file: None,
+            lines: 0,
+        }
+    }
+
+    fn step(
+        &mut self,
+        task: &mut Reading,
+        allowance: usize,
+        out: &mut Vec<(u32, String)>,
+    ) -> Result<Step, JobError> {
+        let done = Step {
+            used: 0,
+            finished: true,
+        };
+        // Opened only now, when its turn has come: one open file per worker at a time.
+        let file = match &mut task.file {
+            Some(file) => file,
+            None => match FileLines::open(Path::new(&task.path), self.max_line_bytes) {
+                Ok(file) => task.file.insert(file),
+                Err(e) => {
+                    self.skip(task, &e);
+                    return Ok(done);
+                }
+            },
+        };
+        let before = out.len();
+        let read = file.read_some(
+            allowance,
+            &mut Tagged {
+                partition: task.partition,
+                out,
+            },
+        );
+        task.lines += (out.len() - before) as u64;
+        match read {
+            Ok(0) => {
+                let stats = file.stats();
+                if !stats.is_clean() {
                     tracing::warn!(
-                        file = %path,
+                        file = %task.path,
                         invalid_utf8_lines = stats.invalid_utf8_lines,
                         oversized_lines = stats.oversized_lines,
                         "replaced invalid UTF-8 and dropped lines over the size limit"
                     );
                 }
-                out.extend(lines.into_iter().map(|l| (p, l)));
-                Ok(())
-            })
+                Ok(done)
+            }
+            Ok(used) => Ok(Step {
+                used,
+                finished: false,
+            }),
+            Err(e) => {
+                self.skip(task, &e);
+                Ok(done)
+            }
+        }
+    }
+}
+
+/// Lines of one partition, as the dataflow's records.
+struct Tagged<'a> {
+    partition: u32,
+    out: &'a mut Vec<(u32, String)>,
+}
+
+impl LineSink for Tagged<'_> {
+    fn push_line(&mut self, line: &str) {
+        self.out.push((self.partition, line.to_owned()));
     }
 }
