@@ -58,8 +58,15 @@ run "exit codes: stdout, checkpoints, a vanished directory, an unreachable sourc
     -p ember-cli --test cli -- stdout_that_cannot cannot_be_written goes_away without_a_server closed_stdout
 # ember feed gives each client the file exactly once, at its rate.
 run "feed: exactly once at any rate" -p ember-cli --test feed
+run "feed: a stop never waits on a client that does not read" -p ember-cli --bin ember -- stop_ends
+# Directory streams lose nothing they selected, read files as streams, and know files by their
+# canonical path.
+run "directory streams: unreadable files skipped, big files streamed, spellings and links" \
+    -p ember --test file_stream
+run "directory streams: skipped files fail the command; restarts and checkpoints inside" \
+    -p ember-cli --test cli --test stateful -- cannot_be_read spelling inside
 # Line ends as Spark's: \n, \r and \r\n, split anywhere between reads.
-run "line ends over sockets and files" -p ember --test socket_stream --test file_stream
+run "line ends over sockets" -p ember --test socket_stream
 # SIGKILL at random moments, restarted on the same checkpoint: exact final counts.
 if $long; then
     run "SIGKILL and restart, ${EMBER_CRASH_KILLS} kills each" \
