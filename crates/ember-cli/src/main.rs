@@ -33,6 +33,11 @@ enum Command {
     /// Serve a file (or stdin, `-`) to every client that connects, like `nc -lk`.
     Feed(FeedArgs),
     /// The seed's network word count over a socket or a directory.
+    // The settings `--conf` takes, from the registry itself so that the list cannot drift.
+    #[command(
+        after_help = "Settings for --conf: see --help.",
+        after_long_help = ember::conf::settings::help()
+    )]
     Wordcount(wordcount::Args),
     /// Word counts of a bundled text, with no set-up: ten seconds of output.
     Demo(demo::Args),

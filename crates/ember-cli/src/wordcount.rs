@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
+use ember::conf::settings;
 use ember::{Conf, Context, DStream, Duration, StreamingContext};
 
 use crate::input::InputArgs;
@@ -13,10 +14,10 @@ use crate::input::InputArgs;
 pub struct Args {
     #[command(flatten)]
     pub input: InputArgs,
-    /// Batch interval, e.g. `1s`, `500ms`.
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    /// Batch interval, e.g. `1s`, `500ms` (at most 24 h).
+    #[arg(long, default_value = "1s", value_parser = parse_batch)]
     pub batch: Duration,
-    /// Worker threads: `local`, `local[N]` or `local[*]`.
+    /// Worker threads: `local`, `local[N]` (N at most 1024) or `local[*]`.
     #[arg(long, default_value = "local[2]")]
     pub master: String,
     /// Run as one process of a cluster: file listing every process's `host:port`.
@@ -29,8 +30,8 @@ pub struct Args {
     /// instead of the first ten counts.
     #[arg(long)]
     pub summary: bool,
-    /// Any setting, as Spark's `--conf`, e.g. `--conf ember.cluster.connectTimeout=10s`
-    /// (repeatable).
+    /// Any setting, as spark-submit's `--conf`, e.g. `--conf ember.cluster.connectTimeout=10s`
+    /// (repeatable; `--help` lists the settings).
     #[arg(long = "conf", value_name = "KEY=VALUE")]
     pub settings: Vec<String>,
     /// Stop (gracefully) after this long, e.g. `30s`; otherwise run until Ctrl-C.
@@ -55,23 +56,44 @@ pub struct Args {
     pub wal: bool,
 }
 
-/// Spark's setting that turns the receivers' write-ahead log on.
-pub const WAL_ENABLE: &str = "spark.streaming.receiver.writeAheadLog.enable";
+/// The longest `--duration` or `--checkpoint-interval`: a year is more than any run needs, and
+/// it keeps `Instant::now() + duration` (which panics on overflow) far from overflowing.
+const MAX_DURATION: Duration = Duration::milliseconds(365 * 86_400_000);
 
-/// Parses `1s`, `500ms`, `2m`, or a bare number of seconds.
+/// Parses `1s`, `500ms`, `2m`, `1h`, `1d`, or a bare number of seconds (fractions allowed), up
+/// to a year.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    parse_duration_at_most(s, MAX_DURATION, "365 days")
+}
+
+/// Parses a batch interval as [`parse_duration`], up to the library's bound
+/// ([`StreamingContext::MAX_BATCH_INTERVAL`], a day), so that an absurd one is refused with the
+/// other argument errors instead of starting a stream whose first batch never comes.
+pub fn parse_batch(s: &str) -> Result<Duration, String> {
+    parse_duration_at_most(s, StreamingContext::MAX_BATCH_INTERVAL, "24 h")
+}
+
+fn parse_duration_at_most(s: &str, max: Duration, max_text: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: f64 = num.parse().map_err(|_| format!("not a duration: {s}"))?;
-    let ms = match unit {
-        "" | "s" => n * 1000.0,
-        "ms" => n,
-        "m" | "min" => n * 60_000.0,
-        _ => return Err(format!("unknown unit in {s} (use ms, s or m)")),
+    let unit_ms = match unit {
+        "" | "s" => 1000.0,
+        "ms" => 1.0,
+        "m" | "min" => 60_000.0,
+        "h" => 3_600_000.0,
+        "d" => 86_400_000.0,
+        _ => return Err(format!("unknown unit in {s} (use ms, s, m, h or d)")),
     };
+    let ms = n * unit_ms;
+    // Compared as a float first: a long run of digits parses to a huge (or infinite) float,
+    // and casting that to whole milliseconds would saturate instead of failing.
+    if !ms.is_finite() || ms > max.as_millis() as f64 {
+        return Err(format!("duration {s} is too long (at most {max_text})"));
+    }
     if ms < 1.0 {
         return Err(format!("duration {s} is shorter than 1 ms"));
     }
@@ -88,7 +110,7 @@ pub fn conf(args: &Args, app: &str) -> Result<Conf> {
         conf = conf.set(key.trim(), value.trim());
     }
     if args.wal {
-        conf = conf.set(WAL_ENABLE, "true");
+        conf = conf.set(settings::WAL_ENABLED.key(), "true");
     }
     if let (Some(hosts), Some(process)) = (&args.hosts, args.process) {
         conf = conf.set_hosts_file(hosts, process)?;
@@ -215,6 +237,52 @@ pub fn run(args: Args) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_parse_with_units_and_bounds() {
+        for (text, ms) in [
+            ("1s", 1000),
+            ("500ms", 500),
+            ("1.5", 1500),
+            ("2m", 120_000),
+            ("1h", 3_600_000),
+            ("1d", 86_400_000),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::milliseconds(ms)),
+                "{text}"
+            );
+        }
+        assert_eq!(parse_batch("24h"), Ok(Duration::milliseconds(86_400_000)));
+        assert_eq!(
+            parse_batch("99999999999999s"),
+            Err("duration 99999999999999s is too long (at most 24 h)".to_string())
+        );
+        assert_eq!(
+            parse_batch("25h"),
+            Err("duration 25h is too long (at most 24 h)".to_string())
+        );
+        assert_eq!(parse_duration("365d"), Ok(MAX_DURATION));
+        assert_eq!(
+            parse_duration("366d"),
+            Err("duration 366d is too long (at most 365 days)".to_string())
+        );
+        let huge = "9".repeat(400);
+        assert_eq!(
+            parse_duration(&huge),
+            Err(format!("duration {huge} is too long (at most 365 days)"))
+        );
+        assert_eq!(
+            parse_duration("0.1ms"),
+            Err("duration 0.1ms is shorter than 1 ms".to_string())
+        );
+        assert_eq!(
+            parse_duration("1y"),
+            Err("unknown unit in 1y (use ms, s, m, h or d)".to_string())
+        );
+        assert_eq!(parse_duration("s"), Err("not a duration: s".to_string()));
+    }
 
     #[test]
     fn words_split_like_str_split_on_a_space() {

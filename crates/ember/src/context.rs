@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::conf::{Conf, Master};
+use crate::conf::{Conf, Master, settings};
 use crate::data::Data;
 use crate::error::{Error, Result};
 use crate::rdd::Rdd;
@@ -49,7 +49,9 @@ impl std::fmt::Debug for Context {
 
 impl Context {
     /// Creates the process's context. Fails if another context is active (not stopped), as
-    /// Spark allows one `SparkContext` per JVM.
+    /// Spark allows one `SparkContext` per JVM, or if a setting of `conf` that ember knows has an
+    /// invalid value ([`Error::InvalidSetting`]; see [`settings`]). An unknown `spark.*` or
+    /// `ember.*` key is logged as a warning and otherwise ignored.
     ///
     /// # Examples
     ///
@@ -63,6 +65,13 @@ impl Context {
     /// running.stop();
     /// let sc = Context::new(Conf::new().set_master("local[2]").set_app_name("second"))?;
     /// assert_eq!(sc.conf().app_name(), "second");
+    /// sc.stop();
+    ///
+    /// let bad = Conf::new().set_master("local[2]").set("ember.input.maxLineBytes", "abc");
+    /// assert_eq!(
+    ///     Context::new(bad).unwrap_err().to_string(),
+    ///     "setting ember.input.maxLineBytes=abc is not a size (bytes, with an optional k/m/g/t suffix)"
+    /// );
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn new(conf: Conf) -> Result<Context> {
@@ -104,11 +113,25 @@ impl Context {
         Ok(ctx)
     }
 
+    /// Makes the context after checking `conf` against the settings registry: a known setting
+    /// with a bad value fails here, at the start, rather than wherever it is first read, and an
+    /// unknown `spark.*`/`ember.*` key (most likely a typo, which Spark would ignore silently) is
+    /// logged as a warning.
     fn build(conf: Conf) -> Result<Context> {
+        for unknown in settings::check(&conf)? {
+            match unknown.closest {
+                Some(closest) => tracing::warn!(
+                    "Unknown setting {} is ignored (did you mean {closest}?)",
+                    unknown.key
+                ),
+                None => tracing::warn!("Unknown setting {} is ignored", unknown.key),
+            }
+        }
         let master = conf.master()?;
-        let default_parallelism = conf
-            .default_parallelism()?
-            .unwrap_or_else(|| master.total_workers());
+        // Bounded by the registry (at most 65536), so it fits a usize.
+        let default_parallelism = settings::DEFAULT_PARALLELISM
+            .get(&conf)?
+            .map_or_else(|| master.total_workers(), |n| n as usize);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(master.threads())
             .thread_name(|i| format!("ember-rdd-{i}"))

@@ -55,6 +55,19 @@ pub enum Error {
         #[source]
         cause: io::Error,
     },
+    /// A setting's value is not of the setting's type, or outside its bounds (see
+    /// [`conf::settings`](crate::conf::settings)): `setting ember.input.maxLineBytes=abc is not a
+    /// size (bytes, with an optional k/m/g/t suffix)`. A [`Context`](crate::Context) checks every
+    /// known setting when it is made, so a bad value fails at the start, not at first use.
+    #[error("setting {key}={value} is {problem}")]
+    InvalidSetting {
+        /// The setting's key, e.g. `ember.input.maxLineBytes`.
+        key: String,
+        /// The value as it was set.
+        value: String,
+        /// What is wrong with it.
+        problem: SettingProblem,
+    },
     /// A directory that must exist does not.
     #[error("directory {0} does not exist")]
     MissingDirectory(PathBuf),
@@ -98,7 +111,39 @@ pub enum Error {
     },
 }
 
+/// What is wrong with a setting's value: the rest of [`Error::InvalidSetting`]'s message, after
+/// `setting KEY=VALUE is `.
+///
+/// ```
+/// use ember::error::SettingProblem;
+///
+/// assert_eq!(SettingProblem::NotA("true or false".into()).to_string(), "not true or false");
+/// assert_eq!(SettingProblem::TooLarge("1g".into()).to_string(), "too large (at most 1g)");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingProblem {
+    /// The value is not of the setting's type; what a value must look like.
+    #[error("not {0}")]
+    NotA(String),
+    /// The value is below the setting's lower bound, shown as a value of the setting.
+    #[error("too small (at least {0})")]
+    TooSmall(String),
+    /// The value is above the setting's upper bound, shown as a value of the setting.
+    #[error("too large (at most {0})")]
+    TooLarge(String),
+}
+
 impl Error {
+    /// An [`Error::InvalidSetting`]: `value` of setting `key` has `problem`.
+    pub fn invalid_setting(key: &str, value: &str, problem: SettingProblem) -> Self {
+        Error::InvalidSetting {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            problem,
+        }
+    }
+
     /// An [`Error::Io`] with a description of what was being done.
     pub fn io(context: impl Into<String>, source: io::Error) -> Self {
         Error::Io {

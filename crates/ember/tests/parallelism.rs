@@ -220,19 +220,25 @@ fn invalid_values_are_typed_errors_of_the_context() {
                 .set("spark.default.parallelism", v),
         )
     };
-    match with("0") {
-        Err(Error::Requirement(m)) => assert_eq!(
-            m,
-            "Positive number of partitions required (spark.default.parallelism=0)"
+    // Checked by the settings registry when the context is made, before anything uses it.
+    for (value, message) in [
+        (
+            "0",
+            "setting spark.default.parallelism=0 is too small (at least 1)",
         ),
-        other => panic!("expected a requirement error, got {other:?}"),
-    }
-    match with("-2") {
-        Err(Error::InvalidArgument(m)) => assert_eq!(
-            m,
-            "setting spark.default.parallelism=-2 is not a whole number"
+        (
+            "-2",
+            "setting spark.default.parallelism=-2 is not a whole number",
         ),
-        other => panic!("expected an invalid argument, got {other:?}"),
+        (
+            "100000",
+            "setting spark.default.parallelism=100000 is too large (at most 65536)",
+        ),
+    ] {
+        match with(value) {
+            Err(e @ Error::InvalidSetting { .. }) => assert_eq!(e.to_string(), message),
+            other => panic!("expected an invalid setting, got {other:?}"),
+        }
     }
     let ok = with(" 3 ").unwrap();
     assert_eq!(ok.default_parallelism(), 3);

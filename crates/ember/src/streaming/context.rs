@@ -60,9 +60,15 @@ impl std::fmt::Debug for StreamingContext {
 }
 
 impl StreamingContext {
+    /// The longest batch interval, a day. Batch times are multiples of the interval since the
+    /// Unix epoch, so the first batch of a longer one could be days away; and a graceful stop
+    /// waits for the batch under way, so an absurd interval (`99999999999999s`) would hang it.
+    pub const MAX_BATCH_INTERVAL: Duration = Duration::milliseconds(86_400_000);
+
     /// A streaming context on `ctx` cutting input into batches of `batch_interval`.
     ///
-    /// Unlike Spark, which accepts a zero interval and then spins, a zero interval is rejected.
+    /// Unlike Spark, which accepts a zero interval and then spins, a zero interval is rejected,
+    /// as is one longer than [`MAX_BATCH_INTERVAL`](Self::MAX_BATCH_INTERVAL).
     ///
     /// # Examples
     ///
@@ -76,6 +82,13 @@ impl StreamingContext {
     ///
     /// let e = StreamingContext::new(&sc, Duration::milliseconds(0)).unwrap_err();
     /// assert!(e.to_string().contains("Batch duration must be greater than 0 ms"));
+    ///
+    /// let e = StreamingContext::new(&sc, Duration::seconds(99_999_999_999_999)).unwrap_err();
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "requirement failed: Batch duration must be at most 86400000 ms (24 h), \
+    ///      not 99999999999999000 ms"
+    /// );
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn new(ctx: &Context, batch_interval: Duration) -> Result<Self> {
@@ -126,6 +139,13 @@ impl StreamingContext {
             return Err(Error::Requirement(
                 "Batch duration must be greater than 0 ms".into(),
             ));
+        }
+        if batch_interval > Self::MAX_BATCH_INTERVAL {
+            return Err(Error::Requirement(format!(
+                "Batch duration must be at most {} ({}), not {batch_interval}",
+                Self::MAX_BATCH_INTERVAL,
+                Self::MAX_BATCH_INTERVAL.pretty_print()
+            )));
         }
         if ctx.is_stopped() {
             return Err(Error::IllegalState(

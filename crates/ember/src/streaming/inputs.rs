@@ -313,10 +313,7 @@ impl StreamingContext {
     }
 
     fn max_line_bytes(&self) -> usize {
-        self.inner
-            .ctx
-            .conf()
-            .get_bytes(crate::conf::MAX_LINE_BYTES, 16 << 20)
-            .unwrap_or(16 << 20) as usize
+        // Bounded by the registry (at most 1 GiB), so it fits a usize.
+        crate::conf::settings::MAX_LINE_BYTES.value(self.inner.ctx.conf()) as usize
     }
 }

@@ -4,6 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::conf::settings;
 use crate::error::{Error, Result};
 use crate::exec::{self, Execution, Plan};
 use crate::scheduler::listener::ListenerBus;
@@ -173,12 +174,9 @@ impl StreamingContext {
             batch: self.inner.batch,
             master: self.inner.ctx.master().clone(),
             fingerprint,
-            connect_timeout: std::time::Duration::from_millis(
-                self.inner
-                    .ctx
-                    .conf()
-                    .get_millis(crate::conf::CLUSTER_CONNECT_TIMEOUT, 60_000)?,
-            ),
+            connect_timeout: settings::CLUSTER_CONNECT_TIMEOUT
+                .get(self.inner.ctx.conf())?
+                .to_std(),
             start: started_at,
             settle_steps,
             resume: recovered.as_ref().map(|r| (r.commit.time, r.commit.zero)),
@@ -186,12 +184,7 @@ impl StreamingContext {
             stateful,
             state_partitions,
         });
-        if self
-            .inner
-            .ctx
-            .conf()
-            .get_bool(super::shutdown::STOP_GRACEFULLY_ON_SHUTDOWN, false)?
-        {
+        if settings::STOP_GRACEFULLY_ON_SHUTDOWN.get(self.inner.ctx.conf())? {
             super::shutdown::install()?;
         }
         let execution = exec::launch(plan, runtime.clone())?;

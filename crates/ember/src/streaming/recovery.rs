@@ -347,11 +347,7 @@ impl StreamingContext {
     ) -> Result<Option<Arc<Checkpointing>>> {
         let graph = self.inner.graph.lock().recover();
         let Some(dir) = graph.checkpoint.clone() else {
-            let wal = self
-                .inner
-                .ctx
-                .conf()
-                .get_bool(crate::dstream::input::WAL_ENABLED, false)?;
+            let wal = crate::conf::settings::WAL_ENABLED.get(self.inner.ctx.conf())?;
             if wal && graph.has_receivers() {
                 return Err(Error::InvalidArgument(
                     "Cannot enable receiver write-ahead log without checkpoint directory set. Please use streamingContext.checkpoint() to set the checkpoint directory. See documentation for more details."

@@ -1,5 +1,6 @@
 //! Graceful stop on SIGINT and SIGTERM, when `spark.streaming.stopGracefullyOnShutdown` is set
-//! (Spark's shutdown hook).
+//! ([`settings::STOP_GRACEFULLY_ON_SHUTDOWN`](crate::conf::settings::STOP_GRACEFULLY_ON_SHUTDOWN);
+//! Spark's shutdown hook).
 //!
 //! The first signal stops the active streaming context gracefully — receiving stops, everything
 //! received is processed (and checkpointed) — and `await_termination` then returns in the
@@ -18,9 +19,6 @@ use crate::sync::RecoverPoison;
 
 /// Whether this process's handler is installed (once, for the life of the process).
 static INSTALLED: Mutex<bool> = Mutex::new(false);
-
-/// The setting that turns the handler on.
-pub(crate) const STOP_GRACEFULLY_ON_SHUTDOWN: &str = "spark.streaming.stopGracefullyOnShutdown";
 
 /// Installs the handler if it is not yet installed.
 pub(crate) fn install() -> Result<()> {

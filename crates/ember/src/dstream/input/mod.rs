@@ -32,7 +32,7 @@ use crate::time::Time;
 pub(crate) use file::{FileSource, read_files};
 pub use queue::RddQueue;
 pub(crate) use queue::{QueueDefault, QueueSource};
-pub(crate) use receiver::{ReceiverSource, WAL_ENABLED};
+pub(crate) use receiver::ReceiverSource;
 pub(crate) use socket::SocketSource;
 
 /// A source of records for one input stream. One instance per process, shared by the workers

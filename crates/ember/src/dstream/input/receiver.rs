@@ -8,12 +8,12 @@ use std::sync::{Arc, Mutex};
 
 use crate::checkpoint::SourceCheckpoint;
 use crate::checkpoint::wal::{WalCheckpoint, WriteAheadLog};
-use crate::conf::Conf;
+use crate::conf::{Conf, settings};
 use crate::data::Data;
 use crate::dstream::input::InputSource;
 use crate::receiver::Receiver;
 use crate::receiver::block_generator::{BlockLog, BlockLogError};
-use crate::receiver::supervisor::{RESTART_DELAY, ReceiverHandle, ReceiverSettings};
+use crate::receiver::supervisor::{ReceiverHandle, ReceiverSettings};
 use crate::scheduler::runtime::Runtime;
 use crate::sync::RecoverPoison;
 use crate::time::Time;
@@ -108,9 +108,6 @@ impl<T: Data> InputSource<T> for ReceiverSource<T> {
     }
 }
 
-/// Whether receivers write a write-ahead log (Spark's setting).
-pub(crate) const WAL_ENABLED: &str = "spark.streaming.receiver.writeAheadLog.enable";
-
 /// Starts `receiver` on its supervisor thread, with the write-ahead log (and the replay of what
 /// it holds) when the setting and a checkpoint directory are both on.
 pub(super) fn launch_receiver<R: Data>(
@@ -119,19 +116,15 @@ pub(super) fn launch_receiver<R: Data>(
     rt: &Arc<Runtime>,
     conf: &Conf,
 ) -> Blocks<R> {
-    let default_ms = RESTART_DELAY.as_millis() as u64;
-    let restart_ms = conf
-        .get_millis(crate::conf::RECEIVER_RESTART_DELAY, default_ms)
-        .unwrap_or(default_ms);
     let settings = ReceiverSettings::new(
-        std::time::Duration::from_millis(restart_ms),
+        settings::RECEIVER_RESTART_DELAY.value(conf).to_std(),
         Arc::clone(&rt.clock),
     );
     let waker = rt.clone();
     let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || waker.wake_workers());
     let mut replay = VecDeque::new();
     let mut wal = None;
-    if conf.get_bool(WAL_ENABLED, false).unwrap_or(false)
+    if settings::WAL_ENABLED.value(conf)
         && let Some(ck) = &rt.checkpointing
     {
         let dir = ck

@@ -1,4 +1,7 @@
-//! Application configuration (Spark's `SparkConf`).
+//! Application configuration (Spark's `SparkConf`): [`Conf`], a map of string settings, and
+//! [`settings`], the registry that gives each of ember's settings its type, bounds, default and
+//! doc. A [`Context`](crate::Context) checks the registered settings when it is made; code reads
+//! them through the registry (`settings::MAX_LINE_BYTES.get(&conf)?`).
 //!
 //! ```
 //! use ember::Conf;
@@ -6,31 +9,37 @@
 //! assert_eq!(conf.master().unwrap().threads(), 4);
 //! ```
 
+pub mod settings;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use settings::{Count, Flag, Kind, Millis, Size};
+
+// The keys of the settings the rest of the crate names; each is declared, with its type, default
+// and doc, in `settings`.
 
 /// Setting key of the master URL (`local`, `local[N]`, `local[*]`).
-pub const MASTER: &str = "spark.master";
+pub const MASTER: &str = settings::MASTER.key();
 /// Setting key of the application name.
-pub const APP_NAME: &str = "spark.app.name";
+pub const APP_NAME: &str = settings::APP_NAME.key();
 /// Setting key of the cluster's process addresses, comma-separated `host:port`, in process order.
-pub const CLUSTER_HOSTS: &str = "ember.cluster.hosts";
+pub const CLUSTER_HOSTS: &str = settings::CLUSTER_HOSTS.key();
 /// Setting key of this process's index among [`CLUSTER_HOSTS`].
-pub const CLUSTER_PROCESS: &str = "ember.cluster.process";
+pub const CLUSTER_PROCESS: &str = settings::CLUSTER_PROCESS.key();
 /// Setting key of how long a cluster process waits for the others to come up (default 60 s).
-pub const CLUSTER_CONNECT_TIMEOUT: &str = "ember.cluster.connectTimeout";
+pub const CLUSTER_CONNECT_TIMEOUT: &str = settings::CLUSTER_CONNECT_TIMEOUT.key();
 /// Setting key of the longest line a socket or file source accepts, in bytes (default 16 MiB).
-pub const MAX_LINE_BYTES: &str = "ember.input.maxLineBytes";
+pub const MAX_LINE_BYTES: &str = settings::MAX_LINE_BYTES.key();
 /// Setting key of the delay before a receiver restarts, in milliseconds (Spark's default 2000).
-pub const RECEIVER_RESTART_DELAY: &str = "spark.streaming.receiverRestartDelay";
+pub const RECEIVER_RESTART_DELAY: &str = settings::RECEIVER_RESTART_DELAY.key();
 /// Setting key of the minimum time a file stream remembers files (Spark's default 60s).
-pub const FILE_MIN_REMEMBER: &str = "spark.streaming.fileStream.minRememberDuration";
+pub const FILE_MIN_REMEMBER: &str = settings::FILE_MIN_REMEMBER.key();
 /// Setting key of the default number of partitions of shuffles, inputs and `parallelize`
 /// (Spark's `spark.default.parallelism`; the number of workers when unset). It is independent of
 /// the number of workers: PySpark's own tests run one partition on `local[2]`.
-pub const DEFAULT_PARALLELISM: &str = "spark.default.parallelism";
+pub const DEFAULT_PARALLELISM: &str = settings::DEFAULT_PARALLELISM.key();
 
 /// Where and how wide the application runs (the parsed master URL plus the cluster settings).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,7 +130,7 @@ impl Conf {
     pub fn get_or<'a>(&'a self, key: &str, default: &'a str) -> &'a str {
         self.get(key).unwrap_or(default)
     }
-    /// A boolean setting (`true`/`false`), or `default`.
+    /// A boolean setting (`true`/`false`, in any case, as Spark's), or `default`.
     ///
     /// # Examples
     ///
@@ -135,12 +144,7 @@ impl Conf {
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn get_bool(&self, key: &str, default: bool) -> Result<bool> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(v) => v.trim().parse().map_err(|_| {
-                Error::InvalidArgument(format!("setting {key}={v} is not true or false"))
-            }),
-        }
+        self.get_parsed(key, Flag, default)
     }
     /// A whole-number setting, or `default`.
     ///
@@ -155,14 +159,9 @@ impl Conf {
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn get_u64(&self, key: &str, default: u64) -> Result<u64> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(v) => v.trim().parse().map_err(|_| {
-                Error::InvalidArgument(format!("setting {key}={v} is not a whole number"))
-            }),
-        }
+        self.get_parsed(key, Count::at_least(0), default)
     }
-    /// A size setting in bytes; accepts Spark's suffixes `k`, `m`, `g` (binary units).
+    /// A size setting in bytes; accepts Spark's suffixes `k`, `m`, `g`, `t` (binary units).
     ///
     /// # Examples
     ///
@@ -174,14 +173,10 @@ impl Conf {
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn get_bytes(&self, key: &str, default: u64) -> Result<u64> {
-        let Some(v) = self.get(key) else {
-            return Ok(default);
-        };
-        parse_bytes(v)
-            .ok_or_else(|| Error::InvalidArgument(format!("setting {key}={v} is not a size")))
+        self.get_parsed(key, Size::ANY, default)
     }
-    /// A duration setting in milliseconds; accepts Spark's suffixes `ms`, `s`, `m`, `min`, `h`
-    /// (a bare number is milliseconds).
+    /// A duration setting in milliseconds; accepts Spark's suffixes `ms`, `s`, `m`, `min`, `h`,
+    /// `d` (a bare number is milliseconds).
     ///
     /// # Examples
     ///
@@ -194,11 +189,24 @@ impl Conf {
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn get_millis(&self, key: &str, default: u64) -> Result<u64> {
-        let Some(v) = self.get(key) else {
-            return Ok(default);
-        };
-        parse_millis(v)
-            .ok_or_else(|| Error::InvalidArgument(format!("setting {key}={v} is not a duration")))
+        Ok(self
+            .get_parsed(
+                key,
+                Millis::ANY,
+                crate::time::Duration::milliseconds(default),
+            )?
+            .as_millis())
+    }
+    /// The setting `key` parsed as `kind`, or `default`: the getters above, for any key. Code
+    /// that reads one of ember's own settings goes through its declaration in [`settings`],
+    /// which knows its type, bounds and default.
+    fn get_parsed<K: Kind>(&self, key: &str, kind: K, default: K::Value) -> Result<K::Value> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => kind
+                .parse(v)
+                .map_err(|problem| Error::invalid_setting(key, v, problem)),
+        }
     }
     /// The default number of partitions set by [`DEFAULT_PARALLELISM`], if set. A value that is
     /// not a positive whole number is an error (Spark would fail only later, at the first
@@ -235,7 +243,7 @@ impl Conf {
     }
     /// The application name (`ember` when unset).
     pub fn app_name(&self) -> &str {
-        self.get_or(APP_NAME, "ember")
+        self.get_or(APP_NAME, settings::APP_NAME.default())
     }
     /// Every setting, sorted by key.
     pub fn all(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -257,10 +265,10 @@ impl Conf {
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn master(&self) -> Result<Master> {
-        let url = self.get_or(MASTER, "local[*]").trim();
+        let url = self.get_or(MASTER, settings::MASTER.default()).trim();
         let threads = parse_master(url)?;
-        let hosts: Vec<String> = self
-            .get(CLUSTER_HOSTS)
+        let hosts: Vec<String> = settings::CLUSTER_HOSTS
+            .get(self)?
             .map(|h| {
                 h.split(',')
                     .map(str::trim)
@@ -269,7 +277,8 @@ impl Conf {
                     .collect()
             })
             .unwrap_or_default();
-        let process = self.get_u64(CLUSTER_PROCESS, 0)? as usize;
+        // Bounded by the registry far below usize::MAX, and by the hosts just below.
+        let process = settings::CLUSTER_PROCESS.get(self)? as usize;
         if !hosts.is_empty() && process >= hosts.len() {
             return Err(Error::InvalidArgument(format!(
                 "process index {process} is out of range: the cluster lists {} processes",
@@ -294,45 +303,28 @@ fn parse_master(url: &str) -> Result<usize> {
         .and_then(|s| s.strip_suffix(']'))
         .ok_or_else(invalid)?;
     if inner == "*" {
+        // A machine with more CPUs than the bound still runs, on as many threads as allowed.
         return Ok(std::thread::available_parallelism()
             .map(|n| n.get())
-            .unwrap_or(1));
+            .unwrap_or(1)
+            .min(settings::MAX_THREADS));
     }
+    let too_many = || {
+        Error::InvalidArgument(format!(
+            "Asked to run locally with {inner} threads: at most {} worker threads per process \
+             (local[*] runs one per CPU)",
+            settings::MAX_THREADS
+        ))
+    };
     match inner.parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(n),
-        Ok(_) => Err(Error::InvalidArgument(format!(
+        Ok(0) => Err(Error::InvalidArgument(format!(
             "Asked to run locally with {inner} threads"
         ))),
+        Ok(n) if n > settings::MAX_THREADS => Err(too_many()),
+        Ok(n) => Ok(n),
+        Err(_) if !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_digit()) => Err(too_many()),
         Err(_) => Err(invalid()),
     }
-}
-
-fn parse_bytes(v: &str) -> Option<u64> {
-    let v = v.trim().to_ascii_lowercase();
-    let v = v.strip_suffix('b').unwrap_or(&v);
-    let (num, mult) = match v.chars().last()? {
-        'k' => (&v[..v.len() - 1], 1u64 << 10),
-        'm' => (&v[..v.len() - 1], 1 << 20),
-        'g' => (&v[..v.len() - 1], 1 << 30),
-        't' => (&v[..v.len() - 1], 1 << 40),
-        _ => (v, 1),
-    };
-    num.trim().parse::<u64>().ok()?.checked_mul(mult)
-}
-
-fn parse_millis(v: &str) -> Option<u64> {
-    let v = v.trim().to_ascii_lowercase();
-    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
-    let (num, unit) = v.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let mult = match unit.trim() {
-        "" | "ms" => 1,
-        "s" => 1000,
-        "m" | "min" => 60_000,
-        "h" => 3_600_000,
-        _ => return None,
-    };
-    n.checked_mul(mult)
 }
 
 #[cfg(test)]
@@ -349,6 +341,20 @@ mod tests {
             "Could not parse Master URL: 'yarn'"
         );
         assert!(parse_master("local[0]").is_err());
+        assert_eq!(parse_master("local[1024]").unwrap(), 1024);
+        let too_many = "Asked to run locally with 100000 threads: at most 1024 worker threads \
+                        per process (local[*] runs one per CPU)";
+        assert_eq!(
+            parse_master("local[100000]").unwrap_err().to_string(),
+            too_many
+        );
+        assert!(
+            parse_master("local[99999999999999999999999]")
+                .unwrap_err()
+                .to_string()
+                .contains("at most 1024 worker threads")
+        );
+        assert!(parse_master("local[*]").unwrap() <= settings::MAX_THREADS);
     }
 
     #[test]
@@ -368,13 +374,23 @@ mod tests {
     }
 
     #[test]
-    fn sizes_and_durations() {
-        assert_eq!(parse_bytes("16m"), Some(16 << 20));
-        assert_eq!(parse_bytes("1g"), Some(1 << 30));
-        assert_eq!(parse_bytes("512"), Some(512));
-        assert_eq!(parse_millis("60s"), Some(60_000));
-        assert_eq!(parse_millis("2000"), Some(2000));
-        assert_eq!(parse_millis("1min"), Some(60_000));
-        assert_eq!(parse_millis("x"), None);
+    fn getters_for_any_key_parse_without_bounds() {
+        let conf = Conf::new()
+            .set("a", "16m")
+            .set("b", "1min")
+            .set("c", "TRUE")
+            .set("d", "x");
+        assert_eq!(conf.get_bytes("a", 0).unwrap(), 16 << 20);
+        assert_eq!(conf.get_millis("b", 0).unwrap(), 60_000);
+        assert!(conf.get_bool("c", false).unwrap());
+        assert_eq!(conf.get_u64("unset", 7).unwrap(), 7);
+        assert_eq!(
+            conf.get_millis("d", 0).unwrap_err().to_string(),
+            "setting d=x is not a duration (milliseconds, or a whole number with ms, s, m, min, h or d)"
+        );
+        assert_eq!(
+            conf.get_u64("d", 0).unwrap_err().to_string(),
+            "setting d=x is not a whole number"
+        );
     }
 }
