@@ -31,7 +31,9 @@ pub fn to_py_err(e: Error) -> PyErr {
     }
     let message = ember::error::Report::new(&e).to_string();
     match e {
-        Error::Requirement(_) | Error::InvalidArgument(_) => PyValueError::new_err(message),
+        Error::Requirement(_) | Error::InvalidArgument(_) | Error::InvalidSetting { .. } => {
+            PyValueError::new_err(message)
+        }
         Error::IllegalState(_) | Error::Unsupported(_) => IllegalStateException::new_err(message),
         Error::MissingDirectory(_) => PyFileNotFoundError::new_err(message),
         Error::Io { .. } => PyOSError::new_err(message),
