@@ -67,6 +67,10 @@ run "directory streams: skipped files fail the command; restarts and checkpoints
     -p ember-cli --test cli --test stateful -- cannot_be_read spelling inside
 # Line ends as Spark's: \n, \r and \r\n, split anywhere between reads.
 run "line ends over sockets" -p ember --test socket_stream
+# Settings and arguments are checked: invalid values name the key, absurd ones are refused.
+run "settings: the typed registry at start, in the library and the command" \
+    -p ember --test settings
+run "settings: --conf, --master and --batch checked by the command" -p ember-cli --test settings
 # SIGKILL at random moments, restarted on the same checkpoint: exact final counts.
 if $long; then
     run "SIGKILL and restart, ${EMBER_CRASH_KILLS} kills each" \
