@@ -146,8 +146,10 @@ pub fn run_until_stopped(ssc: &StreamingContext, duration: Option<Duration>) -> 
             Ok(true) => break,
             Ok(false) if deadline.is_some_and(|d| std::time::Instant::now() >= d) => break,
             Ok(false) => {}
-            Err(e) if OutputError::in_chain(&e).is_some() => {
-                // Printing results is what the command is for: once stdout fails, stop.
+            Err(e) if OutputError::in_chain(&e).is_some() || e.ends_run() => {
+                // Printing results is what the command is for: once stdout fails, stop. A lost
+                // process has ended the run (the stop does not wait for threads that wait on
+                // it); the error names it.
                 ssc.stop(false, false)?;
                 return Err(e.into());
             }
@@ -156,6 +158,10 @@ pub fn run_until_stopped(ssc: &StreamingContext, duration: Option<Duration>) -> 
                 if !reported {
                     eprintln!("ember: {e}");
                     reported = true;
+                }
+                // A signal stops the stream; the wait reports the failure again, not the end.
+                if ssc.state() == ember::StreamingContextState::Stopped {
+                    break;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(200));
                 if deadline.is_some_and(|d| std::time::Instant::now() >= d) {

@@ -650,6 +650,146 @@ fn a_peer_that_never_starts_is_an_error_after_the_connect_deadline() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// A lost process stops the cluster; a signal to any process stops it gracefully
+
+/// How long the processes that remain may take to stop once one is lost (killed or frozen): the
+/// promise of ARCHITECTURE.md ("within 10 s"), kept as a hang guard.
+const LOST_DEADLINE: Duration = Duration::from_secs(10);
+
+/// A cluster running `ember wordcount --dir ... --summary` (no `--duration`: it runs until
+/// something stops it), batching: process 0 has printed a BENCH line.
+struct Running {
+    procs: Vec<Proc>,
+    ports: Vec<u16>,
+    tmp: TempDir,
+    dir: PathBuf,
+}
+
+fn running_cluster(label: &str, masters: &[&str], extra: &[&str]) -> Running {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = input_dir(tmp.path(), "in");
+    let ports: Vec<u16> = masters.iter().map(|_| free_port()).collect();
+    let hosts = hosts_file(tmp.path(), "hosts", &ports);
+    let mut args = vec![
+        "--dir",
+        dir.to_str().unwrap(),
+        "--summary",
+        "--batch",
+        "500ms",
+    ];
+    args.extend_from_slice(extra);
+    let mut procs = start_cluster(label, &hosts, masters, &args);
+    procs[0].expect_stdout_line(QUICK, "BENCH line", |l| parse_bench(l).is_some());
+    for proc in procs.iter_mut() {
+        proc.expect_running();
+    }
+    Running {
+        procs,
+        ports,
+        tmp,
+        dir,
+    }
+}
+
+impl Running {
+    /// Moves a file of `text` into the input directory and waits until process 0 has counted
+    /// it (a BENCH line with exactly its words).
+    fn count(&mut self, name: &str, text: &str) {
+        move_in(self.tmp.path(), &self.dir, name, text);
+        let (words, _) = word_stats(text);
+        self.procs[0].expect_stdout_line(QUICK, "the file's count", |l| {
+            parse_bench(l).is_some_and(|b| b.total == words)
+        });
+    }
+}
+
+/// Asserts that `proc` ended (by `deadline`) with exit code 1 — not 0, not killed by a signal
+/// (an abort) — without a panic, and with an error naming process `lost` and its address.
+fn assert_stopped_naming_lost(proc: &mut Proc, deadline: Instant, lost: usize, port: u16) {
+    let status = proc.expect_exit_by(deadline);
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "{} exited {status}\n{}",
+        proc.name,
+        proc.report()
+    );
+    assert_no_panic(proc);
+    let stderr = proc.stderr_text();
+    let named = format!("lost process {lost} (127.0.0.1:{port})");
+    assert!(
+        stderr.contains("ember: cluster: ") && stderr.contains(&named),
+        "{} does not say `{named}`\n{}",
+        proc.name,
+        proc.report()
+    );
+}
+
+#[test]
+fn a_killed_process_stops_the_other_with_an_error_naming_it() {
+    for victim in [1, 0] {
+        let _serial = serial();
+        let label = format!("kill {victim}:");
+        let mut cluster = running_cluster(&label, &["local[2]", "local[2]"], &[]);
+        cluster.count("words.txt", &corpus());
+        let mut killed = cluster.procs.remove(victim);
+        killed.child.kill().unwrap();
+        let deadline = Instant::now() + LOST_DEADLINE;
+        let port = cluster.ports[victim];
+        assert_stopped_naming_lost(&mut cluster.procs[0], deadline, victim, port);
+        eprintln!("{}", cluster.procs[0].stderr_text().trim_end());
+    }
+}
+
+#[test]
+fn a_killed_process_stops_every_other_process_of_three() {
+    let _serial = serial();
+    let mut cluster = running_cluster("three:", &["local[1]", "local[1]", "local[1]"], &[]);
+    let mut killed = cluster.procs.remove(1);
+    killed.child.kill().unwrap();
+    let deadline = Instant::now() + LOST_DEADLINE;
+    let port = cluster.ports[1];
+    for proc in cluster.procs.iter_mut() {
+        assert_stopped_naming_lost(proc, deadline, 1, port);
+    }
+}
+
+/// A process that stops answering without closing its connections (frozen with SIGSTOP here;
+/// a machine cut off the network looks the same) is taken for lost after the heartbeat timeout
+/// (5 s by default), by every other process.
+#[test]
+fn a_frozen_driver_stops_the_other_processes_naming_it() {
+    let _serial = serial();
+    let mut cluster = running_cluster("frozen:", &["local[1]", "local[1]", "local[1]"], &[]);
+    cluster.procs[0].signal("STOP");
+    let deadline = Instant::now() + LOST_DEADLINE;
+    let port = cluster.ports[0];
+    for proc in cluster.procs[1..].iter_mut() {
+        assert_stopped_naming_lost(proc, deadline, 0, port);
+    }
+    // The frozen process is killed (SIGKILL ends a stopped process too) when dropped.
+}
+
+/// SIGTERM or SIGINT to any process, driver or not, stops the whole cluster gracefully: every
+/// process exits 0, and what was received is counted.
+#[test]
+fn a_signal_to_any_process_stops_the_cluster_gracefully() {
+    for (to, signal) in [(1, "TERM"), (1, "INT"), (0, "TERM")] {
+        let _serial = serial();
+        let label = format!("SIG{signal} to {to}:");
+        let mut cluster = running_cluster(&label, &["local[1]", "local[1]"], &[]);
+        cluster.count("words.txt", &corpus());
+        cluster.procs[to].signal(signal);
+        let deadline = Instant::now() + QUICK;
+        for proc in cluster.procs.iter_mut() {
+            let status = proc.expect_exit_by(deadline);
+            assert_clean_success(proc, status);
+        }
+        assert!(cluster.procs[1].stdout_text().is_empty());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Helpers' own checks
 
 #[test]

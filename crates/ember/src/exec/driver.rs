@@ -169,6 +169,11 @@ pub(super) fn drive(
     drop(inputs);
     drop(ticks);
     while !in_flight.is_empty() {
+        // A failed cluster completes nothing more: the batches in flight wait for a process
+        // that is gone.
+        if rt.cluster_failed() {
+            break;
+        }
         worker.step_or_park(Some(STOPPING_PARK));
         let ending = if discard {
             Holding::Discard
@@ -288,6 +293,11 @@ fn complete_batches(
         }
         if holding == Holding::Early && info.batch_time > rt.clock.now() {
             break;
+        }
+        // Jobs of a batch that completed after the cluster failed are not run: whatever the
+        // run does now, it is over.
+        if rt.cluster_failed() {
+            return;
         }
         let (mut info, last) = in_flight.pop_front().expect("front exists");
         let time = info.batch_time;

@@ -1,6 +1,7 @@
 //! Launching a plan: timely's worker threads, each building the same dataflow and then taking
 //! its role (the driver, a feeding worker, or a worker that only steps the dataflow).
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -36,6 +37,8 @@ pub(crate) struct Plan {
     pub(crate) fingerprint: u64,
     /// How long a cluster process waits for the others to connect.
     pub(crate) connect_timeout: std::time::Duration,
+    /// How long a cluster process may be silent before the others take it for lost.
+    pub(crate) heartbeat_timeout: std::time::Duration,
     /// When `start` was called: the first batch is the next batch time after it.
     pub(crate) start: Time,
     /// Steps a worker takes after pushing a received block in, so that the block goes through
@@ -51,16 +54,33 @@ pub(crate) struct Plan {
     pub(crate) state_partitions: std::collections::BTreeMap<usize, usize>,
 }
 
+/// Name of the thread that waits for the workers and marks the run terminated.
+pub(crate) const EXECUTION_THREAD: &str = "ember-execution";
+
+/// After a cluster failure, how long the end of a run waits for the local workers. timely's
+/// threads end once the link has closed their sockets, normally within milliseconds; one that
+/// does not (stuck in user code, say) is left behind rather than hanging the stop, and ends with
+/// the process. Longer only delays the end of a failed run.
+const FAILED_RUN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// A running execution; the thread that waits for the workers marks the run terminated.
 pub(crate) struct Execution {
     waiter: Option<JoinHandle<()>>,
+    runtime: Arc<Runtime>,
 }
 
 impl Execution {
-    /// Waits until every local worker has ended.
+    /// Waits until every local worker has ended, or, once the cluster has failed, at most
+    /// [`FAILED_RUN_GRACE`] more.
     pub(crate) fn join(&mut self) {
-        if let Some(w) = self.waiter.take() {
-            let _ = w.join();
+        if self.runtime.wait_ended(FAILED_RUN_GRACE) {
+            if let Some(w) = self.waiter.take() {
+                let _ = w.join();
+            }
+        } else {
+            tracing::warn!(
+                "the cluster failed and some worker threads have not ended; leaving them to end with the process"
+            );
         }
     }
 }
@@ -70,7 +90,18 @@ pub(super) type Ticks = InputHandle<u64, CapacityContainerBuilder<Vec<Tick>>>;
 
 /// Starts the workers of this process on `plan`.
 pub(crate) fn launch(plan: Arc<Plan>, runtime: Arc<Runtime>) -> Result<Execution> {
-    let (builders, others) = cluster::allocators(&plan)?;
+    let cluster::Communication {
+        builders,
+        others,
+        link,
+    } = cluster::allocators(&plan, &runtime)?;
+    let me = plan.master.process();
+    if let Some(link) = &link
+        && me != 0
+    {
+        // Only the driver's stop ends the run (its inputs close, every dataflow completes).
+        runtime.forward_stops(link.stop_forwarder());
+    }
     let rt = runtime.clone();
     let gate = Arc::new(Gate::default());
     let guards = timely::execute::execute_from(
@@ -80,20 +111,46 @@ pub(crate) fn launch(plan: Arc<Plan>, runtime: Arc<Runtime>) -> Result<Execution
         move |worker| run_worker(worker, &plan, &rt, &gate),
     )
     .map_err(Error::Execution)?;
+    let rt = runtime.clone();
     let waiter = std::thread::Builder::new()
-        .name("ember-execution".into())
+        .name(EXECUTION_THREAD.into())
         .spawn(move || {
-            for outcome in guards.join() {
-                if let Err(message) = outcome {
-                    runtime.report_execution_error(format!("a worker failed: {message}"));
+            // timely's guard joins its network threads after the workers and panics if one of
+            // them panicked, which is how they end when a peer is lost: that is the cluster's
+            // failure (already recorded by the link), not this thread's.
+            let outcomes = catch_unwind(AssertUnwindSafe(|| guards.join()));
+            let mut failure = None;
+            match outcomes {
+                Ok(outcomes) => {
+                    for message in outcomes.into_iter().filter_map(Result::err) {
+                        failure.get_or_insert(format!("a worker failed: {message}"));
+                    }
+                }
+                Err(payload) => {
+                    let message = crate::scheduler::runtime::panic_message(payload);
+                    failure.get_or_insert(format!("a network thread failed: {message}"));
                 }
             }
-            runtime.mark_terminated();
-            runtime.bus.flush();
+            match (failure, &link) {
+                (Some(f), _) if rt.cluster_failed() => {
+                    tracing::debug!("after the cluster failed: {f}");
+                }
+                // The other processes cannot go on without these workers: tell them.
+                (Some(f), Some(link)) => link.fail(format!("process {me}: {f}")),
+                (Some(f), None) => rt.report_execution_error(f),
+                (None, _) => {}
+            }
+            // Says goodbye after a normal end; after a failure, tells the others why first.
+            if let Some(link) = link {
+                link.close();
+            }
+            rt.mark_terminated();
+            rt.bus.flush();
         })
         .map_err(|e| Error::io("starting the execution waiter thread", e))?;
     Ok(Execution {
         waiter: Some(waiter),
+        runtime,
     })
 }
 

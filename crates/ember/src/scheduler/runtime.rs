@@ -1,10 +1,11 @@
 //! State shared by the user's thread, the driver worker and the other workers of one running
 //! `StreamingContext`: stop requests, the first reported error, failures of user code per batch,
-//! output jobs waiting to run, and batch completion.
+//! output jobs waiting to run, batch completion, and the failure of a cluster (a lost process),
+//! which ends the run.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::Thread;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -69,6 +70,9 @@ struct Control {
     stop: Option<StopMode>,
     terminated: bool,
     first_error: Option<Reported>,
+    /// Why the cluster cannot go on (a process was lost); the run is over, whatever its threads
+    /// still do, and every wait returns this.
+    cluster_failure: Option<String>,
     completed: BTreeSet<u64>,
     /// The latest batch (ms) whose data has gone all the way through the dataflow.
     computed: u64,
@@ -94,6 +98,9 @@ pub(crate) struct Runtime {
     /// Nodes that fail a batch where one of some inputs has no RDD; see `require_rdds`.
     rdd_requirements: Mutex<Vec<RddRequirement>>,
     receiver_events: (Sender<ReceiverEvent>, Receiver<ReceiverEvent>),
+    /// Where stop requests go besides this process: set on the processes of a cluster that do
+    /// not run the batch clock, whose own stop would stop nothing (the driver ends the run).
+    stop_forward: OnceLock<Box<dyn Fn(StopMode) + Send + Sync>>,
 }
 
 /// A node that fails a batch where one of `inputs` has no RDD, saying `message(time)`.
@@ -137,7 +144,14 @@ impl Runtime {
             input_counts: Mutex::new(BTreeMap::new()),
             rdd_requirements: Mutex::new(Vec::new()),
             receiver_events: crossbeam_channel::unbounded(),
+            stop_forward: OnceLock::new(),
         }
+    }
+
+    /// Sends every later stop request to `forward` too (a cluster process that is not the
+    /// driver: the driver's stop is what ends the run everywhere).
+    pub(crate) fn forward_stops(&self, forward: impl Fn(StopMode) + Send + Sync + 'static) {
+        let _ = self.stop_forward.set(Box::new(forward));
     }
 
     pub(crate) fn post(&self, event: Event) {
@@ -320,7 +334,7 @@ impl Runtime {
             if c.computed >= ms {
                 return true;
             }
-            if c.terminated || c.stop == Some(StopMode::Immediate) {
+            if c.terminated || c.stop == Some(StopMode::Immediate) || c.cluster_failure.is_some() {
                 return false;
             }
             c = self.changed.wait(c).recover();
@@ -358,9 +372,54 @@ impl Runtime {
         if c.stop != Some(StopMode::Immediate) {
             c.stop = Some(mode);
         }
+        let ended = c.terminated || c.cluster_failure.is_some();
         drop(c);
         self.changed.notify_all();
         self.wake_workers();
+        if !ended && let Some(forward) = self.stop_forward.get() {
+            forward(mode);
+        }
+    }
+
+    /// Ends the run because the cluster cannot go on (`why` names the lost process): every wait
+    /// returns [`Error::Cluster`] from now on, the driver stops at once and runs no more jobs.
+    /// Whether this was the first such failure (later ones are consequences of it).
+    pub(crate) fn fail_cluster(&self, why: String) -> bool {
+        let mut c = self.control.lock().recover();
+        if c.cluster_failure.is_some() {
+            return false;
+        }
+        tracing::error!("cluster: {why}");
+        c.cluster_failure = Some(why);
+        c.stop = Some(StopMode::Immediate);
+        drop(c);
+        self.changed.notify_all();
+        self.wake_workers();
+        true
+    }
+
+    /// Whether the cluster has failed ([`fail_cluster`](Self::fail_cluster)).
+    pub(crate) fn cluster_failed(&self) -> bool {
+        self.control.lock().recover().cluster_failure.is_some()
+    }
+
+    /// Waits until every local worker has ended or the cluster has failed; after a failure, waits
+    /// at most `grace` more for the workers. Whether they ended: threads that wait on a peer
+    /// that is gone may never end, and the process is then left to end without them.
+    pub(crate) fn wait_ended(&self, grace: std::time::Duration) -> bool {
+        let mut c = self.control.lock().recover();
+        while !c.terminated && c.cluster_failure.is_none() {
+            c = self.changed.wait(c).recover();
+        }
+        let deadline = std::time::Instant::now() + grace;
+        while !c.terminated {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            c = self.changed.wait_timeout(c, deadline - now).recover().0;
+        }
+        true
     }
 
     pub(crate) fn stop_mode(&self) -> Option<StopMode> {
@@ -373,7 +432,8 @@ impl Runtime {
     }
 
     /// Waits until the run ends or an error is reported, at most `timeout` (forever if `None`).
-    /// `Ok(true)`: ended; `Ok(false)`: timed out; `Err`: the first reported error.
+    /// `Ok(true)`: ended; `Ok(false)`: timed out; `Err`: the cluster's failure, which ended the
+    /// run, or else the first reported error.
     pub(crate) fn await_termination(
         &self,
         timeout: Option<std::time::Duration>,
@@ -381,6 +441,9 @@ impl Runtime {
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
         let mut c = self.control.lock().recover();
         loop {
+            if let Some(why) = &c.cluster_failure {
+                return Err(Error::Cluster(why.clone()));
+            }
             if let Some(e) = &c.first_error {
                 return Err(e.to_error());
             }
@@ -408,7 +471,7 @@ impl Runtime {
             if c.completed.contains(&time.as_millis()) {
                 return true;
             }
-            if c.terminated {
+            if c.terminated || c.cluster_failure.is_some() {
                 return false;
             }
             let now = std::time::Instant::now();

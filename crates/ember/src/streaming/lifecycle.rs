@@ -179,6 +179,13 @@ impl StreamingContext {
                     .conf()
                     .get_millis(crate::conf::CLUSTER_CONNECT_TIMEOUT, 60_000)?,
             ),
+            heartbeat_timeout: std::time::Duration::from_millis(
+                self.inner
+                    .ctx
+                    .conf()
+                    .get_millis(crate::conf::CLUSTER_HEARTBEAT_TIMEOUT, 5_000)?
+                    .max(1),
+            ),
             start: started_at,
             settle_steps,
             resume: recovered.as_ref().map(|r| (r.commit.time, r.commit.zero)),
