@@ -15,11 +15,18 @@
 //!   sockets, so that every local thread that waits on the network ends;
 //! - it carries stop requests from the other processes to the driver, whose stop is what ends
 //!   the run everywhere (inputs close, every dataflow completes);
+//! - it carries the other processes' failures of user code to the driver, which runs every job:
+//!   each process reports, whenever its dataflow has moved past a batch, the failures recorded
+//!   in the batches before, then how far it is ([`Reporter`]). A failure is recorded before its
+//!   batch can complete anywhere, and both messages travel on one connection in order, so the
+//!   driver, which runs a batch's jobs only once every process is past it, sees every failure of
+//!   the batch, as it does in one process;
 //! - it says goodbye when the run ends normally, so that a process that has finished is not
 //!   taken for lost.
 //!
 //! A frame is a tag byte, a little-endian `u32` length and that many bytes.
 
+use std::collections::BTreeSet;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::panic::PanicHookInfo;
@@ -28,9 +35,10 @@ use std::sync::{Arc, Condvar, Mutex, Once, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, JobError, Result};
 use crate::scheduler::runtime::{Runtime, StopMode};
 use crate::sync::RecoverPoison;
+use crate::time::Time;
 
 /// A frame that only says "still here".
 const HEARTBEAT: u8 = 1;
@@ -40,6 +48,12 @@ const STOP: u8 = 2;
 const FAILING: u8 = 3;
 /// The sender's run ended normally; nothing follows.
 const BYE: u8 = 4;
+/// A failure of user code, for the driver: batch time and node (`u64` each), whether it was a
+/// panic (one byte), the operation's name (`u16` length, UTF-8), the cause's text (the rest).
+const FAILURE: u8 = 5;
+/// For the driver: the sender has reported every failure of the batches before this time (ms,
+/// `u64`; `u64::MAX` once its dataflow has ended).
+const THROUGH: u8 = 6;
 
 /// The longest frame accepted: causes are one line. Anything longer is not an ember peer.
 const MAX_FRAME: u32 = 64 * 1024;
@@ -184,6 +198,13 @@ impl Link {
         }
     }
 
+    /// What a worker of this process (not the driver) reports to the driver with.
+    pub(crate) fn reporter(&self) -> Reporter {
+        Reporter {
+            shared: Arc::downgrade(&self.shared),
+        }
+    }
+
     /// Fails the cluster for a reason of this process's own (its workers failed).
     pub(crate) fn fail(&self, why: String) {
         self.shared.fail(why);
@@ -271,6 +292,27 @@ impl Shared {
                     ));
                     return;
                 }
+                // Reports go to the driver only.
+                Ok((FAILURE | THROUGH, _)) if self.me != 0 => {}
+                Ok((FAILURE, body)) => match decode_failure(&body) {
+                    Some((time, node, operation, cause)) => {
+                        self.runtime.fail(time, node, operation, cause);
+                    }
+                    None => {
+                        self.lost(slot, "a malformed failure report");
+                        return;
+                    }
+                },
+                Ok((THROUGH, body)) => match body.get(..8) {
+                    Some(b) => {
+                        let through = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+                        self.runtime.reported_through(peer.index, through);
+                    }
+                    None => {
+                        self.lost(slot, "a malformed progress report");
+                        return;
+                    }
+                },
                 Ok((BYE, _)) => {
                     peer.finished.store(true, Ordering::SeqCst);
                     return;
@@ -368,6 +410,84 @@ impl Shared {
             &[u8::from(mode == StopMode::Graceful)],
         );
     }
+}
+
+/// A process's reports to the driver: its failures of user code and how far it is.
+#[derive(Clone)]
+pub(crate) struct Reporter {
+    shared: Weak<Shared>,
+}
+
+impl Reporter {
+    /// Sends `failures` (batch time, node, operation, cause), then that every failure before
+    /// `through` (ms) has been reported.
+    pub(crate) fn report(
+        &self,
+        failures: Vec<(Time, usize, &'static str, JobError)>,
+        through: u64,
+    ) {
+        let Some(shared) = self.shared.upgrade() else {
+            return;
+        };
+        let Some(slot) = shared.slot_of(0) else {
+            return;
+        };
+        let driver = &shared.peers[slot];
+        for (time, node, operation, cause) in failures {
+            let body = encode_failure(time, node, operation, &cause);
+            shared.send(driver, FAILURE, &body);
+        }
+        shared.send(driver, THROUGH, &through.to_le_bytes());
+    }
+}
+
+/// The body of a [`FAILURE`] frame. The cause travels as its text (a panic's message, or the
+/// error's text): the same words as in one process, though not the user's error type.
+fn encode_failure(time: Time, node: usize, operation: &str, cause: &JobError) -> Vec<u8> {
+    let text = cause.to_string();
+    // Kept within a frame: a cause is one line, but user code chooses it.
+    let text = &text[..text.floor_char_boundary(MAX_FRAME as usize / 2)];
+    let operation = &operation[..operation.floor_char_boundary(u16::MAX as usize)];
+    let mut body = Vec::with_capacity(19 + operation.len() + text.len());
+    body.extend_from_slice(&time.as_millis().to_le_bytes());
+    body.extend_from_slice(&(node as u64).to_le_bytes());
+    body.push(u8::from(matches!(cause, JobError::Panicked(_))));
+    body.extend_from_slice(&(operation.len() as u16).to_le_bytes());
+    body.extend_from_slice(operation.as_bytes());
+    body.extend_from_slice(text.as_bytes());
+    body
+}
+
+/// Reads a [`FAILURE`] frame's body; `None` if it is malformed.
+fn decode_failure(body: &[u8]) -> Option<(Time, usize, &'static str, JobError)> {
+    let u64_at = |i: usize| -> Option<u64> {
+        Some(u64::from_le_bytes(body.get(i..i + 8)?.try_into().ok()?))
+    };
+    let time = Time::from_millis(u64_at(0)?);
+    let node = usize::try_from(u64_at(8)?).ok()?;
+    let panicked = *body.get(16)? == 1;
+    let len = u16::from_le_bytes(body.get(17..19)?.try_into().ok()?) as usize;
+    let operation = std::str::from_utf8(body.get(19..19 + len)?).ok()?;
+    let text = String::from_utf8_lossy(body.get(19 + len..)?).into_owned();
+    let cause = if panicked {
+        JobError::Panicked(text)
+    } else {
+        JobError::failed(text)
+    };
+    Some((time, node, intern(operation), cause))
+}
+
+/// The operation's name as the `&'static str` a failure holds. Names are ember's own (`map`,
+/// `reduce_by_key`, ...), a handful per program, each leaked once.
+fn intern(name: &str) -> &'static str {
+    static NAMES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let mut names = NAMES.lock().recover();
+    if let Some(known) = names.get(name) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.insert(leaked);
+    leaked
 }
 
 /// Reads one frame: its tag and body.

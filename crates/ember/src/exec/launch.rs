@@ -15,6 +15,7 @@ use crate::conf::Master;
 use crate::error::{Error, Result};
 use crate::exec::build::Builder;
 use crate::exec::cluster;
+use crate::exec::control::Reporter;
 use crate::exec::driver::drive;
 use crate::exec::feed::{Gate, feed};
 use crate::scheduler::Tick;
@@ -96,11 +97,15 @@ pub(crate) fn launch(plan: Arc<Plan>, runtime: Arc<Runtime>) -> Result<Execution
         link,
     } = cluster::allocators(&plan, &runtime)?;
     let me = plan.master.process();
-    if let Some(link) = &link
-        && me != 0
-    {
-        // Only the driver's stop ends the run (its inputs close, every dataflow completes).
-        runtime.forward_stops(link.stop_forwarder());
+    let mut reporter = None;
+    if let Some(link) = &link {
+        if me == 0 {
+            runtime.expect_reports_from(1..plan.master.processes());
+        } else {
+            // Only the driver's stop ends the run (its inputs close, every dataflow completes).
+            runtime.forward_stops(link.stop_forwarder());
+            reporter = Some(link.reporter());
+        }
     }
     let rt = runtime.clone();
     let gate = Arc::new(Gate::default());
@@ -108,7 +113,7 @@ pub(crate) fn launch(plan: Arc<Plan>, runtime: Arc<Runtime>) -> Result<Execution
         builders,
         others,
         timely::WorkerConfig::default(),
-        move |worker| run_worker(worker, &plan, &rt, &gate),
+        move |worker| run_worker(worker, &plan, &rt, &gate, reporter.as_ref()),
     )
     .map_err(Error::Execution)?;
     let rt = runtime.clone();
@@ -155,8 +160,15 @@ pub(crate) fn launch(plan: Arc<Plan>, runtime: Arc<Runtime>) -> Result<Execution
 }
 
 /// One worker: builds the dataflow, then drives it (worker 0 of process 0), feeds it (the other
-/// workers of the driver's process) or leaves it to timely's stepping (everyone else).
-fn run_worker(worker: &mut Worker, plan: &Plan, rt: &Arc<Runtime>, gate: &Gate) {
+/// workers of the driver's process), reports to the driver (worker 0 of the other processes of
+/// a cluster) or leaves it to timely's stepping (everyone else).
+fn run_worker(
+    worker: &mut Worker,
+    plan: &Plan,
+    rt: &Arc<Runtime>,
+    gate: &Gate,
+    reporter: Option<&Reporter>,
+) {
     let driver = worker.index() == 0;
     let feeds = plan.master.process() == 0;
     let probe = ProbeHandle::new();
@@ -178,7 +190,41 @@ fn run_worker(worker: &mut Worker, plan: &Plan, rt: &Arc<Runtime>, gate: &Gate) 
         drop(ticks);
         if feeds {
             feed(worker, plan.settle_steps, gate, inputs);
+        } else if let Some(reporter) = reporter
+            && worker.index().is_multiple_of(plan.master.threads())
+        {
+            drop(inputs);
+            report(worker, rt, &probe, reporter);
         }
     }
     // From here timely's `execute_from` steps the worker until the dataflow completes.
+}
+
+/// The longest a reporting worker parks between looks at its probe. timely unparks it when
+/// progress arrives, which is what moves the probe; the bound is a safety net against a missed
+/// wake-up, short enough not to delay a batch's jobs noticeably.
+const REPORT_PARK: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Worker 0 of a cluster process other than the driver's: steps the dataflow until it ends and,
+/// whenever it has moved past a batch, sends the driver this process's failures of user code in
+/// the batches before, then how far it is. Once the probe has passed a batch, every operator of
+/// every process is done with it, so every failure of the batch is recorded by then.
+fn report(worker: &mut Worker, rt: &Runtime, probe: &ProbeHandle<u64>, reporter: &Reporter) {
+    let mut reported = 0;
+    loop {
+        let ended = !worker.has_dataflows();
+        let through = if ended {
+            u64::MAX
+        } else {
+            probe.with_frontier(|f| f.first().copied().unwrap_or(u64::MAX))
+        };
+        if through > reported {
+            reporter.report(rt.take_failures_before(through), through);
+            reported = through;
+        }
+        if ended || rt.cluster_failed() {
+            return;
+        }
+        worker.step_or_park(Some(REPORT_PARK));
+    }
 }

@@ -78,6 +78,10 @@ struct Control {
     computed: u64,
     /// Batches through this time (ms) are to be computed now, ahead of the clock (`slice`).
     ahead: Option<u64>,
+    /// On the driver of a cluster: for each other process, the time (ms) before which it has
+    /// reported every failure of user code (`u64::MAX` once its dataflow has ended). A batch's
+    /// jobs run only once every process is past it.
+    remote_through: BTreeMap<usize, u64>,
 }
 
 /// Shared state of one run.
@@ -156,6 +160,62 @@ impl Runtime {
 
     pub(crate) fn post(&self, event: Event) {
         self.bus.post(event);
+    }
+
+    /// On the driver of a cluster: the other processes, whose reports (failures of user code,
+    /// and how far they are) every batch waits for before its jobs run.
+    pub(crate) fn expect_reports_from(&self, processes: impl IntoIterator<Item = usize>) {
+        let mut c = self.control.lock().recover();
+        c.remote_through = processes.into_iter().map(|p| (p, 0)).collect();
+    }
+
+    /// Process `process` has reported every failure of user code before `through` (ms).
+    pub(crate) fn reported_through(&self, process: usize, through: u64) {
+        let mut c = self.control.lock().recover();
+        if let Some(t) = c.remote_through.get_mut(&process) {
+            *t = (*t).max(through);
+        }
+        drop(c);
+        self.changed.notify_all();
+        self.wake_workers();
+    }
+
+    /// Whether every other process has reported its failures of batch `time` (always, in one
+    /// process).
+    pub(crate) fn reports_in(&self, time: Time) -> bool {
+        let c = self.control.lock().recover();
+        c.remote_through.values().all(|t| *t > time.as_millis())
+    }
+
+    /// Waits at most `timeout` for a report of another process (or the cluster's failure).
+    pub(crate) fn wait_reports(&self, timeout: std::time::Duration) {
+        let c = self.control.lock().recover();
+        if c.cluster_failure.is_none() {
+            drop(self.changed.wait_timeout(c, timeout).recover());
+        }
+    }
+
+    /// Takes the failures of user code of the batches before `through` (ms), for the driver:
+    /// batch time, node, operation and cause. (A process that is not the driver runs no jobs,
+    /// so it sends them there.)
+    pub(crate) fn take_failures_before(
+        &self,
+        through: u64,
+    ) -> Vec<(Time, usize, &'static str, JobError)> {
+        let mut failures = self.failures.lock().recover();
+        let later = failures.split_off(&through);
+        let earlier = std::mem::replace(&mut *failures, later);
+        earlier
+            .into_iter()
+            .flat_map(|(time, list)| {
+                list.into_iter().map(move |(node, failure)| match failure {
+                    JobError::Upstream { operation, cause } => {
+                        (Time::from_millis(time), node, operation, *cause)
+                    }
+                    other => (Time::from_millis(time), node, "operation", other),
+                })
+            })
+            .collect()
     }
 
     /// Records that user code of node `node` (the operation `what`) failed in batch `time`.
