@@ -790,6 +790,119 @@ fn a_signal_to_any_process_stops_the_cluster_gracefully() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Restarting a cluster on its checkpoint
+
+/// One run of a 2-process stateful word count on the checkpoint in `tmp/ck`, reading `tmp/in`.
+fn stateful_cluster(run: usize, tmp: &Path, hosts: &Path) -> Vec<Proc> {
+    let dir = tmp.join("in");
+    let ck = tmp.join("ck");
+    let args = [
+        "--dir",
+        dir.to_str().unwrap(),
+        "--stateful",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--checkpoint-interval",
+        "1s",
+        "--batch",
+        "500ms",
+        "--summary",
+    ];
+    let mut procs = start_cluster(
+        &format!("run {run}:"),
+        hosts,
+        &["local[1]", "local[1]"],
+        &args,
+    );
+    procs[0].expect_stdout_line(QUICK, "BENCH line", |l| parse_bench(l).is_some());
+    procs
+}
+
+/// Waits until process 0's running totals are `(total, keys)`.
+fn expect_totals(driver: &mut Proc, total: u64, keys: u64) {
+    driver.expect_stdout_line(QUICK, &format!("totals ({total}, {keys})"), |l| {
+        parse_bench(l).is_some_and(|b| (b.total, b.keys) == (total, keys))
+    });
+}
+
+/// A 2-process `--stateful --checkpoint` run killed mid-stream (process 1 the first time, the
+/// driver the second), each time restarted whole on the same checkpoint, with files moved in
+/// while it runs and while it is down: the final totals are exactly the words of all the files,
+/// and no run ever counts a word twice.
+#[test]
+fn a_stateful_cluster_killed_mid_stream_and_restarted_recovers_exact_totals() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = input_dir(tmp.path(), "in");
+    let ports = [free_port(), free_port()];
+    let hosts = hosts_file(tmp.path(), "hosts", &ports);
+    let text = corpus();
+    let lines: Vec<&str> = text.lines().collect();
+    let files: Vec<String> = lines
+        .chunks(8)
+        .map(|chunk| chunk.join("\n") + "\n")
+        .collect();
+    assert_eq!(files.len(), 5);
+    let (all_words, all_keys) = word_stats(&text);
+    let so_far = |n: usize| word_stats(&files[..n].concat());
+    let mut drivers = Vec::new();
+
+    // Run 1: two files counted, a third moved in, then process 1 is killed.
+    let mut run = stateful_cluster(1, tmp.path(), &hosts);
+    for (i, file) in files[..2].iter().enumerate() {
+        move_in(tmp.path(), &dir, &format!("f{i}.txt"), file);
+        let (total, keys) = so_far(i + 1);
+        expect_totals(&mut run[0], total, keys);
+    }
+    move_in(tmp.path(), &dir, "f2.txt", &files[2]);
+    let mut killed = run.remove(1);
+    killed.child.kill().unwrap();
+    let mut driver = run.remove(0);
+    let deadline = Instant::now() + LOST_DEADLINE;
+    assert_stopped_naming_lost(&mut driver, deadline, 1, ports[1]);
+    drivers.push(driver);
+
+    // Run 2: restarted whole; the third file is counted (once, whether or not its batch was
+    // committed), a fourth moved in, then the driver is killed.
+    let mut run = stateful_cluster(2, tmp.path(), &hosts);
+    let (total, keys) = so_far(3);
+    expect_totals(&mut run[0], total, keys);
+    move_in(tmp.path(), &dir, "f3.txt", &files[3]);
+    let mut killed = run.remove(0);
+    killed.child.kill().unwrap();
+    drivers.push(killed);
+    let mut other = run.remove(0);
+    let deadline = Instant::now() + LOST_DEADLINE;
+    assert_stopped_naming_lost(&mut other, deadline, 0, ports[0]);
+
+    // While it is down, the last file arrives. Run 3: everything, exactly; SIGTERM to process 1
+    // ends the cluster cleanly.
+    move_in(tmp.path(), &dir, "f4.txt", &files[4]);
+    let mut run = stateful_cluster(3, tmp.path(), &hosts);
+    expect_totals(&mut run[0], all_words, all_keys);
+    run[1].signal("TERM");
+    let deadline = Instant::now() + QUICK;
+    for proc in run.iter_mut() {
+        let status = proc.expect_exit_by(deadline);
+        assert_clean_success(proc, status);
+    }
+    drivers.extend(run.into_iter().take(1));
+
+    for driver in &drivers {
+        for bench in benches(driver) {
+            assert!(
+                bench.total <= all_words && bench.keys <= all_keys,
+                "{}: counted more than there is ({all_words}, {all_keys}): {bench:?}\n{}",
+                driver.name,
+                driver.report()
+            );
+        }
+    }
+    let last = benches(&drivers[2]).last().copied().unwrap();
+    assert_eq!((last.total, last.keys), (all_words, all_keys));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Helpers' own checks
 
 #[test]
