@@ -6,8 +6,12 @@
 //!   nothing; both exit 0.
 //! * A cluster whose processes disagree (worker threads) or whose peer is not an ember process
 //!   fails at once with a message, instead of hanging.
-//! * A peer that never starts is an error after the fixed 60 s connect deadline (ignored by
-//!   default: too slow for every run).
+//! * A peer that never starts is an error after the connect deadline.
+//! * A lost process (SIGKILL, of two or of three; frozen with SIGSTOP) stops every other process
+//!   within 10 s with exit code 1 and an error naming it, without a panic or an abort.
+//! * SIGTERM or SIGINT to any process stops the whole cluster gracefully; all exit 0.
+//! * A stateful cluster killed mid-stream (process 1, then the driver) and restarted whole on its
+//!   checkpoint ends with exact totals.
 //!
 //! As in `cli.rs`, every child is owned by a [`Proc`] that kills and reaps it when dropped, every
 //! wait has a deadline (children are polled with `try_wait`; their output is read by threads and
