@@ -150,7 +150,9 @@ pub fn run_until_stopped(ssc: &StreamingContext, duration: Option<Duration>) -> 
                 // Printing results is what the command is for: once stdout fails, stop. A lost
                 // process has ended the run (the stop does not wait for threads that wait on
                 // it); the error names it.
-                ssc.stop(false, false)?;
+                if ssc.state() == ember::StreamingContextState::Active {
+                    ssc.stop(false, false)?;
+                }
                 return Err(e.into());
             }
             Err(e) => {
@@ -173,6 +175,13 @@ pub fn run_until_stopped(ssc: &StreamingContext, duration: Option<Duration>) -> 
     // A signal may have stopped it already.
     if ssc.state() == ember::StreamingContextState::Active {
         ssc.stop(false, true)?;
+    }
+    // A process lost while the stop ran ended the run before the stop could finish it: that
+    // is an error, even though the stop itself returned.
+    if let Err(e) = ssc.await_termination_or_timeout(std::time::Duration::ZERO)
+        && e.ends_run()
+    {
+        return Err(e.into());
     }
     if reported {
         anyhow::bail!("batches failed while the stream ran (the first failure is reported above)");

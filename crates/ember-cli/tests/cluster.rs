@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::sync::{Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{Bench, DASHES, Proc, QUICK, free_port, parse_bench};
 use tempfile::TempDir;
@@ -791,6 +791,51 @@ fn a_signal_to_any_process_stops_the_cluster_gracefully() {
         }
         assert!(cluster.procs[1].stdout_text().is_empty());
     }
+}
+
+/// A process lost while the cluster stops gracefully is still a failure. Process 1's
+/// `--duration` ends, its stop goes to the driver, whose graceful stop waits for the last batch's
+/// time; the driver is killed meanwhile, and process 1 exits 1 naming it (not 0: its stop
+/// returned, but the run did not end well).
+#[test]
+fn a_process_lost_during_a_graceful_stop_is_still_a_failure() {
+    let _serial = serial();
+    // Batch times are multiples of the interval since the Unix epoch. Starting just after one
+    // leaves most of the interval before the next, which the graceful stop waits for.
+    const INTERVAL_MS: u64 = 10_000;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let into = now.as_millis() as u64 % INTERVAL_MS;
+    thread::sleep(Duration::from_millis(
+        (INTERVAL_MS - into + 100) % INTERVAL_MS,
+    ));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = input_dir(tmp.path(), "in");
+    let ports = [free_port(), free_port()];
+    let hosts = hosts_file(tmp.path(), "hosts", &ports);
+    let args = [
+        "-v",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--batch",
+        "10s",
+        "--duration",
+        "1s",
+    ];
+    let mut procs = start_cluster(
+        "lost while stopping:",
+        &hosts,
+        &["local[1]", "local[1]"],
+        &args,
+    );
+    let asked = procs[1].stderr.find(QUICK, |line| {
+        line.contains("asking the driver (process 0) to stop")
+            .then_some(())
+    });
+    assert!(asked.is_some(), "{}", procs[1].report());
+    procs[0].expect_running();
+    procs[0].child.kill().unwrap();
+    let deadline = Instant::now() + LOST_DEADLINE;
+    assert_stopped_naming_lost(&mut procs[1], deadline, 0, ports[0]);
 }
 
 // ---------------------------------------------------------------------------------------------
