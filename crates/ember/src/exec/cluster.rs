@@ -69,6 +69,7 @@ pub(super) struct Communication {
 pub(super) fn allocators(plan: &Plan, runtime: &Arc<Runtime>) -> Result<Communication> {
     let master = &plan.master;
     if master.processes() <= 1 {
+        super::control::forget_previous_run();
         let (builders, others) = CommConfig::Process(master.threads())
             .try_build()
             .map_err(Error::Execution)?;

@@ -188,7 +188,8 @@ impl Link {
     }
 
     /// What a stop request on this process does besides stopping it locally: ask the driver
-    /// (process 0) to stop the run. Holds the link weakly: the runtime keeps it.
+    /// (process 0) to stop the run. It holds the link weakly: the runtime keeps it, and the
+    /// link keeps the runtime.
     pub(crate) fn stop_forwarder(&self) -> impl Fn(StopMode) + Send + Sync + 'static {
         let shared = Arc::downgrade(&self.shared);
         move |mode| {
@@ -519,6 +520,12 @@ struct Watch {
     link: Weak<Shared>,
     /// The cluster failed: panics in timely's threads are consequences from now on.
     failed: AtomicBool,
+}
+
+/// Forgets the previous cluster run: a run in one process has no network threads, and panics
+/// in its threads (user code among them) are news again.
+pub(crate) fn forget_previous_run() {
+    *CURRENT.lock().recover() = None;
 }
 
 /// Message with which timely's network threads panic when a peer's socket fails or closes
