@@ -152,9 +152,13 @@ pub fn run_until_stopped(ssc: &StreamingContext, duration: Option<Duration>) -> 
             Ok(true) => break,
             Ok(false) if deadline.is_some_and(|d| std::time::Instant::now() >= d) => break,
             Ok(false) => {}
-            Err(e) if OutputError::in_chain(&e).is_some() => {
-                // Printing results is what the command is for: once stdout fails, stop.
-                ssc.stop(false, false)?;
+            Err(e) if OutputError::in_chain(&e).is_some() || e.ends_run() => {
+                // Printing results is what the command is for: once stdout fails, stop. A lost
+                // process has ended the run (the stop does not wait for threads that wait on
+                // it); the error names it.
+                if ssc.state() == ember::StreamingContextState::Active {
+                    ssc.stop(false, false)?;
+                }
                 return Err(e.into());
             }
             Err(e) => {
@@ -162,6 +166,10 @@ pub fn run_until_stopped(ssc: &StreamingContext, duration: Option<Duration>) -> 
                 if !reported {
                     eprintln!("ember: {e}");
                     reported = true;
+                }
+                // A signal stops the stream; the wait reports the failure again, not the end.
+                if ssc.state() == ember::StreamingContextState::Stopped {
+                    break;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(200));
                 if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
@@ -173,6 +181,13 @@ pub fn run_until_stopped(ssc: &StreamingContext, duration: Option<Duration>) -> 
     // A signal may have stopped it already.
     if ssc.state() == ember::StreamingContextState::Active {
         ssc.stop(false, true)?;
+    }
+    // A process lost while the stop ran ended the run before the stop could finish it: that
+    // is an error, even though the stop itself returned.
+    if let Err(e) = ssc.await_termination_or_timeout(std::time::Duration::ZERO)
+        && e.ends_run()
+    {
+        return Err(e.into());
     }
     if reported {
         anyhow::bail!("batches failed while the stream ran (the first failure is reported above)");

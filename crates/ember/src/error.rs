@@ -71,7 +71,9 @@ pub enum Error {
     /// A directory that must exist does not.
     #[error("directory {0} does not exist")]
     MissingDirectory(PathBuf),
-    /// The cluster (several processes) could not be set up or lost a process.
+    /// The cluster (several processes) could not be set up or lost a process. From
+    /// `await_termination` it means the run is over: a process was lost (it died, froze, or
+    /// could not be reached), and the message names it (`lost process 1 (10.0.0.2:7000): ...`).
     #[error("cluster: {0}")]
     Cluster(String),
     /// The execution engine failed (a worker died); the message says why.
@@ -150,6 +152,20 @@ impl Error {
             context: context.into(),
             cause: source,
         }
+    }
+
+    /// Whether this error, returned by `await_termination`, means that the run itself is over
+    /// (the cluster lost a process, or the engine failed), rather than that a batch failed while
+    /// later batches go on. The program should then stop the context and end.
+    ///
+    /// ```
+    /// use ember::Error;
+    ///
+    /// assert!(Error::Cluster("lost process 1 (10.0.0.2:7000): the connection closed".into()).ends_run());
+    /// assert!(!Error::IllegalState("not yet".into()).ends_run());
+    /// ```
+    pub fn ends_run(&self) -> bool {
+        matches!(self, Error::Cluster(_) | Error::Execution(_))
     }
 }
 

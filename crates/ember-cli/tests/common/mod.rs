@@ -280,6 +280,16 @@ impl Proc {
         )
     }
 
+    /// Sends `signal` (`TERM`, `INT`, `STOP`, ...) to the process with the `kill` command
+    /// (bounded: `kill` returns at once).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -{signal} {}: {status}", self.name);
+    }
+
     /// The port from `ember feed: listening on 127.0.0.1:PORT` on stderr.
     pub fn feed_port(&mut self) -> u16 {
         let port = self.stderr.find(QUICK, |line| {

@@ -30,6 +30,9 @@ pub const CLUSTER_HOSTS: &str = settings::CLUSTER_HOSTS.key();
 pub const CLUSTER_PROCESS: &str = settings::CLUSTER_PROCESS.key();
 /// Setting key of how long a cluster process waits for the others to come up (default 60 s).
 pub const CLUSTER_CONNECT_TIMEOUT: &str = settings::CLUSTER_CONNECT_TIMEOUT.key();
+/// Setting key of how long a cluster process may stay silent before the others take it for lost
+/// and stop (default 5 s; processes greet each other several times within it).
+pub const CLUSTER_HEARTBEAT_TIMEOUT: &str = settings::CLUSTER_HEARTBEAT_TIMEOUT.key();
 /// Setting key of the longest line a socket or file source accepts, in bytes (default 16 MiB).
 pub const MAX_LINE_BYTES: &str = settings::MAX_LINE_BYTES.key();
 /// Setting key of the delay before a receiver restarts, in milliseconds (Spark's default 2000).

@@ -530,6 +530,15 @@ settings! {
         default: Duration::seconds(60),
         doc: "How long a cluster process waits for the others to come up.",
     };
+    CLUSTER_HEARTBEAT_TIMEOUT: Setting<Millis> = Setting::new {
+        key: "ember.cluster.heartbeatTimeout",
+        // Processes greet each other several times within it; below 100 ms a busy machine's
+        // scheduling alone could take a live process for lost.
+        kind: Millis::between(Duration::milliseconds(100), DAY),
+        default: Duration::seconds(5),
+        doc: "How long a cluster process may stay silent before the others take it for lost \
+              and stop with an error naming it.",
+    };
     MAX_LINE_BYTES: Setting<Size> = Setting::new {
         key: "ember.input.maxLineBytes",
         // A line is one string in memory: the limit exists to bound memory, and a "line" over

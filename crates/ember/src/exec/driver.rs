@@ -169,14 +169,28 @@ pub(super) fn drive(
     drop(inputs);
     drop(ticks);
     while !in_flight.is_empty() {
-        worker.step_or_park(Some(STOPPING_PARK));
+        // A failed cluster completes nothing more: the batches in flight wait for a process
+        // that is gone.
+        if rt.cluster_failed() {
+            break;
+        }
+        let ended = !worker.has_dataflows();
+        let all_reported = Time::from_millis(u64::MAX - 1);
+        if !ended {
+            worker.step_or_park(Some(STOPPING_PARK));
+        } else if !rt.reports_in(all_reported) {
+            // The other processes' last reports may still be on their way.
+            rt.wait_reports(STOPPING_PARK);
+        }
         let ending = if discard {
             Holding::Discard
         } else {
             Holding::None
         };
         complete_batches(rt, probe, &mut in_flight, committer, zero, ending);
-        if !worker.has_dataflows() {
+        // With the dataflow over, every batch has gone through; only reports can be missing,
+        // and they come or the cluster fails.
+        if ended && rt.reports_in(all_reported) {
             complete_batches(rt, probe, &mut in_flight, committer, zero, ending);
             break;
         }
@@ -288,6 +302,16 @@ fn complete_batches(
         }
         if holding == Holding::Early && info.batch_time > rt.clock.now() {
             break;
+        }
+        // In a cluster, the other processes' failures of the batch arrive on the control link:
+        // its jobs wait for them.
+        if holding != Holding::Discard && !rt.reports_in(info.batch_time) {
+            break;
+        }
+        // Jobs of a batch that completed after the cluster failed are not run: whatever the
+        // run does now, it is over.
+        if rt.cluster_failed() {
+            return;
         }
         let (mut info, last) = in_flight.pop_front().expect("front exists");
         let time = info.batch_time;

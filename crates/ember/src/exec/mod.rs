@@ -17,10 +17,13 @@
 //! - `driver` runs the batch clock and the inputs on the driver worker (worker 0 of process 0),
 //!   runs output jobs there and decides when a batch is committed, and keeps stepping until the
 //!   dataflow ends;
-//! - `cluster` connects the processes of a multi-process run.
+//! - `cluster` connects the processes of a multi-process run;
+//! - `control` watches them over ember's own connections: a lost process fails the run, stop
+//!   requests reach the driver.
 
 mod build;
 mod cluster;
+mod control;
 mod driver;
 mod feed;
 mod input;

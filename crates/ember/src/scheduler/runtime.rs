@@ -1,10 +1,11 @@
 //! State shared by the user's thread, the driver worker and the other workers of one running
 //! `StreamingContext`: stop requests, the first reported error, failures of user code per batch,
-//! output jobs waiting to run, and batch completion.
+//! output jobs waiting to run, batch completion, and the failure of a cluster (a lost process),
+//! which ends the run.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::Thread;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -69,11 +70,18 @@ struct Control {
     stop: Option<StopMode>,
     terminated: bool,
     first_error: Option<Reported>,
+    /// Why the cluster cannot go on (a process was lost); the run is over, whatever its threads
+    /// still do, and every wait returns this.
+    cluster_failure: Option<String>,
     completed: BTreeSet<u64>,
     /// The latest batch (ms) whose data has gone all the way through the dataflow.
     computed: u64,
     /// Batches through this time (ms) are to be computed now, ahead of the clock (`slice`).
     ahead: Option<u64>,
+    /// On the driver of a cluster: for each other process, the time (ms) before which it has
+    /// reported every failure of user code (`u64::MAX` once its dataflow has ended). A batch's
+    /// jobs run only once every process is past it.
+    remote_through: BTreeMap<usize, u64>,
 }
 
 /// Shared state of one run.
@@ -96,6 +104,9 @@ pub(crate) struct Runtime {
     receiver_events: (Sender<ReceiverEvent>, Receiver<ReceiverEvent>),
     /// Input files skipped because they could not be read, over the run (on this process).
     input_failures: std::sync::atomic::AtomicU64,
+    /// Where stop requests go besides this process: set on the processes of a cluster that do
+    /// not run the batch clock, whose own stop would stop nothing (the driver ends the run).
+    stop_forward: OnceLock<Box<dyn Fn(StopMode) + Send + Sync>>,
 }
 
 /// A node that fails a batch where one of `inputs` has no RDD, saying `message(time)`.
@@ -140,11 +151,74 @@ impl Runtime {
             rdd_requirements: Mutex::new(Vec::new()),
             receiver_events: crossbeam_channel::unbounded(),
             input_failures: std::sync::atomic::AtomicU64::new(0),
+            stop_forward: OnceLock::new(),
         }
+    }
+
+    /// Sends every later stop request to `forward` too (a cluster process that is not the
+    /// driver: the driver's stop is what ends the run everywhere).
+    pub(crate) fn forward_stops(&self, forward: impl Fn(StopMode) + Send + Sync + 'static) {
+        let _ = self.stop_forward.set(Box::new(forward));
     }
 
     pub(crate) fn post(&self, event: Event) {
         self.bus.post(event);
+    }
+
+    /// On the driver of a cluster: the other processes, whose reports (failures of user code,
+    /// and how far they are) every batch waits for before its jobs run.
+    pub(crate) fn expect_reports_from(&self, processes: impl IntoIterator<Item = usize>) {
+        let mut c = self.control.lock().recover();
+        c.remote_through = processes.into_iter().map(|p| (p, 0)).collect();
+    }
+
+    /// Process `process` has reported every failure of user code before `through` (ms).
+    pub(crate) fn reported_through(&self, process: usize, through: u64) {
+        let mut c = self.control.lock().recover();
+        if let Some(t) = c.remote_through.get_mut(&process) {
+            *t = (*t).max(through);
+        }
+        drop(c);
+        self.changed.notify_all();
+        self.wake_workers();
+    }
+
+    /// Whether every other process has reported its failures of batch `time` (always, in one
+    /// process).
+    pub(crate) fn reports_in(&self, time: Time) -> bool {
+        let c = self.control.lock().recover();
+        c.remote_through.values().all(|t| *t > time.as_millis())
+    }
+
+    /// Waits at most `timeout` for a report of another process (or the cluster's failure).
+    pub(crate) fn wait_reports(&self, timeout: std::time::Duration) {
+        let c = self.control.lock().recover();
+        if c.cluster_failure.is_none() {
+            drop(self.changed.wait_timeout(c, timeout).recover());
+        }
+    }
+
+    /// Takes the failures of user code of the batches before `through` (ms), for the driver:
+    /// batch time, node, operation and cause. (A process that is not the driver runs no jobs,
+    /// so it sends them there.)
+    pub(crate) fn take_failures_before(
+        &self,
+        through: u64,
+    ) -> Vec<(Time, usize, &'static str, JobError)> {
+        let mut failures = self.failures.lock().recover();
+        let later = failures.split_off(&through);
+        let earlier = std::mem::replace(&mut *failures, later);
+        earlier
+            .into_iter()
+            .flat_map(|(time, list)| {
+                list.into_iter().map(move |(node, failure)| match failure {
+                    JobError::Upstream { operation, cause } => {
+                        (Time::from_millis(time), node, operation, *cause)
+                    }
+                    other => (Time::from_millis(time), node, "operation", other),
+                })
+            })
+            .collect()
     }
 
     /// Records that user code of node `node` (the operation `what`) failed in batch `time`.
@@ -323,7 +397,7 @@ impl Runtime {
             if c.computed >= ms {
                 return true;
             }
-            if c.terminated || c.stop == Some(StopMode::Immediate) {
+            if c.terminated || c.stop == Some(StopMode::Immediate) || c.cluster_failure.is_some() {
                 return false;
             }
             c = self.changed.wait(c).recover();
@@ -361,9 +435,54 @@ impl Runtime {
         if c.stop != Some(StopMode::Immediate) {
             c.stop = Some(mode);
         }
+        let ended = c.terminated || c.cluster_failure.is_some();
         drop(c);
         self.changed.notify_all();
         self.wake_workers();
+        if !ended && let Some(forward) = self.stop_forward.get() {
+            forward(mode);
+        }
+    }
+
+    /// Ends the run because the cluster cannot go on (`why` names the lost process): every wait
+    /// returns [`Error::Cluster`] from now on, the driver stops at once and runs no more jobs.
+    /// Whether this was the first such failure (later ones are consequences of it).
+    pub(crate) fn fail_cluster(&self, why: String) -> bool {
+        let mut c = self.control.lock().recover();
+        if c.cluster_failure.is_some() {
+            return false;
+        }
+        tracing::error!("cluster: {why}");
+        c.cluster_failure = Some(why);
+        c.stop = Some(StopMode::Immediate);
+        drop(c);
+        self.changed.notify_all();
+        self.wake_workers();
+        true
+    }
+
+    /// Whether the cluster has failed ([`fail_cluster`](Self::fail_cluster)).
+    pub(crate) fn cluster_failed(&self) -> bool {
+        self.control.lock().recover().cluster_failure.is_some()
+    }
+
+    /// Waits until every local worker has ended or the cluster has failed; after a failure, waits
+    /// at most `grace` more for the workers. Whether they ended: threads that wait on a peer
+    /// that is gone may never end, and the process is then left to end without them.
+    pub(crate) fn wait_ended(&self, grace: std::time::Duration) -> bool {
+        let mut c = self.control.lock().recover();
+        while !c.terminated && c.cluster_failure.is_none() {
+            c = self.changed.wait(c).recover();
+        }
+        let deadline = std::time::Instant::now() + grace;
+        while !c.terminated {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            c = self.changed.wait_timeout(c, deadline - now).recover().0;
+        }
+        true
     }
 
     pub(crate) fn stop_mode(&self) -> Option<StopMode> {
@@ -376,7 +495,8 @@ impl Runtime {
     }
 
     /// Waits until the run ends or an error is reported, at most `timeout` (forever if `None`).
-    /// `Ok(true)`: ended; `Ok(false)`: timed out; `Err`: the first reported error.
+    /// `Ok(true)`: ended; `Ok(false)`: timed out; `Err`: the cluster's failure, which ended the
+    /// run, or else the first reported error.
     pub(crate) fn await_termination(
         &self,
         timeout: Option<std::time::Duration>,
@@ -384,6 +504,9 @@ impl Runtime {
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
         let mut c = self.control.lock().recover();
         loop {
+            if let Some(why) = &c.cluster_failure {
+                return Err(Error::Cluster(why.clone()));
+            }
             if let Some(e) = &c.first_error {
                 return Err(e.to_error());
             }
@@ -411,7 +534,7 @@ impl Runtime {
             if c.completed.contains(&time.as_millis()) {
                 return true;
             }
-            if c.terminated {
+            if c.terminated || c.cluster_failure.is_some() {
                 return false;
             }
             let now = std::time::Instant::now();

@@ -177,6 +177,9 @@ impl StreamingContext {
             connect_timeout: settings::CLUSTER_CONNECT_TIMEOUT
                 .get(self.inner.ctx.conf())?
                 .to_std(),
+            heartbeat_timeout: settings::CLUSTER_HEARTBEAT_TIMEOUT
+                .get(self.inner.ctx.conf())?
+                .to_std(),
             start: started_at,
             settle_steps,
             resume: recovered.as_ref().map(|r| (r.commit.time, r.commit.zero)),

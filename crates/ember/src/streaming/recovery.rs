@@ -196,17 +196,23 @@ impl StreamingContext {
             }
             match self.read_state(dir, commit) {
                 Ok(r) => {
+                    // In a cluster every process reads the directory and the driver alone,
+                    // which holds its lock, changes it: two processes deleting the same files
+                    // would trip over each other.
+                    let owner = self.inner.ctx.master().process() == 0;
                     for (skipped, problem) in &problems {
                         tracing::warn!(
                             "skipping unusable checkpoint {}: {problem}",
                             skipped.display()
                         );
-                        set_aside(skipped);
+                        if owner {
+                            set_aside(skipped);
+                        }
                     }
                     let time = r.commit.time;
                     // Writes after the commit belong to the run that crashed (or to the commits
                     // skipped): the restarted run redoes them.
-                    for id in &r.commit.stateful {
+                    for id in r.commit.stateful.iter().filter(|_| owner) {
                         checkpoint::state_files::prune(dir, *id, Time::from_millis(0), Some(time));
                     }
                     tracing::info!(directory = %dir.display(), batch = %time, "restoring from checkpoint");
