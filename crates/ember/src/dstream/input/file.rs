@@ -49,15 +49,9 @@ impl FileSource {
         checkpoint_dir: Option<&Path>,
         restored: Option<&[u8]>,
     ) -> Self {
-        let remember_ms = conf
-            .get_millis(crate::conf::FILE_MIN_REMEMBER, 60_000)
-            .unwrap_or(60_000);
-        let mut selector = FileSelector::new(
-            dir.clone(),
-            true,
-            created,
-            Duration::milliseconds(remember_ms),
-        );
+        // Checked when the context was made: `value` only falls back on a value set since.
+        let remember = crate::conf::settings::FILE_MIN_REMEMBER.value(conf);
+        let mut selector = FileSelector::new(dir.clone(), true, created, remember);
         if let Some(checkpoint_dir) = checkpoint_dir {
             selector.exclude(checkpoint_dir);
         }
