@@ -86,18 +86,17 @@ fn serve(listener: TcpListener, feed: Feed, stop: Arc<AtomicBool>) {
         let rate = feed.rate;
         std::thread::spawn(move || broadcast_stdin(clients, rate, stop));
     }
-    let mut workers = Vec::new();
-    // Every file client's socket, so that a stop can shut down the ones whose thread is blocked
-    // writing to a client that does not read: joining them would wait forever otherwise.
-    let mut open: Vec<TcpStream> = Vec::new();
+    // Each file client's thread with a handle of its socket, so that a stop can shut down the
+    // sockets of threads blocked writing to a client that does not read (joining them would
+    // wait forever otherwise).
+    let mut workers: Vec<(std::thread::JoinHandle<()>, Option<TcpStream>)> = Vec::new();
     while !stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((stream, peer)) => {
                 tracing::info!(%peer, "client connected");
                 // Forget the threads of clients that left, so a long-running feeder does not
                 // keep a handle per connection it ever had.
-                workers.retain(|w: &std::thread::JoinHandle<()>| !w.is_finished());
-                open.retain(|c| c.peer_addr().is_ok());
+                workers.retain(|(w, _)| !w.is_finished());
                 let _ = stream.set_nonblocking(false);
                 let _ = stream.set_nodelay(true);
                 match &feed.source {
@@ -106,16 +105,15 @@ fn serve(listener: TcpListener, feed: Feed, stop: Arc<AtomicBool>) {
                         .unwrap_or_else(|p| p.into_inner())
                         .push(stream),
                     _ => {
-                        if let Ok(handle) = stream.try_clone() {
-                            open.push(handle);
-                        }
+                        let handle = stream.try_clone().ok();
                         let feed = feed.clone();
                         let stop = stop.clone();
-                        workers.push(std::thread::spawn(move || {
+                        let thread = std::thread::spawn(move || {
                             if let Err(e) = send_to(stream, &feed, &stop) {
                                 tracing::info!(%peer, "client gone: {e}");
                             }
-                        }));
+                        });
+                        workers.push((thread, handle));
                     }
                 }
             }
@@ -128,13 +126,11 @@ fn serve(listener: TcpListener, feed: Feed, stop: Arc<AtomicBool>) {
             }
         }
     }
-    for client in open
-        .iter()
-        .chain(clients.lock().unwrap_or_else(|p| p.into_inner()).iter())
-    {
+    let handles = workers.iter().filter_map(|(_, h)| h.as_ref());
+    for client in handles.chain(clients.lock().unwrap_or_else(|p| p.into_inner()).iter()) {
         let _ = client.shutdown(std::net::Shutdown::Both);
     }
-    for w in workers {
+    for (w, _) in workers {
         let _ = w.join();
     }
 }
@@ -192,7 +188,20 @@ impl Pacer {
     }
 }
 
-fn send_to(mut stream: TcpStream, feed: &Feed, stop: &AtomicBool) -> std::io::Result<()> {
+/// Shuts a socket down when dropped, whatever other handles of it remain.
+struct CloseOnDrop<'a>(&'a TcpStream);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+fn send_to(stream: TcpStream, feed: &Feed, stop: &AtomicBool) -> std::io::Result<()> {
+    // The connection ends when this returns (an error included), although the feeder keeps a
+    // handle of the socket (see `serve`): dropping this one alone would not close it.
+    let _closes = CloseOnDrop(&stream);
+    let mut stream = &stream;
     let mut pacer = Pacer::new(feed.rate);
     loop {
         match &feed.source {
@@ -230,7 +239,7 @@ fn send_to(mut stream: TcpStream, feed: &Feed, stop: &AtomicBool) -> std::io::Re
 }
 
 fn send_reader(
-    stream: &mut TcpStream,
+    stream: &mut impl Write,
     reader: impl Read,
     pacer: &mut Pacer,
     rate: Option<f64>,
