@@ -424,17 +424,26 @@ mod tests {
         assert_eq!(drain(&blocks), [vec![2], vec![3]]);
     }
 
-    #[test]
-    fn a_store_waiting_when_the_receiver_stops_keeps_its_block_for_the_last_batch() {
-        let clock = ManualClock::new(Time::from_millis(0));
+    /// A generator with a one-block queue whose blocks go to a [`MemoryLog`].
+    fn logged_generator() -> (
+        BlockGenerator<u32>,
+        crossbeam_channel::Receiver<Block<u32>>,
+        Arc<MemoryLog>,
+    ) {
         let log = Arc::new(MemoryLog::default());
         let (generator, blocks) = BlockGenerator::new(
             0,
             1,
             Some(Arc::clone(&log) as Arc<dyn BlockLog<u32>>),
             Arc::new(|| {}),
-            Arc::new(clock),
+            Arc::new(ManualClock::new(Time::from_millis(0))),
         );
+        (generator, blocks, log)
+    }
+
+    #[test]
+    fn a_store_waiting_when_the_receiver_stops_keeps_its_block_for_the_last_batch() {
+        let (generator, blocks, log) = logged_generator();
         generator.store_block(vec![1], never);
         // The queue is full and the receiver is stopping: the block is kept, not dropped, and a
         // later one queues behind it.
@@ -451,15 +460,7 @@ mod tests {
 
     #[test]
     fn a_block_nobody_takes_any_more_stays_in_the_log() {
-        let clock = ManualClock::new(Time::from_millis(0));
-        let log = Arc::new(MemoryLog::default());
-        let (generator, blocks) = BlockGenerator::new(
-            0,
-            1,
-            Some(Arc::clone(&log) as Arc<dyn BlockLog<u32>>),
-            Arc::new(|| {}),
-            Arc::new(clock),
-        );
+        let (generator, blocks, log) = logged_generator();
         drop(blocks);
         generator.store_block(vec![1], never);
         // Written, and not voided: a restart replays it.
