@@ -2,7 +2,7 @@
 //! recovery from them.
 
 use ember::state::{KeyBatch, KeyOutcome, State, StateSpec};
-use ember::testing::StreamTest;
+use ember::testing::{Collected, StreamTest};
 use ember::{Duration, Error};
 
 fn s(x: &str) -> String {
@@ -18,6 +18,15 @@ fn words(batches: &[&[&str]]) -> Vec<Vec<(String, u64)>> {
 
 fn running_count(values: &[u64], state: Option<u64>) -> Option<u64> {
     Some(values.iter().sum::<u64>() + state.unwrap_or(0))
+}
+
+/// Running counts of `batches` on `t`, checkpointed every batch, collected.
+fn checkpointed_totals(t: &StreamTest, batches: &[&[&str]]) -> Collected<(String, u64)> {
+    let totals = t
+        .input(words(batches))
+        .update_state_by_key(running_count, None);
+    totals.checkpoint(Duration::seconds(1)).unwrap();
+    t.collect(&totals).unwrap()
 }
 
 #[test]
@@ -128,16 +137,10 @@ fn map_with_state_sees_only_keys_with_data() {
 #[test]
 fn recovery_continues_the_running_counts_with_another_worker_count() {
     let dir = tempfile::tempdir().unwrap();
-    let build = |t: &StreamTest, batches: Vec<Vec<(String, u64)>>| {
-        let pairs = t.input(batches);
-        let totals = pairs.update_state_by_key(running_count, None);
-        totals.checkpoint(Duration::seconds(1)).unwrap();
-        t.collect(&totals).unwrap()
-    };
     {
         let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
         t.context().checkpoint(dir.path()).unwrap();
-        let out = build(&t, words(&[&["a", "b"], &["a", "c", "c"]]));
+        let out = checkpointed_totals(&t, &[&["a", "b"], &["a", "c", "c"]]);
         t.run(2).unwrap();
         t.stop().unwrap();
         assert_eq!(
@@ -146,7 +149,7 @@ fn recovery_continues_the_running_counts_with_another_worker_count() {
         );
     }
     let t = StreamTest::new("local[1]", Duration::seconds(1)).unwrap();
-    let out = build(&t, words(&[&["b", "d"]]));
+    let out = checkpointed_totals(&t, &[&["b", "d"]]);
     assert_eq!(
         t.restore(dir.path()).unwrap().map(|t| t.as_millis()),
         Some(2000)
@@ -166,11 +169,7 @@ fn recovery_continues_the_running_counts_with_another_worker_count() {
 fn checkpointed_run(dir: &std::path::Path) {
     let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
     t.context().checkpoint(dir).unwrap();
-    let totals = t
-        .input(words(&[&["a"], &["b"]]))
-        .update_state_by_key(running_count, None);
-    totals.checkpoint(Duration::seconds(1)).unwrap();
-    t.collect(&totals).unwrap();
+    checkpointed_totals(&t, &[&["a"], &["b"]]);
     t.run(2).unwrap();
 }
 
@@ -235,16 +234,9 @@ fn a_damaged_state_file_is_an_error_unless_create_on_error() {
         }
     }
     assert!(damaged > 0);
-    let build = |t: &StreamTest| {
-        let totals = t
-            .input(words(&[&["c"]]))
-            .update_state_by_key(running_count, None);
-        totals.checkpoint(Duration::seconds(1)).unwrap();
-        t.collect(&totals).unwrap()
-    };
     {
         let t = StreamTest::new("local[1]", Duration::seconds(1)).unwrap();
-        build(&t);
+        checkpointed_totals(&t, &[&["c"]]);
         let e = t.restore(dir.path()).unwrap_err().to_string();
         assert!(
             e.contains("is corrupt") && e.contains("checksum mismatch"),
@@ -688,11 +680,7 @@ fn state_files_of(node: &std::path::Path, ms: u64) -> Vec<std::path::PathBuf> {
 fn three_checkpointed_batches(dir: &std::path::Path) -> std::path::PathBuf {
     let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
     t.context().checkpoint(dir).unwrap();
-    let totals = t
-        .input(words(&[&["a"], &["b"], &["a", "c"]]))
-        .update_state_by_key(running_count, None);
-    totals.checkpoint(Duration::seconds(1)).unwrap();
-    t.collect(&totals).unwrap();
+    checkpointed_totals(&t, &[&["a"], &["b"], &["a", "c"]]);
     t.run(3).unwrap();
     t.stop().unwrap();
     let nodes: Vec<_> = std::fs::read_dir(dir.join("state"))
@@ -714,11 +702,7 @@ fn a_commit_missing_a_state_file_is_skipped_whole_for_the_older_one() {
     std::fs::remove_file(&newest[0]).unwrap();
 
     let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
-    let totals = t
-        .input(words(&[&["b"]]))
-        .update_state_by_key(running_count, None);
-    totals.checkpoint(Duration::seconds(1)).unwrap();
-    let out = t.collect(&totals).unwrap();
+    let out = checkpointed_totals(&t, &[&["b"]]);
     // The older commit, whole: its state and (had there been any) its file lists and log
     // positions, not batch 3's lists beside batch 2's state.
     assert_eq!(
@@ -744,15 +728,8 @@ fn without_a_whole_commit_the_restore_fails_naming_the_missing_file() {
     let (second, third) = (state_files_of(&node, 2000), state_files_of(&node, 3000));
     std::fs::remove_file(&second[0]).unwrap();
     std::fs::remove_file(&third[0]).unwrap();
-    let build = |t: &StreamTest| {
-        let totals = t
-            .input(words(&[&["b"]]))
-            .update_state_by_key(running_count, None);
-        totals.checkpoint(Duration::seconds(1)).unwrap();
-        t.collect(&totals).unwrap()
-    };
     let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
-    build(&t);
+    checkpointed_totals(&t, &[&["b"]]);
     let e = t.restore(dir.path()).unwrap_err().to_string();
     assert!(
         e.starts_with("Failed to read checkpoint from directory"),
