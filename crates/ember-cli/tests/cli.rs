@@ -19,6 +19,15 @@ use std::time::{Duration, Instant};
 
 use common::{Bench, DASHES, Proc, QUICK, TextServer, free_port, parse_bench};
 
+/// A temporary directory holding an empty `incoming` directory to watch (and room for staging
+/// files and checkpoints beside it); keep the `TempDir` alive while the directory is used.
+fn watched_dir() -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("incoming");
+    std::fs::create_dir(&dir).unwrap();
+    (tmp, dir)
+}
+
 /// Asserts that nothing on stderr looks like a panic.
 fn assert_no_panic(stderr: &str) {
     assert!(
@@ -261,9 +270,7 @@ fn wordcount_socket_summary_counts_every_word_sent() {
 
 #[test]
 fn wordcount_dir_pprints_counts_of_a_file_moved_in() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("incoming");
-    std::fs::create_dir(&dir).unwrap();
+    let (tmp, dir) = watched_dir();
     let mut ember = Proc::start(
         "ember",
         &[
@@ -377,9 +384,7 @@ fn wordcount_socket_without_a_server_keeps_retrying_and_exits_at_its_duration() 
 
 #[test]
 fn a_watched_directory_that_goes_away_fails_the_command_at_its_end() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("incoming");
-    std::fs::create_dir(&dir).unwrap();
+    let (_tmp, dir) = watched_dir();
     let mut ember = Proc::start(
         "ember",
         &[
@@ -408,9 +413,7 @@ fn a_watched_directory_that_goes_away_fails_the_command_at_its_end() {
 
 #[test]
 fn an_input_file_that_cannot_be_read_is_skipped_and_fails_the_command_at_its_end() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("incoming");
-    std::fs::create_dir(&dir).unwrap();
+    let (tmp, dir) = watched_dir();
     let mut ember = Proc::start(
         "ember",
         &[
@@ -461,9 +464,7 @@ fn an_input_file_that_cannot_be_read_is_skipped_and_fails_the_command_at_its_end
 
 #[test]
 fn checkpoints_that_cannot_be_written_fail_the_command_at_its_end() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("incoming");
-    std::fs::create_dir(&dir).unwrap();
+    let (tmp, dir) = watched_dir();
     let checkpoint = tmp.path().join("checkpoint");
     std::fs::create_dir(&checkpoint).unwrap();
     // A file where the state directory must go: every share of the state fails to be written
@@ -498,9 +499,7 @@ fn checkpoints_that_cannot_be_written_fail_the_command_at_its_end() {
 
 #[test]
 fn a_checkpoint_directory_in_use_is_refused_and_free_after_a_kill() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("incoming");
-    std::fs::create_dir(&dir).unwrap();
+    let (tmp, dir) = watched_dir();
     let checkpoint = tmp.path().join("checkpoint");
     let args = [
         "wordcount",
@@ -743,9 +742,7 @@ fn stdout_that_cannot_be_written_fails_the_command() {
         .write(true)
         .open("/dev/full")
         .expect("Linux has /dev/full");
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("incoming");
-    std::fs::create_dir(&dir).unwrap();
+    let (_tmp, dir) = watched_dir();
     // pprint prints every batch, empty ones too, so the first batch meets the full device.
     let mut ember = Proc::spawn_with_stdout(
         "ember",
