@@ -58,17 +58,22 @@ fn checkpointed_wordcount<'a>(
     batch: &'a str,
     extra: &[&'a str],
 ) -> Vec<&'a str> {
-    let mut args = vec!["wordcount", "--dir", dirs.input()];
+    wordcount_of(dirs.input(), dirs.checkpoint(), stateful, batch, extra)
+}
+
+/// [`checkpointed_wordcount`] with the directories spelled as given.
+fn wordcount_of<'a>(
+    input: &'a str,
+    checkpoint: &'a str,
+    stateful: bool,
+    batch: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec!["wordcount", "--dir", input];
     if stateful {
         args.push("--stateful");
     }
-    args.extend_from_slice(&[
-        "--checkpoint",
-        dirs.checkpoint(),
-        "--summary",
-        "--batch",
-        batch,
-    ]);
+    args.extend_from_slice(&["--checkpoint", checkpoint, "--summary", "--batch", batch]);
     args.extend_from_slice(extra);
     args
 }
@@ -216,21 +221,13 @@ fn a_restart_with_another_spelling_of_the_directory_reads_no_file_again() {
     let spellings = ["in", "./in", dirs.input(), alias.to_str().unwrap()];
     let mut expected = (0, 0);
     for (run, dir) in spellings.iter().enumerate() {
-        let args = [
-            "wordcount",
-            "--dir",
+        let args = wordcount_of(
             dir,
-            "--stateful",
-            "--checkpoint",
             "checkpoint",
-            "--checkpoint-interval",
+            true,
             "500ms",
-            "--summary",
-            "--batch",
-            "500ms",
-            "--duration",
-            "4s",
-        ];
+            &["--checkpoint-interval", "500ms", "--duration", "4s"],
+        );
         let mut ember = Proc::start_in(&format!("run {run} with --dir {dir}"), &root, &args);
         let resumed = first_batch(&mut ember);
         assert_eq!(
@@ -256,18 +253,13 @@ fn a_restart_with_another_spelling_of_the_directory_reads_no_file_again() {
 fn a_checkpoint_directory_inside_the_watched_directory_is_not_read() {
     let dirs = Dirs::new();
     let inside = dirs.input.join("checkpoint");
-    let mut args = vec!["wordcount", "--dir", dirs.input(), "--stateful"];
-    args.extend_from_slice(&[
-        "--checkpoint",
+    let args = wordcount_of(
+        dirs.input(),
         inside.to_str().unwrap(),
-        "--checkpoint-interval",
+        true,
         "500ms",
-        "--summary",
-        "--batch",
-        "500ms",
-        "--duration",
-        "4s",
-    ]);
+        &["--checkpoint-interval", "500ms", "--duration", "4s"],
+    );
     let mut ember = Proc::start("ember wordcount --checkpoint inside --dir", &args);
     first_batch(&mut ember);
     dirs.move_in("one.txt", "to be or not to be\n");
