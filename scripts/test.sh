@@ -2,7 +2,9 @@
 # The whole test suite, as CI runs it (.ci/run calls this script): formatting, lints, API docs,
 # then every test (unit, integration, doc) of every crate with every feature, SQL included, then
 # the Python package's tests (PySpark conformance, the seed notebook in a real Jupyter kernel, the
-# examples, the benchmark peer program) in a virtual environment this script makes itself.
+# examples, the benchmark peer program) in a virtual environment this script makes itself, and
+# last the web UI in a real headless browser (Debian's Chromium and Playwright, installed by
+# scripts/browser-env.sh) on the `ember` binary the test step built.
 #
 # Build cost: the lint and doc steps share one `check` build of the dependencies (DataFusion
 # included, metadata only, no code generation); the test step builds them once more, with code,
@@ -37,3 +39,7 @@ scripts/python-env.sh --from-cargo
 
 step "pytest"
 target/python-venv/bin/python -m pytest -q crates/ember-py/tests
+
+step "web UI in a headless browser (scripts/browser-env.sh: Chromium and Playwright)"
+scripts/browser-env.sh >/dev/null
+EMBER_BIN=$PWD/target/debug/ember target/browser-venv/bin/python -m pytest -q crates/ember-cli/tests/browser

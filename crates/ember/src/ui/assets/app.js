@@ -219,11 +219,12 @@ window.EmberUi = (function () {
   const HISTOGRAM_BINS = 10;
 
   const METRICS = [
-    // [row key, value of a completed batch, axis format, is it a time to compare with the interval?]
-    ["inputRate", (b, bd) => (b.inputSize * 1000) / bd, (v) => v.toFixed(0), false],
-    ["schedulingDelay", (b) => b.schedulingDelay, U.duration, true],
-    ["processingTime", (b) => b.processingTime, U.duration, true],
-    ["totalDelay", (b) => b.totalDelay, U.duration, true],
+    // [row key, value of a completed batch, read-out format, axis format, is it a time (so the
+    //  batch interval is drawn to compare it with)?]
+    ["inputRate", (b, bd) => (b.inputSize * 1000) / bd, (v) => `${U.count(Math.round(v))} records/sec`, (v) => compact(v), false],
+    ["schedulingDelay", (b) => b.schedulingDelay, U.duration, (v) => axisDuration(v), true],
+    ["processingTime", (b) => b.processingTime, U.duration, (v) => axisDuration(v), true],
+    ["totalDelay", (b) => b.totalDelay, U.duration, (v) => axisDuration(v), true],
   ];
 
   let app = null; // {id, name, version, base}
@@ -241,13 +242,24 @@ window.EmberUi = (function () {
 
   const COLORS = { line: "#1f77b4", fill: "rgba(31,119,180,0.15)", interval: "#d62728" };
 
+  // The cell's width less its padding (8 px a side, style.css), so the chart never overflows it.
   function chartWidth(cell) {
-    return Math.max(240, cell.clientWidth - 8);
+    return Math.max(240, cell.clientWidth - 16);
   }
 
-  function timelineOpts(cell, format, withInterval, onPick) {
+  const clock = (s) => {
+    const d = new Date(s * 1000);
+    return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":");
+  };
+  // Ticks need one more digit than Spark's short format, whose "1 s" would label 0.9 s and 1.1 s alike.
+  const axisDuration = (ms) => (ms < 1000 ? `${Math.round(ms)} ms`
+    : ms < 60000 ? `${+(ms / 1000).toFixed(1)} s` : `${+(ms / 60000).toFixed(1)} min`);
+  // Rates of millions of records/s would not fit the axis: 1.2M, 850k.
+  const compact = (v) => (v >= 1e6 ? `${+(v / 1e6).toFixed(1)}M` : v >= 1e3 ? `${+(v / 1e3).toFixed(1)}k` : `${+v.toFixed(1)}`);
+
+  function timelineOpts(cell, format, axisFormat, withInterval, onPick) {
     const series = [
-      {},
+      { label: "batch time", value: (u, v) => (v == null ? "-" : U.batchTime(v * 1000, batchDuration)) },
       { label: "batch", stroke: COLORS.line, fill: COLORS.fill, width: 1.5,
         points: { show: true, size: 5, fill: COLORS.line }, value: (u, v) => (v == null ? "-" : format(v)) },
     ];
@@ -260,35 +272,44 @@ window.EmberUi = (function () {
       width: chartWidth(cell), height: 180,
       series,
       scales: { y: { range: (u, min, max) => [0, Math.max(max, 1) * 1.1] } },
-      axes: [{}, { size: 60, values: (u, vals) => vals.map(format) }],
+      // Batch times as the clock reads them; uPlot's default would add the date to each tick.
+      axes: [{ values: (u, vals) => vals.map(clock), space: 70 }, { size: 60, values: (u, vals) => vals.map(axisFormat) }],
       cursor: { drag: { x: false, y: false } },
       hooks: { ready: [(u) => u.over.addEventListener("click", () => onPick(u))] },
     };
   }
 
-  function histogramOpts(cell, format) {
+  function histogramOpts(cell, axisFormat, bins) {
     return {
       width: chartWidth(cell), height: 180,
-      scales: { x: { time: false }, y: { range: (u, min, max) => [0, Math.max(max, 1)] } },
+      scales: {
+        // Half a bin of room on each side, or the outer bars would be cut in half.
+        x: { time: false, range: (u, min, max) => [min - bins.half, max + bins.half] },
+        y: { range: (u, min, max) => [0, Math.max(max, 1)] },
+      },
       series: [
-        { value: (u, v) => (v == null ? "-" : format(v)) },
+        {},
         { label: "batches", stroke: COLORS.line, fill: COLORS.fill, width: 1,
           paths: uPlot.paths.bars({ size: [0.9, 80] }), points: { show: false } },
       ],
-      axes: [{ values: (u, vals) => vals.map(format) }, { size: 40 }],
-      legend: { show: true },
+      axes: [{ values: (u, vals) => vals.map(axisFormat), space: 60 }, { size: 40 }],
+      // The bars speak for themselves; a cursor read-out of "bin centre, count" adds little.
+      legend: { show: false },
       cursor: { drag: { x: false, y: false } },
     };
   }
 
-  /** Bins the values into at most HISTOGRAM_BINS equal bins: [bin centres, counts]. */
-  function histogram(values) {
+  /** Bins the values into at most HISTOGRAM_BINS equal bins: [bin centres, counts], and sets
+   *  `bins.half` to half a bin's width. */
+  function histogram(values, bins) {
+    bins.half = 0.5;
     if (!values.length) return [[], []];
     const min = Math.min(...values), max = Math.max(...values);
-    const bins = max === min ? 1 : Math.min(HISTOGRAM_BINS, values.length);
-    const width = max === min ? 1 : (max - min) / bins;
-    const counts = new Array(bins).fill(0);
-    for (const v of values) counts[Math.min(bins - 1, Math.floor((v - min) / width))]++;
+    const n = max === min ? 1 : Math.min(HISTOGRAM_BINS, values.length);
+    const width = max === min ? 1 : (max - min) / n;
+    bins.half = width / 2;
+    const counts = new Array(n).fill(0);
+    for (const v of values) counts[Math.min(n - 1, Math.floor((v - min) / width))]++;
     const centres = counts.map((_, i) => (max === min ? min : min + (i + 0.5) * width));
     return [centres, counts];
   }
@@ -306,7 +327,7 @@ window.EmberUi = (function () {
     if (key === lastChartKey) return;
     lastChartKey = key;
     const xs = completed.map((b) => b.batchId / 1000); // uPlot's time axis is in seconds
-    for (const [metric, value, format, withInterval] of METRICS) {
+    for (const [metric, value, format, axisFormat, withInterval] of METRICS) {
       const row = document.querySelector(`tr[data-metric="${metric}"]`);
       const ys = completed.map((b) => {
         const v = value(b, batchDuration);
@@ -314,13 +335,15 @@ window.EmberUi = (function () {
       });
       const timeline = [xs, ys];
       if (withInterval) timeline.push(xs.map(() => batchDuration));
-      const hist = histogram(ys.filter((v) => v !== null));
+      const bins = charts[metric] ? charts[metric].bins : { half: 0.5 };
+      const hist = histogram(ys.filter((v) => v !== null), bins);
       let c = charts[metric];
       if (!c) {
         const tCell = row.querySelector("[data-timeline]"), hCell = row.querySelector("[data-histogram]");
         c = charts[metric] = {
-          timeline: new uPlot(timelineOpts(tCell, format, withInterval, openBatchAt), timeline, tCell),
-          histogram: new uPlot(histogramOpts(hCell, format), hist, hCell),
+          bins,
+          timeline: new uPlot(timelineOpts(tCell, format, axisFormat, withInterval, openBatchAt), timeline, tCell),
+          histogram: new uPlot(histogramOpts(hCell, axisFormat, bins), hist, hCell),
         };
       } else {
         c.timeline.setData(timeline);
