@@ -183,12 +183,16 @@ window.EmberUi = (function () {
    * Runs `tick()` now and again after `interval()` ms each time it succeeds (never overlapping:
    * the next poll is planned when the last one ends). A failure shows the banner, keeps what is
    * on the page and retries with a growing delay; `tick` returns false to stop polling.
+   *
+   * While the server is away, a retry is one request (the application list), not a whole tick:
+   * the browser itself logs every refused request, so an outage costs one console line a retry.
    */
   function poll(tick, interval) {
     let retry = 0;
     const run = async () => {
       let wait;
       try {
+        if (retry) await getJson(API);
         const more = await tick();
         connected();
         retry = 0;
@@ -513,15 +517,16 @@ window.EmberUi = (function () {
   // -----------------------------------------------------------------------------------------------
   // One poll
 
-  async function tick() {
+  async function tick(again = true) {
     try {
       if (!app) {
         app = await U.application();
         document.getElementById("app-name").textContent = `${app.name} · ${app.version}`;
         document.title = `${app.name} - Streaming Statistics`;
       }
-      const [stats, receivers, batches, extras] = await Promise.all([
-        U.getJson(`${app.base}/statistics`), U.getJson(`${app.base}/receivers`),
+      // The statistics first, alone: if the server has just gone, one request fails, not four.
+      const stats = await U.getJson(`${app.base}/statistics`);
+      const [receivers, batches, extras] = await Promise.all([U.getJson(`${app.base}/receivers`),
         U.getJson(`${app.base}/batches`), U.getJson(`${app.base}/ember`)]);
       batchDuration = stats.batchDuration;
       lastBatches = batches;
@@ -536,7 +541,10 @@ window.EmberUi = (function () {
       drawCharts(byStatus("COMPLETED").reverse());
     } catch (err) {
       // Another process may now answer on this port (a restarted stream): find its app again.
-      if (err instanceof U.HttpError && err.status === 404) app = null;
+      if (again && app && err instanceof U.HttpError && err.status === 404) {
+        app = null;
+        return tick(false);
+      }
       throw err;
     }
   }
