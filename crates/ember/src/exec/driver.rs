@@ -255,6 +255,9 @@ fn close_batch(
             },
         );
     }
+    rt.status
+        .batches
+        .batch_closed(time.as_millis(), info.submission_time);
     no_rdd.sort_unstable();
     // Before the tick: the failures must be recorded when the batch's jobs look for them.
     rt.fail_missing_rdds(time, &no_rdd);
