@@ -105,9 +105,17 @@ window.EmberUi = (function () {
     return e;
   }
 
-  /** Replaces the rows of a tbody; an empty list shows one row saying so. */
-  function fillRows(tbody, rows, columns, emptyText) {
-    tbody.replaceChildren(...(rows.length ? rows
+  /**
+   * Replaces the rows of a tbody with `row(item)` for each item; an empty list shows one row
+   * saying so. Rows whose data did not change since the last poll are left alone, so an opened
+   * error stays open, a selection stays selected and a link is not swapped under the pointer.
+   */
+  const shown = new WeakMap(); // tbody -> the JSON of the items it shows
+  function fillRows(tbody, items, row, columns, emptyText) {
+    const data = JSON.stringify(items);
+    if (shown.get(tbody) === data) return;
+    shown.set(tbody, data);
+    tbody.replaceChildren(...(items.length ? items.map(row)
       : [el("tr", { class: "empty" }, el("td", { colspan: columns }, emptyText))]));
   }
 
@@ -256,7 +264,7 @@ window.EmberUi = (function () {
     return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":");
   };
   // Ticks need one more digit than Spark's short format, whose "1 s" would label 0.9 s and 1.1 s alike.
-  const axisDuration = (ms) => (ms < 1000 ? `${Math.round(ms)} ms`
+  const axisDuration = (ms) => (ms < 10 ? `${+ms.toFixed(1)} ms` : ms < 1000 ? `${Math.round(ms)} ms`
     : ms < 60000 ? `${+(ms / 1000).toFixed(1)} s` : `${+(ms / 60000).toFixed(1)} min`);
   // Rates of millions of records/s would not fit the axis: 1.2M, 850k.
   const compact = (v) => (v >= 1e6 ? `${+(v / 1e6).toFixed(1)}M` : v >= 1e3 ? `${+(v / 1e3).toFixed(1)}k` : `${+v.toFixed(1)}`);
@@ -274,6 +282,8 @@ window.EmberUi = (function () {
     }
     return {
       width: chartWidth(cell), height: 180,
+      // Room on the right for the last time tick, which uPlot centres on the plot's edge.
+      padding: [null, 28, null, null],
       series,
       scales: { y: { range: (u, min, max) => [0, Math.max(max, 1) * 1.1] } },
       // Batch times as the clock reads them; uPlot's default would add the date to each tick.
@@ -296,7 +306,9 @@ window.EmberUi = (function () {
         { label: "batches", stroke: COLORS.line, fill: COLORS.fill, width: 1,
           paths: uPlot.paths.bars({ size: [0.9, 80] }), points: { show: false } },
       ],
-      axes: [{ values: (u, vals) => vals.map(axisFormat), space: 60 }, { size: 40 }],
+      // Counts of batches: whole ticks only.
+      axes: [{ values: (u, vals) => vals.map(axisFormat), space: 60 },
+        { size: 40, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }],
       // The bars speak for themselves; a cursor read-out of "bin centre, count" adds little.
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
@@ -394,7 +406,7 @@ window.EmberUi = (function () {
   function drawReceivers(stats, receivers) {
     document.getElementById("receivers-title").textContent =
       `Receivers: ${stats.numActiveReceivers} / ${stats.numReceivers} active`;
-    const rows = receivers.map((r) => {
+    U.fillRows(document.querySelector("#receivers tbody"), receivers, (r) => {
       const last = r.eventRates && r.eventRates.length ? r.eventRates[r.eventRates.length - 1][1] : null;
       return el("tr", {},
         el("td", {}, r.streamName || `stream ${r.streamId}`),
@@ -404,50 +416,46 @@ window.EmberUi = (function () {
         el("td", { class: "num" }, U.rate(last)),
         el("td", {}, r.lastErrorTime ? U.batchTime(U.parseSparkDate(r.lastErrorTime)) : "-"),
         U.errorCell(r.lastErrorMessage || r.lastError));
-    });
-    U.fillRows(document.querySelector("#receivers tbody"), rows, 7, "This stream has no receivers.");
+    }, 7, "This stream has no receivers.");
   }
 
   // -----------------------------------------------------------------------------------------------
   // ember's own figures
 
   function drawExtras(x) {
-    const sources = x.sources.map((s) => el("tr", {},
+    U.fillRows(document.querySelector("#sources tbody"), x.sources, (s) => el("tr", {},
       el("td", { class: "num" }, s.streamId),
       el("td", {}, `${s.name} (${s.kind})`),
       el("td", { class: "num" }, U.count(s.receivedRecords)),
       el("td", { class: "num" }, U.count(s.processedRecords)),
       el("td", { class: "num" + (s.lagRecords > 0 ? " warn" : "") }, U.count(s.lagRecords)),
       el("td", { class: "num" }, s.rateLimit == null ? "none" : U.rate(s.rateLimit)),
-      el("td", { class: s.throttled ? "warn" : "" }, s.throttled ? "yes" : "no")));
-    U.fillRows(document.querySelector("#sources tbody"), sources, 7, "No sources.");
+      el("td", { class: s.throttled ? "warn" : "" }, s.throttled ? "yes" : "no")), 7, "No sources.");
 
-    const state = x.state.map((s) => el("tr", {},
+    U.fillRows(document.querySelector("#state tbody"), x.state, (s) => el("tr", {},
       el("td", { class: "num" }, s.streamId), el("td", {}, s.name),
-      el("td", { class: "num" }, U.count(s.keys)), el("td", { class: "num" }, U.bytes(s.bytes))));
-    U.fillRows(document.querySelector("#state tbody"), state, 4, "No stateful streams.");
+      el("td", { class: "num" }, U.count(s.keys)), el("td", { class: "num" }, U.bytes(s.bytes))),
+    4, "No stateful streams.");
 
     document.getElementById("wal").textContent = x.wal.enabled
       ? `enabled · ${U.bytes(x.wal.bytes)} on disk` : "disabled";
 
-    const progress = x.progress.map((p) => el("tr", {},
+    document.getElementById("progress-block").hidden = !x.progress.length;
+    U.fillRows(document.querySelector("#progress tbody"), x.progress, (p) => el("tr", {},
       el("td", {}, p.task),
       el("td", {}, el("progress", { value: p.done, max: Math.max(1, p.total) })),
       el("td", { class: "num" }, `${U.count(p.done)} / ${U.count(p.total)}`),
-      el("td", {}, p.finished ? "finished" : "running")));
-    document.getElementById("progress-block").hidden = !progress.length;
-    U.fillRows(document.querySelector("#progress tbody"), progress, 4, "");
+      el("td", {}, p.finished ? "finished" : "running")), 4, "");
 
     document.getElementById("checkpoints-title").textContent = `Checkpoints (${x.checkpoints.length})`;
-    const checkpoints = x.checkpoints.map((c) => el("tr", {},
+    U.fillRows(document.querySelector("#checkpoints tbody"), x.checkpoints, (c) => el("tr", {},
       el("td", {}, U.batchTime(c.batchTimeEpoch, batchDuration)),
       el("td", {}, U.batchTime(c.startTimeEpoch, 1)),
       el("td", { class: "num" }, U.duration(c.durationMs)),
       el("td", { class: "num" }, U.bytes(c.bytes)),
       el("td", {}, c.kind),
       el("td", { class: c.status === "ok" ? "ok" : "bad" }, c.status),
-      U.errorCell(c.error)));
-    U.fillRows(document.querySelector("#checkpoints tbody"), checkpoints, 7,
+      U.errorCell(c.error)), 7,
       "No checkpoints (the stream has no checkpoint directory, or none was written yet).");
 
     const kill = document.getElementById("kill");
@@ -482,7 +490,7 @@ window.EmberUi = (function () {
       table.tHead.append(el("tr", {}, BATCH_COLUMNS.map((c) => el("th", {}, c))));
     }
     document.getElementById(`${id}-title`).textContent = title;
-    U.fillRows(table.tBodies[0], batches.map(batchRow), BATCH_COLUMNS.length, "No batches.");
+    U.fillRows(table.tBodies[0], batches, batchRow, BATCH_COLUMNS.length, "No batches.");
   }
 
   function drawCompleted(stats) {
@@ -490,8 +498,9 @@ window.EmberUi = (function () {
     const pages = Math.max(1, Math.ceil(completed.length / PAGE_SIZE));
     completedPage = Math.min(completedPage, pages - 1);
     const shown = completed.slice(completedPage * PAGE_SIZE, (completedPage + 1) * PAGE_SIZE);
-    drawBatchTable("completed",
-      `Completed Batches (last ${completed.length} out of ${stats ? stats.numTotalCompletedBatches : completed.length})`,
+    // The list was fetched after the statistics, so it may hold a batch they do not count yet.
+    const total = Math.max(completed.length, stats ? stats.numTotalCompletedBatches : 0);
+    drawBatchTable("completed", `Completed Batches (last ${completed.length} out of ${total})`,
       shown);
     const pager = document.getElementById("completed-pager");
     pager.hidden = pages < 2;

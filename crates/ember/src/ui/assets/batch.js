@@ -42,7 +42,8 @@
 
   function drawOperations(ops) {
     ops.sort((a, b) => a.outputOpId - b.outputOpId);
-    const rows = ops.map((op) => {
+    document.getElementById("operations-title").textContent = `Output Operations (${ops.length})`;
+    U.fillRows(document.querySelector("#operations tbody"), ops, (op) => {
       const ended = U.parseSparkDate(op.endTime);
       const status = op.failureReason ? "Failed" : ended === null ? "Running" : "Succeeded";
       return el("tr", { "data-op": op.outputOpId },
@@ -54,9 +55,7 @@
         el("td", { class: status === "Failed" ? "bad" : status === "Succeeded" ? "ok" : "" }, status),
         el("td", {}, op.startTime ? U.batchTime(U.parseSparkDate(op.startTime), 1) : "-"),
         U.errorCell(op.failureReason));
-    });
-    document.getElementById("operations-title").textContent = `Output Operations (${ops.length})`;
-    U.fillRows(document.querySelector("#operations tbody"), rows, 6, "No output operation has started yet.");
+    }, 6, "No output operation has started yet.");
   }
 
   async function tick() {
