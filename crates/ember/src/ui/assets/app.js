@@ -229,6 +229,10 @@ window.EmberUi = (function () {
   const { el } = U;
   const PAGE_SIZE = 25; // completed batches per page, as a screenful
   const HISTOGRAM_BINS = 10;
+  // The newest checkpoints, unless asked for all: the server keeps as many as batches.
+  const CHECKPOINTS_SHOWN = 10;
+  let allCheckpoints = false;
+  let lastExtras = null;
 
   const METRICS = [
     // [row key, value of a completed batch, read-out format, axis format, is it a time (so the
@@ -273,7 +277,8 @@ window.EmberUi = (function () {
     const series = [
       { label: "batch time", value: (u, v) => (v == null ? "-" : U.batchTime(v * 1000, batchDuration)) },
       { label: "batch", stroke: COLORS.line, fill: COLORS.fill, width: 1.5,
-        points: { show: true, size: 5, fill: COLORS.line }, value: (u, v) => (v == null ? "-" : format(v)) },
+        // uPlot draws the dots while there is room for them (a thousand batches make a line).
+        points: { size: 5, fill: COLORS.line }, value: (u, v) => (v == null ? "-" : format(v)) },
     ];
     if (withInterval) {
       // The batch interval as a dashed line: the stream keeps up while the points stay under it.
@@ -448,7 +453,11 @@ window.EmberUi = (function () {
       el("td", {}, p.finished ? "finished" : "running")), 4, "");
 
     document.getElementById("checkpoints-title").textContent = `Checkpoints (${x.checkpoints.length})`;
-    U.fillRows(document.querySelector("#checkpoints tbody"), x.checkpoints, (c) => el("tr", {},
+    const more = document.getElementById("checkpoints-more");
+    more.hidden = x.checkpoints.length <= CHECKPOINTS_SHOWN;
+    more.textContent = allCheckpoints ? "show the newest only" : `show all ${x.checkpoints.length}`;
+    const checkpoints = allCheckpoints ? x.checkpoints : x.checkpoints.slice(0, CHECKPOINTS_SHOWN);
+    U.fillRows(document.querySelector("#checkpoints tbody"), checkpoints, (c) => el("tr", {},
       el("td", {}, U.batchTime(c.batchTimeEpoch, batchDuration)),
       el("td", {}, U.batchTime(c.startTimeEpoch, 1)),
       el("td", { class: "num" }, U.duration(c.durationMs)),
@@ -517,6 +526,11 @@ window.EmberUi = (function () {
     drawCompleted(lastStats);
   });
 
+  document.getElementById("checkpoints-more").addEventListener("click", () => {
+    allCheckpoints = !allCheckpoints;
+    if (lastExtras) drawExtras(lastExtras);
+  });
+
   document.getElementById("kill").addEventListener("click", async () => {
     if (!window.confirm("Stop the stream gracefully?")) return;
     const r = await fetch("/streaming/kill/", { method: "POST" });
@@ -542,6 +556,7 @@ window.EmberUi = (function () {
       lastStats = stats;
       drawSummary(stats, extras);
       drawReceivers(stats, receivers);
+      lastExtras = extras;
       drawExtras(extras);
       const byStatus = (s) => batches.filter((b) => b.status === s);
       drawBatchTable("running", `Running Batches (${byStatus("PROCESSING").length})`, byStatus("PROCESSING"));
