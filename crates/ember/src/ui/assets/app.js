@@ -277,8 +277,8 @@ window.EmberUi = (function () {
     const series = [
       { label: "batch time", value: (u, v) => (v == null ? "-" : U.batchTime(v * 1000, batchDuration)) },
       { label: "batch", stroke: COLORS.line, fill: COLORS.fill, width: 1.5,
-        // uPlot draws the dots while there is room for them (a thousand batches make a line).
-        points: { size: 5, fill: COLORS.line }, value: (u, v) => (v == null ? "-" : format(v)) },
+        // A dot per batch while there are 5 px for each (a thousand batches make a line).
+        points: { size: 4, space: 5, fill: COLORS.line }, value: (u, v) => (v == null ? "-" : format(v)) },
     ];
     if (withInterval) {
       // The batch interval as a dashed line: the stream keeps up while the points stay under it.
