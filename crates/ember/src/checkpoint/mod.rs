@@ -299,7 +299,7 @@ impl ShareWriter {
                 std::time::SystemTime::now() - started.elapsed(),
                 started.elapsed(),
                 match &written {
-                    Ok(()) => Ok(entries.encoded_len()),
+                    Ok(()) => Ok(framed::file_len(entries.encoded_len())),
                     Err(e) => Err(e.to_string()),
                 },
             );

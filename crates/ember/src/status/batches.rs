@@ -355,7 +355,7 @@ impl StreamingListener for BatchProgress {
         while b.completed.len() > self.retained {
             b.completed.pop_front();
         }
-        drop(b);
+        // Under the lock: whoever sees the batch completed sees the catching up count it.
         self.work.batch_completed(time);
     }
 
