@@ -60,11 +60,12 @@ fn without_ui(conf: Conf) -> Conf {
 fn local_context(master: &str) -> Result<Context> {
     let conf = || without_ui(Conf::new().set_master(master).set_app_name("test"));
     match Context::get_or_create(conf()) {
-        // Same threads and default partitions (a context made by `with_conf` may set
-        // `spark.default.parallelism`; a later test must not inherit it).
+        // Same threads and default partitions, and no UI (a context made by `with_conf` may
+        // set `spark.default.parallelism` or turn the UI on; a later test must not inherit it).
         Ok(ctx)
             if ctx.master().threads() == conf().master()?.threads()
-                && ctx.default_parallelism() == ctx.master().total_workers() =>
+                && ctx.default_parallelism() == ctx.master().total_workers()
+                && !crate::conf::settings::UI_ENABLED.value(ctx.conf()) =>
         {
             Ok(ctx)
         }

@@ -152,7 +152,32 @@ pub(crate) struct Checkpointing {
     /// Shares and commit records that could not be written, over the run.
     failures: std::sync::atomic::AtomicU64,
     /// Where the writes are reported, for the web UI.
-    history: std::sync::OnceLock<Arc<crate::status::CheckpointHistory>>,
+    history: std::sync::OnceLock<Arc<dyn WriteReport>>,
+}
+
+/// Where a run's checkpoint writes are reported as they happen (the web UI's checkpoint
+/// history implements it; this module knows nothing of the UI). Times are the batch's (ms);
+/// `Ok` carries the bytes written, `Err` why nothing was.
+pub(crate) trait WriteReport: Send + Sync {
+    /// A worker wrote (or failed to write) its share of a stream's state, fully or as changes;
+    /// the write started at `started` and took `took`.
+    fn share(
+        &self,
+        batch: u64,
+        full: bool,
+        started: std::time::SystemTime,
+        took: std::time::Duration,
+        outcome: Result<u64, String>,
+    );
+    /// The driver committed the batch (or did not); the commit started at `started` and took
+    /// `took`.
+    fn commit(
+        &self,
+        batch: u64,
+        started: std::time::SystemTime,
+        took: std::time::Duration,
+        outcome: Result<u64, String>,
+    );
 }
 
 impl Checkpointing {
@@ -174,12 +199,12 @@ impl Checkpointing {
     }
 
     /// Reports every share and commit written from now on to `history`.
-    pub(crate) fn report_to(&self, history: Arc<crate::status::CheckpointHistory>) {
+    pub(crate) fn report_to(&self, history: Arc<dyn WriteReport>) {
         let _ = self.history.set(history);
     }
 
     /// Where the writes are reported, if anywhere.
-    pub(crate) fn history(&self) -> Option<&crate::status::CheckpointHistory> {
+    pub(crate) fn history(&self) -> Option<&dyn WriteReport> {
         self.history.get().map(|h| &**h)
     }
 
@@ -299,7 +324,7 @@ impl ShareWriter {
                 std::time::SystemTime::now() - started.elapsed(),
                 started.elapsed(),
                 match &written {
-                    Ok(()) => Ok(entries.encoded_len()),
+                    Ok(()) => Ok(framed::file_len(entries.encoded_len())),
                     Err(e) => Err(e.to_string()),
                 },
             );

@@ -173,8 +173,6 @@ pub(crate) struct BatchesView {
     pub(crate) total_received: u64,
     /// Records of the completed batches, over the run.
     pub(crate) total_processed: u64,
-    /// Records of the completed batches per input stream, over the run.
-    pub(crate) processed_by_stream: BTreeMap<usize, u64>,
     /// Each receiver's last report, by stream id.
     pub(crate) receivers: BTreeMap<usize, ReceiverInfo>,
 }
@@ -276,7 +274,6 @@ impl BatchProgress {
             total_completed: b.total_completed,
             total_received: b.total_received,
             total_processed: b.total_processed,
-            processed_by_stream: b.processed_by_stream.clone(),
             receivers: b.receivers.clone(),
         }
     }
@@ -358,7 +355,7 @@ impl StreamingListener for BatchProgress {
         while b.completed.len() > self.retained {
             b.completed.pop_front();
         }
-        drop(b);
+        // Under the lock: whoever sees the batch completed sees the catching up count it.
         self.work.batch_completed(time);
     }
 

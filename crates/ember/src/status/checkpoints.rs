@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::checkpoint::WriteReport;
 use crate::sync::RecoverPoison;
 
 /// Whether a checkpoint wrote the whole state or the changes since the previous one.
@@ -99,9 +100,21 @@ impl CheckpointHistory {
             })
     }
 
+    /// The retained checkpoints, newest first.
+    pub(crate) fn records(&self) -> Vec<CheckpointRecord> {
+        self.history.lock().recover().done.iter().cloned().collect()
+    }
+
+    /// Counts and last figures over the run.
+    pub(crate) fn totals(&self) -> CheckpointTotals {
+        self.history.lock().recover().totals.clone()
+    }
+}
+
+impl WriteReport for CheckpointHistory {
     /// A worker wrote (`Ok` with the bytes) or failed to write its share of a stream's state
     /// for batch `batch_time`; the writing started at `started` and took `took`.
-    pub(crate) fn share(
+    fn share(
         &self,
         batch_time: u64,
         full: bool,
@@ -126,7 +139,7 @@ impl CheckpointHistory {
 
     /// The driver committed batch `batch_time` (`Ok` with the commit record's bytes), or did not
     /// (why); the commit started at `started` and took `took`.
-    pub(crate) fn commit(
+    fn commit(
         &self,
         batch_time: u64,
         started: SystemTime,
@@ -159,16 +172,6 @@ impl CheckpointHistory {
         }
         h.done.push_front(record);
         h.done.truncate(self.retained);
-    }
-
-    /// The retained checkpoints, newest first.
-    pub(crate) fn records(&self) -> Vec<CheckpointRecord> {
-        self.history.lock().recover().done.iter().cloned().collect()
-    }
-
-    /// Counts and last figures over the run.
-    pub(crate) fn totals(&self) -> CheckpointTotals {
-        self.history.lock().recover().totals.clone()
     }
 }
 

@@ -27,10 +27,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 pub(crate) use batches::{BatchProgress, BatchRecord, BatchStatus, BatchesView};
-pub(crate) use checkpoints::{CheckpointHistory, CheckpointKind, CheckpointRecord};
-pub(crate) use long_work::{LongWork, Task, Work};
+pub(crate) use checkpoints::{CheckpointHistory, CheckpointKind};
+pub(crate) use long_work::{LongWork, Work};
 pub(crate) use sources::{Source, SourceKind, Sources};
-pub(crate) use state_size::{StateShare, StateSize, StateSizes};
+pub(crate) use state_size::{StateShare, StateSizes};
 
 use crate::scheduler::clock::Clock;
 use crate::sync::RecoverPoison;

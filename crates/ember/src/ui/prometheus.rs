@@ -65,6 +65,13 @@ fn number(v: f64) -> String {
     }
 }
 
+/// A gauge of a batch: its name's end, how it is read from the batch, its help.
+type BatchFigure = (&'static str, fn(&BatchRecord) -> Option<u64>, &'static str);
+
+/// A gauge per input stream: its name, its help, how it is read from the stream's row (`None`:
+/// no sample).
+type SourceFigure = (&'static str, &'static str, fn(&rest::SourceRow) -> Option<f64>);
+
 /// A batch's time or delay as Spark's gauges give it: -1 when absent.
 fn or_minus_one(v: Option<u64>) -> f64 {
     v.map_or(-1.0, |v| v as f64)
@@ -116,7 +123,7 @@ pub(crate) fn render(status: &Status) -> String {
         view.completed.len() as f64,
     );
     let completed = view.last_completed();
-    let completed_figures: [(&str, fn(&BatchRecord) -> Option<u64>, &str); 6] = [
+    let completed_figures: [BatchFigure; 6] = [
         (
             "submission_time",
             |b| Some(b.submission_time),
@@ -156,7 +163,7 @@ pub(crate) fn render(status: &Status) -> String {
         );
     }
     let received = view.last_received();
-    let received_figures: [(&str, fn(&BatchRecord) -> Option<u64>, &str); 4] = [
+    let received_figures: [BatchFigure; 4] = [
         (
             "submission_time",
             |b| Some(b.submission_time),
@@ -247,7 +254,7 @@ pub(crate) fn render(status: &Status) -> String {
     );
 
     let rows = rest::source_rows(status);
-    let per_source: [(&str, &str, fn(&rest::SourceRow) -> Option<f64>); 5] = [
+    let per_source: [SourceFigure; 5] = [
         (
             "ember_source_received_records",
             "Records an input stream has taken in since the start.",

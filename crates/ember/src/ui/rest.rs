@@ -296,7 +296,7 @@ pub(crate) fn batches(status: &Status, statuses: &[BatchStatus]) -> Vec<BatchInf
         .filter(|b| statuses.is_empty() || statuses.contains(&b.status))
         .map(|b| batch_info(b, batch_ms))
         .collect();
-    all.sort_by(|a, b| b.batch_id.cmp(&a.batch_id));
+    all.sort_by_key(|b| std::cmp::Reverse(b.batch_id));
     all
 }
 
