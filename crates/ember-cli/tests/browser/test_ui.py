@@ -112,10 +112,10 @@ def stream(tmp_path):
         port = feed.find(r"listening on 127\.0\.0\.1:(\d+)", QUICK).group(1)
         with open(tmp_path / "wordcount.out", "w") as out:
             ember = Proc("ember wordcount",
-                         [str(EMBER), "-v", "wordcount", "--socket", f"127.0.0.1:{port}",
-                          "--batch", f"{BATCH_MS}ms", "--conf", "spark.ui.port=0"], out)
+                         [str(EMBER), "wordcount", "--socket", f"127.0.0.1:{port}",
+                          "--batch", f"{BATCH_MS}ms", "--ui-port", "0"], out)
         procs.append(ember)
-        ui = ember.find(r"(http://127\.0\.0\.1:\d+)", QUICK).group(1)
+        ui = ember.find(r"Streaming UI at (http://127\.0\.0\.1:\d+)/streaming/", QUICK).group(1)
         apps = until("the REST API lists the application", lambda: get_json(f"{ui}/api/v1/applications"))
         rest = f"{ui}/api/v1/applications/{apps[0]['id']}/streaming"
         until(f"{MIN_BATCHES} completed batches with input",

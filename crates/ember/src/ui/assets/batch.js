@@ -1,5 +1,5 @@
 // The batch page (batch.html): one batch's figures and its output operations, from
-// .../streaming/batches and .../batches/{id}/operations. It polls like the statistics page while
+// .../streaming/batches/{id} and .../batches/{id}/operations. It polls like the statistics page while
 // the batch is still queued or running, and stops once the batch has completed, since a
 // completed batch never changes. Uses the shared code of app.js (window.EmberUi).
 "use strict";
@@ -63,10 +63,11 @@
       app = await U.application();
       document.getElementById("app-name").textContent = `${app.name} · ${app.version}`;
     }
-    // The list holds every retained batch; Spark's API has no single-batch path in its contract here.
-    const batches = await U.getJson(`${app.base}/batches`);
-    const b = batches.find((x) => x.batchId === batchId);
-    if (!b) {
+    let b;
+    try {
+      b = await U.getJson(`${app.base}/batches/${batchId}`);
+    } catch (err) {
+      if (!(err instanceof U.HttpError && err.status === 404)) throw err;
       problem(`unknown batch: ${batchId} (not run yet, or older than the retained batches)`);
       return true;
     }
