@@ -234,13 +234,23 @@ window.EmberUi = (function () {
   let allCheckpoints = false;
   let lastExtras = null;
 
+  const clock = (s) => {
+    const d = new Date(s * 1000);
+    return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":");
+  };
+  // Ticks need one more digit than Spark's short format, whose "1 s" would label 0.9 s and 1.1 s alike.
+  const axisDuration = (ms) => (ms < 10 ? `${+ms.toFixed(1)} ms` : ms < 1000 ? `${Math.round(ms)} ms`
+    : ms < 60000 ? `${+(ms / 1000).toFixed(1)} s` : `${+(ms / 60000).toFixed(1)} min`);
+  // Rates of millions of records/s would not fit the axis: 1.2M, 850k.
+  const compact = (v) => (v >= 1e6 ? `${+(v / 1e6).toFixed(1)}M` : v >= 1e3 ? `${+(v / 1e3).toFixed(1)}k` : `${+v.toFixed(1)}`);
+
   const METRICS = [
     // [row key, value of a completed batch, read-out format, axis format, is it a time (so the
     //  batch interval is drawn to compare it with)?]
-    ["inputRate", (b, bd) => (b.inputSize * 1000) / bd, (v) => `${U.count(Math.round(v))} records/sec`, (v) => compact(v), false],
-    ["schedulingDelay", (b) => b.schedulingDelay, U.duration, (v) => axisDuration(v), true],
-    ["processingTime", (b) => b.processingTime, U.duration, (v) => axisDuration(v), true],
-    ["totalDelay", (b) => b.totalDelay, U.duration, (v) => axisDuration(v), true],
+    ["inputRate", (b, bd) => (b.inputSize * 1000) / bd, (v) => `${U.count(Math.round(v))} records/sec`, compact, false],
+    ["schedulingDelay", (b) => b.schedulingDelay, U.duration, axisDuration, true],
+    ["processingTime", (b) => b.processingTime, U.duration, axisDuration, true],
+    ["totalDelay", (b) => b.totalDelay, U.duration, axisDuration, true],
   ];
 
   let app = null; // {id, name, version, base}
@@ -262,16 +272,6 @@ window.EmberUi = (function () {
   function chartWidth(cell) {
     return Math.max(240, cell.clientWidth - 16);
   }
-
-  const clock = (s) => {
-    const d = new Date(s * 1000);
-    return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":");
-  };
-  // Ticks need one more digit than Spark's short format, whose "1 s" would label 0.9 s and 1.1 s alike.
-  const axisDuration = (ms) => (ms < 10 ? `${+ms.toFixed(1)} ms` : ms < 1000 ? `${Math.round(ms)} ms`
-    : ms < 60000 ? `${+(ms / 1000).toFixed(1)} s` : `${+(ms / 60000).toFixed(1)} min`);
-  // Rates of millions of records/s would not fit the axis: 1.2M, 850k.
-  const compact = (v) => (v >= 1e6 ? `${+(v / 1e6).toFixed(1)}M` : v >= 1e3 ? `${+(v / 1e3).toFixed(1)}k` : `${+v.toFixed(1)}`);
 
   function timelineOpts(cell, format, axisFormat, withInterval, onPick) {
     const series = [
