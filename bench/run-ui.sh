@@ -25,24 +25,32 @@ export EMBER_UI_POLLER=$here/ui_poller.py
 tag="ui-cost $(date -u +%Y-%m-%dT%H:%M:%SZ) $(git -C "$repo" rev-parse --short HEAD)"
 echo "tag: $tag" >&2
 python3 "$shared/bench/compare.py" --config "$here/engines.toml" --engines limit,ember-noui,ember-ui \
-    --workloads w1 --sizes "$size" --repeat "$repeat" --timeout 300 --quiet-wait 20 --quiet-thresh 0.5 \
+    --workloads w1 --sizes "$size" --repeat "$repeat" --timeout 300 --quiet-wait 60 --quiet-thresh 0.15 \
     --results "$here/results.jsonl" --tag "$tag" --median
-# Each round's ember-ui over ember-noui: the two ran back to back, so machine noise hits both.
-python3 - "$here/results.jsonl" "$tag" <<'PY'
+# Each round's ember-ui over ember-noui: the two ran back to back, so slow drifts of the machine hit
+# both. A difference of a few per cent is visible only in rounds where nothing else ran: rounds in
+# which other processes took more than QUIET_CPU_S CPU seconds during either run are listed but
+# left out of the quiet median. (A span is also a whole number of batches give or take the last
+# one: at 1 s batches and 6 s spans one batch more or less moves a ratio by about 15 %.)
+python3 - "$here/results.jsonl" "$tag" "${QUIET_CPU_S:-1}" <<'PY'
 import json, statistics, sys
 runs = [r for r in map(json.loads, open(sys.argv[1])) if r.get("tag") == sys.argv[2]]
-off, on, ratios, last_off = [], [], [], None
+quiet_cpu = float(sys.argv[3])
+rounds, off = [], None
 for r in runs:  # in run order: limit, ember-noui, ember-ui, round after round
-    rate = r.get("words_per_s") if r["status"] == "ok" else None
     if r["engine"] == "ember-noui":
-        last_off = rate
-        off += [rate] if rate else []
-    elif r["engine"] == "ember-ui":
-        on += [rate] if rate else []
-        if rate and last_off:
-            ratios.append(rate / last_off)
-        last_off = None
-print("ember-ui / ember-noui per round:", " ".join(f"{x:.3f}" for x in ratios))
-if ratios:
-    print(f"median {statistics.median(ratios):.3f}; medians' ratio {statistics.median(on) / statistics.median(off):.3f}")
+        off = r
+    elif r["engine"] == "ember-ui" and off is not None:
+        if r["status"] == off["status"] == "ok":
+            rounds.append((r["words_per_s"] / off["words_per_s"], max(r["foreign_cpu_s"], off["foreign_cpu_s"]),
+                           off["cpu_s"], r["cpu_s"]))
+        off = None
+for ratio, foreign, cpu_off, cpu_on in rounds:
+    print(f"ember-ui / ember-noui {ratio:.3f}   CPU s {cpu_off:.2f} -> {cpu_on:.2f}   foreign CPU s {foreign:.2f}"
+          + ("" if foreign <= quiet_cpu else "   (not quiet)"))
+quiet = [x[0] for x in rounds if x[1] <= quiet_cpu]
+if rounds:
+    print(f"median of all {len(rounds)} rounds: {statistics.median(x[0] for x in rounds):.3f}")
+if quiet:
+    print(f"median of the {len(quiet)} quiet rounds: {statistics.median(quiet):.3f}")
 PY
