@@ -746,8 +746,18 @@ fn receivers_show_their_rates_and_the_socket_source_its_figures() {
     let lines = t.context().socket_text_stream("127.0.0.1", port);
     let out = t.collect(&lines).unwrap();
     t.run(1).unwrap();
-    server.set_nonblocking(false).unwrap();
-    let (mut client, _) = server.accept().unwrap();
+    // The receiver connects once the stream has started (bounded: a non-blocking accept).
+    server.set_nonblocking(true).unwrap();
+    let mut accepted = None;
+    assert!(
+        wait_until(WITHIN, || {
+            accepted = server.accept().ok().map(|(c, _)| c);
+            accepted.is_some()
+        }),
+        "the receiver did not connect"
+    );
+    let mut client = accepted.unwrap();
+    client.set_nonblocking(false).unwrap();
     client.write_all(b"one\ntwo\nthree\nfour\nfive\n").unwrap();
     client.flush().unwrap();
     // Batches close until the five lines have gone through.
