@@ -12,6 +12,7 @@ mod demo;
 mod feed;
 mod input;
 mod sql;
+mod ui;
 mod wordcount;
 
 #[global_allocator]
@@ -70,8 +71,11 @@ fn main() {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // The web UI's address and the progress of long work (restoring a checkpoint, catching
+    // up) are shown even without -v: they are what a person running a stream looks for.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{level},ember::ui=info,ember::status=info"))
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

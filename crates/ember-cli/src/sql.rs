@@ -38,6 +38,7 @@ mod with {
     use ember_sql::{DataFrame, LineFormat, Row, SqlSession, Value, batch_header, text_schema};
 
     use crate::input::InputArgs;
+    use crate::ui::UiArgs;
     use crate::wordcount::parse_duration;
 
     /// Arguments of `ember sql`.
@@ -67,6 +68,8 @@ mod with {
         /// Stop (gracefully) after this long, e.g. `30s`; otherwise run until Ctrl-C.
         #[arg(long, value_parser = parse_duration)]
         pub duration: Option<Duration>,
+        #[command(flatten)]
+        pub ui: UiArgs,
     }
 
     fn parse_format(s: &str) -> Result<LineFormat, String> {
@@ -75,7 +78,8 @@ mod with {
 
     /// Runs `ember sql`.
     pub fn run(args: Args) -> Result<()> {
-        let ctx = Context::get_or_create(Conf::new().set_master(&args.master).set_app_name("sql"))?;
+        let conf = Conf::new().set_master(&args.master).set_app_name("sql");
+        let ctx = Context::get_or_create(args.ui.apply(conf))?;
         let session = SqlSession::get_or_create(&ctx)?;
         check_query(&session, &args)?;
         let ssc = StreamingContext::new(&ctx, args.batch)?;

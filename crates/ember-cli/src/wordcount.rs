@@ -8,6 +8,7 @@ use ember::conf::settings;
 use ember::{Conf, Context, DStream, Duration, StreamingContext};
 
 use crate::input::InputArgs;
+use crate::ui::UiArgs;
 
 /// Arguments of `ember wordcount`.
 #[derive(clap::Args, Debug, Clone)]
@@ -54,6 +55,8 @@ pub struct Args {
     /// processed (`spark.streaming.receiver.writeAheadLog.enable=true`).
     #[arg(long, requires = "checkpoint")]
     pub wal: bool,
+    #[command(flatten)]
+    pub ui: UiArgs,
 }
 
 /// The longest `--duration` or `--checkpoint-interval`: a year is more than any run needs, and
@@ -115,7 +118,7 @@ pub fn conf(args: &Args, app: &str) -> Result<Conf> {
     if let (Some(hosts), Some(process)) = (&args.hosts, args.process) {
         conf = conf.set_hosts_file(hosts, process)?;
     }
-    Ok(conf)
+    Ok(args.ui.apply(conf))
 }
 
 /// The input stream of `--socket` or `--dir`.

@@ -119,8 +119,11 @@ fn wordcount_help_lists_the_settings() {
         "  ember.input.maxLineBytes=<size, 1 to 1g>  [default: 16m]",
         "  spark.default.parallelism=<whole number, 1 to 65536>",
         "  spark.streaming.receiverRestartDelay=<duration, 0ms to 1d>  [default: 2s]",
-        "  spark.ui.enabled=<true/false>",
-        "      Not yet used: a web UI is planned.",
+        "  spark.ui.enabled=<true/false>  [default: true]",
+        "      Every running streaming context serves its web UI",
+        "  spark.ui.port=<whole number, 0 to 65535>  [default: 4040]",
+        "  spark.driver.memory=<text>",
+        "      Not used: ember runs in this process",
     ] {
         assert!(
             help.lines().any(|l| l.starts_with(line)),

@@ -49,6 +49,22 @@ impl NativeContext {
         Ok(self.inner()?.master().threads())
     }
 
+    /// The web UI's URL while a streaming context on this context serves it, else `None`
+    /// (PySpark's `uiWebUrl`); `None` after `stop`.
+    fn ui_web_url(&self) -> Option<String> {
+        self.inner.lock().recover().as_ref()?.ui_web_url()
+    }
+
+    /// The application's id, `local-<start ms>` (PySpark's `applicationId`).
+    fn application_id(&self) -> PyResult<String> {
+        Ok(self.inner()?.application_id())
+    }
+
+    /// When the context was made, in ms since the epoch (PySpark's `startTime`).
+    fn start_time(&self) -> PyResult<u64> {
+        Ok(self.inner()?.start_time())
+    }
+
     /// Stops the context; later calls fail with Spark's message.
     fn stop(&self, py: Python<'_>) {
         if let Some(ctx) = self.inner.lock().recover().take() {

@@ -16,7 +16,8 @@ HANG_GUARD_S = 120
 
 @pytest.fixture(scope="session")
 def _session_conf():
-    yield SparkConf().setMaster("local[2]").setAppName("ember-tests")
+    # The web UI on any free port: test runs in parallel must not compete for 4040.
+    yield SparkConf().setMaster("local[2]").setAppName("ember-tests").set("spark.ui.port", "0")
     active = SparkContext._active_spark_context
     if active is not None:
         active.stop()

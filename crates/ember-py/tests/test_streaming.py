@@ -4,6 +4,7 @@ import operator
 import os
 import socket
 import threading
+import time
 
 import pytest
 
@@ -239,3 +240,32 @@ def test_slice_before_start_fails_as_spark(ssc):
     stream.pprint()
     with pytest.raises(Exception, match="has not been initialized"):
         stream.slice(0, 1)
+
+
+def test_ui_web_url_serves_spark_s_rest_api_while_the_stream_runs(sc, ssc, collect):
+    import json
+    import urllib.request
+
+    s = ssc()
+    out = collect(s.queueStream([["a", "b"], ["c"]]))
+    assert sc.uiWebUrl is None
+    s.start()
+    out.wait(2)
+    url = sc.uiWebUrl
+    assert url is not None and url.startswith("http://127.0.0.1:"), url
+    with urllib.request.urlopen(url + "/api/v1/applications", timeout=30) as r:
+        apps = json.load(r)
+    assert apps[0]["id"] == sc.applicationId
+    assert apps[0]["name"] == sc.appName
+    assert apps[0]["attempts"][0]["startTimeEpoch"] == sc.startTime
+    api = "%s/api/v1/applications/%s/streaming" % (url, sc.applicationId)
+    deadline = time.monotonic() + 60
+    while True:
+        with urllib.request.urlopen(api + "/statistics", timeout=30) as r:
+            stats = json.load(r)
+        if stats["numProcessedRecords"] == 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert stats["numProcessedRecords"] == 3, stats
+    s.stop(stopSparkContext=False)
+    assert sc.uiWebUrl is None

@@ -35,6 +35,10 @@ struct Inner {
     default_parallelism: usize,
     pool: rayon::ThreadPool,
     stopped: AtomicBool,
+    /// When the context was made (ms since the epoch, wall clock): the application's start.
+    start_time: u64,
+    /// The web UI's URL while a streaming context on this context serves it.
+    ui_url: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -144,6 +148,10 @@ impl Context {
                 default_parallelism,
                 pool,
                 stopped: AtomicBool::new(false),
+                start_time: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64),
+                ui_url: Mutex::new(None),
             }),
         })
     }
@@ -295,6 +303,58 @@ impl Context {
     /// ```
     pub fn is_stopped(&self) -> bool {
         self.inner.stopped.load(Ordering::SeqCst)
+    }
+
+    /// When this context was made, in ms since the epoch (Spark's `startTime`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// let now = std::time::SystemTime::now()
+    ///     .duration_since(std::time::UNIX_EPOCH)
+    ///     .unwrap()
+    ///     .as_millis() as u64;
+    /// assert!(sc.start_time() <= now);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn start_time(&self) -> u64 {
+        self.inner.start_time
+    }
+
+    /// The application's id (Spark's `applicationId`): `local-<start ms>`, as Spark names a
+    /// local application; the web UI's REST API lists it under `/api/v1/applications`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// assert_eq!(sc.application_id(), format!("local-{}", sc.start_time()));
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn application_id(&self) -> String {
+        format!("local-{}", self.inner.start_time)
+    }
+
+    /// The URL of the web UI (Spark's `uiWebUrl`), e.g. `http://127.0.0.1:4040`, while a
+    /// streaming context on this context serves it; `None` otherwise (none is running, or
+    /// `spark.ui.enabled` is false). See [`StreamingContext::ui_web_url`](crate::StreamingContext::ui_web_url).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let sc = ember::testing::context()?;
+    /// // No streaming context runs here.
+    /// assert_eq!(sc.ui_web_url(), None);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn ui_web_url(&self) -> Option<String> {
+        self.inner.ui_url.lock().recover().clone()
+    }
+
+    /// Records the web UI's URL (`None`: it stopped).
+    pub(crate) fn set_ui_web_url(&self, url: Option<String>) {
+        *self.inner.ui_url.lock().recover() = url;
     }
 
     /// Runs `f` on this context's thread pool, where RDD operations execute in parallel.

@@ -61,10 +61,12 @@ pub mod rdd;
 pub mod receiver;
 pub mod scheduler;
 pub mod state;
+mod status;
 pub mod streaming;
 pub mod sync;
 pub mod testing;
 pub mod time;
+mod ui;
 
 pub use conf::Conf;
 pub use context::Context;

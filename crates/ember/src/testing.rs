@@ -1,7 +1,8 @@
 //! Deterministic tests of streaming pipelines, as Spark's `TestSuiteBase` and Flink's test
 //! harnesses: a manual clock, input batches given as vectors, each batch's output collected, and
 //! no sleeping. The pipeline runs on the real engine (timely workers), so what passes here is
-//! what runs in production.
+//! what runs in production. As in Spark's own test suites, these contexts serve no web UI unless
+//! their configuration turns it on.
 //!
 //! ```
 //! use ember::testing::StreamTest;
@@ -42,16 +43,29 @@ pub fn exclusive() -> MutexGuard<'static, ()> {
     EXCLUSIVE.lock().recover()
 }
 
+/// `conf` with the web UI off unless it says otherwise: as in Spark's own test suites, tests
+/// that run many contexts in parallel processes serve no UI (each would take a port); the tests
+/// of the UI turn it on, with `spark.ui.port=0` (any free port).
+fn without_ui(conf: Conf) -> Conf {
+    let key = crate::conf::settings::UI_ENABLED.key();
+    if conf.get(key).is_some() {
+        conf
+    } else {
+        conf.set(key, "false")
+    }
+}
+
 /// The process's context if it runs `master`'s number of threads, else a new one for `master`
-/// (the old one stopped). The caller holds the test lock.
+/// (the old one stopped), with the web UI off. The caller holds the test lock.
 fn local_context(master: &str) -> Result<Context> {
-    let conf = || Conf::new().set_master(master).set_app_name("test");
+    let conf = || without_ui(Conf::new().set_master(master).set_app_name("test"));
     match Context::get_or_create(conf()) {
-        // Same threads and default partitions (a context made by `with_conf` may set
-        // `spark.default.parallelism`; a later test must not inherit it).
+        // Same threads and default partitions, and no UI (a context made by `with_conf` may
+        // set `spark.default.parallelism` or turn the UI on; a later test must not inherit it).
         Ok(ctx)
             if ctx.master().threads() == conf().master()?.threads()
-                && ctx.default_parallelism() == ctx.master().total_workers() =>
+                && ctx.default_parallelism() == ctx.master().total_workers()
+                && !crate::conf::settings::UI_ENABLED.value(ctx.conf()) =>
         {
             Ok(ctx)
         }
@@ -151,7 +165,8 @@ impl StreamTest {
     }
 
     /// A test context on a fresh [`Context`] made from `conf` (for settings such as the
-    /// write-ahead log), with batch interval `batch`.
+    /// write-ahead log), with batch interval `batch`. Its web UI is off unless `conf` sets
+    /// `spark.ui.enabled` (then use `spark.ui.port=0`: tests run in parallel processes).
     pub fn with_conf(conf: Conf, batch: Duration) -> Result<Self> {
         let turn = exclusive();
         if let Some(active) = StreamingContext::get_active() {
@@ -160,7 +175,7 @@ impl StreamTest {
         if let Ok(old) = Context::get_or_create(Conf::new()) {
             old.stop();
         }
-        let ctx = Context::new(conf)?;
+        let ctx = Context::new(without_ui(conf))?;
         Self::on(&ctx, batch, turn)
     }
 

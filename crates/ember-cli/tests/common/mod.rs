@@ -160,7 +160,7 @@ impl Proc {
             command.current_dir(cwd);
         }
         let mut child = command
-            .args(args)
+            .args(with_any_ui_port(args))
             .env_remove("RUST_LOG")
             .env("RUST_BACKTRACE", "0")
             .stdin(Stdio::null())
@@ -304,6 +304,20 @@ impl Proc {
             ),
         }
     }
+}
+
+/// `args` with `--ui-port 0` after a command that serves the web UI, unless they choose: the
+/// tests start many streams at once, and each would otherwise take one of the ports from 4040.
+fn with_any_ui_port<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut args = args.to_vec();
+    let serves_ui = matches!(args.first(), Some(&"wordcount" | &"sql"));
+    let chosen = args.iter().any(|a| {
+        a.starts_with("--ui-port") || *a == "--no-ui" || a.starts_with("-h") || *a == "--help"
+    });
+    if serves_ui && !chosen {
+        args.splice(1..1, ["--ui-port", "0"]);
+    }
+    args
 }
 
 impl Drop for Proc {

@@ -69,6 +69,24 @@ class SparkContext:
         return self._native.default_parallelism()
 
     @property
+    def uiWebUrl(self) -> str | None:
+        """The URL of the web UI, e.g. ``http://127.0.0.1:4040``, while a StreamingContext on
+        this context runs and serves it (``spark.ui.enabled``, on by default); else None. The
+        streaming page is at ``<uiWebUrl>/streaming/``, Spark's REST API under
+        ``<uiWebUrl>/api/v1/applications`` and Prometheus metrics at ``<uiWebUrl>/metrics``."""
+        return self._native.ui_web_url()
+
+    @property
+    def applicationId(self) -> str:
+        """The application's id, ``local-<start ms>``, as the REST API lists it."""
+        return self._native.application_id()
+
+    @property
+    def startTime(self) -> int:
+        """When this context was made, in ms since the epoch."""
+        return self._native.start_time()
+
+    @property
     def defaultMinPartitions(self) -> int:
         return min(self.defaultParallelism, 2)
 

@@ -89,11 +89,20 @@ impl Committer {
     /// (then the batch is not committed and the previous commit stays the one a restart uses).
     /// Then what no kept commit needs is deleted.
     pub(crate) fn commit(&self, time: Time, zero: Time) {
+        let (at, started) = (std::time::SystemTime::now(), std::time::Instant::now());
+        let outcome = self.try_commit(time, zero);
+        if let Some(history) = self.ck.history() {
+            history.commit(time.as_millis(), at, started.elapsed(), outcome);
+        }
+    }
+
+    /// [`commit`](Self::commit): the commit record's bytes, or why the batch is not committed.
+    fn try_commit(&self, time: Time, zero: Time) -> Result<u64, String> {
         if self.ck.take_failure(time) {
             tracing::warn!(
                 "batch {time} is not checkpointed: a share of its state was not written"
             );
-            return;
+            return Err("a share of its state was not written".into());
         }
         if let Some(node) = self
             .graph
@@ -104,16 +113,18 @@ impl Committer {
             tracing::warn!(
                 "batch {time} is not checkpointed: the state of stream {node} is incomplete"
             );
-            return;
+            return Err(format!("the state of stream {node} is incomplete"));
         }
         let started = std::time::Instant::now();
         if let Err(e) = self.record(time, zero).and_then(|r| r.write(&self.ck.dir)) {
             tracing::error!("batch {time} is not checkpointed: {e}");
             self.ck.note_write_failure();
-            return;
+            return Err(e.to_string());
         }
+        let bytes = std::fs::metadata(commit::path(&self.ck.dir, time)).map_or(0, |m| m.len());
         self.prune();
         tracing::debug!(batch = %time, ms = started.elapsed().as_millis() as u64, "checkpoint committed");
+        Ok(bytes)
     }
 
     /// Deletes all but the [`KEEP_COMMITS`] newest commits, the state files only they needed, and

@@ -28,6 +28,11 @@ pub(crate) enum Kind {
     State = 2,
 }
 
+/// The length of the file `write_atomic` writes for a payload of `payload` bytes.
+pub(crate) fn file_len(payload: u64) -> u64 {
+    (HEADER + TRAILER) as u64 + payload
+}
+
 /// Writes `payload` as a framed file at `path`, atomically and durably.
 pub(crate) fn write_atomic(path: &Path, kind: Kind, payload: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));

@@ -151,6 +151,33 @@ pub(crate) struct Checkpointing {
     failed: Mutex<BTreeSet<u64>>,
     /// Shares and commit records that could not be written, over the run.
     failures: std::sync::atomic::AtomicU64,
+    /// Where the writes are reported, for the web UI.
+    history: std::sync::OnceLock<Arc<dyn WriteReport>>,
+}
+
+/// Where a run's checkpoint writes are reported as they happen (the web UI's checkpoint
+/// history implements it; this module knows nothing of the UI). Times are the batch's (ms);
+/// `Ok` carries the bytes written, `Err` why nothing was.
+pub(crate) trait WriteReport: Send + Sync {
+    /// A worker wrote (or failed to write) its share of a stream's state, fully or as changes;
+    /// the write started at `started` and took `took`.
+    fn share(
+        &self,
+        batch: u64,
+        full: bool,
+        started: std::time::SystemTime,
+        took: std::time::Duration,
+        outcome: Result<u64, String>,
+    );
+    /// The driver committed the batch (or did not); the commit started at `started` and took
+    /// `took`.
+    fn commit(
+        &self,
+        batch: u64,
+        started: std::time::SystemTime,
+        took: std::time::Duration,
+        outcome: Result<u64, String>,
+    );
 }
 
 impl Checkpointing {
@@ -167,7 +194,18 @@ impl Checkpointing {
             sources,
             failed: Mutex::new(BTreeSet::new()),
             failures: std::sync::atomic::AtomicU64::new(0),
+            history: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Reports every share and commit written from now on to `history`.
+    pub(crate) fn report_to(&self, history: Arc<dyn WriteReport>) {
+        let _ = self.history.set(history);
+    }
+
+    /// Where the writes are reported, if anywhere.
+    pub(crate) fn history(&self) -> Option<&dyn WriteReport> {
+        self.history.get().map(|h| &**h)
     }
 
     /// Whether batch `time` (of a run with zero time `zero`) is a checkpoint time.
@@ -271,14 +309,27 @@ impl ShareWriter {
     /// batch from being committed (the previous commit stays the one a restart uses).
     pub(crate) fn write(&mut self, time: Time, kind: WriteKind, entries: &Entries) -> bool {
         let started = std::time::Instant::now();
-        match entries.write(
+        let written = entries.write(
             &self.ck.dir,
             self.node,
             time,
             kind,
             self.worker,
             self.workers,
-        ) {
+        );
+        if let Some(history) = self.ck.history() {
+            history.share(
+                time.as_millis(),
+                kind == WriteKind::Full,
+                std::time::SystemTime::now() - started.elapsed(),
+                started.elapsed(),
+                match &written {
+                    Ok(()) => Ok(framed::file_len(entries.encoded_len())),
+                    Err(e) => Err(e.to_string()),
+                },
+            );
+        }
+        match written {
             Ok(()) => {
                 self.written += 1;
                 self.blocked = false;

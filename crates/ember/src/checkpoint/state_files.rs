@@ -78,6 +78,11 @@ impl Entries {
         self.count
     }
 
+    /// Bytes of the encoded entries (a file's payload, without its frame).
+    pub(crate) fn encoded_len(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+
     /// The encoded entries, as a file's payload holds them.
     #[cfg(test)]
     pub(crate) fn bytes(&self) -> &[u8] {

@@ -25,7 +25,7 @@
 //! ([`check`]): a known key with a bad value is an [`Error::InvalidSetting`], and an unknown key
 //! under `spark.` or `ember.` is logged as a warning (it is most likely a typo, and Spark would
 //! ignore it silently). Settings that PySpark programs commonly set and that mean nothing to
-//! ember (JVM memory, the web UI, ...) are registered as accepted but not used, so that such
+//! ember (JVM memory, executors, ...) are registered as accepted but not used, so that such
 //! programs run without warnings. [`help`] renders the registry for `ember wordcount --help`.
 
 use std::fmt::Write as _;
@@ -580,6 +580,48 @@ settings! {
               received is processed); a second one ends the process at once.",
     };
 
+    UI_ENABLED: Setting<Flag> = Setting::new {
+        key: "spark.ui.enabled",
+        kind: Flag,
+        default: true,
+        doc: "Every running streaming context serves its web UI: live statistics, Spark's REST \
+              API under /api/v1 and Prometheus metrics at /metrics (`--no-ui`).",
+    };
+    UI_HOST: Setting<Text> = Setting::new {
+        key: "spark.ui.host",
+        kind: Text,
+        default: "127.0.0.1",
+        doc: "The address the web UI listens on; 0.0.0.0 opens it to the network, for anyone \
+              who can reach the machine.",
+    };
+    UI_PORT: Setting<Count> = Setting::new {
+        key: "spark.ui.port",
+        kind: Count::between(0, 65_535),
+        default: 4040,
+        doc: "The web UI's port; if it is busy, the next ones are tried (spark.port.maxRetries). \
+              0 takes any free port (`--ui-port`). With every port busy the stream runs without \
+              its UI, with a warning.",
+    };
+    PORT_MAX_RETRIES: Setting<Count> = Setting::new {
+        key: "spark.port.maxRetries",
+        kind: Count::between(0, 1_000),
+        default: 16,
+        doc: "How many ports after spark.ui.port the web UI tries when one is busy.",
+    };
+    UI_KILL_ENABLED: Setting<Flag> = Setting::new {
+        key: "spark.ui.killEnabled",
+        kind: Flag,
+        default: false,
+        doc: "The web UI may stop the stream (gracefully, with a POST to /streaming/kill/); \
+              else the UI is read-only. Unlike Spark's, off by default.",
+    };
+    UI_RETAINED_BATCHES: Setting<Count> = Setting::new {
+        key: "spark.streaming.ui.retainedBatches",
+        kind: Count::between(1, 1_000_000),
+        default: 1000,
+        doc: "Completed batches (and checkpoints) the web UI, its REST API and its metrics keep.",
+    };
+
     // ----- Accepted for PySpark programs, not used ----------------------------------------------
 
     DRIVER_MEMORY: Optional<Text> = Optional::new {
@@ -648,30 +690,6 @@ settings! {
         unset: Unset::NotUsed,
         doc: "Not used: records are held as Rust values, with one format for shuffles and \
               checkpoints.",
-    };
-    UI_ENABLED: Optional<Flag> = Optional::new {
-        key: "spark.ui.enabled",
-        kind: Flag,
-        unset: Unset::NotUsed,
-        doc: "Not yet used: a web UI is planned.",
-    };
-    UI_PORT: Optional<Count> = Optional::new {
-        key: "spark.ui.port",
-        kind: Count::between(0, 65_535),
-        unset: Unset::NotUsed,
-        doc: "Not yet used: a web UI is planned.",
-    };
-    UI_HOST: Optional<Text> = Optional::new {
-        key: "spark.ui.host",
-        kind: Text,
-        unset: Unset::NotUsed,
-        doc: "Not yet used: a web UI is planned.",
-    };
-    UI_KILL_ENABLED: Optional<Flag> = Optional::new {
-        key: "spark.ui.killEnabled",
-        kind: Flag,
-        unset: Unset::NotUsed,
-        doc: "Not yet used: a web UI is planned.",
     };
     UI_SHOW_CONSOLE_PROGRESS: Optional<Flag> = Optional::new {
         key: "spark.ui.showConsoleProgress",

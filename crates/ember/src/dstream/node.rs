@@ -23,6 +23,8 @@ pub(crate) struct WorkerInfo {
     pub(crate) node: usize,
     /// The run's checkpointing, when a checkpoint directory is set.
     pub(crate) checkpoint: Option<std::sync::Arc<crate::checkpoint::Checkpointing>>,
+    /// What the web UI shows (stateful streams report their size to it).
+    pub(crate) status: Option<std::sync::Arc<crate::status::Status>>,
 }
 
 impl WorkerInfo {
@@ -121,6 +123,7 @@ where
             driver: b.is_driver(),
             node: meta.id,
             checkpoint: b.runtime().checkpointing.clone(),
+            status: Some(b.runtime().status.clone()),
         };
         let logic = (self.make)(info);
         self.parent

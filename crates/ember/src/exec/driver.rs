@@ -61,7 +61,15 @@ pub(super) fn drive(
     // recovered run goes on after the last committed batch, with the first run's zero time:
     // batches due while the program was down run at once, as in Spark.
     let (first, zero) = match plan.resume {
-        Some((committed, zero)) => (committed + interval, zero),
+        Some((committed, zero)) => {
+            // The batches due while the program was down run first: their progress shows.
+            let missed = (started - committed).as_millis() / interval.as_millis().max(1);
+            if missed > 0 {
+                let last = committed + Duration::milliseconds(missed * interval.as_millis());
+                rt.status.work.catching_up(last.as_millis(), missed);
+            }
+            (committed + interval, zero)
+        }
         None => {
             let first = started.floor(interval) + interval;
             (first, first - interval)
@@ -255,6 +263,9 @@ fn close_batch(
             },
         );
     }
+    rt.status
+        .batches
+        .batch_closed(time.as_millis(), info.submission_time);
     no_rdd.sort_unstable();
     // Before the tick: the failures must be recorded when the batch's jobs look for them.
     rt.fail_missing_rdds(time, &no_rdd);

@@ -59,6 +59,8 @@ pub(crate) struct TypedInput<T: Data> {
     tagged: Vec<Rec<T>>,
     open: Option<Time>,
     count: u64,
+    /// The stream's count of records taken in, for the web UI (added to once per block).
+    received: Option<Arc<crate::status::Source>>,
 }
 
 impl<T: Data> TypedInput<T> {
@@ -92,7 +94,9 @@ impl<T: Data> TypedInput<T> {
                 .map(|i| ((start + i) % partitions) as u32)
                 .collect()
         };
+        let received = runtime.status.sources.get(stream_id);
         TypedInput {
+            received,
             stream_id,
             node,
             local,
@@ -111,6 +115,9 @@ impl<T: Data> TypedInput<T> {
 
     fn send_partition(&mut self, partition: u32, block: Vec<T>) {
         self.count += block.len() as u64;
+        if let Some(source) = &self.received {
+            source.received(block.len() as u64);
+        }
         self.tagged
             .extend(block.into_iter().map(|x| (partition, x)));
         let mine = self.placement.owns(self.index, partition);

@@ -792,7 +792,10 @@ pub(crate) mod tests {
         all.sort();
         assert_eq!(all, vec![1, 2, 3, 4, 5, 6, 7]);
         let empty = sc().empty_rdd::<i32>().repartition(4);
-        assert_eq!(empty.partitions(), &[vec![], vec![], vec![], vec![]]);
+        assert_eq!(
+            empty.partitions(),
+            &[Vec::<i32>::new(), vec![], vec![], vec![]]
+        );
     }
 
     #[test]

@@ -93,6 +93,8 @@ pub(crate) struct Runtime {
     pub(crate) bus: ListenerBus,
     /// Checkpointing of this run, when the context has a checkpoint directory.
     pub(crate) checkpointing: Option<Arc<crate::checkpoint::Checkpointing>>,
+    /// What the web UI shows; the engine reports to it (cheaply: per batch or block).
+    pub(crate) status: Arc<crate::status::Status>,
     control: Mutex<Control>,
     changed: Condvar,
     failures: Mutex<BTreeMap<u64, Vec<(usize, JobError)>>>,
@@ -135,6 +137,7 @@ impl Runtime {
         ctx: Context,
         bus: ListenerBus,
         checkpointing: Option<Arc<crate::checkpoint::Checkpointing>>,
+        status: Arc<crate::status::Status>,
     ) -> Self {
         Runtime {
             remember,
@@ -142,6 +145,7 @@ impl Runtime {
             ctx,
             bus,
             checkpointing,
+            status,
             control: Mutex::new(Control::default()),
             changed: Condvar::new(),
             failures: Mutex::new(BTreeMap::new()),
@@ -413,6 +417,7 @@ impl Runtime {
     pub(crate) fn discard_jobs(&self, time: Time) {
         self.jobs.lock().recover().remove(&time.as_millis());
         self.failures.lock().recover().remove(&time.as_millis());
+        self.status.batches.batch_discarded(time.as_millis());
     }
 
     fn report(&self, r: Reported) {

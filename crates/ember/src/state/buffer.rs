@@ -112,6 +112,11 @@ impl<R: Data> Table for BatchBuffer<R> {
     type Key = (u64, u32);
     type Value = Vec<R>;
 
+    fn entries(&self) -> u64 {
+        // A buffer holds a few batches of a window: counting their parts is no scan.
+        self.batches.values().map(|parts| parts.len() as u64).sum()
+    }
+
     fn restore(
         &mut self,
         (batch, partition): (u64, u32),

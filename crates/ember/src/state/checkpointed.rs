@@ -15,6 +15,7 @@ use crate::dstream::node::WorkerInfo;
 use crate::scheduler::Tick;
 use crate::state::restore::{Restorer, restore};
 use crate::state::table::{EntrySink, Owner, Table};
+use crate::status::StateShare;
 
 /// How a stateful stream makes one worker's empty tables.
 pub(crate) struct Declared<T> {
@@ -58,6 +59,10 @@ impl<T: Table> Declared<T> {
                 checkpointed: w.checkpoint.is_some(),
             })
         });
+        let size = w.status.as_ref().map(|status| {
+            let entry = std::mem::size_of::<T::Key>() + std::mem::size_of::<T::Value>();
+            status.state.share(w.node, w.index, entry)
+        });
         Checkpointed {
             tables,
             writer: w
@@ -65,6 +70,7 @@ impl<T: Table> Declared<T> {
                 .clone()
                 .map(|ck| ShareWriter::new(ck, w.node, w.index, w.workers)),
             was_restored,
+            size,
         }
     }
 }
@@ -75,6 +81,8 @@ pub(crate) struct Checkpointed<T> {
     tables: T,
     writer: Option<ShareWriter>,
     was_restored: bool,
+    /// Where the tables' size is reported, for the web UI.
+    size: Option<Arc<StateShare>>,
 }
 
 impl<T: Table> Checkpointed<T> {
@@ -86,6 +94,9 @@ impl<T: Table> Checkpointed<T> {
     /// Writes this worker's share if `tick` is a checkpoint time: the changes since the last
     /// write, or everything when a full write is due (or the tables only write in full).
     pub(crate) fn checkpoint(&mut self, tick: &Tick) {
+        if let Some(size) = &self.size {
+            size.set_entries(self.tables.entries());
+        }
         let Some(writer) = &mut self.writer else {
             return;
         };
@@ -101,6 +112,9 @@ impl<T: Table> Checkpointed<T> {
         self.tables.write(kind, &mut EntrySink::new(&mut entries));
         if writer.write(tick.time, kind, &entries) {
             self.tables.written(tick.time);
+            if let (Some(size), WriteKind::Full) = (&self.size, kind) {
+                size.full_write(entries.len(), entries.encoded_len());
+            }
         }
     }
 }
@@ -136,6 +150,7 @@ mod tests {
             driver: index == 0,
             node: 7,
             checkpoint: ck,
+            status: None,
         }
     }
 

@@ -172,6 +172,10 @@ impl<K: Key, S: Data> Table for KeyedState<K, S> {
         self.changed.is_none()
     }
 
+    fn entries(&self) -> u64 {
+        self.slots.len() as u64
+    }
+
     fn write(&self, kind: WriteKind, out: &mut EntrySink<'_>) {
         match (kind, &self.changed) {
             (WriteKind::Delta, Some(changed)) => {

@@ -48,6 +48,10 @@ pub(crate) trait Table: Send + 'static {
     /// Called after the last restored entry.
     fn finish_restore(&mut self) {}
 
+    /// How many entries a full write would push now, counted without a scan (the web UI shows
+    /// it once per batch as the stream's state size).
+    fn entries(&self) -> u64;
+
     /// Whether every write must be a full one (the table does not know its changes).
     fn full_writes_only(&self) -> bool {
         false
@@ -134,6 +138,10 @@ impl<A: Table, B: Table> Table for (A, B) {
     fn finish_restore(&mut self) {
         self.0.finish_restore();
         self.1.finish_restore();
+    }
+
+    fn entries(&self) -> u64 {
+        self.0.entries() + self.1.entries()
     }
 
     fn full_writes_only(&self) -> bool {

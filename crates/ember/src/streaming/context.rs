@@ -48,6 +48,20 @@ pub(super) struct Inner {
     pub(super) running: Mutex<Option<Running>>,
     /// What `get_or_create` read back from the checkpoint directory.
     pub(super) recovered: Mutex<Option<Arc<Recovered>>>,
+    /// What the web UI shows, fed from creation on (a restore reports its progress).
+    pub(crate) status: Arc<crate::status::Status>,
+    /// The web UI's server, while it runs (see `web_ui.rs`).
+    pub(super) ui: Mutex<Option<crate::ui::UiServer>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // A context made and dropped without a start may have served its UI during a restore.
+        if let Some(ui) = self.ui.get_mut().recover().take() {
+            ui.stop();
+            self.ctx.set_ui_web_url(None);
+        }
+    }
 }
 
 impl std::fmt::Debug for StreamingContext {
@@ -156,13 +170,19 @@ impl StreamingContext {
             inner: Arc::new(Inner {
                 ctx: ctx.clone(),
                 batch: batch_interval,
-                clock,
+                clock: clock.clone(),
                 state: Mutex::new(StreamingContextState::Initialized),
                 state_changed: Condvar::new(),
                 graph: Mutex::new(Graph::default()),
                 listeners: Mutex::new(Vec::new()),
                 running: Mutex::new(None),
                 recovered: Mutex::new(None),
+                status: Arc::new(crate::status::Status::new(
+                    batch_interval,
+                    crate::conf::settings::UI_RETAINED_BATCHES.value(ctx.conf()) as usize,
+                    clock.clone(),
+                )),
+                ui: Mutex::new(None),
             }),
         })
     }

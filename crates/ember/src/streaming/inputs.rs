@@ -14,17 +14,31 @@ use crate::dstream::{DStream, RddQueue};
 use crate::rdd::Rdd;
 use crate::receiver::{Receiver, SocketReceiver};
 use crate::scheduler::runtime::Runtime;
+use crate::status::SourceKind;
 use crate::streaming::context::StreamingContext;
 use crate::sync::RecoverPoison;
 
 impl StreamingContext {
+    /// A new input stream `name` fed by the source `make` makes at the start; `source` names it
+    /// and its kind for the web UI.
     fn new_input<T: Data>(
         &self,
         name: &'static str,
         partitions: usize,
+        (source, kind): (String, SourceKind),
         make: impl FnOnce(&Arc<Runtime>, usize) -> Box<dyn InputSource<T>> + Send + 'static,
     ) -> DStream<T> {
         let stream_id = self.inner.graph.lock().recover().add_input();
+        let registered = self.inner.status.sources.register(stream_id, source, kind);
+        if kind == SourceKind::Receiver {
+            // Spark's `spark.streaming.receiver.maxRate`; 0 (and unset) is no limit.
+            let max_rate = crate::conf::settings::RECEIVER_MAX_RATE
+                .get(self.inner.ctx.conf())
+                .ok()
+                .flatten()
+                .filter(|r| *r > 0);
+            registered.set_rate(max_rate.map(|r| r as f64), false);
+        }
         let node = InputNode::new(stream_id, partitions, make);
         self.new_stream(name, self.inner.batch, partitions, &[], None, node)
     }
@@ -77,6 +91,7 @@ impl StreamingContext {
         self.new_input(
             "socket_text_stream",
             partitions,
+            (format!("socket {host}:{port}"), SourceKind::Receiver),
             move |rt: &Arc<Runtime>, id| {
                 Box::new(SocketSource::launch(receiver, id, rt, &conf))
                     as Box<dyn InputSource<String>>
@@ -134,9 +149,11 @@ impl StreamingContext {
         self.inner.graph.lock().recover().add_receiver();
         let partitions = self.inner.ctx.default_parallelism();
         let conf = self.inner.ctx.conf().clone();
+        let source = (receiver.name(), SourceKind::Receiver);
         self.new_input(
             "receiver_stream",
             partitions,
+            source,
             move |rt: &Arc<Runtime>, id| {
                 Box::new(ReceiverSource::launch(Box::new(receiver), id, rt, &conf))
                     as Box<dyn InputSource<T>>
@@ -189,19 +206,25 @@ impl StreamingContext {
         let batch = self.inner.batch;
         let max_line = self.max_line_bytes();
         let partitions = self.inner.ctx.default_parallelism();
-        let files = self.new_input("file_input", partitions, move |rt: &Arc<Runtime>, id| {
-            let checkpointing = rt.checkpointing.as_ref();
-            let checkpoint_dir = checkpointing.map(|ck| ck.dir.as_path());
-            let restored = checkpointing.and_then(|ck| ck.restored_source(id));
-            Box::new(FileSource::new(
-                dir,
-                created,
-                batch,
-                &conf,
-                checkpoint_dir,
-                restored,
-            )) as Box<dyn InputSource<String>>
-        });
+        let source = (format!("files in {}", dir.display()), SourceKind::File);
+        let files = self.new_input(
+            "file_input",
+            partitions,
+            source,
+            move |rt: &Arc<Runtime>, id| {
+                let checkpointing = rt.checkpointing.as_ref();
+                let checkpoint_dir = checkpointing.map(|ck| ck.dir.as_path());
+                let restored = checkpointing.and_then(|ck| ck.restored_source(id));
+                Box::new(FileSource::new(
+                    dir,
+                    created,
+                    batch,
+                    &conf,
+                    checkpoint_dir,
+                    restored,
+                )) as Box<dyn InputSource<String>>
+            },
+        );
         read_files(&files, max_line)
     }
 
@@ -285,6 +308,7 @@ impl StreamingContext {
         self.new_input(
             "queue_stream",
             partitions,
+            ("queue".to_owned(), SourceKind::Queue),
             move |_rt: &Arc<Runtime>, _id| {
                 Box::new(QueueSource::new(queue, one_at_a_time, default)) as Box<dyn InputSource<T>>
             },

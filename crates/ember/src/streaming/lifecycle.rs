@@ -118,6 +118,7 @@ impl StreamingContext {
         *state = match outcome {
             Ok(()) => StreamingContextState::Active,
             Err(_) => {
+                self.stop_ui();
                 self.inner.graph.lock().recover().release_outputs();
                 StreamingContextState::Stopped
             }
@@ -148,8 +149,13 @@ impl StreamingContext {
                 graph.streams(),
             )
         };
+        self.start_ui()?;
         let settle_steps = exec::settle_steps(nodes);
-        let listeners = self.inner.listeners.lock().recover().clone();
+        let status = self.inner.status.clone();
+        // The UI's listener first: the user's listeners may be slow.
+        let mut listeners: Vec<Arc<dyn crate::scheduler::StreamingListener>> =
+            vec![status.batches.clone()];
+        listeners.extend(self.inner.listeners.lock().recover().iter().cloned());
         let remember = self.inner.graph.lock().recover().remember;
         let recovered = self.inner.recovered.lock().recover().clone();
         let checkpointing = self.checkpointing(recovered.as_deref())?;
@@ -159,6 +165,7 @@ impl StreamingContext {
             self.inner.ctx.clone(),
             ListenerBus::new(listeners),
             checkpointing,
+            status.clone(),
         ));
         let started_at = self.inner.clock.now();
         let (shape, stateful, state_partitions) = {
@@ -169,6 +176,7 @@ impl StreamingContext {
                 graph.state_partitions(),
             )
         };
+        self.report_to_status(&runtime, &shape, &stateful)?;
         let plan = Arc::new(Plan {
             outputs,
             batch: self.inner.batch,
@@ -197,6 +205,32 @@ impl StreamingContext {
             started_at,
         });
         *active = Some(self.clone());
+        Ok(())
+    }
+
+    /// Tells the status what the run is made of: the stateful streams' names, where the
+    /// checkpoints and the write-ahead log go.
+    fn report_to_status(
+        &self,
+        runtime: &Runtime,
+        shape: &crate::checkpoint::GraphShape,
+        stateful: &[usize],
+    ) -> Result<()> {
+        let status = &self.inner.status;
+        for entry in shape.entries() {
+            if let crate::checkpoint::shape::ShapeEntry::Stream { id, operation, .. } = entry
+                && stateful.contains(id)
+            {
+                status.state.declare(*id, operation);
+            }
+        }
+        if let Some(ck) = &runtime.checkpointing {
+            ck.report_to(status.checkpoints.clone());
+            let wal = settings::WAL_ENABLED.get(self.inner.ctx.conf())?;
+            if wal && self.inner.graph.lock().recover().has_receivers() {
+                status.set_wal_dir(ck.dir.join("receivedData"));
+            }
+        }
         Ok(())
     }
 
@@ -330,6 +364,7 @@ impl StreamingContext {
             StreamingContextState::Initialized => {
                 *state = StreamingContextState::Stopped;
                 self.inner.graph.lock().recover().release_outputs();
+                self.stop_ui();
             }
             StreamingContextState::Stopped => {
                 tracing::warn!("StreamingContext has already been stopped")
@@ -356,6 +391,7 @@ impl StreamingContext {
                     // Keep the runtime so that a later await returns as soon as the run ends.
                     *self.inner.running.lock().recover() = Some(running);
                 }
+                self.stop_ui();
                 *state = StreamingContextState::Stopped;
                 self.inner.graph.lock().recover().release_outputs();
                 let mut active = ACTIVE.lock().recover();

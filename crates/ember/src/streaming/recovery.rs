@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::checkpoint::{self, Checkpointing, Recovered};
 use crate::error::{Error, Result};
+use crate::status::Work;
 use crate::streaming::context::StreamingContext;
 use crate::sync::RecoverPoison;
 use crate::time::Time;
@@ -182,6 +183,8 @@ impl StreamingContext {
         if commits.is_empty() {
             return Ok(None);
         }
+        // A restore of a large state takes a while: the UI shows its progress from now on.
+        self.start_ui()?;
         let mut problems: Vec<(std::path::PathBuf, String)> = Vec::new();
         for (_, path) in &commits {
             let commit = match checkpoint::Commit::read(path) {
@@ -316,7 +319,29 @@ impl StreamingContext {
             commit.stateful.clone()
         };
         let local = crate::state::LocalWorkers::of(self.inner.ctx.master());
-        for id in &stateful {
+        let work = &self.inner.status.work;
+        if !stateful.is_empty() {
+            work.start(Work::Restoring, stateful.len() as u64);
+        }
+        let restored = self.read_streams(&dir, &commit, &stateful, &local, &mut state);
+        // A failure ends the task where it is (an older commit may be tried next).
+        work.finish(Work::Restoring);
+        restored?;
+        Ok(Recovered { commit, state })
+    }
+
+    /// Reads and decodes the state of the `stateful` streams of `commit` into `state`, one
+    /// stream after the other (each a step of the restore's progress).
+    fn read_streams(
+        &self,
+        dir: &Path,
+        commit: &checkpoint::Commit,
+        stateful: &[usize],
+        local: &crate::state::LocalWorkers,
+        state: &mut std::collections::HashMap<usize, Arc<checkpoint::RestoredShares>>,
+    ) -> Result<()> {
+        let dir = dir.to_path_buf();
+        for id in stateful {
             let chain = commit.chains.get(id).ok_or_else(|| Error::Checkpoint {
                 dir: dir.clone(),
                 reason: format!(
@@ -335,13 +360,14 @@ impl StreamingContext {
             restored.same_layout =
                 commit.workers == local.total && commit.partitions.get(id).copied() == partitions;
             // Decoded now, so that a state type that changed is this function's error.
-            let shares = restorer(*id, restored, &local).map_err(|e| Error::Checkpoint {
+            let shares = restorer(*id, restored, local).map_err(|e| Error::Checkpoint {
                 dir: dir.clone(),
                 reason: e.to_string(),
             })?;
             state.insert(*id, Arc::new(shares));
+            self.inner.status.work.step(Work::Restoring);
         }
-        Ok(Recovered { commit, state })
+        Ok(())
     }
 
     /// The run's checkpointing: required by stateful streams (Spark's message otherwise), at the
