@@ -273,13 +273,19 @@ impl Delivery for AsLines {
             return;
         }
         let taken = std::mem::replace(lines, Vec::with_capacity(count.min(2 * BLOCK_RECORDS)));
-        if count <= 2 * BLOCK_RECORDS {
-            ctx.store_many(taken);
-            return;
-        }
+        // Under a rate limit, a block interval's worth at a time, so that the limit spreads the
+        // lines over the batches instead of letting one read's lines in at once.
+        let piece = match ctx.rate_piece() {
+            Some(piece) => piece.min(BLOCK_RECORDS),
+            None if count <= 2 * BLOCK_RECORDS => {
+                ctx.store_many(taken);
+                return;
+            }
+            None => BLOCK_RECORDS,
+        };
         let mut rest = taken.into_iter();
         loop {
-            let block: Vec<String> = rest.by_ref().take(BLOCK_RECORDS).collect();
+            let block: Vec<String> = rest.by_ref().take(piece).collect();
             if block.is_empty() {
                 break;
             }
@@ -300,8 +306,15 @@ impl Delivery for AsChunks {
     const READ: usize = 64 << 10;
 
     fn deliver(ctx: &ReceiverContext<TextChunk>, chunk: &mut TextChunk) {
-        if !chunk.is_empty() {
-            ctx.store_many(vec![std::mem::take(chunk)]);
+        // Under a rate limit, a block interval's worth of lines at a time (see `AsLines`); the
+        // limit counts lines, not chunks.
+        while !chunk.is_empty() {
+            let piece = match ctx.rate_piece() {
+                Some(lines) => chunk.split_lines(lines),
+                None => std::mem::take(chunk),
+            };
+            let lines = piece.line_count() as u64;
+            ctx.store_records(vec![piece], lines);
         }
     }
 }

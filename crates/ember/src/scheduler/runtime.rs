@@ -16,6 +16,7 @@ use crate::output::OutputError;
 use crate::receiver::event::ReceiverEvent;
 use crate::scheduler::clock::Clock;
 use crate::scheduler::listener::{BatchInfo, Event, ListenerBus, OutputOperationInfo};
+use crate::scheduler::rate::controller::RateControl;
 use crate::sync::RecoverPoison;
 use crate::time::{Duration, Time};
 
@@ -93,6 +94,8 @@ pub(crate) struct Runtime {
     pub(crate) bus: ListenerBus,
     /// Checkpointing of this run, when the context has a checkpoint directory.
     pub(crate) checkpointing: Option<Arc<crate::checkpoint::Checkpointing>>,
+    /// The receivers' rate limits and, with backpressure, their controllers.
+    pub(crate) rates: RateControl,
     control: Mutex<Control>,
     changed: Condvar,
     failures: Mutex<BTreeMap<u64, Vec<(usize, JobError)>>>,
@@ -135,6 +138,7 @@ impl Runtime {
         ctx: Context,
         bus: ListenerBus,
         checkpointing: Option<Arc<crate::checkpoint::Checkpointing>>,
+        rates: RateControl,
     ) -> Self {
         Runtime {
             remember,
@@ -142,6 +146,7 @@ impl Runtime {
             ctx,
             bus,
             checkpointing,
+            rates,
             control: Mutex::new(Control::default()),
             changed: Condvar::new(),
             failures: Mutex::new(BTreeMap::new()),
@@ -350,6 +355,8 @@ impl Runtime {
             self.post(Event::OutputCompleted(op));
         }
         info.processing_end_time = Some(self.clock.now().as_millis());
+        // Before the event: a listener that sees the batch completed sees the new rates too.
+        self.rates.on_batch_completed(&info);
         self.post(Event::BatchCompleted(info.clone()));
         info
     }

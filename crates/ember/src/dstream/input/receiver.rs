@@ -120,6 +120,8 @@ pub(super) fn launch_receiver<R: Data>(
         settings::RECEIVER_RESTART_DELAY.value(conf).to_std(),
         Arc::clone(&rt.clock),
     );
+    // Under the run's rate control (maxRate, backpressure) from its first record.
+    rt.rates.register(stream_id, Arc::clone(&settings.limiter));
     let waker = rt.clone();
     let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || waker.wake_workers());
     let mut replay = VecDeque::new();
