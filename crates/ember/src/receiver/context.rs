@@ -177,6 +177,7 @@ impl<T: Send + 'static> ReceiverContext<T> {
     pub fn store(&self, item: T) {
         self.shared.limiter.acquire(1, || self.abandoned());
         self.shared.generator.store(item, || self.abandoned());
+        self.shared.limiter.stored(1);
     }
 
     /// Stores `items` as one block. Waits while the receiver's rate limit is reached (unlike
@@ -234,6 +235,7 @@ impl<T: Send + 'static> ReceiverContext<T> {
         self.shared
             .generator
             .store_block(items, || self.abandoned());
+        self.shared.limiter.stored(records);
     }
 
     /// How many records to store at a time so that the rate limit spreads them evenly over

@@ -293,8 +293,10 @@ impl Runtime {
     }
 
     /// Runs the output jobs of a completed batch in definition order, posting Spark's events,
-    /// and returns the completed batch's info.
-    pub(crate) fn run_jobs(&self, mut info: BatchInfo) -> BatchInfo {
+    /// and returns the completed batch's info. `with_next`: the next batch's data went through
+    /// the dataflow with this one's, and its jobs run next (for rate control, which measures
+    /// such batches together).
+    pub(crate) fn run_jobs(&self, mut info: BatchInfo, with_next: bool) -> BatchInfo {
         let t = info.batch_time;
         let mut jobs = self
             .jobs
@@ -356,7 +358,7 @@ impl Runtime {
         }
         info.processing_end_time = Some(self.clock.now().as_millis());
         // Before the event: a listener that sees the batch completed sees the new rates too.
-        self.rates.on_batch_completed(&info);
+        self.rates.on_batch_completed(&info, with_next);
         self.post(Event::BatchCompleted(info.clone()));
         info
     }

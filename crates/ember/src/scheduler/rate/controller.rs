@@ -36,6 +36,21 @@ struct Controlled {
     processed: u64,
     /// When the previous batch's jobs ended (ms), to tell a batch's wait from its work.
     last_end: Option<u64>,
+    /// Batches completed together with the next one, not yet given to the estimator.
+    group: Option<Measured>,
+}
+
+/// What the estimator is given: Spark's inputs, of one batch or of batches whose data went
+/// through the dataflow together.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Measured {
+    /// When the (last) batch's jobs ended, ms.
+    end: u64,
+    records: u64,
+    /// Time the engine spent on the batches after they closed, ms.
+    processing: u64,
+    /// How long the (last) batch waited behind the one before, ms.
+    scheduling: u64,
 }
 
 impl RateControl {
@@ -91,13 +106,16 @@ impl RateControl {
                 estimator,
                 processed: 0,
                 last_end: None,
+                group: None,
             },
         );
     }
 
     /// After a completed batch: counts its records as processed and, with backpressure, sets
-    /// each receiver's new rate.
-    pub(crate) fn on_batch_completed(&self, info: &BatchInfo) {
+    /// each receiver's new rate. `with_next`: the next batch's data went through the dataflow
+    /// together with this one's and it completes next; the two are measured as one batch (the
+    /// second would otherwise show almost no processing time, and an absurd processing rate).
+    pub(crate) fn on_batch_completed(&self, info: &BatchInfo, with_next: bool) {
         let mut streams = self.streams.lock().recover();
         for (id, stream) in streams.iter_mut() {
             let Some(input) = info.stream_id_to_input_info.get(id) else {
@@ -108,7 +126,13 @@ impl RateControl {
             let Some((_, drain_lag)) = &self.backpressure else {
                 continue;
             };
-            if let Some(rate) = stream.estimate(info, records, self.interval, *drain_lag) {
+            let Some(measured) = stream.measure(info, records) else {
+                continue;
+            };
+            if with_next {
+                continue;
+            }
+            if let Some(rate) = stream.estimate(measured, info, self.interval, *drain_lag) {
                 // Spark's controller publishes whole records per second, and a receiver ignores
                 // a rate that is not more than 0.
                 let whole = rate.floor();
@@ -149,22 +173,44 @@ impl RateControl {
 }
 
 impl Controlled {
-    /// The new rate after batch `info`, which held `records` of this stream; `None` when the
-    /// estimator learnt nothing from it or gave no rate.
-    fn estimate(
-        &mut self,
-        info: &BatchInfo,
-        records: u64,
-        interval: Duration,
-        drain_lag: bool,
-    ) -> Option<f64> {
+    /// Spark's inputs after batch `info`, which held `records` of this stream, together with
+    /// the batches before it that completed with it; `None` for a batch without an end.
+    fn measure(&mut self, info: &BatchInfo, records: u64) -> Option<Measured> {
         let end = info.processing_end_time?;
         let close = info.submission_time;
         // The batch waited behind the previous one until that ended, then was worked on.
         let start = self.last_end.map_or(close, |previous| previous.max(close));
         self.last_end = Some(end);
-        let processing = end.saturating_sub(start);
-        let scheduling = start - close;
+        let mut measured = Measured {
+            end,
+            records,
+            processing: end.saturating_sub(start),
+            scheduling: start - close,
+        };
+        if let Some(group) = self.group.take() {
+            measured.records += group.records;
+            measured.processing += group.processing;
+        }
+        self.group = Some(measured);
+        Some(measured)
+    }
+
+    /// The new rate from `measured`, the last of which is batch `info`; `None` when the
+    /// estimator learnt nothing from it or gave no rate.
+    fn estimate(
+        &mut self,
+        measured: Measured,
+        info: &BatchInfo,
+        interval: Duration,
+        drain_lag: bool,
+    ) -> Option<f64> {
+        self.group = None;
+        let Measured {
+            end,
+            records,
+            processing,
+            scheduling,
+        } = measured;
         let estimator = self.estimator.as_mut()?;
         let before = estimator.latest_time();
         let rate = estimator.compute(
@@ -191,7 +237,7 @@ impl Controlled {
         let bound = processing_rate - excess / seconds;
         let rate = proposed.min(bound).max(estimator.min_rate());
         tracing::debug!(
-            "backpressure: batch {} held {records} records, processed in {processing} ms after waiting {scheduling} ms ({processing_rate:.0}/s); lag {lag}; PID {proposed:.0}/s, bound {bound:.0}/s",
+            "backpressure: up to batch {} {records} records, processed in {processing} ms after waiting {scheduling} ms ({processing_rate:.0}/s); lag {lag}; PID {proposed:.0}/s, bound {bound:.0}/s",
             info.batch_time
         );
         Some(rate)
@@ -270,25 +316,25 @@ mod tests {
     fn sparks_pid_alone_sets_the_rate_from_the_second_batch_within_max_rate() {
         let (control, limiter) = control(&[ON, SPARK_ONLY]);
         // 1,000 records closed at 1 s, done at 1.5 s: seeds 2,000/s, sets nothing.
-        control.on_batch_completed(&batch(1000, 1500, 1000));
+        control.on_batch_completed(&batch(1000, 1500, 1000), false);
         assert_eq!(limiter.rate(), None);
         // Closed at 2 s, done at 3 s: 1,000 records in 1 s = 1,000/s, no wait; error 1,000;
         // new rate 2,000 - 1,000 = 1,000.
-        control.on_batch_completed(&batch(2000, 3000, 1000));
+        control.on_batch_completed(&batch(2000, 3000, 1000), false);
         assert_eq!(limiter.rate(), Some(1000.0));
         // Closed at 3 s, when the previous one had ended, done at 4.5 s: no wait, 1.5 s of work
         // on 600 records = 400/s; error 600; new rate 1,000 - 600 = 400.
-        control.on_batch_completed(&batch(3000, 4500, 600));
+        control.on_batch_completed(&batch(3000, 4500, 600), false);
         assert_eq!(limiter.rate(), Some(400.0));
         // Closed at 4 s but the previous one ended at 4.5 s: waited 500 ms, worked 500 ms on
         // 400 records = 800/s; error -400, historical 500 * 800 / 1,000 = 400;
         // new rate 400 + 400 - 80 = 720.
-        control.on_batch_completed(&batch(4000, 5000, 400));
+        control.on_batch_completed(&batch(4000, 5000, 400), false);
         assert_eq!(limiter.rate(), Some(720.0));
         let (control, limiter) =
             self::control(&[ON, SPARK_ONLY, ("spark.streaming.receiver.maxRate", "300")]);
-        control.on_batch_completed(&batch(1000, 1500, 1000));
-        control.on_batch_completed(&batch(2000, 3000, 1000));
+        control.on_batch_completed(&batch(1000, 1500, 1000), false);
+        control.on_batch_completed(&batch(2000, 3000, 1000), false);
         assert_eq!(limiter.rate(), Some(300.0), "min(1,000, maxRate)");
         assert_eq!(control.statuses()[0].max_rate, Some(300.0));
     }
@@ -297,11 +343,11 @@ mod tests {
     fn the_lag_rule_acts_from_the_first_batch_and_drains_what_is_queued() {
         let (control, limiter) = control(&[ON]);
         // The receiver stored 1,000 records, then 9,000 more that no batch has processed.
-        limiter.acquire(10_000, || false);
+        limiter.stored(10_000);
         // The first batch (1,000 records in 500 ms: 2,000/s) seeds the PID; the lag is 9,000,
         // 7,000 beyond one batch at 2,000/s, to be processed within the next second:
         // 2,000 - 7,000 < 0, so the minimum rate.
-        control.on_batch_completed(&batch(1000, 1500, 1000));
+        control.on_batch_completed(&batch(1000, 1500, 1000), false);
         assert_eq!(limiter.rate(), Some(100.0));
         let status = &control.statuses()[0];
         assert_eq!(
@@ -315,26 +361,44 @@ mod tests {
         // The next batch took 8,000 of them in 1 s (8,000/s). The PID keeps its own latest
         // rate, the seed: 2,000 - (2,000 - 8,000) = 8,000; the lag, 1,000, is within one batch
         // at 8,000/s: the PID's rate.
-        control.on_batch_completed(&batch(2000, 3000, 8000));
+        control.on_batch_completed(&batch(2000, 3000, 8000), false);
         assert_eq!(limiter.rate(), Some(8000.0));
         // Without lag, the lag rule never lowers Spark's rate.
-        control.on_batch_completed(&batch(3000, 3500, 1000));
+        control.on_batch_completed(&batch(3000, 3500, 1000), false);
         assert_eq!(control.statuses()[0].lag_records(), 0);
         // 1,000 in 500 ms = 2,000/s: error 6,000; new rate 8,000 - 6,000 = 2,000.
         assert_eq!(limiter.rate(), Some(2000.0));
     }
 
     #[test]
+    fn batches_completed_together_are_measured_as_one() {
+        let (control, limiter) = control(&[ON, SPARK_ONLY]);
+        control.on_batch_completed(&batch(1000, 1500, 1000), false); // seeds 2,000/s
+        // The batch of 3 s went through with the one of 2 s and completes right after it: alone
+        // it would have no processing time (skipped), and the first 600 records in 1 s.
+        control.on_batch_completed(&batch(2000, 3000, 600), true);
+        assert_eq!(
+            limiter.rate(),
+            None,
+            "waits for the batch completed with it"
+        );
+        control.on_batch_completed(&batch(3000, 3000, 400), false);
+        // Together: 1,000 records in 1 s; error 2,000 - 1,000; new rate 1,000.
+        assert_eq!(limiter.rate(), Some(1000.0));
+        assert_eq!(control.statuses()[0].processed_records, 2000);
+    }
+
+    #[test]
     fn batches_the_estimator_skips_change_nothing() {
         let (control, limiter) = control(&[ON, ("spark.streaming.backpressure.initialRate", "50")]);
         // No records, or done in the millisecond it closed.
-        control.on_batch_completed(&batch(1000, 1500, 0));
-        control.on_batch_completed(&batch(2000, 2000, 10));
+        control.on_batch_completed(&batch(1000, 1500, 0), false);
+        control.on_batch_completed(&batch(2000, 2000, 10), false);
         assert_eq!(limiter.rate(), Some(50.0));
         // Processed records still count, also without backpressure.
         assert_eq!(control.statuses()[0].processed_records, 10);
         let (control, _) = self::control(&[]);
-        control.on_batch_completed(&batch(1000, 1500, 7));
+        control.on_batch_completed(&batch(1000, 1500, 7), false);
         assert_eq!(control.statuses()[0].processed_records, 7);
         assert!(!control.statuses()[0].backpressure);
     }

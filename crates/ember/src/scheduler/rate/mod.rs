@@ -37,6 +37,10 @@
 //! previous batch (its end minus this batch's close, if positive). A pipeline that keeps up has
 //! no scheduling delay and a processing delay of the work left at the close; one that falls
 //! behind completes batches back to back, and its processing rate is then its throughput.
+//! Batches whose data went through the dataflow together (their jobs run one after the other
+//! in one step of the driver) are measured as one: their records over the time from the first
+//! one's start to the last one's end, the last one's wait; the later ones alone would show
+//! almost no processing time and an absurd processing rate.
 //!
 //! Receivers run in the driver's process (in a cluster too), as the controllers do, so a new
 //! rate reaches its receiver directly. [`ReceiverRateStatus`] is what the web UI and the metrics
