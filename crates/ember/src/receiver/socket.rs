@@ -254,8 +254,29 @@ trait Delivery: Send + 'static {
     type Buf: LineSink + Default;
     /// Bytes asked for per read.
     const READ: usize;
+    /// Lines `buf` collected.
+    fn count(buf: &Self::Buf) -> usize;
     /// Stores what `buf` collected and leaves it empty.
     fn deliver(ctx: &ReceiverContext<Self::Item>, buf: &mut Self::Buf);
+}
+
+/// The least a read under a rate limit asks for, in bytes: a very low limit still reads a
+/// line or so at a time, not a byte.
+const MIN_LIMITED_READ: usize = 512;
+
+/// Bytes to read under a rate limit that lets `piece` lines through at a time, when the
+/// connection has brought `bytes` bytes in `lines` lines so far: about one piece of lines (128
+/// bytes a line before any line came), so that what is read ahead of the limit, and held
+/// while TCP pushes back on the sender, stays one piece.
+fn limited_read(piece: usize, bytes: u64, lines: u64) -> usize {
+    let per_line = if lines == 0 {
+        128
+    } else {
+        bytes.div_ceil(lines)
+    };
+    usize::try_from(per_line.saturating_mul(piece as u64))
+        .unwrap_or(usize::MAX)
+        .max(MIN_LIMITED_READ)
 }
 
 /// One `String` per line, in blocks of [`BLOCK_RECORDS`] lines for a read that brought many short
@@ -266,6 +287,10 @@ impl Delivery for AsLines {
     type Item = String;
     type Buf = Vec<String>;
     const READ: usize = READ_CHUNK;
+
+    fn count(lines: &Vec<String>) -> usize {
+        lines.len()
+    }
 
     fn deliver(ctx: &ReceiverContext<String>, lines: &mut Vec<String>) {
         let count = lines.len();
@@ -304,6 +329,10 @@ impl Delivery for AsChunks {
     type Item = TextChunk;
     type Buf = TextChunk;
     const READ: usize = 64 << 10;
+
+    fn count(chunk: &TextChunk) -> usize {
+        chunk.line_count()
+    }
 
     fn deliver(ctx: &ReceiverContext<TextChunk>, chunk: &mut TextChunk) {
         // Under a rate limit, a block interval's worth of lines at a time (see `AsLines`); the
@@ -404,17 +433,25 @@ impl<D: Delivery> Reader<D> {
         let mut buf = vec![0u8; D::READ];
         let mut lines = D::Buf::default();
         let mut reported = false;
+        // What the connection brought so far, for the size of reads under a rate limit.
+        let (mut bytes_read, mut lines_read) = (0u64, 0u64);
         loop {
             if self.stopped() {
                 return Ok(End::Stopped);
             }
-            let n = match stream.read(&mut buf) {
+            let want = match self.ctx.rate_piece() {
+                Some(piece) => limited_read(piece, bytes_read, lines_read).min(buf.len()),
+                None => buf.len(),
+            };
+            let n = match stream.read(&mut buf[..want]) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
             splitter.feed(&buf[..n], &mut lines);
+            bytes_read += n as u64;
+            lines_read += D::count(&lines) as u64;
             D::deliver(&self.ctx, &mut lines);
             self.report_once(splitter.stats(), &mut reported, address);
         }
@@ -769,6 +806,17 @@ mod tests {
         let server = writer.join().unwrap();
         run.stop_and_check();
         drop(server);
+    }
+
+    #[test]
+    fn reads_under_a_rate_limit_ask_for_about_one_piece_of_lines() {
+        // 128 bytes a line before any line came.
+        assert_eq!(limited_read(50, 0, 0), 6400);
+        // 10 bytes a line (rounded up) so far.
+        assert_eq!(limited_read(50, 999, 100), 500.max(MIN_LIMITED_READ));
+        assert_eq!(limited_read(100, 1000, 100), 1000);
+        assert_eq!(limited_read(1, 2, 1), MIN_LIMITED_READ);
+        assert_eq!(limited_read(usize::MAX, u64::MAX, 1), usize::MAX);
     }
 
     #[test]
