@@ -126,8 +126,11 @@ def window(delays, at, n=5):
 def summary(run):
     delays = [b["delay"] for b in run["batches"]]
     half = delays[len(delays) // 2:]
+    ordered = sorted(delays)
     return {
         "batches": len(delays),
+        "median": statistics.median(delays),
+        "p90": ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))],
         "start": window(delays, 2),
         "middle": window(delays, len(delays) // 2),
         "end": window(delays, len(delays) - 3),
@@ -183,14 +186,14 @@ def main():
     if limit:
         print(f"limit (W2, same corpus): {limit.get('words_per_s', 0):,.0f} words/s, "
               f"max lag {limit.get('max_lag_s')} s")
-    print("\n| backpressure | batches | delay start s | middle s | end s | max s | "
-          "max in 2nd half s | words/s |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| backpressure | batches | delay start s | middle s | end s | median s | p90 s | "
+          "max s | max in 2nd half s | words/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for run in runs:
         s = summary(run)
         print(f"| {run['config']} | {s['batches']} | {s['start']:.2f} | {s['middle']:.2f} | "
-              f"{s['end']:.2f} | {s['max']:.2f} | {s['max_2nd_half']:.2f} | "
-              f"{s['words_per_s']:,} |")
+              f"{s['end']:.2f} | {s['median']:.2f} | {s['p90']:.2f} | {s['max']:.2f} | "
+              f"{s['max_2nd_half']:.2f} | {s['words_per_s']:,} |")
     for run in runs:
         print(f"\n{run['config']}: delays per batch (s): "
               + " ".join(f"{b['delay']:.1f}" for b in run["batches"]))

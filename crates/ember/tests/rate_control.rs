@@ -29,7 +29,7 @@ fn stream_test(settings: &[(&str, &str)]) -> StreamTest {
         .set_master("local[2]")
         .set_app_name("rate_control");
     for (key, value) in settings {
-        conf = conf.set(*key, *value);
+        conf = conf.set(key, value);
     }
     StreamTest::with_conf(conf, Duration::seconds(1)).unwrap()
 }

@@ -226,6 +226,18 @@ pub struct Decimal {
 
 impl Decimal {
     /// A finite decimal number that `refuse` accepts; `bound` says which, for `--help`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::conf::settings::{Decimal, Kind};
+    ///
+    /// let gain = Decimal::checked("at least 0", |v| (v < 0.0).then(|| format!("{v} < 0")));
+    /// assert_eq!(gain.parse(" 0.25 "), Ok(0.25));
+    /// assert_eq!(gain.parse("-1").unwrap_err().to_string(), "invalid: requirement failed: -1 < 0");
+    /// assert_eq!(gain.parse("x").unwrap_err().to_string(), "not a decimal number");
+    /// assert_eq!(gain.describe(), "decimal, at least 0");
+    /// ```
     pub const fn checked(bound: &'static str, refuse: fn(f64) -> Option<String>) -> Self {
         Decimal { bound, refuse }
     }
@@ -272,6 +284,19 @@ pub struct Choice {
 
 impl Choice {
     /// One of `names`; any other value is refused with `unknown` followed by the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::conf::settings::{Choice, Kind};
+    ///
+    /// let estimator = Choice::of(&["pid"], "Unknown rate estimator: ");
+    /// assert_eq!(estimator.parse("pid"), Ok("pid".to_string()));
+    /// assert_eq!(
+    ///     estimator.parse("PID").unwrap_err().to_string(),
+    ///     "invalid: Unknown rate estimator: PID"
+    /// );
+    /// ```
     pub const fn of(names: &'static [&'static str], unknown: &'static str) -> Self {
         Choice { names, unknown }
     }

@@ -300,9 +300,10 @@ fn complete_batches(
     // stopping), and in a cluster the other processes' failures of the batch, which arrive on
     // the control link, are in.
     let ready = |info: &BatchInfo| {
-        !probe.less_equal(&info.batch_time.as_millis())
-            && !(holding == Holding::Early && info.batch_time > rt.clock.now())
-            && (holding == Holding::Discard || rt.reports_in(info.batch_time))
+        let computed = !probe.less_equal(&info.batch_time.as_millis());
+        let early = holding == Holding::Early && info.batch_time > rt.clock.now();
+        let reported = holding == Holding::Discard || rt.reports_in(info.batch_time);
+        computed && !early && reported
     };
     while let Some((info, _)) = in_flight.front() {
         if !ready(info) {

@@ -272,7 +272,7 @@ mod tests {
     fn control(settings: &[(&str, &str)]) -> (RateControl, Arc<RateLimiter>) {
         let mut conf = Conf::new();
         for (key, value) in settings {
-            conf = conf.set(*key, *value);
+            conf = conf.set(key, value);
         }
         let control = RateControl::from_conf(&conf, Duration::seconds(1)).unwrap();
         let clock = ManualClock::new(Time::from_millis(0));

@@ -5,7 +5,7 @@
 //!   applied where a receiver stores (`receiver::rate_limiter`): a receiver at its limit waits,
 //!   so a socket receiver stops reading its socket and TCP slows the sender; nothing is dropped.
 //! - `spark.streaming.backpressure.enabled` gives each receiver input stream a controller
-//!   ([`controller`]) that, after every batch, estimates the rate at which the batches are
+//!   (`controller`) that, after every batch, estimates the rate at which the batches are
 //!   processed in time and sets the receiver's limit to it (never above `maxRate`), starting
 //!   from `spark.streaming.backpressure.initialRate`. The estimator is Spark's
 //!   [`PidRateEstimator`], formula for formula.
@@ -99,6 +99,23 @@ pub struct ReceiverRateStatus {
 impl ReceiverRateStatus {
     /// Records received and not yet processed: in the receiver's queue, in the batch being
     /// received, and in batches not yet completed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::testing::StreamTest;
+    /// use ember::Duration;
+    ///
+    /// let t = StreamTest::new("local[2]", Duration::seconds(1))?;
+    /// let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let port = server.local_addr().unwrap().port();
+    /// t.collect(&t.context().socket_text_stream("127.0.0.1", port))?;
+    /// t.run(1)?;
+    /// // Nothing was sent: nothing received, nothing waiting.
+    /// let status = &t.context().receiver_rates()[0];
+    /// assert_eq!((status.received_records, status.lag_records()), (0, 0));
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn lag_records(&self) -> u64 {
         self.received_records.saturating_sub(self.processed_records)
     }

@@ -15,7 +15,7 @@
 //! It estimates only when `time > latestTime`, `records > 0` and `processingDelay > 0`; the
 //! first such batch only seeds `latestRate = processingRate` and gives no rate. The gains must
 //! be at least 0 and the minimum rate more than 0, with Spark's messages. What the engine feeds
-//! it, and what it adds, is [`super::controller`]'s.
+//! it, and what it adds, are described in [the module above](super).
 
 use crate::error::{Error, Result};
 
@@ -103,7 +103,11 @@ impl PidRateEstimator {
             }
         }
         tracing::info!(
-            "Created PIDRateEstimator with proportional = {proportional}, integral = {integral}, derivative = {derivative}, min rate = {min_rate}"
+            "Created PIDRateEstimator with proportional = {}, integral = {}, derivative = {}, min rate = {}",
+            java_double(proportional),
+            java_double(integral),
+            java_double(derivative),
+            java_double(min_rate)
         );
         Ok(PidRateEstimator {
             batch_interval_ms,
@@ -230,7 +234,9 @@ impl PidRateEstimator {
 
 /// Spark's message for a proportional gain below 0, if `value` is one.
 pub(crate) fn refuse_proportional(value: f64) -> Option<String> {
-    (!(value >= 0.0)).then(|| {
+    // Written as Spark's `require(value >= 0)`, which NaN fails.
+    let valid = value >= 0.0;
+    (!valid).then(|| {
         format!(
             "Proportional term {} in PIDRateEstimator should be >= 0.",
             java_double(value)
@@ -240,7 +246,9 @@ pub(crate) fn refuse_proportional(value: f64) -> Option<String> {
 
 /// Spark's message for an integral gain below 0, if `value` is one.
 pub(crate) fn refuse_integral(value: f64) -> Option<String> {
-    (!(value >= 0.0)).then(|| {
+    // Written as Spark's `require(value >= 0)`, which NaN fails.
+    let valid = value >= 0.0;
+    (!valid).then(|| {
         format!(
             "Integral term {} in PIDRateEstimator should be >= 0.",
             java_double(value)
@@ -250,7 +258,9 @@ pub(crate) fn refuse_integral(value: f64) -> Option<String> {
 
 /// Spark's message for a derivative gain below 0, if `value` is one.
 pub(crate) fn refuse_derivative(value: f64) -> Option<String> {
-    (!(value >= 0.0)).then(|| {
+    // Written as Spark's `require(value >= 0)`, which NaN fails.
+    let valid = value >= 0.0;
+    (!valid).then(|| {
         format!(
             "Derivative term {} in PIDRateEstimator should be >= 0.",
             java_double(value)
@@ -260,7 +270,8 @@ pub(crate) fn refuse_derivative(value: f64) -> Option<String> {
 
 /// Spark's message for a minimum rate that is not more than 0, if `value` is one.
 pub(crate) fn refuse_min_rate(value: f64) -> Option<String> {
-    (!(value > 0.0)).then(|| "Minimum rate in PIDRateEstimator should be > 0".to_string())
+    let valid = value > 0.0;
+    (!valid).then(|| "Minimum rate in PIDRateEstimator should be > 0".to_string())
 }
 
 /// A double as Java's `Double.toString` writes it, which Spark's messages show: `-1.0`, `0.25`,
