@@ -467,6 +467,66 @@ fn two_processes_sum_up_what_one_process_sums_up() {
     );
 }
 
+#[test]
+fn a_clusters_receiver_keeps_to_max_rate() {
+    // The driver runs the receivers and their rate control, in a cluster too: a source far
+    // faster than the limit gives at most RATE lines per second of the run, spread over every
+    // worker of both processes, and nothing else changes.
+    const RATE: u64 = 2000;
+    const LINES: usize = 200_000;
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let hosts = hosts_file(tmp.path(), "hosts", &[free_port(), free_port()]);
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("127.0.0.1:{}", server.local_addr().unwrap().port());
+    // One word a line: the batch's total is its lines. The writer ends when ember closes.
+    let writer = thread::spawn(move || {
+        if let Ok((mut client, _)) = server.accept() {
+            let _ = client.write_all("w\n".repeat(LINES).as_bytes());
+        }
+    });
+    let rate = format!("spark.streaming.receiver.maxRate={RATE}");
+    let args = [
+        "--socket",
+        &address,
+        "--summary",
+        "--batch",
+        "1s",
+        "--duration",
+        DURATION,
+        "--conf",
+        &rate,
+    ];
+    let deadline = Instant::now() + RUN_DEADLINE;
+    let mut cluster = start_cluster("rate", &hosts, &["local[1]", "local[1]"], &args);
+    let mut other = cluster.pop().unwrap();
+    let mut driver = cluster.pop().unwrap();
+    let status = driver.expect_exit_by(deadline);
+    assert_clean_success(&driver, status);
+    let status = other.expect_exit_by(deadline);
+    assert_clean_success(&other, status);
+    assert!(other.stdout_text().is_empty(), "{}", other.report());
+    let all = benches(&driver);
+    // The limit's bucket starts empty when the receiver starts, at most one interval before the
+    // first batch closes; the graceful stop's last batch takes what was stored until the stop,
+    // at most one interval after the last batch time.
+    let mut sum = 0;
+    for (k, bench) in all.iter().enumerate() {
+        sum += bench.total;
+        assert!(
+            sum <= RATE * (k as u64 + 2),
+            "batches 1..={} hold {sum} lines, over {RATE}/s: {all:?}",
+            k + 1
+        );
+    }
+    assert!(sum > 0, "no line arrived: {all:?}");
+    assert!(
+        sum < LINES as u64,
+        "the limit did not hold the source back: {all:?}"
+    );
+    drop(writer);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Clusters that cannot run
 

@@ -49,6 +49,39 @@ fn a_bad_value_of_a_known_setting_fails_at_the_start_naming_it() {
 }
 
 #[test]
+fn invalid_rate_control_settings_fail_at_the_start_with_sparks_messages() {
+    for (setting, message) in [
+        (
+            "spark.streaming.backpressure.pid.proportional=-1",
+            "ember: setting spark.streaming.backpressure.pid.proportional=-1 is invalid: \
+             requirement failed: Proportional term -1.0 in PIDRateEstimator should be >= 0.",
+        ),
+        (
+            "spark.streaming.backpressure.pid.minRate=0",
+            "ember: setting spark.streaming.backpressure.pid.minRate=0 is invalid: requirement \
+             failed: Minimum rate in PIDRateEstimator should be > 0",
+        ),
+        (
+            "spark.streaming.backpressure.rateEstimator=kalman",
+            "ember: setting spark.streaming.backpressure.rateEstimator=kalman is invalid: \
+             Unknown rate estimator: kalman",
+        ),
+    ] {
+        let (status, stderr) = wordcount(&["--conf", setting]);
+        assert_eq!(status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(message), "{stderr}");
+    }
+    // Valid rate settings run.
+    let (status, stderr) = wordcount(&[
+        "--conf",
+        "spark.streaming.backpressure.enabled=true",
+        "--conf",
+        "spark.streaming.receiver.maxRate=1000",
+    ]);
+    assert!(status.success(), "{stderr}");
+}
+
+#[test]
 fn an_absurd_master_fails_at_once() {
     let (status, stderr) = wordcount(&["--master", "local[100000]"]);
     assert_eq!(status.code(), Some(1), "{stderr}");

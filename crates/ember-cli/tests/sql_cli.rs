@@ -274,3 +274,74 @@ fn a_closed_stdout_ends_quietly() {
     drop(ember.take_stdout());
     expect_clean_exit(&mut ember);
 }
+
+/// `ember sql` serves the web UI as `ember wordcount` does (`--ui-port`, the URL on stderr),
+/// and `--no-ui` turns it off.
+#[test]
+fn sql_serves_the_web_ui_and_no_ui_turns_it_off() {
+    let server = TextServer::start("a b\nc\n");
+    let socket = format!("127.0.0.1:{}", server.port);
+    let query = "select line from lines";
+    let mut ember = Proc::start(
+        "ember sql",
+        &[
+            "sql",
+            query,
+            "--socket",
+            &socket,
+            "--batch",
+            "200ms",
+            "--ui-port",
+            "0",
+        ],
+    );
+    let url = ember
+        .stderr
+        .find(QUICK, |line| {
+            let (_, rest) = line.split_once("Streaming UI at ")?;
+            Some(rest.trim().strip_suffix("/streaming/")?.to_owned())
+        })
+        .unwrap_or_else(|| panic!("no URL logged\n{}", ember.report()));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into();
+    let json = |path: String| -> serde_json::Value {
+        let body = agent
+            .get(&path)
+            .call()
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        serde_json::from_str(&body).unwrap()
+    };
+    let apps = json(format!("{url}/api/v1/applications"));
+    assert_eq!(apps[0]["name"], "sql");
+    let api = format!(
+        "{url}/api/v1/applications/{}/streaming",
+        apps[0]["id"].as_str().unwrap()
+    );
+    common::expect_within(
+        QUICK,
+        || json(format!("{api}/statistics"))["numProcessedRecords"] == 2,
+        || format!("{}\n{}", json(format!("{api}/statistics")), ember.report()),
+    );
+    ember.signal("INT");
+    expect_clean_exit(&mut ember);
+
+    let mut quiet = Proc::start(
+        "ember sql --no-ui",
+        &[
+            "sql",
+            query,
+            "--socket",
+            &socket,
+            "--no-ui",
+            "--duration",
+            "1s",
+        ],
+    );
+    let stderr = expect_clean_exit(&mut quiet);
+    assert!(!stderr.contains("Streaming UI at"), "{stderr}");
+}

@@ -134,6 +134,10 @@ pub enum SettingProblem {
     /// The value is above the setting's upper bound, shown as a value of the setting.
     #[error("too large (at most {0})")]
     TooLarge(String),
+    /// The value breaks a rule of the setting that Spark states in its own words (the PID
+    /// rate estimator's gains, the name of the rate estimator); Spark's message.
+    #[error("invalid: {0}")]
+    Invalid(String),
 }
 
 impl Error {

@@ -746,8 +746,18 @@ fn receivers_show_their_rates_and_the_socket_source_its_figures() {
     let lines = t.context().socket_text_stream("127.0.0.1", port);
     let out = t.collect(&lines).unwrap();
     t.run(1).unwrap();
-    server.set_nonblocking(false).unwrap();
-    let (mut client, _) = server.accept().unwrap();
+    // The receiver connects once the stream has started (bounded: a non-blocking accept).
+    server.set_nonblocking(true).unwrap();
+    let mut accepted = None;
+    assert!(
+        wait_until(WITHIN, || {
+            accepted = server.accept().ok().map(|(c, _)| c);
+            accepted.is_some()
+        }),
+        "the receiver did not connect"
+    );
+    let mut client = accepted.unwrap();
+    client.set_nonblocking(false).unwrap();
     client.write_all(b"one\ntwo\nthree\nfour\nfive\n").unwrap();
     client.flush().unwrap();
     // Batches close until the five lines have gone through.
@@ -866,4 +876,54 @@ fn test_contexts_serve_no_ui_unless_asked() {
     t.collect(&t.input(vec![vec![1]])).unwrap();
     t.run(1).unwrap();
     assert_eq!(t.context().ui_web_url(), None);
+}
+
+#[test]
+fn a_receiver_held_to_its_rate_shows_as_throttled_with_its_limit() {
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let t = with_ui(&[("spark.streaming.receiver.maxRate", "100")]);
+    let out = t
+        .collect(&t.context().socket_text_stream("127.0.0.1", port))
+        .unwrap();
+    t.run(1).unwrap();
+    server.set_nonblocking(true).unwrap();
+    let mut accepted = None;
+    assert!(
+        wait_until(WITHIN, || {
+            accepted = server.accept().ok().map(|(c, _)| c);
+            accepted.is_some()
+        }),
+        "the receiver did not connect"
+    );
+    let mut client = accepted.unwrap();
+    client.set_nonblocking(false).unwrap();
+    // 500 lines at once (a few kB: the socket takes them all), ten times what the limit lets
+    // through in the second the manual clock has run: the receiver waits for its limit.
+    let lines: String = (0..500).map(|i| format!("{i}\n")).collect();
+    client.write_all(lines.as_bytes()).unwrap();
+    client.flush().unwrap();
+    assert!(
+        wait_until(WITHIN, || t.context().receiver_rates()[0].throttled),
+        "the receiver was not held to its limit: {:?}",
+        t.context().receiver_rates()
+    );
+    t.run(1).unwrap();
+    let (url, api) = urls(&t);
+    wait_completed(&api, 2);
+    let received: usize = out.batches().concat().len();
+    assert!(received < 500, "the limit let {received} lines through");
+    let source = &get(&format!("{api}/ember")).json()["sources"][0];
+    assert_eq!(source["rateLimit"], 100.0, "{source:#}");
+    assert_eq!(source["throttled"], true, "{source:#}");
+    let m = metrics(&url);
+    assert_eq!(
+        m["ember_source_throttled{stream=\"0\",kind=\"receiver\"}"],
+        1.0
+    );
+    assert_eq!(
+        m["ember_source_rate_limit{stream=\"0\",kind=\"receiver\"}"],
+        100.0
+    );
+    drop(client);
 }

@@ -43,7 +43,7 @@ use crate::time::{Duration, Time};
 
 pub(crate) use commit::Commit;
 pub(crate) use committer::{Committer, GraphRecord};
-pub(crate) use shape::GraphShape;
+pub(crate) use shape::{GraphShape, ShapeEntry};
 pub(crate) use shares::RestoredShares;
 pub(crate) use source::SourceCheckpoint;
 pub(crate) use state_files::{Entries, Restored, WriteKind};

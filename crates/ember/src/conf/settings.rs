@@ -214,6 +214,115 @@ impl Kind for Millis {
     }
 }
 
+/// A decimal number (Java's `double`, as Spark's `conf.getDouble`), checked by a rule that
+/// Spark states in its own words (the PID rate estimator's `require`s).
+#[derive(Clone, Copy, Debug)]
+pub struct Decimal {
+    /// The bound, as `--help` shows it: `at least 0`.
+    bound: &'static str,
+    /// Spark's message for a value the rule refuses, or `None` for a valid one.
+    refuse: fn(f64) -> Option<String>,
+}
+
+impl Decimal {
+    /// A finite decimal number that `refuse` accepts; `bound` says which, for `--help`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::conf::settings::{Decimal, Kind};
+    ///
+    /// let gain = Decimal::checked("at least 0", |v| (v < 0.0).then(|| format!("{v} < 0")));
+    /// assert_eq!(gain.parse(" 0.25 "), Ok(0.25));
+    /// assert_eq!(gain.parse("-1").unwrap_err().to_string(), "invalid: requirement failed: -1 < 0");
+    /// assert_eq!(gain.parse("x").unwrap_err().to_string(), "not a decimal number");
+    /// assert_eq!(gain.describe(), "decimal, at least 0");
+    /// ```
+    pub const fn checked(bound: &'static str, refuse: fn(f64) -> Option<String>) -> Self {
+        Decimal { bound, refuse }
+    }
+}
+
+impl Kind for Decimal {
+    type Value = f64;
+    type Default = f64;
+    fn parse(&self, text: &str) -> Result<f64, SettingProblem> {
+        let value: f64 = text
+            .trim()
+            .parse()
+            .map_err(|_| SettingProblem::NotA("a decimal number".into()))?;
+        // Spark's rules are comparisons, which NaN fails; infinities mean nothing here either.
+        if let Some(message) = (self.refuse)(value) {
+            return Err(SettingProblem::Invalid(format!(
+                "requirement failed: {message}"
+            )));
+        }
+        if !value.is_finite() {
+            return Err(SettingProblem::NotA("a finite decimal number".into()));
+        }
+        Ok(value)
+    }
+    fn value_of(&self, default: f64) -> f64 {
+        default
+    }
+    fn show(&self, default: f64) -> String {
+        // `{:?}` keeps a fractional part (`1.0`), as Java and Spark's documentation write them.
+        format!("{default:?}")
+    }
+    fn describe(&self) -> String {
+        format!("decimal, {}", self.bound)
+    }
+}
+
+/// One of a few names, exactly as written; anything else gets Spark's message.
+#[derive(Clone, Copy, Debug)]
+pub struct Choice {
+    names: &'static [&'static str],
+    /// Spark's message for an unknown name, before the name: `Unknown rate estimator: `.
+    unknown: &'static str,
+}
+
+impl Choice {
+    /// One of `names`; any other value is refused with `unknown` followed by the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::conf::settings::{Choice, Kind};
+    ///
+    /// let estimator = Choice::of(&["pid"], "Unknown rate estimator: ");
+    /// assert_eq!(estimator.parse("pid"), Ok("pid".to_string()));
+    /// assert_eq!(
+    ///     estimator.parse("PID").unwrap_err().to_string(),
+    ///     "invalid: Unknown rate estimator: PID"
+    /// );
+    /// ```
+    pub const fn of(names: &'static [&'static str], unknown: &'static str) -> Self {
+        Choice { names, unknown }
+    }
+}
+
+impl Kind for Choice {
+    type Value = String;
+    type Default = &'static str;
+    fn parse(&self, text: &str) -> Result<String, SettingProblem> {
+        if self.names.contains(&text) {
+            Ok(text.to_owned())
+        } else {
+            Err(SettingProblem::Invalid(format!("{}{text}", self.unknown)))
+        }
+    }
+    fn value_of(&self, default: &'static str) -> String {
+        default.to_owned()
+    }
+    fn show(&self, default: &'static str) -> String {
+        default.to_owned()
+    }
+    fn describe(&self) -> String {
+        format!("one of: {}", self.names.join(", "))
+    }
+}
+
 /// Any text.
 #[derive(Clone, Copy, Debug)]
 pub struct Text;
@@ -572,6 +681,73 @@ settings! {
               directory before it is processed, so that a crash loses none of it (`--wal`). \
               Needs a checkpoint directory.",
     };
+    RECEIVER_MAX_RATE: Optional<Count> = Optional::new {
+        key: "spark.streaming.receiver.maxRate",
+        kind: Count::at_least(0),
+        unset: Unset::Means("no limit"),
+        doc: "The most records per second each receiver stores (0: no limit). A receiver at \
+              its limit stops reading its source for a while (a socket is then not read, and \
+              TCP slows the sender down); no record is dropped. Backpressure never goes above \
+              it.",
+    };
+    BACKPRESSURE_ENABLED: Setting<Flag> = Setting::new {
+        key: "spark.streaming.backpressure.enabled",
+        kind: Flag,
+        default: false,
+        doc: "After every batch, sets each receiver's rate from how fast the batches are \
+              processed, so that processing keeps up with the batch interval and the \
+              scheduling delay stays bounded (Spark's PID estimator, with ember's lag rule, see \
+              ember.streaming.backpressure.drainLag), never above \
+              spark.streaming.receiver.maxRate.",
+    };
+    BACKPRESSURE_INITIAL_RATE: Optional<Count> = Optional::new {
+        key: "spark.streaming.backpressure.initialRate",
+        kind: Count::at_least(1),
+        unset: Unset::Means("spark.streaming.receiver.maxRate"),
+        doc: "With backpressure, each receiver's rate (records/s) until the first batch has \
+              been processed.",
+    };
+    BACKPRESSURE_RATE_ESTIMATOR: Setting<Choice> = Setting::new {
+        key: "spark.streaming.backpressure.rateEstimator",
+        kind: Choice::of(&["pid"], "Unknown rate estimator: "),
+        default: "pid",
+        doc: "How backpressure estimates the rate; `pid` is the only estimator, as in Spark.",
+    };
+    PID_PROPORTIONAL: Setting<Decimal> = Setting::new {
+        key: "spark.streaming.backpressure.pid.proportional",
+        kind: Decimal::checked("at least 0", crate::scheduler::rate::pid::refuse_proportional),
+        default: 1.0,
+        doc: "The PID estimator's weight of the difference between the last rate and the last \
+              batch's processing rate.",
+    };
+    PID_INTEGRAL: Setting<Decimal> = Setting::new {
+        key: "spark.streaming.backpressure.pid.integral",
+        kind: Decimal::checked("at least 0", crate::scheduler::rate::pid::refuse_integral),
+        default: 0.2,
+        doc: "The PID estimator's weight of the records delayed by earlier batches (the \
+              scheduling delay times the processing rate, over the batch interval).",
+    };
+    PID_DERIVED: Setting<Decimal> = Setting::new {
+        key: "spark.streaming.backpressure.pid.derived",
+        kind: Decimal::checked("at least 0", crate::scheduler::rate::pid::refuse_derivative),
+        default: 0.0,
+        doc: "The PID estimator's weight of how fast the difference changes.",
+    };
+    PID_MIN_RATE: Setting<Decimal> = Setting::new {
+        key: "spark.streaming.backpressure.pid.minRate",
+        kind: Decimal::checked("more than 0", crate::scheduler::rate::pid::refuse_min_rate),
+        default: 100.0,
+        doc: "The least rate (records/s) backpressure sets.",
+    };
+    BACKPRESSURE_DRAIN_LAG: Setting<Flag> = Setting::new {
+        key: "ember.streaming.backpressure.drainLag",
+        kind: Flag,
+        default: true,
+        doc: "With backpressure, also bound each receiver's rate so that the records it \
+              received and the batches have not yet processed (beyond one batch) are processed \
+              within the next batch interval, and set a rate from the first processed batch \
+              already (Spark waits for the second). false: Spark's PID estimator alone.",
+    };
     STOP_GRACEFULLY_ON_SHUTDOWN: Setting<Flag> = Setting::new {
         key: "spark.streaming.stopGracefullyOnShutdown",
         kind: Flag,
@@ -714,26 +890,6 @@ settings! {
         kind: Millis::ANY,
         unset: Unset::NotUsed,
         doc: "Not used: receivers cut blocks every 50 ms.",
-    };
-    RECEIVER_MAX_RATE: Optional<Count> = Optional::new {
-        key: "spark.streaming.receiver.maxRate",
-        kind: Count::at_least(0),
-        unset: Unset::NotUsed,
-        doc: "Not yet used: rate control is planned. Today a receiver is slowed only by its \
-              full queue, which stops reading the socket.",
-    };
-    BACKPRESSURE_ENABLED: Optional<Flag> = Optional::new {
-        key: "spark.streaming.backpressure.enabled",
-        kind: Flag,
-        unset: Unset::NotUsed,
-        doc: "Not yet used: rate control is planned. Today a receiver is slowed only by its \
-              full queue, which stops reading the socket.",
-    };
-    BACKPRESSURE_INITIAL_RATE: Optional<Count> = Optional::new {
-        key: "spark.streaming.backpressure.initialRate",
-        kind: Count::at_least(0),
-        unset: Unset::NotUsed,
-        doc: "Not yet used: rate control is planned.",
     };
 }
 

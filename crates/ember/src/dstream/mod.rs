@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::data::Data;
-use crate::exec::{Builder, Flow};
+use crate::exec::{Builder, Chain, Flow};
 use crate::streaming::StreamingContext;
 use crate::time::Duration;
 
@@ -69,6 +69,12 @@ pub(crate) struct Meta {
 /// How a node builds its part of the dataflow.
 pub(crate) trait Node<T: Data>: Send + Sync + 'static {
     fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, T>;
+
+    /// This stream as per-record functions still to run, for its one consumer to run in its own
+    /// operator (see `exec::chain`); `None` (the default) for streams built as operators.
+    fn fused<'s>(&self, _b: &mut Builder<'s>, _meta: &Meta) -> Option<Chain<'s, T>> {
+        None
+    }
 }
 
 /// A discretized stream of `T`: at every batch time (every slide), one RDD of `T`.
@@ -105,6 +111,20 @@ impl<T: Data> Clone for Upstream<T> {
 
 impl<T: Data> Upstream<T> {
     /// The stream's part of the dataflow, built once per worker.
+    /// The stream for a consumer that can run per-record functions in its own operator: still
+    /// a chain of functions where this stream's only consumer is the caller (see
+    /// `exec::chain`), else built as [`flow`](Self::flow) builds it.
+    pub(crate) fn chain<'s>(&self, b: &mut Builder<'s>) -> Chain<'s, T> {
+        if self.meta.requires_rdds.is_none()
+            && b.may_fuse(self.meta.id)
+            && let Some(chain) = self.node.fused(b, &self.meta)
+        {
+            b.mark_fused(self.meta.id);
+            return chain;
+        }
+        Chain::Built(self.flow(b))
+    }
+
     pub(crate) fn flow<'s>(&self, b: &mut Builder<'s>) -> Flow<'s, T> {
         let node = self.node.clone();
         let meta = self.meta.clone();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::data::Data;
 use crate::dstream::{DStream, Meta, Node, Upstream};
 use crate::error::JobError;
-use crate::exec::{BatchLogic, Builder, Flow, Route};
+use crate::exec::{BatchLogic, Builder, Chain, Flow, Route};
 use crate::placement::Placement;
 use crate::scheduler::Tick;
 
@@ -65,10 +65,26 @@ where
     F: Fn(u32, S, &mut Vec<(u32, T)>) -> Result<(), JobError> + Send + Sync + 'static,
 {
     fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, T> {
-        let f = self.f.clone();
+        self.stage(b, meta).into_flow(b, self.name)
+    }
+
+    fn fused<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Option<Chain<'s, T>> {
+        Some(self.stage(b, meta))
+    }
+}
+
+impl<S, T, F> NarrowNode<S, T, F>
+where
+    S: Data,
+    T: Data,
+    F: Fn(u32, S, &mut Vec<(u32, T)>) -> Result<(), JobError> + Send + Sync + 'static,
+{
+    /// `f` as one more stage of the parent's chain (fused into the parent's own chain when
+    /// this node is the parent's only consumer).
+    fn stage<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Chain<'s, T> {
         self.parent
-            .flow(b)
-            .narrow(b, meta.id, self.name, move |p, x, out| f(p, x, out))
+            .chain(b)
+            .then(meta.id, self.name, self.f.clone())
     }
 }
 
@@ -111,7 +127,7 @@ where
         };
         let logic = (self.make)(info);
         self.parent
-            .flow(b)
+            .chain(b)
             .batch(b, self.route, meta.id, self.name, logic)
     }
 }

@@ -41,6 +41,27 @@ pub(crate) struct Builder<'s> {
     pub(super) feeds: bool,
     /// Streams already built, by node id. Stored with their scope lifetime erased; see `memo`.
     built: HashMap<usize, Box<dyn Any>>,
+    /// How many streams and outputs read each stream (from the graph's shape).
+    consumers: Arc<HashMap<usize, usize>>,
+    /// Streams whose functions were fused into their one consumer (see `exec::chain`).
+    fused: std::collections::HashSet<usize>,
+}
+
+/// How many streams and outputs of `shape` read each stream.
+pub(crate) fn count_consumers(shape: &crate::checkpoint::GraphShape) -> HashMap<usize, usize> {
+    use crate::checkpoint::ShapeEntry;
+    let mut counts = HashMap::new();
+    for entry in shape.entries() {
+        match entry {
+            ShapeEntry::Stream { parents, .. } => {
+                for parent in parents {
+                    *counts.entry(*parent).or_default() += 1;
+                }
+            }
+            ShapeEntry::Output { stream, .. } => *counts.entry(*stream).or_default() += 1,
+        }
+    }
+    counts
 }
 
 impl<'s> Builder<'s> {
@@ -51,6 +72,7 @@ impl<'s> Builder<'s> {
         runtime: Arc<Runtime>,
         driver: bool,
         feeds: bool,
+        consumers: Arc<HashMap<usize, usize>>,
     ) -> Self {
         Builder {
             scope,
@@ -61,7 +83,22 @@ impl<'s> Builder<'s> {
             driver,
             feeds,
             built: HashMap::new(),
+            consumers,
+            fused: std::collections::HashSet::new(),
         }
+    }
+
+    /// Whether stream `id` may be fused into its consumer instead of being built: it has one
+    /// consumer, is not built already, and no `slice` keeps its batches.
+    pub(crate) fn may_fuse(&self, id: usize) -> bool {
+        self.consumers.get(&id).copied() == Some(1)
+            && !self.built.contains_key(&id)
+            && self.runtime.remember.is_none()
+    }
+
+    /// Notes that stream `id` was fused into its consumer: nothing may build it any more.
+    pub(crate) fn mark_fused(&mut self, id: usize) {
+        self.fused.insert(id);
     }
 
     /// Whether this worker is the driver (worker 0 of process 0): it owns the inputs, the batch
@@ -103,6 +140,11 @@ impl<'s> Builder<'s> {
             let stream: StreamVec<'s, u64, Rec<T>> = unsafe { std::mem::transmute(stream) };
             return Flow { stream };
         }
+        assert!(
+            !self.fused.contains(&id),
+            "stream {id} was fused into its one consumer and is read again: the graph's \
+             consumer count is wrong"
+        );
         let flow = make(self);
         // SAFETY: see above; the value is only ever read back as `'s` by this builder. `Any`
         // needs a 'static type, which is the only reason the lifetime is erased here.

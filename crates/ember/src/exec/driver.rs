@@ -307,16 +307,17 @@ fn complete_batches(
         }
         rt.mark_computed(info.batch_time);
     }
+    // Whether a batch's jobs may run now: its data has gone through, its time has come (unless
+    // stopping), and in a cluster the other processes' failures of the batch, which arrive on
+    // the control link, are in.
+    let ready = |info: &BatchInfo| {
+        let computed = !probe.less_equal(&info.batch_time.as_millis());
+        let early = holding == Holding::Early && info.batch_time > rt.clock.now();
+        let reported = holding == Holding::Discard || rt.reports_in(info.batch_time);
+        computed && !early && reported
+    };
     while let Some((info, _)) = in_flight.front() {
-        if probe.less_equal(&info.batch_time.as_millis()) {
-            break;
-        }
-        if holding == Holding::Early && info.batch_time > rt.clock.now() {
-            break;
-        }
-        // In a cluster, the other processes' failures of the batch arrive on the control link:
-        // its jobs wait for them.
-        if holding != Holding::Discard && !rt.reports_in(info.batch_time) {
+        if !ready(info) {
             break;
         }
         // Jobs of a batch that completed after the cluster failed are not run: whatever the
@@ -334,7 +335,10 @@ fn complete_batches(
             rt.discard_jobs(info.batch_time);
         } else {
             rt.post(Event::BatchSubmitted(info.clone()));
-            rt.run_jobs(info);
+            // Batches whose data went through the dataflow together are one measurement for
+            // rate control.
+            let with_next = in_flight.front().is_some_and(|(next, _)| ready(next));
+            rt.run_jobs(info, with_next);
             commit_if_due(rt, committer, time, zero, last);
             rt.mark_completed(time);
         }

@@ -13,7 +13,7 @@ use timely::worker::Worker;
 use crate::checkpoint::GraphShape;
 use crate::conf::Master;
 use crate::error::{Error, Result};
-use crate::exec::build::Builder;
+use crate::exec::build::{Builder, count_consumers};
 use crate::exec::cluster;
 use crate::exec::control::Reporter;
 use crate::exec::driver::drive;
@@ -172,10 +172,19 @@ fn run_worker(
     let driver = worker.index() == 0;
     let feeds = plan.master.process() == 0;
     let probe = ProbeHandle::new();
+    let consumers = Arc::new(count_consumers(&plan.shape));
     let mut ticks: Ticks = InputHandle::new();
     let inputs = worker.dataflow::<u64, _, _>(|scope| {
         let tick_stream = ticks.to_stream(scope).broadcast();
-        let mut b = Builder::new(scope, tick_stream, probe.clone(), rt.clone(), driver, feeds);
+        let mut b = Builder::new(
+            scope,
+            tick_stream,
+            probe.clone(),
+            rt.clone(),
+            driver,
+            feeds,
+            consumers.clone(),
+        );
         for out in &plan.outputs {
             out.build(&mut b);
         }

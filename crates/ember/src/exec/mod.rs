@@ -11,6 +11,8 @@
 //!   per-record operators, per-batch operators fed by a broadcast batch clock, routing, and
 //!   `stepwise`: an operator that works off each record in bounded steps, so that reading a file
 //!   of any size holds one step's output at a time);
+//! - `chain` fuses per-record operations into their one consumer's operator, so that a record
+//!   goes from the input through `map`/`flat_map`/`filter` straight into a combine;
 //! - `launch` starts the worker threads and gives each its role;
 //! - `input` takes the sources' blocks and batch data into a worker's dataflow;
 //! - `feed` is the loop of the feeding workers other than the driver;
@@ -22,6 +24,7 @@
 //!   requests reach the driver.
 
 mod build;
+mod chain;
 mod cluster;
 mod control;
 mod driver;
@@ -32,6 +35,7 @@ mod ops;
 mod stepwise;
 
 pub(crate) use build::{Builder, Flow};
+pub(crate) use chain::Chain;
 pub(crate) use feed::settle_steps;
 pub(crate) use launch::{Execution, OutputNode, Plan, launch};
 pub(crate) use ops::{BatchLogic, Route};

@@ -21,6 +21,7 @@ use crossbeam_channel::Sender;
 
 use super::block_generator::BlockGenerator;
 use super::event::{ReceiverEvent, ReceiverInfo};
+use super::rate_limiter::RateLimiter;
 use super::state::{AtomicReceiverState, ReceiverState};
 
 /// Requests to the supervisor thread.
@@ -52,6 +53,9 @@ pub(super) struct Shared<T> {
     pub(super) terminated: AtomicBool,
     /// Delay of [`ReceiverContext::restart`].
     pub(super) restart_delay: Duration,
+    /// The rate limit every store passes first (`spark.streaming.receiver.maxRate`,
+    /// backpressure).
+    pub(super) limiter: Arc<RateLimiter>,
 }
 
 impl<T> Shared<T> {
@@ -124,7 +128,8 @@ impl<T: Send + 'static> ReceiverContext<T> {
     /// Stores one record. Records are buffered and pushed as a block once 4096 are pending, or
     /// once the first of them has waited 50 ms on the streaming context's clock, whichever comes
     /// first. Like Spark's `store(item)` this is unreliable: it returns before the data is in a
-    /// batch. It waits while the block queue is full.
+    /// batch. It waits while the receiver's rate limit is reached
+    /// (`spark.streaming.receiver.maxRate`, backpressure) and while the block queue is full.
     ///
     /// # Examples
     ///
@@ -170,12 +175,16 @@ impl<T: Send + 'static> ReceiverContext<T> {
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn store(&self, item: T) {
+        self.shared.limiter.acquire(1, || self.abandoned());
         self.shared.generator.store(item, || self.abandoned());
+        self.shared.limiter.stored(1);
     }
 
-    /// Stores `items` as one block. Waits while the block queue is full (back-pressure), as
-    /// Spark's blocking `store(ArrayBuffer)`; returns early, dropping the block, if the receiver
-    /// is being stopped or restarted meanwhile.
+    /// Stores `items` as one block. Waits while the receiver's rate limit is reached (unlike
+    /// Spark, whose limit ignores blocks: the whole block waits for its records' share of the
+    /// rate, so a batch may hold one block beyond the limit) and while the block queue is full
+    /// (back-pressure), as Spark's blocking `store(ArrayBuffer)`; returns early, dropping the
+    /// block, if the receiver is being stopped or restarted meanwhile.
     ///
     /// # Examples
     ///
@@ -215,9 +224,24 @@ impl<T: Send + 'static> ReceiverContext<T> {
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn store_many(&self, items: Vec<T>) {
+        let records = items.len() as u64;
+        self.store_records(items, records);
+    }
+
+    /// Stores `items`, which hold `records` records in all (chunks of lines), as one block,
+    /// as [`store_many`](Self::store_many) does: the rate limit counts records, not items.
+    pub(crate) fn store_records(&self, items: Vec<T>, records: u64) {
+        self.shared.limiter.acquire(records, || self.abandoned());
         self.shared
             .generator
             .store_block(items, || self.abandoned());
+        self.shared.limiter.stored(records);
+    }
+
+    /// How many records to store at a time so that the rate limit spreads them evenly over
+    /// the batches (a block interval's worth at the current limit); `None` without a limit.
+    pub(crate) fn rate_piece(&self) -> Option<usize> {
+        self.shared.limiter.piece()
     }
 
     /// Reports an error to listeners (`onReceiverError`); receiving continues. The error's time

@@ -77,9 +77,13 @@ impl LineSink for Vec<String> {
 /// Complete lines of text, each followed by `'\n'`, in one allocation. Receivers hand these
 /// over instead of one `String` per line, so that the per-line allocations happen on the worker
 /// that processes them (see [`TextChunk::lines`]), in parallel and close to where they are freed.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct TextChunk {
     text: String,
+    /// Lines held, counted as they are pushed, for the receiver's rate limit. Not written to the
+    /// write-ahead log: a replayed chunk does not pass the rate limit again.
+    #[serde(skip)]
+    lines: usize,
 }
 
 impl TextChunk {
@@ -91,9 +95,35 @@ impl TextChunk {
     pub(crate) fn len(&self) -> usize {
         self.text.len()
     }
+    /// Lines held (pushed into this chunk).
+    pub(crate) fn line_count(&self) -> usize {
+        self.lines
+    }
     /// The lines, one `String` each, appended to `out`.
     pub(crate) fn lines(&self, out: &mut Vec<String>) {
         out.extend(self.text.split_terminator('\n').map(str::to_owned));
+    }
+    /// Takes the first `n` lines (all of them if there are fewer) into a chunk of their own.
+    pub(crate) fn split_lines(&mut self, n: usize) -> TextChunk {
+        if n >= self.lines {
+            return std::mem::take(self);
+        }
+        if n == 0 {
+            return TextChunk::default();
+        }
+        // Every pushed line ends with '\n', so the n-th one exists.
+        let end = self
+            .text
+            .match_indices('\n')
+            .nth(n - 1)
+            .map_or(self.text.len(), |(at, _)| at + 1);
+        let rest = self.text.split_off(end);
+        let first = std::mem::replace(&mut self.text, rest);
+        self.lines -= n;
+        TextChunk {
+            text: first,
+            lines: n,
+        }
     }
 }
 
@@ -101,6 +131,7 @@ impl LineSink for TextChunk {
     fn push_line(&mut self, line: &str) {
         self.text.push_str(line);
         self.text.push('\n');
+        self.lines += 1;
     }
 }
 
@@ -320,6 +351,31 @@ mod tests {
         }
         splitter.finish(&mut out);
         (out, splitter.stats().clone())
+    }
+
+    #[test]
+    fn a_chunk_counts_its_lines_and_splits_at_line_ends() {
+        let mut chunk = TextChunk::default();
+        for line in ["a", "", "ccc", "dd"] {
+            chunk.push_line(line);
+        }
+        assert_eq!(chunk.line_count(), 4);
+        let none = chunk.split_lines(0);
+        assert!(none.is_empty() && none.line_count() == 0);
+        let first = chunk.split_lines(2);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        first.lines(&mut a);
+        assert_eq!(
+            (a, first.line_count()),
+            (vec!["a".to_string(), String::new()], 2)
+        );
+        let rest = chunk.split_lines(5);
+        rest.lines(&mut b);
+        assert_eq!(
+            (b, rest.line_count()),
+            (vec!["ccc".to_string(), "dd".to_string()], 2)
+        );
+        assert!(chunk.is_empty() && chunk.line_count() == 0);
     }
 
     #[test]

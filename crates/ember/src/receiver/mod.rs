@@ -10,7 +10,8 @@
 //! Inside, one file per part: the [`Receiver`] trait here, the context a receiver talks to
 //! (`context`), the block generator that turns stored records into blocks (`block_generator`),
 //! the supervisor thread and the driver's handle on it (`supervisor`), the receiver's lifecycle
-//! state (`state`) and the events it reports (`event`). Restart delays, block intervals and error
+//! state (`state`), the events it reports (`event`) and its rate limit (`rate_limiter`, which
+//! every store passes first: `spark.streaming.receiver.maxRate` and backpressure). Restart delays, block intervals and error
 //! times are read on the streaming context's clock, so tests on a
 //! [`ManualClock`](crate::scheduler::ManualClock) decide when they pass.
 
@@ -19,6 +20,7 @@ pub(crate) mod context;
 pub(crate) mod event;
 pub(crate) mod file_selector;
 pub(crate) mod lines;
+pub(crate) mod rate_limiter;
 pub(crate) mod socket;
 pub(crate) mod state;
 pub(crate) mod supervisor;

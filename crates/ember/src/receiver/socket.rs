@@ -254,8 +254,29 @@ trait Delivery: Send + 'static {
     type Buf: LineSink + Default;
     /// Bytes asked for per read.
     const READ: usize;
+    /// Lines `buf` collected.
+    fn count(buf: &Self::Buf) -> usize;
     /// Stores what `buf` collected and leaves it empty.
     fn deliver(ctx: &ReceiverContext<Self::Item>, buf: &mut Self::Buf);
+}
+
+/// The least a read under a rate limit asks for, in bytes: a very low limit still reads a
+/// line or so at a time, not a byte.
+const MIN_LIMITED_READ: usize = 512;
+
+/// Bytes to read under a rate limit that lets `piece` lines through at a time, when the
+/// connection has brought `bytes` bytes in `lines` lines so far: about one piece of lines (128
+/// bytes a line before any line came), so that what is read ahead of the limit, and held
+/// while TCP pushes back on the sender, stays one piece.
+fn limited_read(piece: usize, bytes: u64, lines: u64) -> usize {
+    let per_line = if lines == 0 {
+        128
+    } else {
+        bytes.div_ceil(lines)
+    };
+    usize::try_from(per_line.saturating_mul(piece as u64))
+        .unwrap_or(usize::MAX)
+        .max(MIN_LIMITED_READ)
 }
 
 /// One `String` per line, in blocks of [`BLOCK_RECORDS`] lines for a read that brought many short
@@ -267,19 +288,29 @@ impl Delivery for AsLines {
     type Buf = Vec<String>;
     const READ: usize = READ_CHUNK;
 
+    fn count(lines: &Vec<String>) -> usize {
+        lines.len()
+    }
+
     fn deliver(ctx: &ReceiverContext<String>, lines: &mut Vec<String>) {
         let count = lines.len();
         if count == 0 {
             return;
         }
         let taken = std::mem::replace(lines, Vec::with_capacity(count.min(2 * BLOCK_RECORDS)));
-        if count <= 2 * BLOCK_RECORDS {
-            ctx.store_many(taken);
-            return;
-        }
+        // Under a rate limit, a block interval's worth at a time, so that the limit spreads the
+        // lines over the batches instead of letting one read's lines in at once.
+        let piece = match ctx.rate_piece() {
+            Some(piece) => piece.min(BLOCK_RECORDS),
+            None if count <= 2 * BLOCK_RECORDS => {
+                ctx.store_many(taken);
+                return;
+            }
+            None => BLOCK_RECORDS,
+        };
         let mut rest = taken.into_iter();
         loop {
-            let block: Vec<String> = rest.by_ref().take(BLOCK_RECORDS).collect();
+            let block: Vec<String> = rest.by_ref().take(piece).collect();
             if block.is_empty() {
                 break;
             }
@@ -299,9 +330,20 @@ impl Delivery for AsChunks {
     type Buf = TextChunk;
     const READ: usize = 64 << 10;
 
+    fn count(chunk: &TextChunk) -> usize {
+        chunk.line_count()
+    }
+
     fn deliver(ctx: &ReceiverContext<TextChunk>, chunk: &mut TextChunk) {
-        if !chunk.is_empty() {
-            ctx.store_many(vec![std::mem::take(chunk)]);
+        // Under a rate limit, a block interval's worth of lines at a time (see `AsLines`); the
+        // limit counts lines, not chunks.
+        while !chunk.is_empty() {
+            let piece = match ctx.rate_piece() {
+                Some(lines) => chunk.split_lines(lines),
+                None => std::mem::take(chunk),
+            };
+            let lines = piece.line_count() as u64;
+            ctx.store_records(vec![piece], lines);
         }
     }
 }
@@ -391,17 +433,25 @@ impl<D: Delivery> Reader<D> {
         let mut buf = vec![0u8; D::READ];
         let mut lines = D::Buf::default();
         let mut reported = false;
+        // What the connection brought so far, for the size of reads under a rate limit.
+        let (mut bytes_read, mut lines_read) = (0u64, 0u64);
         loop {
             if self.stopped() {
                 return Ok(End::Stopped);
             }
-            let n = match stream.read(&mut buf) {
+            let want = match self.ctx.rate_piece() {
+                Some(piece) => limited_read(piece, bytes_read, lines_read).min(buf.len()),
+                None => buf.len(),
+            };
+            let n = match stream.read(&mut buf[..want]) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
             splitter.feed(&buf[..n], &mut lines);
+            bytes_read += n as u64;
+            lines_read += D::count(&lines) as u64;
             D::deliver(&self.ctx, &mut lines);
             self.report_once(splitter.stats(), &mut reported, address);
         }
@@ -756,6 +806,17 @@ mod tests {
         let server = writer.join().unwrap();
         run.stop_and_check();
         drop(server);
+    }
+
+    #[test]
+    fn reads_under_a_rate_limit_ask_for_about_one_piece_of_lines() {
+        // 128 bytes a line before any line came.
+        assert_eq!(limited_read(50, 0, 0), 6400);
+        // 10 bytes a line (rounded up) so far.
+        assert_eq!(limited_read(50, 999, 100), 500.max(MIN_LIMITED_READ));
+        assert_eq!(limited_read(100, 1000, 100), 1000);
+        assert_eq!(limited_read(1, 2, 1), MIN_LIMITED_READ);
+        assert_eq!(limited_read(usize::MAX, u64::MAX, 1), usize::MAX);
     }
 
     #[test]

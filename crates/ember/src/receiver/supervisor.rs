@@ -23,6 +23,7 @@ use super::Receiver;
 use super::block_generator::{Block, BlockGenerator, BlockLog};
 use super::context::{Control, ReceiverContext, Shared};
 use super::event::ReceiverEvent;
+use super::rate_limiter::RateLimiter;
 use super::state::{AtomicReceiverState, ReceiverState};
 use crate::scheduler::clock::{Clock, SystemClock};
 use crate::sync::RecoverPoison;
@@ -40,6 +41,8 @@ pub(crate) struct ReceiverSettings {
     pub queue_blocks: usize,
     /// The clock of restart delays, block intervals and error times: the streaming context's.
     pub clock: Arc<dyn Clock>,
+    /// The receiver's rate limit, which the rate controller may change (no limit by default).
+    pub limiter: Arc<RateLimiter>,
 }
 
 /// Blocks a receiver may have queued before `store` waits (Spark's `blockQueueSize` default is
@@ -58,6 +61,7 @@ impl ReceiverSettings {
         ReceiverSettings {
             restart_delay,
             queue_blocks: QUEUE_BLOCKS,
+            limiter: Arc::new(RateLimiter::new(Arc::clone(&clock), None)),
             clock,
         }
     }
@@ -115,6 +119,7 @@ pub(crate) fn launch_logged<T: Send + 'static>(
         driver_stop: AtomicBool::new(false),
         terminated: AtomicBool::new(false),
         restart_delay: settings.restart_delay,
+        limiter: settings.limiter,
     });
     let thread_shared = Arc::clone(&shared);
     let spawned = thread::Builder::new()

@@ -1,8 +1,9 @@
-//! Scheduling: the batch clock, the shared run state, output jobs and listener events
-//! (Spark's `scheduler/`). Nothing here knows timely; `exec` drives these types.
+//! Scheduling: the batch clock, the shared run state, output jobs, listener events and rate
+//! control (Spark's `scheduler/`). Nothing here knows timely; `exec` drives these types.
 
 pub mod clock;
 pub mod listener;
+pub mod rate;
 pub(crate) mod runtime;
 mod tick;
 

@@ -16,6 +16,7 @@ use crate::output::OutputError;
 use crate::receiver::event::ReceiverEvent;
 use crate::scheduler::clock::Clock;
 use crate::scheduler::listener::{BatchInfo, Event, ListenerBus, OutputOperationInfo};
+use crate::scheduler::rate::controller::RateControl;
 use crate::sync::RecoverPoison;
 use crate::time::{Duration, Time};
 
@@ -95,6 +96,8 @@ pub(crate) struct Runtime {
     pub(crate) checkpointing: Option<Arc<crate::checkpoint::Checkpointing>>,
     /// What the web UI shows; the engine reports to it (cheaply: per batch or block).
     pub(crate) status: Arc<crate::status::Status>,
+    /// The receivers' rate limits and, with backpressure, their controllers.
+    pub(crate) rates: RateControl,
     control: Mutex<Control>,
     changed: Condvar,
     failures: Mutex<BTreeMap<u64, Vec<(usize, JobError)>>>,
@@ -138,6 +141,7 @@ impl Runtime {
         bus: ListenerBus,
         checkpointing: Option<Arc<crate::checkpoint::Checkpointing>>,
         status: Arc<crate::status::Status>,
+        rates: RateControl,
     ) -> Self {
         Runtime {
             remember,
@@ -146,6 +150,7 @@ impl Runtime {
             bus,
             checkpointing,
             status,
+            rates,
             control: Mutex::new(Control::default()),
             changed: Condvar::new(),
             failures: Mutex::new(BTreeMap::new()),
@@ -292,8 +297,10 @@ impl Runtime {
     }
 
     /// Runs the output jobs of a completed batch in definition order, posting Spark's events,
-    /// and returns the completed batch's info.
-    pub(crate) fn run_jobs(&self, mut info: BatchInfo) -> BatchInfo {
+    /// and returns the completed batch's info. `with_next`: the next batch's data went through
+    /// the dataflow with this one's, and its jobs run next (for rate control, which measures
+    /// such batches together).
+    pub(crate) fn run_jobs(&self, mut info: BatchInfo, with_next: bool) -> BatchInfo {
         let t = info.batch_time;
         let mut jobs = self
             .jobs
@@ -354,6 +361,14 @@ impl Runtime {
             self.post(Event::OutputCompleted(op));
         }
         info.processing_end_time = Some(self.clock.now().as_millis());
+        // Before the event: a listener that sees the batch completed sees the new rates too.
+        self.rates.on_batch_completed(&info, with_next);
+        // The web UI and /metrics show each receiver's limit and throttling as of this batch.
+        for rate in self.rates.statuses() {
+            if let Some(source) = self.status.sources.get(rate.stream_id) {
+                source.set_rate(rate.rate_limit, rate.throttled);
+            }
+        }
         self.post(Event::BatchCompleted(info.clone()));
         info
     }

@@ -8,6 +8,8 @@ use crate::conf::settings;
 use crate::error::{Error, Result};
 use crate::exec::{self, Execution, Plan};
 use crate::scheduler::listener::ListenerBus;
+use crate::scheduler::rate::ReceiverRateStatus;
+use crate::scheduler::rate::controller::RateControl;
 use crate::scheduler::runtime::{Runtime, StopMode};
 use crate::streaming::StreamingContextState;
 use crate::streaming::context::StreamingContext;
@@ -159,6 +161,7 @@ impl StreamingContext {
         let remember = self.inner.graph.lock().recover().remember;
         let recovered = self.inner.recovered.lock().recover().clone();
         let checkpointing = self.checkpointing(recovered.as_deref())?;
+        let rates = RateControl::from_conf(self.inner.ctx.conf(), self.inner.batch)?;
         let runtime = Arc::new(Runtime::new(
             remember,
             self.inner.clock.clone(),
@@ -166,6 +169,7 @@ impl StreamingContext {
             ListenerBus::new(listeners),
             checkpointing,
             status.clone(),
+            rates,
         ));
         let started_at = self.inner.clock.now();
         let (shape, stateful, state_partitions) = {
@@ -485,6 +489,37 @@ impl StreamingContext {
     /// ```
     pub fn input_failures(&self) -> u64 {
         self.runtime().map_or(0, |rt| rt.input_failures())
+    }
+
+    /// Rate control of every receiver input stream of the current or last run, in stream order:
+    /// its limit (`spark.streaming.receiver.maxRate`, or what backpressure set last), whether
+    /// it is throttled now, and what it received and what of it the batches processed (see
+    /// [`ReceiverRateStatus`]). Empty before the start and for a run without receivers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ember::testing::StreamTest;
+    /// use ember::{Conf, Duration};
+    ///
+    /// let conf = Conf::new()
+    ///     .set_master("local[2]")
+    ///     .set("spark.streaming.receiver.maxRate", "100");
+    /// let t = StreamTest::with_conf(conf, Duration::seconds(1))?;
+    /// let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let port = server.local_addr().unwrap().port();
+    /// t.collect(&t.context().socket_text_stream("127.0.0.1", port))?;
+    /// assert!(t.context().receiver_rates().is_empty(), "not started");
+    /// t.run(1)?;
+    /// let rates = t.context().receiver_rates();
+    /// assert_eq!(rates[0].rate_limit, Some(100.0));
+    /// assert!(!rates[0].backpressure);
+    /// assert_eq!(rates[0].lag_records(), 0);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn receiver_rates(&self) -> Vec<ReceiverRateStatus> {
+        self.runtime()
+            .map_or_else(Vec::new, |rt| rt.rates.statuses())
     }
 
     /// Blocks until batch `time` has completed, at most `timeout` (for tests).

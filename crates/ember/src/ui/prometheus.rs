@@ -70,7 +70,11 @@ type BatchFigure = (&'static str, fn(&BatchRecord) -> Option<u64>, &'static str)
 
 /// A gauge per input stream: its name, its help, how it is read from the stream's row (`None`:
 /// no sample).
-type SourceFigure = (&'static str, &'static str, fn(&rest::SourceRow) -> Option<f64>);
+type SourceFigure = (
+    &'static str,
+    &'static str,
+    fn(&rest::SourceRow) -> Option<f64>,
+);
 
 /// A batch's time or delay as Spark's gauges give it: -1 when absent.
 fn or_minus_one(v: Option<u64>) -> f64 {

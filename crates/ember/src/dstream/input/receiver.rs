@@ -22,19 +22,36 @@ use crate::time::Time;
 pub(super) struct Blocks<T> {
     handle: ReceiverHandle<T>,
     wal: Option<Arc<WriteAheadLog>>,
-    replay: Mutex<VecDeque<(u64, Vec<T>)>>,
+    taking: Mutex<Taking<T>>,
+}
+
+/// What the workers that take blocks share.
+struct Taking<T> {
+    replay: VecDeque<(u64, Vec<T>)>,
+    /// The latest batch a block was taken for.
+    latest: Time,
 }
 
 impl<T: Data> Blocks<T> {
+    /// The next block, for batch `batch`. Blocks go to batches in the order they were
+    /// received: a worker that still fills an earlier batch than the one another worker (the
+    /// driver, which has closed it) already took a block for gets none, and takes one once it
+    /// has followed the driver to the new batch. Without this, a block taken for the closed
+    /// batch just after a later block went to the new one would put later records first.
     pub(super) fn poll(&self, batch: Time) -> Option<Vec<T>> {
-        let replayed = self.replay.lock().recover().pop_front();
-        let (seq, items) = match replayed {
+        let mut taking = self.taking.lock().recover();
+        if batch < taking.latest {
+            return None;
+        }
+        taking.latest = batch;
+        let (seq, items) = match taking.replay.pop_front() {
             Some((seq, items)) => (Some(seq), items),
             None => {
                 let block = self.handle.try_recv_block()?;
                 (block.seq, block.items)
             }
         };
+        drop(taking);
         if let (Some(wal), Some(seq)) = (&self.wal, seq) {
             wal.assign(seq, batch);
         }
@@ -120,6 +137,8 @@ pub(super) fn launch_receiver<R: Data>(
         settings::RECEIVER_RESTART_DELAY.value(conf).to_std(),
         Arc::clone(&rt.clock),
     );
+    // Under the run's rate control (maxRate, backpressure) from its first record.
+    rt.rates.register(stream_id, Arc::clone(&settings.limiter));
     let waker = rt.clone();
     let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || waker.wake_workers());
     let mut replay = VecDeque::new();
@@ -166,6 +185,9 @@ pub(super) fn launch_receiver<R: Data>(
     Blocks {
         handle,
         wal,
-        replay: Mutex::new(replay),
+        taking: Mutex::new(Taking {
+            replay,
+            latest: Time::from_millis(0),
+        }),
     }
 }
