@@ -78,6 +78,21 @@ fn epoch_ms(t: SystemTime) -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+impl CheckpointRecord {
+    /// The record of batch `batch_time`'s checkpoint, begun at `started`, before any file of it
+    /// was written.
+    fn begun(batch_time: u64, started: SystemTime) -> Self {
+        CheckpointRecord {
+            batch_time,
+            start_time: epoch_ms(started),
+            duration_ms: 0,
+            bytes: 0,
+            kind: CheckpointKind::Full,
+            error: None,
+        }
+    }
+}
+
 impl CheckpointHistory {
     /// Keeps the newest `retained` checkpoints.
     pub(crate) fn new(retained: usize) -> Self {
@@ -90,14 +105,7 @@ impl CheckpointHistory {
     fn pending(h: &mut History, batch_time: u64, started: SystemTime) -> &mut CheckpointRecord {
         h.pending
             .entry(batch_time)
-            .or_insert_with(|| CheckpointRecord {
-                batch_time,
-                start_time: epoch_ms(started),
-                duration_ms: 0,
-                bytes: 0,
-                kind: CheckpointKind::Full,
-                error: None,
-            })
+            .or_insert_with(|| CheckpointRecord::begun(batch_time, started))
     }
 
     /// The retained checkpoints, newest first.
@@ -147,14 +155,10 @@ impl WriteReport for CheckpointHistory {
         outcome: Result<u64, String>,
     ) {
         let mut h = self.history.lock().recover();
-        let mut record = h.pending.remove(&batch_time).unwrap_or(CheckpointRecord {
-            batch_time,
-            start_time: epoch_ms(started),
-            duration_ms: 0,
-            bytes: 0,
-            kind: CheckpointKind::Full,
-            error: None,
-        });
+        let mut record = h
+            .pending
+            .remove(&batch_time)
+            .unwrap_or_else(|| CheckpointRecord::begun(batch_time, started));
         record.duration_ms += took.as_millis() as u64;
         match outcome {
             Ok(bytes) => record.bytes += bytes,

@@ -167,24 +167,9 @@ pub(crate) fn render(status: &Status) -> String {
         );
     }
     let received = view.last_received();
-    let received_figures: [BatchFigure; 4] = [
-        (
-            "submission_time",
-            |b| Some(b.submission_time),
-            "When it was closed (ms since the epoch).",
-        ),
-        (
-            "processing_start_time",
-            |b| b.processing_start_time,
-            "When its jobs started (ms since the epoch).",
-        ),
-        (
-            "processing_end_time",
-            |b| b.processing_end_time,
-            "When its jobs ended (ms since the epoch).",
-        ),
-        ("records", |b| Some(b.num_records()), "Its records."),
-    ];
+    // Spark's lastReceivedBatch gauges: the completed batch's three times, and its records.
+    let records: BatchFigure = ("records", |b| Some(b.num_records()), "Its records.");
+    let received_figures = completed_figures[..3].iter().copied().chain([records]);
     for (name, figure, help) in received_figures {
         w.gauge(
             &format!("{s}last_received_batch_{name}"),
