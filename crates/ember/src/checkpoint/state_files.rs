@@ -73,6 +73,20 @@ impl Entries {
         };
     }
 
+    /// Room for `bytes` bytes of entries (a write about the size of an earlier one grows
+    /// without copying).
+    pub(crate) fn with_capacity(bytes: usize) -> Self {
+        Entries {
+            bytes: Vec::with_capacity(bytes),
+            count: 0,
+        }
+    }
+
+    /// The encoded size.
+    pub(crate) fn byte_len(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// Entries added.
     pub(crate) fn len(&self) -> u64 {
         self.count
@@ -260,23 +274,23 @@ pub(crate) fn chain_at(root: &Path, node: usize, time: Time) -> Result<Vec<SetRe
 }
 
 /// The payloads to restore stream `node` from the write sets `chain` (a commit's), each file
-/// verified. A missing or damaged file is an error naming it: the commit cannot be used.
+/// verified. Missing or damaged files are an error naming them (every missing one of the
+/// chain): the commit cannot be used.
 pub(crate) fn read_sets(root: &Path, node: usize, chain: &[SetRef]) -> Result<Restored> {
     let mut restored = Restored::default();
+    let mut missing = Vec::new();
     for set in chain {
         let dir = set_dir(root, node, set.time, set.kind);
         tracing::debug!(node, time = %set.time, kind = ?set.kind, files = set.files.len(), "restoring state");
         for name in &set.files {
             let f = dir.join(name);
             if !f.is_file() {
-                return Err(Error::Checkpoint {
-                    dir: root.to_path_buf(),
-                    reason: format!(
-                        "the state of stream {node} at batch {} is missing {}",
-                        set.time,
-                        f.display()
-                    ),
-                });
+                missing.push(format!("{} (batch {})", f.display(), set.time));
+                continue;
+            }
+            if !missing.is_empty() {
+                // The commit cannot be used: only the other missing files are of interest.
+                continue;
             }
             let writer = name.strip_prefix('w').and_then(|n| {
                 let (i, n) = n.split_once("-of-")?;
@@ -289,6 +303,15 @@ pub(crate) fn read_sets(root: &Path, node: usize, chain: &[SetRef]) -> Result<Re
                 payload,
             });
         }
+    }
+    if !missing.is_empty() {
+        return Err(Error::Checkpoint {
+            dir: root.to_path_buf(),
+            reason: format!(
+                "the state of stream {node} is missing {}",
+                missing.join(", ")
+            ),
+        });
     }
     Ok(restored)
 }

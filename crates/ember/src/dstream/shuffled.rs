@@ -8,6 +8,7 @@
 //! depend on arrival order, worker count or process count.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use crate::data::{Data, Key};
@@ -56,10 +57,11 @@ impl<K: Key, V: Data, C: Data> BatchLogic<(K, V), (K, C)> for CombineLocally<K, 
     type Acc = FastMap<K, Option<C>>;
 
     fn absorb(&mut self, acc: &mut Self::Acc, _partition: u32, (k, v): (K, V)) {
-        match acc.get_mut(&k) {
-            Some(c) => update(c, |c| (self.agg.merge_value)(c, v)),
-            None => {
-                acc.insert(k, Some((self.agg.create)(v)));
+        // One hash and probe per record, whether the key is new or not.
+        match acc.entry(k) {
+            Entry::Occupied(mut c) => update(c.get_mut(), |c| (self.agg.merge_value)(c, v)),
+            Entry::Vacant(slot) => {
+                slot.insert(Some((self.agg.create)(v)));
             }
         }
     }
@@ -84,10 +86,10 @@ impl<K: Key, C: Data> BatchLogic<(K, C), (K, C)> for MergeCombiners<K, C> {
     type Acc = FastMap<K, (u32, Option<C>)>;
 
     fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, (k, c): (K, C)) {
-        match acc.get_mut(&k) {
-            Some((_, old)) => update(old, |old| (self.merge)(old, c)),
-            None => {
-                acc.insert(k, (partition, Some(c)));
+        match acc.entry(k) {
+            Entry::Occupied(mut slot) => update(&mut slot.get_mut().1, |old| (self.merge)(old, c)),
+            Entry::Vacant(slot) => {
+                slot.insert((partition, Some(c)));
             }
         }
     }
@@ -159,7 +161,9 @@ impl<K: Key, V: Data> DStream<(K, V)> {
                 _k: std::marker::PhantomData,
             }
         });
-        partial.derive(name, slide, n, &[&partial.meta], node)
+        partial
+            .derive(name, slide, n, &[&partial.meta], node)
+            .partitioned_by_key(n)
     }
 
     /// Merges the values of each key in each batch with `f` (Spark's `reduceByKey`).

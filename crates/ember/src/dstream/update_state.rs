@@ -2,10 +2,18 @@
 //! by the user's function from the key's new values.
 //!
 //! As in Spark the function is called for every key with state in every batch (with no values
-//! when the key got none) and for every new key; returning `None` removes the key. The new values
-//! of a batch are grouped per key first (`group_by_key`, which combines on each worker before
-//! anything crosses workers), then each worker updates the keys of the partitions it owns. The
-//! output is the whole state after each batch, keys in the order of their stable hash.
+//! when the key got none) and for every new key; returning `None` removes the key. The output is
+//! the whole state after each batch, keys in the order of their stable hash.
+//!
+//! The state of each worker is an [`OrderedState`]: its keys sorted by partition and stable hash.
+//! A batch's new values are brought to the worker of their key's partition (not at all when the
+//! stream is already partitioned by key, e.g. the output of a `reduce_by_key` with the same
+//! number of partitions, as Spark's `cogroup` spares the shuffle of a co-partitioned parent),
+//! sorted the same way (already so after a `reduce_by_key`), and merged into the state in one
+//! pass: a key without new values is updated where it lies, in a few nanoseconds, and the output
+//! comes out in order as the pass goes. A state whose encoding did not change is not written
+//! again: checkpoints write the changed and removed keys, with a full write every tenth
+//! checkpoint (encoded from a copy-on-write snapshot by the checkpoint writer, not the worker).
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
@@ -14,33 +22,32 @@ use crate::data::{Data, Key};
 use crate::dstream::DStream;
 use crate::dstream::node::{BatchNode, WorkerInfo};
 use crate::exec::{BatchLogic, Route};
+use crate::hash::{partition_of_hash, stable_hash};
 use crate::partitioner::Partitioning;
 use crate::rdd::Rdd;
 use crate::scheduler::Tick;
-use crate::state::{Checkpointed, Declared, FastMap, KeyedState, Writes};
+use crate::state::{ChangeCheck, Checkpointed, Declared, NewValues, OrderedState, Outcome};
 use crate::time::{Duration, Time};
 
 /// The update function in its general form.
 type UpdateFn<K, V, S> = Arc<dyn Fn(Time, &K, &[V], Option<S>) -> Option<S> + Send + Sync>;
 
-/// The state of an `update_state_by_key` stream on one worker. The function may return the same
-/// state or another, so every key counts as changed in every batch and every checkpoint of the
-/// stream is a full one.
-type Tables<K, S> = KeyedState<K, S>;
-
 struct UpdateState<K, V, S> {
     update: UpdateFn<K, V, S>,
     slide: Duration,
-    states: Checkpointed<Tables<K, S>>,
+    partitions: usize,
+    states: Checkpointed<OrderedState<K, S>>,
     /// The initial state's keys owned here (with their hashes), merged in the first batch.
     initial: Option<Vec<(u64, K, S)>>,
+    changes: ChangeCheck,
 }
 
 impl<K: Key, V: Data, S: Data> UpdateState<K, V, S> {
     fn new(
-        states: Checkpointed<Tables<K, S>>,
+        states: Checkpointed<OrderedState<K, S>>,
         update: UpdateFn<K, V, S>,
         slide: Duration,
+        partitions: usize,
         initial: &Option<Rdd<(K, S)>>,
     ) -> Self {
         // A restored state already holds what the initial state became.
@@ -51,8 +58,56 @@ impl<K: Key, V: Data, S: Data> UpdateState<K, V, S> {
         UpdateState {
             update,
             slide,
+            partitions,
             states,
             initial,
+            changes: ChangeCheck::default(),
+        }
+    }
+
+    /// `key`'s stable hash and partition.
+    fn place(&self, key: &K) -> (u64, u32) {
+        let hash = stable_hash(key);
+        (hash, partition_of_hash(hash, self.partitions))
+    }
+
+    fn update_batch(
+        &mut self,
+        tick: &Tick,
+        new: &mut NewValues<K, V>,
+        out: &mut Vec<(u32, (K, S))>,
+    ) {
+        if !tick.is_slide_time(self.slide) {
+            new.clear();
+            return;
+        }
+        let time = tick.time;
+        if let Some(initial) = self.initial.take() {
+            self.states.insert_all(initial);
+        }
+        let mut first_panic = None;
+        let update = &self.update;
+        let changes = &mut self.changes;
+        out.reserve(self.states.len() + new.len());
+        self.states.update_all(
+            new,
+            |k, values, old| match call(update, time, k, values, old.cloned()) {
+                Ok(Some(value)) => {
+                    let changed = old.is_none_or(|old| changes.changed(old, &value));
+                    Outcome::Set { value, changed }
+                }
+                Ok(None) if old.is_some() => Outcome::Remove,
+                Ok(None) => Outcome::Keep,
+                Err(panic) => {
+                    first_panic.get_or_insert(panic);
+                    Outcome::Keep
+                }
+            },
+            |p, k, s| out.push((p, (k.clone(), s.clone()))),
+        );
+        self.states.checkpoint(tick);
+        if let Some(panic) = first_panic {
+            resume_unwind(panic);
         }
     }
 }
@@ -68,57 +123,31 @@ fn call<K, V, S>(
     catch_unwind(AssertUnwindSafe(|| update(time, key, values, old)))
 }
 
-impl<K: Key, V: Data, S: Data> BatchLogic<(K, Vec<V>), (K, S)> for UpdateState<K, V, S> {
-    type Acc = FastMap<K, Vec<V>>;
+/// New values one by one: from a stream already partitioned by key.
+impl<K: Key, V: Data, S: Data> BatchLogic<(K, V), (K, S)> for UpdateState<K, V, S> {
+    type Acc = NewValues<K, V>;
 
-    fn absorb(&mut self, acc: &mut Self::Acc, _partition: u32, (k, mut vs): (K, Vec<V>)) {
-        acc.entry(k)
-            .and_modify(|old| old.append(&mut vs))
-            .or_insert(vs);
+    fn absorb(&mut self, acc: &mut Self::Acc, _partition: u32, (k, v): (K, V)) {
+        let (hash, partition) = self.place(&k);
+        acc.push(partition, hash, k, v);
     }
 
     fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, (K, S))>) {
-        if !tick.is_slide_time(self.slide) {
-            return;
-        }
-        let time = tick.time;
-        let mut first_panic = None;
-        if let Some(initial) = self.initial.take() {
-            for (hash, k, state) in initial {
-                self.states.insert_hashed(k, hash, state);
-            }
-        }
-        // Keys with state: with their new values, or none.
-        let update = &self.update;
-        self.states.update_each(|k, state| {
-            let values = acc.remove(k).unwrap_or_default();
-            match call(update, time, k, &values, Some(state.clone())) {
-                Ok(Some(new)) => {
-                    *state = new;
-                    true
-                }
-                Ok(None) => false,
-                Err(panic) => {
-                    first_panic.get_or_insert(panic);
-                    true
-                }
-            }
-        });
-        // New keys.
-        for (k, values) in acc.drain() {
-            match call(update, time, &k, &values, None) {
-                Ok(Some(state)) => self.states.insert(k, state),
-                Ok(None) => {}
-                Err(panic) => {
-                    first_panic.get_or_insert(panic);
-                }
-            }
-        }
-        self.states.emit(out, |k, s| (k.clone(), s.clone()));
-        self.states.checkpoint(tick);
-        if let Some(panic) = first_panic {
-            resume_unwind(panic);
-        }
+        self.update_batch(tick, acc, out);
+    }
+}
+
+/// New values grouped by key: from `group_by_key`.
+impl<K: Key, V: Data, S: Data> BatchLogic<(K, Vec<V>), (K, S)> for UpdateState<K, V, S> {
+    type Acc = NewValues<K, V>;
+
+    fn absorb(&mut self, acc: &mut Self::Acc, _partition: u32, (k, vs): (K, Vec<V>)) {
+        let (hash, partition) = self.place(&k);
+        acc.push_all(partition, hash, k, vs);
+    }
+
+    fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, (K, S))>) {
+        self.update_batch(tick, acc, out);
     }
 }
 
@@ -258,22 +287,28 @@ impl<K: Key, V: Data> DStream<(K, V)> {
             .partition_count()
             .unwrap_or_else(|| self.ssc.context().default_parallelism())
             .max(1);
-        let grouped = self.group_by_key(Some(n));
         let update: UpdateFn<K, V, S> = Arc::new(update);
         let slide = self.meta.slide;
-        let tables = Declared::new(move |owner| Tables::<K, S>::new(owner, n, Writes::Full));
+        let tables = Declared::new(move |owner| OrderedState::<K, S>::new(owner, n));
         let open = tables.clone();
-        let node = BatchNode::new(
-            &grouped,
-            "update_state_by_key",
-            Route::Local,
-            move |w: WorkerInfo| UpdateState::new(open.open(&w), update.clone(), slide, &initial),
-        );
+        let make = move |w: WorkerInfo| {
+            UpdateState::new(open.open(&w), update.clone(), slide, n, &initial)
+        };
+        let name = "update_state_by_key";
         // Every key's function runs at every batch, with or without a parent RDD (Spark's
-        // `StateDStream`): the state stream always has an RDD.
-        let stream = grouped
-            .derive("update_state_by_key", slide, n, &[&grouped.meta], node)
-            .always_has_rdd();
+        // `StateDStream`): the state stream always has an RDD. Its records are tagged with their
+        // keys' partitions, so a keyed operation after it needs no shuffle either.
+        let stream = if self.meta.key_partitions == Some(n) {
+            // Each key's values are on its worker already.
+            let node = BatchNode::new(self, name, Route::Local, make);
+            self.derive(name, slide, n, &[&self.meta], node)
+        } else {
+            let grouped = self.group_by_key(Some(n));
+            let node = BatchNode::new(&grouped, name, Route::Local, make);
+            grouped.derive(name, slide, n, &[&grouped.meta], node)
+        }
+        .always_has_rdd()
+        .partitioned_by_key(n);
         // Spark's default for stateful streams: the smallest multiple of the slide >= 10 s.
         let tens = Duration::seconds(10)
             .as_millis()

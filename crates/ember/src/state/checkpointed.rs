@@ -65,6 +65,7 @@ impl<T: Table> Declared<T> {
                 .clone()
                 .map(|ck| ShareWriter::new(ck, w.node, w.index, w.workers)),
             was_restored,
+            sizes: [0; 2],
         }
     }
 }
@@ -75,6 +76,8 @@ pub(crate) struct Checkpointed<T> {
     tables: T,
     writer: Option<ShareWriter>,
     was_restored: bool,
+    /// The sizes of the last full and delta writes.
+    sizes: [usize; 2],
 }
 
 impl<T: Table> Checkpointed<T> {
@@ -97,8 +100,17 @@ impl<T: Table> Checkpointed<T> {
         } else {
             kind
         };
-        let mut entries = Entries::default();
-        self.tables.write(kind, &mut EntrySink::new(&mut entries));
+        // About the size of the previous write of this kind, so that the buffer rarely grows.
+        let hint = &mut self.sizes[usize::from(kind == WriteKind::Delta)];
+        let mut entries = Entries::with_capacity(*hint + *hint / 8);
+        if kind == WriteKind::Full
+            && let Some(snapshot) = self.tables.full_snapshot()
+        {
+            snapshot(&mut EntrySink::new(&mut entries));
+        } else {
+            self.tables.write(kind, &mut EntrySink::new(&mut entries));
+        }
+        *hint = entries.byte_len();
         if writer.write(tick.time, kind, &entries) {
             self.tables.written(tick.time);
         }
@@ -125,8 +137,8 @@ mod tests {
     use super::*;
     use crate::checkpoint::Checkpointing;
     use crate::checkpoint::state_files::read_chain;
+    use crate::state::KeyedState;
     use crate::state::restore::{LocalWorkers, RestoreError};
-    use crate::state::{KeyedState, Writes};
     use crate::time::{Duration, Time};
 
     fn worker(index: usize, workers: usize, ck: Option<Arc<Checkpointing>>) -> WorkerInfo {
@@ -149,7 +161,7 @@ mod tests {
     }
 
     fn declared() -> Declared<KeyedState<String, u64>> {
-        Declared::new(|owner| KeyedState::new(owner, 4, Writes::Changes))
+        Declared::new(|owner| KeyedState::new(owner, 4))
     }
 
     fn checkpointing(
@@ -217,9 +229,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ck = checkpointing(dir.path(), HashMap::new());
         let strings: Declared<KeyedState<String, String>> =
-            Declared::new(|owner| KeyedState::new(owner, 1, Writes::Changes));
+            Declared::new(|owner| KeyedState::new(owner, 1));
         let mut tables = strings.open(&worker(0, 1, Some(ck)));
-        tables.insert("a".into(), "aaaa".into());
+        tables.insert_hashed("a".into(), 1, "aaaa".into());
         tables.checkpoint(&tick(1000));
 
         let restored = read_chain(dir.path(), 7, Time::from_millis(1000)).unwrap();
