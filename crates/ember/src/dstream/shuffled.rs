@@ -95,10 +95,12 @@ impl<K: Key, C: Data> BatchLogic<(K, C), (K, C)> for MergeCombiners<K, C> {
     }
 
     fn finish(&mut self, _tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, (K, C))>) {
-        let mut rows: Vec<(u32, u64, K, C)> = acc
-            .drain()
-            .filter_map(|(k, (p, c))| c.map(|c| (p, stable_hash(&k), k, c)))
-            .collect();
+        let mut rows: Vec<(u32, u64, K, C)> = Vec::with_capacity(acc.len());
+        rows.extend(
+            acc.drain()
+                .filter_map(|(k, (p, c))| c.map(|c| (p, stable_hash(&k), k, c))),
+        );
+        out.reserve(rows.len());
         rows.sort_unstable_by_key(|r| (r.0, r.1));
         out.extend(rows.into_iter().map(|(p, _, k, c)| (p, (k, c))));
     }
