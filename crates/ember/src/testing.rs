@@ -262,6 +262,8 @@ impl StreamTest {
                 )));
             }
         }
+        // Checkpoints are written in the background: a test sees the files of the batches run.
+        self.ssc.wait_checkpoints_written();
         Ok(())
     }
 

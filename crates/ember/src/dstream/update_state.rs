@@ -321,3 +321,166 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         stream
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    use crate::checkpoint::framed::{Kind, read_verified};
+    use crate::checkpoint::state_files::decode;
+    use crate::testing::StreamTest;
+    use crate::{Duration, Time};
+
+    /// The state directory of the only stateful stream under `dir`.
+    fn node_dir(dir: &Path) -> PathBuf {
+        let nodes: Vec<PathBuf> = std::fs::read_dir(dir.join("state"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert_eq!(nodes.len(), 1, "{nodes:?}");
+        nodes[0].clone()
+    }
+
+    /// The kind (`full`/`delta`) and entries of the write set of batch `ms`, all workers' files
+    /// together, sorted.
+    fn written_at(node: &Path, ms: u64) -> (String, Vec<(String, Option<u64>)>) {
+        let set = std::fs::read_dir(node)
+            .unwrap()
+            .flatten()
+            .find(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{ms}-"))
+            })
+            .unwrap_or_else(|| panic!("no write set of batch {ms} in {}", node.display()));
+        let name = set.file_name().to_string_lossy().into_owned();
+        let mut entries = Vec::new();
+        for file in std::fs::read_dir(set.path()).unwrap().flatten() {
+            let payload = read_verified(&file.path(), Kind::State).unwrap();
+            decode::<String, u64, std::convert::Infallible>(&payload, |k, v| {
+                entries.push((k, v));
+                Ok(())
+            })
+            .unwrap();
+        }
+        entries.sort();
+        (name[name.find('-').unwrap() + 1..].to_string(), entries)
+    }
+
+    fn pairs(batches: &[&[&str]]) -> Vec<Vec<(String, u64)>> {
+        batches
+            .iter()
+            .map(|b| b.iter().map(|w| (w.to_string(), 1)).collect())
+            .collect()
+    }
+
+    #[test]
+    fn checkpoints_write_only_the_keys_whose_state_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+        t.context().checkpoint(dir.path()).unwrap();
+        let batches = pairs(&[&["a", "b", "c", "d"], &["a"], &["drop", "c"], &[]]);
+        // Running counts; a key that gets the value "drop" is gone (it is removed at once).
+        let totals = t.input(batches).update_state_by_key_with(
+            |_t, k: &String, vs: &[u64], st: Option<u64>| {
+                (k != "drop").then(|| st.unwrap_or(0) + vs.iter().sum::<u64>())
+            },
+            None,
+            None,
+        );
+        totals.checkpoint(Duration::seconds(1)).unwrap();
+        t.collect(&totals).unwrap();
+        t.run(4).unwrap();
+        let node = node_dir(dir.path());
+        let one = |k: &str, v: u64| (k.to_string(), Some(v));
+        // The run's first write is a full one.
+        assert_eq!(
+            written_at(&node, 1000),
+            (
+                "full".into(),
+                vec![one("a", 1), one("b", 1), one("c", 1), one("d", 1)]
+            )
+        );
+        // Every key saw the function, but only `a` changed.
+        assert_eq!(written_at(&node, 2000), ("delta".into(), vec![one("a", 2)]));
+        assert_eq!(written_at(&node, 3000), ("delta".into(), vec![one("c", 2)]));
+        // Nothing changed: every worker still writes its (empty) share.
+        assert_eq!(written_at(&node, 4000), ("delta".into(), vec![]));
+        let set = node.join("4000-delta");
+        assert_eq!(std::fs::read_dir(set).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn a_key_removed_by_the_function_is_written_as_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = StreamTest::new("local[1]", Duration::seconds(1)).unwrap();
+        t.context().checkpoint(dir.path()).unwrap();
+        // A key lives for the batch of its values only.
+        let seen = t.input(pairs(&[&["a", "b"], &["b"]])).update_state_by_key(
+            |vs: &[u64], _st: Option<u64>| (!vs.is_empty()).then_some(1),
+            None,
+        );
+        seen.checkpoint(Duration::seconds(1)).unwrap();
+        let out = t.collect(&seen).unwrap();
+        t.run(2).unwrap();
+        assert_eq!(
+            written_at(&node_dir(dir.path()), 2000).1,
+            vec![("a".into(), None)]
+        );
+        assert_eq!(out.batches()[1], vec![("b".to_string(), 1)]);
+    }
+
+    #[test]
+    fn a_full_write_in_the_background_restores_the_state_of_its_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        // Enough keys for many chunks, every one changing in every batch.
+        let keys: Vec<String> = (0..6000).map(|i| format!("key{i}")).collect();
+        let batch: Vec<(String, u64)> = keys.iter().map(|k| (k.clone(), 1)).collect();
+        let expected: BTreeMap<String, u64> = keys.iter().map(|k| (k.clone(), 10)).collect();
+        {
+            let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+            t.context().checkpoint(dir.path()).unwrap();
+            let totals = t.input(vec![batch.clone(); 12]).update_state_by_key(
+                |vs: &[u64], st: Option<u64>| Some(st.unwrap_or(0) + vs.iter().sum::<u64>()),
+                None,
+            );
+            totals.checkpoint(Duration::seconds(1)).unwrap();
+            t.collect(&totals).unwrap();
+            // The tenth checkpoint (batch 10) is a full write; the run goes on past it.
+            t.run(10).unwrap();
+            let (kind, entries) = written_at(&node_dir(dir.path()), 10_000);
+            assert_eq!(kind, "full");
+            let full: BTreeMap<String, u64> =
+                entries.into_iter().map(|(k, v)| (k, v.unwrap())).collect();
+            assert_eq!(full, expected);
+            t.run(1).unwrap();
+            t.stop().unwrap();
+        }
+        // Restored (as of batch 11: the full write of batch 10 and the delta of 11), then one
+        // more batch.
+        let t = StreamTest::new("local[3]", Duration::seconds(1)).unwrap();
+        let totals = t
+            .input(vec![vec![("key0".to_string(), 5u64)]])
+            .update_state_by_key(
+                |vs: &[u64], st: Option<u64>| Some(st.unwrap_or(0) + vs.iter().sum::<u64>()),
+                None,
+            );
+        let out = t.collect(&totals).unwrap();
+        assert_eq!(
+            t.restore(dir.path()).unwrap(),
+            Some(Time::from_millis(11_000))
+        );
+        t.run(1).unwrap();
+        let after: BTreeMap<String, u64> = out.batches()[0].iter().cloned().collect();
+        assert_eq!(after.len(), keys.len());
+        assert_eq!(after["key0"], 16);
+        assert!(
+            after
+                .iter()
+                .filter(|(k, _)| *k != "key0")
+                .all(|(_, v)| *v == 11)
+        );
+    }
+}

@@ -10,7 +10,7 @@
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
-use crate::checkpoint::{Entries, ShareWriter, WriteKind};
+use crate::checkpoint::{Entries, Payload, ShareWriter, WriteKind};
 use crate::dstream::node::WorkerInfo;
 use crate::scheduler::Tick;
 use crate::state::restore::{Restorer, restore};
@@ -86,8 +86,10 @@ impl<T: Table> Checkpointed<T> {
         self.was_restored
     }
 
-    /// Writes this worker's share if `tick` is a checkpoint time: the changes since the last
-    /// write, or everything when a full write is due (or the tables only write in full).
+    /// Hands this worker's share to the checkpoint writer if `tick` is a checkpoint time: the
+    /// changes since the last write, or everything when a full write is due (or the tables only
+    /// write in full). The worker goes on at once: the writer writes the share, and a full write
+    /// of tables that share their entries (copy on write) is even encoded there.
     pub(crate) fn checkpoint(&mut self, tick: &Tick) {
         let Some(writer) = &mut self.writer else {
             return;
@@ -100,20 +102,25 @@ impl<T: Table> Checkpointed<T> {
         } else {
             kind
         };
-        // About the size of the previous write of this kind, so that the buffer rarely grows.
-        let hint = &mut self.sizes[usize::from(kind == WriteKind::Delta)];
-        let mut entries = Entries::with_capacity(*hint + *hint / 8);
-        if kind == WriteKind::Full
-            && let Some(snapshot) = self.tables.full_snapshot()
-        {
-            snapshot(&mut EntrySink::new(&mut entries));
-        } else {
-            self.tables.write(kind, &mut EntrySink::new(&mut entries));
-        }
-        *hint = entries.byte_len();
-        if writer.write(tick.time, kind, &entries) {
-            self.tables.written(tick.time);
-        }
+        let snapshot = match kind {
+            WriteKind::Full => self.tables.full_snapshot(),
+            WriteKind::Delta => None,
+        };
+        let payload = match snapshot {
+            Some(snapshot) => Payload::Deferred(Box::new(move |entries: &mut Entries| {
+                snapshot(&mut EntrySink::new(entries))
+            })),
+            None => {
+                // About the size of the previous such write, so that the buffer rarely grows.
+                let hint = &mut self.sizes[usize::from(kind == WriteKind::Delta)];
+                let mut entries = Entries::with_capacity(*hint + *hint / 8);
+                self.tables.write(kind, &mut EntrySink::new(&mut entries));
+                *hint = entries.byte_len();
+                Payload::Encoded(entries)
+            }
+        };
+        writer.write(tick.time, kind, payload);
+        self.tables.written(tick.time);
     }
 }
 
@@ -192,6 +199,8 @@ mod tests {
             }
             tables.checkpoint(&tick(1000));
         }
+        // The checkpoint writer writes them in the background.
+        ck.wait_written();
 
         // Three workers of one process restore them before the start.
         let restored = read_chain(dir.path(), 7, Time::from_millis(1000)).unwrap();
@@ -230,9 +239,10 @@ mod tests {
         let ck = checkpointing(dir.path(), HashMap::new());
         let strings: Declared<KeyedState<String, String>> =
             Declared::new(|owner| KeyedState::new(owner, 1));
-        let mut tables = strings.open(&worker(0, 1, Some(ck)));
+        let mut tables = strings.open(&worker(0, 1, Some(ck.clone())));
         tables.insert_hashed("a".into(), 1, "aaaa".into());
         tables.checkpoint(&tick(1000));
+        ck.wait_written();
 
         let restored = read_chain(dir.path(), 7, Time::from_millis(1000)).unwrap();
         let local = LocalWorkers {
