@@ -793,11 +793,12 @@ fn a_checkpoint_directory_in_use_refuses_to_start_and_is_free_again_after_stop()
     }
 }
 
+/// One call of an update function: key, new values, previous state.
+type Call = (String, Vec<u64>, Option<u64>);
+
 /// The calls of an update function over `batches`, per batch: `(key, values, previous state)`,
 /// sorted, with the input reduced by key first (`reduced`: the state's input is then already
 /// partitioned by key) or not.
-/// One call of an update function: key, new values, previous state.
-type Call = (String, Vec<u64>, Option<u64>);
 
 fn update_calls(batches: &[&[&str]], reduced: bool) -> Vec<Vec<Call>> {
     type Calls = std::sync::Mutex<Vec<(u64, String, Vec<u64>, Option<u64>)>>;
