@@ -771,13 +771,18 @@ impl ChangeCheck {
     /// Whether `after` encodes differently from `before` (a value that does not encode counts
     /// as changed).
     pub(crate) fn changed<S: serde::Serialize>(&mut self, before: &S, after: &S) -> bool {
-        // Small values (counts, short strings) are encoded on the stack.
+        // Small values (counts, short strings) are encoded on the stack, and compared as whole
+        // buffers (both zeroed past their encodings): a few vector compares, not a call.
         let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
-        if let (Ok(x), Ok(y)) = (
+        let lengths = match (
             postcard::to_slice(before, &mut a),
             postcard::to_slice(after, &mut b),
         ) {
-            return x != y;
+            (Ok(x), Ok(y)) => Some((x.len(), y.len())),
+            _ => None,
+        };
+        if let Some((x, y)) = lengths {
+            return x != y || a != b;
         }
         let encode = |value: &S, buf: &mut Vec<u8>| {
             let mut bytes = std::mem::take(buf);
