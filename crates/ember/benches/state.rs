@@ -69,22 +69,50 @@ impl Lcg {
     }
 }
 
-/// Batches of keys: first `keys` distinct keys in chunks of `chunk` (loading the state), then
-/// `updates` random existing keys per batch.
-fn batches(keys: u64, chunk: u64, updates: u64, timed: usize) -> (usize, Vec<Vec<(u64, u64)>>) {
-    let mut out = Vec::new();
-    let mut k = 0;
-    while k < keys {
-        let end = (k + chunk).min(keys);
-        out.push((k..end).map(|k| (k, 1)).collect());
-        k = end;
+/// The batches of a run: first `keys` distinct keys in chunks of `chunk` (loading the state),
+/// then `updates` random existing keys per batch. Made one at a time, just before it runs, so
+/// that the input's own memory stays out of the measurement.
+struct Batches {
+    keys: u64,
+    chunk: u64,
+    updates: u64,
+    loaded: u64,
+    rng: Lcg,
+}
+
+impl Batches {
+    fn new(keys: u64, chunk: u64, updates: u64, seed: u64) -> Self {
+        Batches {
+            keys,
+            chunk,
+            updates,
+            loaded: 0,
+            rng: Lcg(seed),
+        }
     }
-    let loading = out.len();
-    let mut rng = Lcg(42);
-    for _ in 0..timed {
-        out.push((0..updates).map(|_| (rng.next() % keys, 1)).collect());
+
+    /// The same batches past the loading (for a state restored loaded).
+    fn loaded(mut self) -> Self {
+        self.loaded = self.keys;
+        self
     }
-    (loading, out)
+
+    /// Batches that load the state.
+    fn loading(&self) -> usize {
+        self.keys.div_ceil(self.chunk) as usize
+    }
+
+    fn next(&mut self) -> Vec<(u64, u64)> {
+        if self.loaded < self.keys {
+            let end = (self.loaded + self.chunk).min(self.keys);
+            let batch = (self.loaded..end).map(|k| (k, 1)).collect();
+            self.loaded = end;
+            return batch;
+        }
+        (0..self.updates)
+            .map(|_| (self.rng.next() % self.keys, 1))
+            .collect()
+    }
 }
 
 /// The stateful operation measured: a running count per key.
@@ -99,7 +127,8 @@ enum Op {
 /// When each batch's output job ran.
 type Done = Arc<Mutex<Vec<Instant>>>;
 
-fn graph(t: &StreamTest, op: Op, input: Vec<Vec<(u64, u64)>>, done: &Done) {
+fn graph(t: &StreamTest, op: Op, queue: &RddQueue<(u64, u64)>, done: &Done) {
+    let input = t.context().queue_stream(queue.clone(), true, None);
     let done = done.clone();
     let record = move || done.lock().unwrap().push(Instant::now());
     match op {
@@ -108,7 +137,7 @@ fn graph(t: &StreamTest, op: Op, input: Vec<Vec<(u64, u64)>>, done: &Done) {
                 let n = st.get_option().copied().unwrap_or(0) + v.unwrap_or(0);
                 st.update(n);
             });
-            let mapped = t.input(input).map_with_state(spec);
+            let mapped = input.map_with_state(spec);
             // Checkpoint every 4 batches: a full write first, deltas after (a full one every 10th).
             mapped.checkpoint(Duration::seconds(4)).unwrap();
             mapped
@@ -119,7 +148,7 @@ fn graph(t: &StreamTest, op: Op, input: Vec<Vec<(u64, u64)>>, done: &Done) {
                 .unwrap();
         }
         Op::Update => {
-            let totals = t.input(input).update_state_by_key(
+            let totals = input.update_state_by_key(
                 |vs: &[u64], st: Option<u64>| Some(st.unwrap_or(0) + vs.iter().sum::<u64>()),
                 None,
             );
@@ -136,9 +165,15 @@ fn graph(t: &StreamTest, op: Op, input: Vec<Vec<(u64, u64)>>, done: &Done) {
     }
 }
 
-/// Runs the next batch: its time (from its time coming to its output job) and the time until
-/// its checkpoint files, written in the background, are on disk.
-fn timed_batch(t: &StreamTest, done: &Done) -> (f64, f64) {
+/// Hands `batch` over and runs it: its time (from its time coming to its output job) and the
+/// time until its checkpoint files, written in the background, are on disk.
+fn timed_batch(
+    t: &StreamTest,
+    queue: &RddQueue<(u64, u64)>,
+    batch: Vec<(u64, u64)>,
+    done: &Done,
+) -> (f64, f64) {
+    queue.push(t.context().context().parallelize(batch, 2));
     let started = Instant::now();
     t.run(1).unwrap();
     let written = started.elapsed().as_secs_f64() * 1000.0;
@@ -158,20 +193,29 @@ fn run(op: Op, keys: u64, updates: u64) {
     };
     let timed = 12;
     let dir = tempfile::tempdir().unwrap();
-    let (loading, input) = batches(keys, 100_000, updates, timed + 40);
+    let mut input = Batches::new(keys, 100_000, updates, 42);
+    let loading = input.loading();
     let done: Done = Arc::default();
     {
         let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
         t.context().checkpoint(dir.path()).unwrap();
-        graph(&t, op, input, &done);
-        let before = live_bytes();
-        t.run(loading).unwrap();
-        let per_key = (live_bytes() - before) / keys as f64;
+        let queue = RddQueue::new();
+        graph(&t, op, &queue, &done);
+        // The batches' own structures are as large at half the keys as at all of them: the
+        // difference is the state's.
+        for _ in 0..loading / 2 {
+            timed_batch(&t, &queue, input.next(), &done);
+        }
+        let (half_keys, half) = (input.loaded as f64, live_bytes());
+        for _ in loading / 2..loading {
+            timed_batch(&t, &queue, input.next(), &done);
+        }
+        let per_key = (live_bytes() - half) / (keys as f64 - half_keys);
         let mut plain = Vec::new();
         let mut ckpt = Vec::new();
         // Batch i (1-based, after loading) is a checkpoint time when its time is a multiple of 4 s.
         for batch in loading + 1..=loading + timed {
-            let (ms, written) = timed_batch(&t, &done);
+            let (ms, written) = timed_batch(&t, &queue, input.next(), &done);
             if batch % 4 == 0 {
                 ckpt.push((batch, ms, written));
             } else {
@@ -198,10 +242,10 @@ fn run(op: Op, keys: u64, updates: u64) {
         // On to the next full write (every tenth checkpoint): the whole state to disk.
         let mut batch = loading + timed + 1;
         while !(batch % 4 == 0 && (batch / 4) % 10 == 0) {
-            t.run(1).unwrap();
+            timed_batch(&t, &queue, input.next(), &done);
             batch += 1;
         }
-        let (ms, written) = timed_batch(&t, &done);
+        let (ms, written) = timed_batch(&t, &queue, input.next(), &done);
         println!(
             "  checkpoint batch {batch} (full write of all {keys} keys): {ms:.1} ms, on disk after {written:.1} ms"
         );
@@ -212,16 +256,17 @@ fn run(op: Op, keys: u64, updates: u64) {
 
     // Restore: read, verify and decode the files into the workers' tables (before the start),
     // then the first batch.
-    let mut rng = Lcg(7);
-    let input = vec![(0..updates).map(|_| (rng.next() % keys, 1)).collect()];
     let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
-    graph(&t, op, input, &done);
+    let queue = RddQueue::new();
+    graph(&t, op, &queue, &done);
     let started = Instant::now();
     let committed = t
         .restore(dir.path())
         .unwrap()
         .expect("a committed checkpoint");
     let read = started.elapsed();
+    let mut updates_only = Batches::new(keys, 100_000, updates, 7).loaded();
+    queue.push(t.context().context().parallelize(updates_only.next(), 2));
     let started = Instant::now();
     t.run(1).unwrap();
     let first = started.elapsed();
