@@ -245,8 +245,9 @@ fn a_damaged_state_file_is_an_error_unless_create_on_error() {
         );
     }
     // Asked to, the program starts from scratch instead.
-    let ctx = ember::Context::get_or_create(ember::Conf::new().set_master("local[1]")).unwrap();
+    // The turn first: a test that starts meanwhile may replace the process's context.
     let _turn = ember::testing::exclusive();
+    let ctx = ember::Context::get_or_create(ember::Conf::new().set_master("local[1]")).unwrap();
     let ssc = ember::StreamingContext::get_or_create_with(
         dir.path(),
         || ember::StreamingContext::new(&ctx, Duration::seconds(1)),
@@ -263,8 +264,9 @@ fn a_damaged_state_file_is_an_error_unless_create_on_error() {
 fn an_unreadable_commit_is_an_error_naming_the_directory() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("checkpoint-1000"), b"not a checkpoint").unwrap();
-    let ctx = ember::Context::get_or_create(ember::Conf::new().set_master("local[1]")).unwrap();
+    // The turn first: a test that starts meanwhile may replace the process's context.
     let _turn = ember::testing::exclusive();
+    let ctx = ember::Context::get_or_create(ember::Conf::new().set_master("local[1]")).unwrap();
     let mut created = false;
     let e = ember::StreamingContext::get_or_create(dir.path(), || {
         created = true;
@@ -514,8 +516,9 @@ fn a_state_type_that_changed_is_an_error_of_get_or_create() {
         words_seen(t.context(), as_text);
         t.run(2).unwrap();
     }
-    let ctx = ember::Context::get_or_create(ember::Conf::new().set_master("local[1]")).unwrap();
+    // The turn first: a test that starts meanwhile may replace the process's context.
     let _turn = ember::testing::exclusive();
+    let ctx = ember::Context::get_or_create(ember::Conf::new().set_master("local[1]")).unwrap();
     let restore = |program: &dyn Fn(&ember::StreamingContext)| {
         ember::StreamingContext::get_or_create(dir.path(), || {
             let ssc = ember::StreamingContext::new(&ctx, Duration::seconds(1))?;

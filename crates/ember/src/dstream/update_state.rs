@@ -10,10 +10,12 @@
 //! stream is already partitioned by key, e.g. the output of a `reduce_by_key` with the same
 //! number of partitions, as Spark's `cogroup` spares the shuffle of a co-partitioned parent),
 //! sorted the same way (already so after a `reduce_by_key`), and merged into the state in one
-//! pass: a key without new values is updated where it lies, in a few nanoseconds, and the output
-//! comes out in order as the pass goes. A state whose encoding did not change is not written
-//! again: checkpoints write the changed and removed keys, with a full write every tenth
-//! checkpoint (encoded from a copy-on-write snapshot by the checkpoint writer, not the worker).
+//! pass: a key without new values is updated where it lies, in a few nanoseconds. The output, the
+//! whole state in the stable order, is then given from the state a step at a time
+//! (`BatchLogic::emit_more`), each step taken by the operators downstream before the next, so
+//! that it is never held whole. A state whose encoding did not change is not written again:
+//! checkpoints write the changed and removed keys, with a full write every tenth checkpoint
+//! (encoded from a copy-on-write snapshot by the checkpoint writer, not the worker).
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
@@ -40,6 +42,8 @@ struct UpdateState<K, V, S> {
     /// The initial state's keys owned here (with their hashes), merged in the first batch.
     initial: Option<Vec<(u64, K, S)>>,
     changes: ChangeCheck,
+    /// Where the output of the batch just finished has got to (see `emit_more`).
+    emitting: Option<(usize, usize)>,
 }
 
 impl<K: Key, V: Data, S: Data> UpdateState<K, V, S> {
@@ -62,6 +66,7 @@ impl<K: Key, V: Data, S: Data> UpdateState<K, V, S> {
             states,
             initial,
             changes: ChangeCheck::default(),
+            emitting: None,
         }
     }
 
@@ -71,12 +76,9 @@ impl<K: Key, V: Data, S: Data> UpdateState<K, V, S> {
         (hash, partition_of_hash(hash, self.partitions))
     }
 
-    fn update_batch(
-        &mut self,
-        tick: &Tick,
-        new: &mut NewValues<K, V>,
-        out: &mut Vec<(u32, (K, S))>,
-    ) {
+    /// Merges the batch's new values into the state; its output (the whole state) is given
+    /// afterwards, a step at a time (`emit_more`), so that it is never held whole.
+    fn update_batch(&mut self, tick: &Tick, new: &mut NewValues<K, V>) {
         if !tick.is_slide_time(self.slide) {
             new.clear();
             return;
@@ -88,7 +90,6 @@ impl<K: Key, V: Data, S: Data> UpdateState<K, V, S> {
         let mut first_panic = None;
         let update = &self.update;
         let changes = &mut self.changes;
-        out.reserve(self.states.len() + new.len());
         self.states.update_all(
             new,
             |k, values, old| match call(update, time, k, values, old.cloned()) {
@@ -103,12 +104,29 @@ impl<K: Key, V: Data, S: Data> UpdateState<K, V, S> {
                     Outcome::Keep
                 }
             },
-            |p, k, s| out.push((p, (k.clone(), s.clone()))),
+            |_, _, _| {},
         );
         self.states.checkpoint(tick);
         if let Some(panic) = first_panic {
+            // The batch fails: no output.
             resume_unwind(panic);
         }
+        self.emitting = Some((0, 0));
+    }
+
+    /// The next at most `budget` keys of the state, in the stable order.
+    fn emit(&mut self, out: &mut Vec<(u32, (K, S))>, budget: usize) -> bool {
+        let Some(at) = &mut self.emitting else {
+            return true;
+        };
+        out.reserve(budget.min(self.states.len()));
+        let done = self
+            .states
+            .walk(at, budget, |p, k, s| out.push((p, (k.clone(), s.clone()))));
+        if done {
+            self.emitting = None;
+        }
+        done
     }
 }
 
@@ -132,8 +150,12 @@ impl<K: Key, V: Data, S: Data> BatchLogic<(K, V), (K, S)> for UpdateState<K, V, 
         acc.push(partition, hash, k, v);
     }
 
-    fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, (K, S))>) {
-        self.update_batch(tick, acc, out);
+    fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, _out: &mut Vec<(u32, (K, S))>) {
+        self.update_batch(tick, acc);
+    }
+
+    fn emit_more(&mut self, out: &mut Vec<(u32, (K, S))>, budget: usize) -> bool {
+        self.emit(out, budget)
     }
 }
 
@@ -146,8 +168,12 @@ impl<K: Key, V: Data, S: Data> BatchLogic<(K, Vec<V>), (K, S)> for UpdateState<K
         acc.push_all(partition, hash, k, vs);
     }
 
-    fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, (K, S))>) {
-        self.update_batch(tick, acc, out);
+    fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, _out: &mut Vec<(u32, (K, S))>) {
+        self.update_batch(tick, acc);
+    }
+
+    fn emit_more(&mut self, out: &mut Vec<(u32, (K, S))>, budget: usize) -> bool {
+        self.emit(out, budget)
     }
 }
 

@@ -5,7 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::{Exchange, ParallelizationContract, Pipeline};
-use timely::dataflow::operators::{Concat, Exchange as _, Operator};
+use timely::dataflow::operators::{Capability, Concat, Exchange as _, Operator};
 
 use crate::data::Data;
 use crate::error::JobError;
@@ -36,7 +36,19 @@ pub(crate) trait BatchLogic<T, U>: 'static {
     /// (it is reused for a later batch, so that maps and vectors keep their capacity instead of
     /// growing from nothing every batch).
     fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<Rec<U>>);
+
+    /// More results of the batch `finish` just completed, at most `budget` records a call;
+    /// whether they are all out. Until then the operator gives what each call emitted, lets the
+    /// operators downstream take it (the call is repeated at the worker's next step) and
+    /// finishes no other batch, so that a batch whose output is large (the whole state of an
+    /// `update_state_by_key`) is never held whole in memory. The default has nothing more.
+    fn emit_more(&mut self, _out: &mut Vec<Rec<U>>, _budget: usize) -> bool {
+        true
+    }
 }
+
+/// Records a [`BatchLogic::emit_more`] call emits at most.
+const EMIT_BUDGET: usize = 1 << 16;
 
 impl<'s, T: Data> Flow<'s, T> {
     /// A per-record operator that keeps records on their worker. `f` gets each record with its
@@ -184,6 +196,7 @@ impl<'s, T: Data> Flow<'s, T> {
         P: ParallelizationContract<u64, Vec<Rec<T>>>,
     {
         let rt = b.runtime.clone();
+        let scope = b.scope;
         let stream = self
             .stream
             .binary_frontier::<_, CapacityContainerBuilder<Vec<Rec<U>>>, _, _, _, _>(
@@ -191,11 +204,14 @@ impl<'s, T: Data> Flow<'s, T> {
                 pact,
                 Pipeline,
                 name,
-                move |_cap, _info| {
+                move |_cap, info| {
+                    let activator = scope.activator_for(info.address);
                     let mut accs: HashMap<u64, L::Acc> = HashMap::new();
                     let mut spare: Option<L::Acc> = None;
                     let mut pending = BTreeMap::new();
                     let mut buf: Vec<Rec<U>> = Vec::new();
+                    // The batch whose output `emit_more` is still giving, with its capability.
+                    let mut emitting: Option<(Capability<u64>, Time)> = None;
                     move |(data_in, data_frontier), (tick_in, tick_frontier), output| {
                         data_in.for_each(|cap, data| {
                             let time = cap.least().copied().unwrap_or_default();
@@ -224,7 +240,34 @@ impl<'s, T: Data> Flow<'s, T> {
                                 }
                             }
                         });
-                        while let Some((&time, _)) = pending.first_key_value() {
+                        loop {
+                            // A batch whose output is still being given goes first, a step at a
+                            // time, each after the operators downstream took the previous one.
+                            if let Some((cap, time)) = emitting.take() {
+                                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                                    logic.emit_more(&mut buf, EMIT_BUDGET)
+                                }));
+                                let done = match outcome {
+                                    Ok(done) => done,
+                                    Err(payload) => {
+                                        rt.fail(time, node, name, JobError::panicked(payload));
+                                        buf.clear();
+                                        true
+                                    }
+                                };
+                                if !buf.is_empty() {
+                                    output.session(&cap).give_container(&mut buf);
+                                    buf.clear();
+                                }
+                                if !done {
+                                    emitting = Some((cap, time));
+                                    activator.activate();
+                                    break;
+                                }
+                            }
+                            let Some((&time, _)) = pending.first_key_value() else {
+                                break;
+                            };
                             if data_frontier.less_equal(&time) || tick_frontier.less_equal(&time) {
                                 break;
                             }
@@ -235,17 +278,24 @@ impl<'s, T: Data> Flow<'s, T> {
                             let outcome = catch_unwind(AssertUnwindSafe(|| {
                                 logic.finish(&tick, &mut acc, &mut buf)
                             }));
-                            match outcome {
+                            let finished = match outcome {
                                 // Only an accumulator that `finish` emptied normally is reused.
-                                Ok(()) => spare = Some(acc),
+                                Ok(()) => {
+                                    spare = Some(acc);
+                                    true
+                                }
                                 Err(payload) => {
                                     rt.fail(tick.time, node, name, JobError::panicked(payload));
                                     buf.clear();
+                                    false
                                 }
-                            }
+                            };
                             if !buf.is_empty() {
                                 output.session(&cap).give_container(&mut buf);
                                 buf.clear();
+                            }
+                            if finished {
+                                emitting = Some((cap, tick.time));
                             }
                         }
                     }

@@ -2,9 +2,11 @@
 //! [`map_with_state`](crate::DStream::map_with_state), and, inside the crate, the home of every
 //! stateful stream's state on the workers.
 //!
-//! A stateful operator declares its tables (`Declared`): a `KeyedState` (a value per key, for
-//! `update_state_by_key`, `map_with_state` and the incremental windows) and/or a `BatchBuffer`
-//! (past batches that windows still need). Each worker holds the tables of the partitions it owns
+//! A stateful operator declares its tables (`Declared`): a `KeyedState` (a value per key looked up
+//! by key, for `map_with_state` and the incremental windows), an `OrderedState` (a value per key
+//! kept in the stable order and merged with each batch in one pass, for `update_state_by_key`,
+//! which visits every key every batch) and/or a `BatchBuffer` (past batches that windows still
+//! need). Each worker holds the tables of the partitions it owns
 //! (`Placement`); the state never travels except to disk. `Checkpointed` writes a worker's share at
 //! checkpoint times, and a restarted program decodes the shares into tables of its own types
 //! before it starts (`Restorer`), so a state type that changed is an error of

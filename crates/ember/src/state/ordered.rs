@@ -157,6 +157,35 @@ impl<K: Key, S: Data> OrderedState<K, S> {
             .flat_map(|c| c.entries.iter().map(|e| (&e.key, e.hash, &e.value)))
     }
 
+    /// Calls `f(partition, key, value)` on at most `budget` entries in the stable order from
+    /// `at` (a chunk and an entry in it, `(0, 0)` at first), moving `at` on; whether the last
+    /// entry was reached. The table must not change between the calls of one walk.
+    pub(crate) fn walk(
+        &self,
+        at: &mut (usize, usize),
+        budget: usize,
+        mut f: impl FnMut(u32, &K, &S),
+    ) -> bool {
+        let mut left = budget;
+        while let Some(chunk) = self.chunks.get(at.0) {
+            let entries = &chunk.entries[at.1..];
+            let n = entries.len().min(left);
+            for e in &entries[..n] {
+                f(chunk.partition, &e.key, &e.value);
+            }
+            left -= n;
+            if n < entries.len() {
+                at.1 += n;
+                return false;
+            }
+            *at = (at.0 + 1, 0);
+            if left == 0 {
+                return at.0 >= self.chunks.len();
+            }
+        }
+        true
+    }
+
     fn tracking(&self) -> bool {
         self.removed.is_some()
     }
