@@ -38,6 +38,9 @@ const MAX_CHUNK: usize = 2048;
 /// The length of the chunks made from a sorted run (a restore, a split, a new partition).
 const CHUNK: usize = 1024;
 
+/// A restored entry: its key's partition and hash, the key, its state (`None`: removed).
+type Restored<K, S> = (u32, u64, K, Option<S>);
+
 /// One key's state, with the key's stable hash.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Entry<K, S> {
@@ -108,8 +111,10 @@ pub(crate) struct OrderedState<K, S> {
     len: usize,
     /// Keys removed since the last write; `None` when changes are not tracked (no checkpoint).
     removed: Option<Vec<K>>,
-    /// Restored entries in the order they were read, until `finish_restore` sorts them in.
-    restoring: Vec<(u32, u64, K, Option<S>)>,
+    /// Restored entries in the order they were read, as runs in the stable order (a file
+    /// written from this table is one run, or two for a delta with removals), until
+    /// `finish_restore` merges them.
+    restoring: Vec<Vec<Restored<K, S>>>,
 }
 
 impl<K: Key, S: Data> OrderedState<K, S> {
@@ -366,6 +371,57 @@ fn last_of_each_key<K: Eq, S>(
             }
             None => out.push((e, dirty)),
         }
+    }
+    out
+}
+
+/// Merges sorted runs of restored entries (a full write and the deltas after it, in write
+/// order) into the entries they leave: of the entries of one key, the one of the latest run wins
+/// (`None`: the key was removed). One pass over every run at once, each entry moved once.
+fn merge_runs<K: Eq, S>(runs: Vec<Vec<Restored<K, S>>>) -> Vec<(Entry<K, S>, bool)> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let total = runs.iter().map(Vec::len).sum();
+    let mut runs: Vec<std::iter::Peekable<std::vec::IntoIter<Restored<K, S>>>> = runs
+        .into_iter()
+        .map(|run| run.into_iter().peekable())
+        .collect();
+    // The next place of each run; of equal places, the earlier run first.
+    let mut heads: BinaryHeap<Reverse<(u32, u64, usize)>> = runs
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(i, run)| run.peek().map(|r| Reverse((r.0, r.1, i))))
+        .collect();
+    let mut out = Vec::with_capacity(total);
+    let mut group: Vec<(K, Option<S>)> = Vec::new();
+    while let Some(Reverse((p, hash, _))) = heads.peek().copied() {
+        // Every entry of this place, run after run: a later one replaces an earlier one's key.
+        while let Some(Reverse((_, _, i))) = heads
+            .peek()
+            .copied()
+            .filter(|h| (h.0.0, h.0.1) == (p, hash))
+        {
+            heads.pop();
+            while let Some((_, _, key, value)) = runs[i].next_if(|r| (r.0, r.1) == (p, hash)) {
+                match group.iter_mut().find(|(k, _)| *k == key) {
+                    Some(slot) => slot.1 = value,
+                    None => group.push((key, value)),
+                }
+            }
+            if let Some(r) = runs[i].peek() {
+                heads.push(Reverse((r.0, r.1, i)));
+            }
+        }
+        out.extend(group.drain(..).filter_map(|(key, value)| {
+            Some((
+                Entry {
+                    hash,
+                    key,
+                    value: value?,
+                },
+                false,
+            ))
+        }));
     }
     out
 }
@@ -673,20 +729,35 @@ impl<K: Key, S: Data> Table for OrderedState<K, S> {
 
     fn restore(&mut self, key: K, value: Option<S>) -> Result<(), TableError> {
         if let Some(hash) = self.owned_hash(&key) {
-            let partition = self.partition_of_hash(hash);
-            self.restoring.push((partition, hash, key, value));
+            let entry = (self.partition_of_hash(hash), hash, key, value);
+            match self.restoring.last_mut() {
+                Some(run) if run.last().is_none_or(|l| (l.0, l.1) <= (entry.0, entry.1)) => {
+                    run.push(entry)
+                }
+                _ => self.restoring.push(vec![entry]),
+            }
         }
         Ok(())
     }
 
     fn finish_restore(&mut self) {
-        let mut log = std::mem::take(&mut self.restoring);
         // A restored key is not a change: the run's first write is a full one anyway.
-        let in_order = log.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1));
-        let current = self.take_all();
-        if in_order && current.is_empty() && log.iter().all(|r| r.3.is_some()) {
-            // Files written in this order, by the same layout: nothing to sort.
-            let entries = log
+        let mut runs = std::mem::take(&mut self.restoring);
+        let current: Vec<Restored<K, S>> = self
+            .take_all()
+            .into_iter()
+            .map(|(e, _)| (self.partition_of_hash(e.hash), e.hash, e.key, Some(e.value)))
+            .collect();
+        if !current.is_empty() {
+            runs.insert(0, current);
+        }
+        if let [run] = runs.as_slice()
+            && run.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1))
+            && run.iter().all(|r| r.3.is_some())
+        {
+            // One file written from this table (a full write): nothing to merge.
+            let run = runs.pop().expect("one run");
+            let entries = run
                 .into_iter()
                 .filter_map(|(_, hash, key, value)| {
                     Some((
@@ -702,36 +773,7 @@ impl<K: Key, S: Data> Table for OrderedState<K, S> {
             self.put_all(entries);
             return;
         }
-        // Stable: the later of two entries of a key (a later write) wins.
-        log.sort_by_key(|r| (r.0, r.1));
-        let mut merged: Vec<(u64, K, Option<S>)> = Vec::with_capacity(log.len());
-        let mut run_start = 0;
-        for (_, hash, key, value) in log {
-            if merged.last().is_none_or(|last| last.0 != hash) {
-                run_start = merged.len();
-            }
-            match merged[run_start..].iter_mut().find(|x| x.1 == key) {
-                Some(slot) => slot.2 = value,
-                None => merged.push((hash, key, value)),
-            }
-        }
-        let mut entries: Vec<(Entry<K, S>, bool)> = current;
-        entries.extend(merged.into_iter().filter_map(|(hash, key, value)| {
-            Some((
-                Entry {
-                    hash,
-                    key,
-                    value: value?,
-                },
-                false,
-            ))
-        }));
-        if entries.len() > 1 {
-            let place = |e: &Entry<K, S>| (self.placement.partition_of_hash(e.hash), e.hash);
-            entries.sort_by_key(|(e, _)| place(e));
-        }
-        let entries = last_of_each_key(entries, 0);
-        self.put_all(entries);
+        self.put_all(merge_runs(runs));
     }
 
     fn full_writes_only(&self) -> bool {
@@ -1174,6 +1216,39 @@ mod tests {
         assert_eq!(
             written(&t, WriteKind::Delta),
             [("b".into(), Some(20)), ("c".into(), Some(30))]
+        );
+    }
+
+    #[test]
+    fn restored_runs_merge_with_the_latest_entry_of_each_key_winning() {
+        let run = |entries: &[(u64, &str, Option<u64>)]| -> Vec<Restored<String, u64>> {
+            entries
+                .iter()
+                .map(|(h, k, v)| (0, *h, k.to_string(), *v))
+                .collect()
+        };
+        let merged = merge_runs(vec![
+            // A full write, then deltas: `b` removed, then back; `x` and `y` share a hash.
+            run(&[(1, "a", Some(1)), (5, "b", Some(2)), (6, "x", Some(5))]),
+            run(&[(5, "b", None), (6, "y", Some(6)), (7, "c", Some(3))]),
+            run(&[(1, "a", Some(9)), (6, "x", None)]),
+            run(&[(5, "b", Some(4))]),
+        ]);
+        let got: Vec<(u64, String, u64)> = merged
+            .into_iter()
+            .map(|(e, dirty)| {
+                assert!(!dirty);
+                (e.hash, e.key, e.value)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (1, "a".into(), 9),
+                (5, "b".into(), 4),
+                (6, "y".into(), 6),
+                (7, "c".into(), 3)
+            ]
         );
     }
 
