@@ -111,9 +111,11 @@ pub(crate) struct OrderedState<K, S> {
     len: usize,
     /// Keys removed since the last write; `None` when changes are not tracked (no checkpoint).
     removed: Option<Vec<K>>,
-    /// Restored entries in the order they were read, as runs in the stable order (a file
-    /// written from this table is one run, or two for a delta with removals), until
-    /// `finish_restore` merges them.
+    /// Restored entries: those in the stable order from the first on (a full write of this
+    /// table) straight into chunks, ...
+    building: ChunkBuilder<K, S>,
+    /// ... and, from the first that is not, runs in the stable order (a later file, a delta's
+    /// removals), until `finish_restore` merges them all.
     restoring: Vec<Vec<Restored<K, S>>>,
 }
 
@@ -126,6 +128,7 @@ impl<K: Key, S: Data> OrderedState<K, S> {
             chunks: Vec::new(),
             len: 0,
             removed: owner.checkpointed.then(Vec::new),
+            building: ChunkBuilder::new(owner.checkpointed),
             restoring: Vec::new(),
         }
     }
@@ -291,41 +294,11 @@ impl<K: Key, S: Data> OrderedState<K, S> {
     /// each with whether it changed since the last write.
     pub(crate) fn put_all(&mut self, entries: Vec<(Entry<K, S>, bool)>) {
         debug_assert!(self.chunks.is_empty());
-        let tracking = self.tracking();
-        let mut entries = entries.into_iter().peekable();
-        while let Some((first, dirty)) = entries.next() {
-            let partition = self.partition_of_hash(first.hash);
-            let mut run = Vec::with_capacity(CHUNK);
-            let mut bits = Bits::default();
-            if dirty && tracking {
-                bits.set(0);
-            }
-            run.push(first);
-            while run.len() < CHUNK
-                && let Some((e, dirty)) =
-                    entries.next_if(|(e, _)| self.placement.partition_of_hash(e.hash) == partition)
-            {
-                if dirty && tracking {
-                    bits.set(run.len());
-                }
-                run.push(e);
-            }
-            // Keys of one hash stay in one chunk.
-            let last = run.last().map(|e| e.hash);
-            while let Some((e, dirty)) = entries.next_if(|(e, _)| Some(e.hash) == last) {
-                if dirty && tracking {
-                    bits.set(run.len());
-                }
-                run.push(e);
-            }
-            self.len += run.len();
-            run.shrink_to_fit();
-            self.chunks.push(Chunk {
-                partition,
-                entries: Arc::new(run),
-                dirty: bits,
-            });
+        let mut chunks = ChunkBuilder::new(self.tracking());
+        for (e, dirty) in entries {
+            chunks.push(self.placement.partition_of_hash(e.hash), e, dirty);
         }
+        (self.chunks, self.len) = chunks.finish();
     }
 
     /// Notes that `key` was removed (for the next write of the changes).
@@ -375,24 +348,86 @@ fn last_of_each_key<K: Eq, S>(
     out
 }
 
+/// Builds chunks from entries given in the stable order: [`CHUNK`] entries a chunk (keys of
+/// one hash kept together), one partition a chunk, each exactly sized.
+struct ChunkBuilder<K, S> {
+    chunks: Vec<Chunk<K, S>>,
+    run: Vec<Entry<K, S>>,
+    partition: u32,
+    dirty: Bits,
+    tracking: bool,
+    len: usize,
+}
+
+impl<K, S> ChunkBuilder<K, S> {
+    fn new(tracking: bool) -> Self {
+        ChunkBuilder {
+            chunks: Vec::new(),
+            run: Vec::new(),
+            partition: 0,
+            dirty: Bits::default(),
+            tracking,
+            len: 0,
+        }
+    }
+
+    /// Where the last entry went, if any.
+    fn last_place(&self) -> Option<(u32, u64)> {
+        self.run.last().map(|e| (self.partition, e.hash))
+    }
+
+    fn push(&mut self, partition: u32, e: Entry<K, S>, dirty: bool) {
+        let full = self.run.len() >= CHUNK && self.run.last().is_some_and(|l| l.hash != e.hash);
+        if !self.run.is_empty() && (partition != self.partition || full) {
+            self.flush();
+        }
+        if self.run.capacity() == 0 {
+            self.run.reserve_exact(CHUNK);
+        }
+        self.partition = partition;
+        if dirty && self.tracking {
+            self.dirty.set(self.run.len());
+        }
+        self.run.push(e);
+    }
+
+    fn flush(&mut self) {
+        if self.run.is_empty() {
+            return;
+        }
+        let mut run = std::mem::take(&mut self.run);
+        run.shrink_to_fit();
+        self.len += run.len();
+        self.chunks.push(Chunk {
+            partition: self.partition,
+            entries: Arc::new(run),
+            dirty: std::mem::take(&mut self.dirty),
+        });
+    }
+
+    /// The chunks, and the entries in them.
+    fn finish(mut self) -> (Vec<Chunk<K, S>>, usize) {
+        self.flush();
+        (self.chunks, self.len)
+    }
+}
+
 /// Merges sorted runs of restored entries (a full write and the deltas after it, in write
 /// order) into the entries they leave: of the entries of one key, the one of the latest run wins
 /// (`None`: the key was removed). One pass over every run at once, each entry moved once.
-fn merge_runs<K: Eq, S>(runs: Vec<Vec<Restored<K, S>>>) -> Vec<(Entry<K, S>, bool)> {
+fn merge_runs<K: Eq, S>(
+    runs: Vec<Box<dyn Iterator<Item = Restored<K, S>> + '_>>,
+    out: &mut ChunkBuilder<K, S>,
+) {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
-    let total = runs.iter().map(Vec::len).sum();
-    let mut runs: Vec<std::iter::Peekable<std::vec::IntoIter<Restored<K, S>>>> = runs
-        .into_iter()
-        .map(|run| run.into_iter().peekable())
-        .collect();
+    let mut runs: Vec<_> = runs.into_iter().map(Iterator::peekable).collect();
     // The next place of each run; of equal places, the earlier run first.
     let mut heads: BinaryHeap<Reverse<(u32, u64, usize)>> = runs
         .iter_mut()
         .enumerate()
         .filter_map(|(i, run)| run.peek().map(|r| Reverse((r.0, r.1, i))))
         .collect();
-    let mut out = Vec::with_capacity(total);
     let mut group: Vec<(K, Option<S>)> = Vec::new();
     while let Some(Reverse((p, hash, _))) = heads.peek().copied() {
         // Every entry of this place, run after run: a later one replaces an earlier one's key.
@@ -412,18 +447,12 @@ fn merge_runs<K: Eq, S>(runs: Vec<Vec<Restored<K, S>>>) -> Vec<(Entry<K, S>, boo
                 heads.push(Reverse((r.0, r.1, i)));
             }
         }
-        out.extend(group.drain(..).filter_map(|(key, value)| {
-            Some((
-                Entry {
-                    hash,
-                    key,
-                    value: value?,
-                },
-                false,
-            ))
-        }));
+        for (key, value) in group.drain(..) {
+            if let Some(value) = value {
+                out.push(p, Entry { hash, key, value }, false);
+            }
+        }
     }
-    out
 }
 
 /// A batch's keys being merged in, with their values.
@@ -728,13 +757,26 @@ impl<K: Key, S: Data> Table for OrderedState<K, S> {
     type Value = S;
 
     fn restore(&mut self, key: K, value: Option<S>) -> Result<(), TableError> {
-        if let Some(hash) = self.owned_hash(&key) {
-            let entry = (self.partition_of_hash(hash), hash, key, value);
-            match self.restoring.last_mut() {
-                Some(run) if run.last().is_none_or(|l| (l.0, l.1) <= (entry.0, entry.1)) => {
-                    run.push(entry)
+        let Some(hash) = self.owned_hash(&key) else {
+            return Ok(());
+        };
+        let place = (self.partition_of_hash(hash), hash);
+        // Entries in the stable order (a full write of this table) go straight into chunks;
+        // from the first that does not (the next file), they are kept as runs to merge.
+        match value {
+            Some(value)
+                if self.restoring.is_empty()
+                    && self.building.last_place().is_none_or(|last| last < place) =>
+            {
+                self.building
+                    .push(place.0, Entry { hash, key, value }, false);
+            }
+            value => {
+                let entry = (place.0, hash, key, value);
+                match self.restoring.last_mut() {
+                    Some(run) if run.last().is_none_or(|l| (l.0, l.1) <= place) => run.push(entry),
+                    _ => self.restoring.push(vec![entry]),
                 }
-                _ => self.restoring.push(vec![entry]),
             }
         }
         Ok(())
@@ -742,38 +784,41 @@ impl<K: Key, S: Data> Table for OrderedState<K, S> {
 
     fn finish_restore(&mut self) {
         // A restored key is not a change: the run's first write is a full one anyway.
-        let mut runs = std::mem::take(&mut self.restoring);
-        let current: Vec<Restored<K, S>> = self
-            .take_all()
-            .into_iter()
-            .map(|(e, _)| (self.partition_of_hash(e.hash), e.hash, e.key, Some(e.value)))
-            .collect();
-        if !current.is_empty() {
-            runs.insert(0, current);
-        }
-        if let [run] = runs.as_slice()
-            && run.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1))
-            && run.iter().all(|r| r.3.is_some())
-        {
-            // One file written from this table (a full write): nothing to merge.
-            let run = runs.pop().expect("one run");
-            let entries = run
-                .into_iter()
-                .filter_map(|(_, hash, key, value)| {
-                    Some((
-                        Entry {
-                            hash,
-                            key,
-                            value: value?,
-                        },
-                        false,
-                    ))
-                })
-                .collect();
-            self.put_all(entries);
+        let tracking = self.tracking();
+        let (built, built_len) =
+            std::mem::replace(&mut self.building, ChunkBuilder::new(tracking)).finish();
+        let runs = std::mem::take(&mut self.restoring);
+        if runs.is_empty() && self.chunks.is_empty() {
+            // One full write of this table (or nothing): in place already.
+            (self.chunks, self.len) = (built, built_len);
             return;
         }
-        self.put_all(merge_runs(runs));
+        // Entries the table had (normally none), then the chunks built, then the later runs.
+        let placement = self.placement;
+        let current = self.take_all();
+        let mut sources: Vec<Box<dyn Iterator<Item = Restored<K, S>>>> = Vec::new();
+        sources.push(Box::new(current.into_iter().map(move |(e, _)| {
+            (
+                placement.partition_of_hash(e.hash),
+                e.hash,
+                e.key,
+                Some(e.value),
+            )
+        })));
+        sources.push(Box::new(built.into_iter().flat_map(|chunk| {
+            let p = chunk.partition;
+            Arc::try_unwrap(chunk.entries)
+                .unwrap_or_else(|shared| (*shared).clone())
+                .into_iter()
+                .map(move |e| (p, e.hash, e.key, Some(e.value)))
+        })));
+        sources.extend(
+            runs.into_iter()
+                .map(|run| Box::new(run.into_iter()) as Box<dyn Iterator<Item = _>>),
+        );
+        let mut out = ChunkBuilder::new(tracking);
+        merge_runs(sources, &mut out);
+        (self.chunks, self.len) = out.finish();
     }
 
     fn full_writes_only(&self) -> bool {
@@ -1227,19 +1272,26 @@ mod tests {
                 .map(|(h, k, v)| (0, *h, k.to_string(), *v))
                 .collect()
         };
-        let merged = merge_runs(vec![
+        let runs = vec![
             // A full write, then deltas: `b` removed, then back; `x` and `y` share a hash.
             run(&[(1, "a", Some(1)), (5, "b", Some(2)), (6, "x", Some(5))]),
             run(&[(5, "b", None), (6, "y", Some(6)), (7, "c", Some(3))]),
             run(&[(1, "a", Some(9)), (6, "x", None)]),
             run(&[(5, "b", Some(4))]),
-        ]);
-        let got: Vec<(u64, String, u64)> = merged
-            .into_iter()
-            .map(|(e, dirty)| {
-                assert!(!dirty);
-                (e.hash, e.key, e.value)
-            })
+        ];
+        let mut out: ChunkBuilder<String, u64> = ChunkBuilder::new(true);
+        merge_runs(
+            runs.into_iter()
+                .map(|r| Box::new(r.into_iter()) as Box<dyn Iterator<Item = _>>)
+                .collect(),
+            &mut out,
+        );
+        let (chunks, len) = out.finish();
+        assert_eq!(len, 4);
+        assert!(chunks.iter().all(|c| !c.dirty.any()));
+        let got: Vec<(u64, String, u64)> = chunks
+            .iter()
+            .flat_map(|c| c.entries.iter().map(|e| (e.hash, e.key.clone(), e.value)))
             .collect();
         assert_eq!(
             got,
