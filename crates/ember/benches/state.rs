@@ -216,7 +216,7 @@ fn run(op: Op, keys: u64, updates: u64) {
         // Batch i (1-based, after loading) is a checkpoint time when its time is a multiple of 4 s.
         for batch in loading + 1..=loading + timed {
             let (ms, written) = timed_batch(&t, &queue, input.next(), &done);
-            if batch % 4 == 0 {
+            if batch.is_multiple_of(4) {
                 ckpt.push((batch, ms, written));
             } else {
                 plain.push(ms);
@@ -241,7 +241,7 @@ fn run(op: Op, keys: u64, updates: u64) {
         }
         // On to the next full write (every tenth checkpoint): the whole state to disk.
         let mut batch = loading + timed + 1;
-        while !(batch % 4 == 0 && (batch / 4) % 10 == 0) {
+        while !(batch.is_multiple_of(4) && (batch / 4).is_multiple_of(10)) {
             timed_batch(&t, &queue, input.next(), &done);
             batch += 1;
         }

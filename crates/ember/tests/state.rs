@@ -802,7 +802,6 @@ type Call = (String, Vec<u64>, Option<u64>);
 /// The calls of an update function over `batches`, per batch: `(key, values, previous state)`,
 /// sorted, with the input reduced by key first (`reduced`: the state's input is then already
 /// partitioned by key) or not.
-
 fn update_calls(batches: &[&[&str]], reduced: bool) -> Vec<Vec<Call>> {
     type Calls = std::sync::Mutex<Vec<(u64, String, Vec<u64>, Option<u64>)>>;
     let calls: std::sync::Arc<Calls> = Default::default();
