@@ -25,6 +25,11 @@ thread_local! {
 /// assert_eq!(stable_hash("hello"), stable_hash(&"hello".to_string()));
 /// ```
 pub fn stable_hash<T: Serialize + ?Sized>(value: &T) -> u64 {
+    // Most keys (words, numbers, small tuples) encode in a few bytes: on the stack.
+    let mut small = [0u8; 128];
+    if let Ok(bytes) = postcard::to_slice(value, &mut small) {
+        return xxhash_rust::xxh3::xxh3_64(bytes);
+    }
     SCRATCH.with(|scratch| {
         let mut buf = scratch.borrow_mut();
         buf.clear();
@@ -89,6 +94,16 @@ mod tests {
         // [1, b"a", 1] (varint length prefix, then the bytes; u32 as a varint).
         assert_eq!(stable_hash("hello"), 0xcdba_870f_b04d_3213);
         assert_eq!(stable_hash(&("a", 1u32)), 0x96bd_5235_891a_dc1c);
+    }
+
+    #[test]
+    fn long_keys_hash_their_encoding_too() {
+        // Past the stack buffer the encoding goes to the heap: the same definition applies.
+        let long = "x".repeat(300);
+        let mut encoded = vec![0xac, 0x02];
+        encoded.extend_from_slice(long.as_bytes());
+        assert_eq!(stable_hash(&long), xxhash_rust::xxh3::xxh3_64(&encoded));
+        assert_ne!(stable_hash(&long), stable_hash(&"x".repeat(299)));
     }
 
     #[test]

@@ -261,7 +261,8 @@ impl StreamTest {
     }
 
     /// Starts the context if needed and runs `n` more batches, one after the other, returning
-    /// once the last one has completed.
+    /// once the last one has completed and its checkpoint files, if the run checkpoints, are
+    /// written (the checkpoint writer writes them in the background).
     pub fn run(&self, n: usize) -> Result<()> {
         if self.ssc.state() == crate::streaming::StreamingContextState::Initialized {
             self.ssc.start()?;
@@ -277,6 +278,8 @@ impl StreamTest {
                 )));
             }
         }
+        // Checkpoints are written in the background: a test sees the files of the batches run.
+        self.ssc.wait_checkpoints_written();
         Ok(())
     }
 

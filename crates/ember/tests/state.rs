@@ -219,14 +219,15 @@ fn changed_closures_with_the_same_shape_restore() {
 fn a_damaged_state_file_is_an_error_unless_create_on_error() {
     let dir = tempfile::tempdir().unwrap();
     checkpointed_run(dir.path());
-    // Damage every state file of the newest full write.
+    // Damage every state file.
     let state = dir.path().join("state");
     let mut damaged = 0;
     for node in std::fs::read_dir(&state).unwrap().flatten() {
         for set in std::fs::read_dir(node.path()).unwrap().flatten() {
             for f in std::fs::read_dir(set.path()).unwrap().flatten() {
                 let mut bytes = std::fs::read(f.path()).unwrap();
-                let at = bytes.len() / 2;
+                // The checksum's last byte (a write of no changes has no payload to damage).
+                let at = bytes.len() - 1;
                 bytes[at] ^= 0xff;
                 std::fs::write(f.path(), bytes).unwrap();
                 damaged += 1;
@@ -244,8 +245,9 @@ fn a_damaged_state_file_is_an_error_unless_create_on_error() {
         );
     }
     // Asked to, the program starts from scratch instead.
-    let ctx = ember::Context::get_or_create(ember::Conf::new().set_master("local[1]")).unwrap();
+    // The turn first: a test that starts meanwhile may replace the process's context.
     let _turn = ember::testing::exclusive();
+    let ctx = ember::Context::get_or_create(ember::Conf::new().set_master("local[1]")).unwrap();
     let ssc = ember::StreamingContext::get_or_create_with(
         dir.path(),
         || ember::StreamingContext::new(&ctx, Duration::seconds(1)),
@@ -262,8 +264,9 @@ fn a_damaged_state_file_is_an_error_unless_create_on_error() {
 fn an_unreadable_commit_is_an_error_naming_the_directory() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("checkpoint-1000"), b"not a checkpoint").unwrap();
-    let ctx = ember::Context::get_or_create(ember::Conf::new().set_master("local[1]")).unwrap();
+    // The turn first: a test that starts meanwhile may replace the process's context.
     let _turn = ember::testing::exclusive();
+    let ctx = ember::Context::get_or_create(ember::Conf::new().set_master("local[1]")).unwrap();
     let mut created = false;
     let e = ember::StreamingContext::get_or_create(dir.path(), || {
         created = true;
@@ -513,8 +516,9 @@ fn a_state_type_that_changed_is_an_error_of_get_or_create() {
         words_seen(t.context(), as_text);
         t.run(2).unwrap();
     }
-    let ctx = ember::Context::get_or_create(ember::Conf::new().set_master("local[1]")).unwrap();
+    // The turn first: a test that starts meanwhile may replace the process's context.
     let _turn = ember::testing::exclusive();
+    let ctx = ember::Context::get_or_create(ember::Conf::new().set_master("local[1]")).unwrap();
     let restore = |program: &dyn Fn(&ember::StreamingContext)| {
         ember::StreamingContext::get_or_create(dir.path(), || {
             let ssc = ember::StreamingContext::new(&ctx, Duration::seconds(1))?;
@@ -735,7 +739,7 @@ fn without_a_whole_commit_the_restore_fails_naming_the_missing_file() {
         e.starts_with("Failed to read checkpoint from directory"),
         "{e}"
     );
-    // Each commit names the file it misses.
+    // Each commit names the files it misses (batch 3's state needs batch 2's changes too).
     for missing in [&second[0], &third[0]] {
         let name = missing.file_name().unwrap().to_string_lossy().into_owned();
         let set = missing
@@ -789,5 +793,112 @@ fn a_checkpoint_directory_in_use_refuses_to_start_and_is_free_again_after_stop()
         let t = stateful_test();
         t.run(1).unwrap();
         t.stop().unwrap();
+    }
+}
+
+/// One call of an update function: key, new values, previous state.
+type Call = (String, Vec<u64>, Option<u64>);
+
+/// The calls of an update function over `batches`, per batch: `(key, values, previous state)`,
+/// sorted, with the input reduced by key first (`reduced`: the state's input is then already
+/// partitioned by key) or not.
+fn update_calls(batches: &[&[&str]], reduced: bool) -> Vec<Vec<Call>> {
+    type Calls = std::sync::Mutex<Vec<(u64, String, Vec<u64>, Option<u64>)>>;
+    let calls: std::sync::Arc<Calls> = Default::default();
+    let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    t.context().checkpoint(dir.path()).unwrap();
+    let mut pairs = t.input(words(batches));
+    if reduced {
+        pairs = pairs.reduce_by_key(|a, b| a + b, None);
+    }
+    let log = calls.clone();
+    let totals = pairs.update_state_by_key_with(
+        move |time, k: &String, vs: &[u64], st: Option<u64>| {
+            log.lock()
+                .unwrap()
+                .push((time.as_millis(), k.clone(), vs.to_vec(), st));
+            Some(st.unwrap_or(0) + vs.iter().sum::<u64>())
+        },
+        None,
+        None,
+    );
+    t.collect(&totals).unwrap();
+    t.run(batches.len()).unwrap();
+    let mut per_batch = vec![Vec::new(); batches.len()];
+    for (ms, k, vs, st) in calls.lock().unwrap().drain(..) {
+        per_batch[(ms / 1000 - 1) as usize].push((k, vs, st));
+    }
+    for b in &mut per_batch {
+        b.sort();
+    }
+    per_batch
+}
+
+#[test]
+fn keys_without_new_values_see_the_function_every_batch_with_no_values() {
+    let batches: &[&[&str]] = &[&["a", "b", "a"], &[], &["b", "c"], &[]];
+    let call = |k: &str, vs: &[u64], st: Option<u64>| (s(k), vs.to_vec(), st);
+    // Reduced first, the values are the batch's count; otherwise each occurrence.
+    for reduced in [true, false] {
+        let two = if reduced { vec![2] } else { vec![1, 1] };
+        assert_eq!(
+            update_calls(batches, reduced),
+            vec![
+                vec![call("a", &two, None), call("b", &[1], None)],
+                vec![call("a", &[], Some(2)), call("b", &[], Some(1))],
+                vec![
+                    call("a", &[], Some(2)),
+                    call("b", &[1], Some(1)),
+                    call("c", &[1], None)
+                ],
+                vec![
+                    call("a", &[], Some(2)),
+                    call("b", &[], Some(2)),
+                    call("c", &[], Some(1))
+                ],
+            ],
+            "reduced: {reduced}"
+        );
+    }
+}
+
+#[test]
+fn a_state_of_many_keys_restores_into_other_worker_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys: Vec<String> = (0..40_000).map(|i| format!("w{i}")).collect();
+    let count = |v: &[u64], st: Option<u64>| Some(st.unwrap_or(0) + v.iter().sum::<u64>());
+    {
+        let t = StreamTest::new("local[2]", Duration::seconds(1)).unwrap();
+        t.context().checkpoint(dir.path()).unwrap();
+        // Each key once in each of two batches, the second in another order.
+        let first: Vec<(String, u64)> = keys.iter().map(|k| (k.clone(), 1)).collect();
+        let second: Vec<(String, u64)> = first.iter().rev().cloned().collect();
+        let totals = t
+            .input(vec![first, second])
+            .reduce_by_key(|a, b| a + b, None)
+            .update_state_by_key(count, None);
+        totals.checkpoint(Duration::seconds(1)).unwrap();
+        t.collect(&totals).unwrap();
+        t.run(2).unwrap();
+        t.stop().unwrap();
+    }
+    for workers in [1, 3] {
+        let t = StreamTest::new(&format!("local[{workers}]"), Duration::seconds(1)).unwrap();
+        let totals = t
+            .input(vec![vec![(s("w7"), 1u64), (s("new"), 1)]])
+            .reduce_by_key(|a, b| a + b, None)
+            .update_state_by_key(count, None);
+        let out = t.collect(&totals).unwrap();
+        assert_eq!(
+            t.restore(dir.path()).unwrap().map(|t| t.as_millis()),
+            Some(2000)
+        );
+        t.run(1).unwrap();
+        let state = &out.batches()[0];
+        assert_eq!(state.len(), keys.len() + 1, "local[{workers}]");
+        let total: u64 = state.iter().map(|(_, v)| v).sum();
+        assert_eq!(total, 2 * keys.len() as u64 + 2, "local[{workers}]");
+        assert!(state.contains(&(s("w7"), 3)) && state.contains(&(s("new"), 1)));
     }
 }

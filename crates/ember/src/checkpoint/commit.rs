@@ -1,7 +1,7 @@
 //! The commit record: `checkpoint-<batch ms>` says that every batch up to that time is processed
-//! and that the state it needs is on disk. Written by the driver once the batch has completed,
-//! which implies that every worker of every process has written its share of the state (a
-//! worker writes its share before it lets the batch go on).
+//! and that the state it needs is on disk. Written by the driver's checkpoint writer once the
+//! batch has completed and every worker's share of the state is on disk (see
+//! [`crate::checkpoint`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

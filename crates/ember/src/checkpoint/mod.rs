@@ -17,13 +17,15 @@
 //! ```
 //!
 //! The protocol, at every checkpoint time `t` (a multiple of the checkpoint interval since the
-//! first batch): each worker, when it finishes batch `t` of a stateful stream, writes its share
-//! of that stream's state (temporary file, fsync, rename); batch `t` cannot complete before every
-//! worker of every process has done so, and once it has, the driver writes the commit record
-//! `checkpoint-<t>` the same way and deletes what no kept commit needs. A crash at any moment
-//! leaves the previous commit intact; restoring from it reprocesses the batches after it (files
-//! not in its list, logged blocks not in its batches), so nothing is lost and nothing counted
-//! twice in the state.
+//! first batch): each worker, when it finishes batch `t` of a stateful stream, hands its share of
+//! that stream's state to the process's checkpoint writer (`writer.rs`) and goes on; the writer
+//! writes it (temporary file, fsync, rename). Once batch `t` has completed on every worker, the
+//! driver hands the commit of `t` to its writer, after its own workers' shares: the writer writes
+//! the commit record `checkpoint-<t>` the same way once every share of every process is on disk,
+//! and deletes what no kept commit needs. A commit is never made over a missing share, of its
+//! batch or of any write its state chain needs. A crash at any moment leaves the previous commit
+//! intact; restoring from it reprocesses the batches after it (files not in its list, logged
+//! blocks not in its batches), so nothing is lost and nothing counted twice in the state.
 
 pub(crate) mod commit;
 mod committer;
@@ -33,9 +35,11 @@ mod shares;
 mod source;
 pub(crate) mod state_files;
 pub(crate) mod wal;
+mod writer;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::sync::RecoverPoison;
@@ -47,6 +51,8 @@ pub(crate) use shape::{GraphShape, ShapeEntry};
 pub(crate) use shares::RestoredShares;
 pub(crate) use source::SourceCheckpoint;
 pub(crate) use state_files::{Entries, Restored, WriteKind};
+pub(crate) use writer::Payload;
+use writer::{Failures, Share, Writer};
 
 /// A stateful stream writes its whole state at every this many checkpoints, and only its changes
 /// in between (so most checkpoints cost the changed state, not the whole of it).
@@ -147,12 +153,12 @@ pub(crate) struct Checkpointing {
     restored: HashMap<usize, Arc<RestoredShares>>,
     /// Input streams' restored checkpoint data, by input stream id.
     sources: BTreeMap<usize, Vec<u8>>,
-    /// Batches at which a share could not be written: they are not committed.
-    failed: Mutex<BTreeSet<u64>>,
-    /// Shares and commit records that could not be written, over the run.
-    failures: std::sync::atomic::AtomicU64,
-    /// Where the writes are reported, for the web UI.
-    history: std::sync::OnceLock<Arc<dyn WriteReport>>,
+    /// What could not be written.
+    failures: Arc<Failures>,
+    /// The thread that writes shares and commits.
+    writer: Writer,
+    /// Where the writes are reported, for the web UI (shared with the writer thread).
+    history: Arc<std::sync::OnceLock<Arc<dyn WriteReport>>>,
 }
 
 /// Where a run's checkpoint writes are reported as they happen (the web UI's checkpoint
@@ -187,14 +193,16 @@ impl Checkpointing {
         restored: HashMap<usize, Arc<RestoredShares>>,
         sources: BTreeMap<usize, Vec<u8>>,
     ) -> Self {
+        let failures = Arc::new(Failures::default());
+        let history: Arc<std::sync::OnceLock<Arc<dyn WriteReport>>> = Arc::default();
         Checkpointing {
+            writer: Writer::new(dir.clone(), failures.clone(), history.clone()),
             dir,
             interval,
             restored,
             sources,
-            failed: Mutex::new(BTreeSet::new()),
-            failures: std::sync::atomic::AtomicU64::new(0),
-            history: std::sync::OnceLock::new(),
+            failures,
+            history,
         }
     }
 
@@ -237,25 +245,40 @@ impl Checkpointing {
         unlock_directory(&self.dir);
     }
 
-    fn note_failure(&self, time: Time) {
-        self.failed.lock().recover().insert(time.as_millis());
-        self.note_write_failure();
-    }
-
     /// Counts a checkpoint file (a share or a commit record) that could not be written.
     pub(crate) fn note_write_failure(&self) {
-        self.failures
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.failures.file();
     }
 
     /// Checkpoint files that could not be written, over the run.
     pub(crate) fn failures(&self) -> u64 {
-        self.failures.load(std::sync::atomic::Ordering::Relaxed)
+        self.failures.count()
     }
 
     /// Whether a share of batch `time` failed to be written (forgetting it).
     pub(crate) fn take_failure(&self, time: Time) -> bool {
-        self.failed.lock().recover().remove(&time.as_millis())
+        self.failures.take(time)
+    }
+
+    /// Hands a commit to the checkpoint writer (after the shares handed over before it).
+    pub(crate) fn submit_commit(&self, commit: Box<dyn writer::PendingCommit>) {
+        self.writer.commit(commit);
+    }
+
+    /// Waits until every share and commit handed over so far is written (or given up).
+    pub(crate) fn wait_written(&self) {
+        self.writer.wait();
+    }
+
+    /// Writes what was handed over and ends the writer (the run is over).
+    pub(crate) fn finish_writes(&self) {
+        self.writer.finish();
+    }
+
+    /// Gives up the commits not yet made, and any later one: the run cannot go on (the
+    /// cluster failed).
+    pub(crate) fn abandon(&self) {
+        self.writer.abandon();
     }
 }
 
@@ -265,11 +288,13 @@ pub(crate) struct ShareWriter {
     node: usize,
     worker: usize,
     workers: usize,
-    /// Shares written since the run started.
+    /// Shares handed over since the run started.
     written: u64,
-    /// A write failed: write nothing until the next scheduled full write (the changes since the
-    /// last successful write are kept by the caller, and no batch is committed in between).
+    /// A write failed: write nothing until the next scheduled full write (no batch is committed
+    /// in between: the failed share's write set is incomplete).
     blocked: bool,
+    /// Set by the checkpoint writer when a share of this worker could not be written.
+    failed: Arc<AtomicBool>,
 }
 
 impl ShareWriter {
@@ -281,6 +306,7 @@ impl ShareWriter {
             workers,
             written: 0,
             blocked: false,
+            failed: Arc::default(),
         }
     }
 
@@ -288,7 +314,10 @@ impl ShareWriter {
     /// fields), if it is checkpointed: a full write at the first checkpoint of a run and at every
     /// [`FULL_EVERY`]th checkpoint time since the stream's first batch (the same schedule on
     /// every worker), changes otherwise.
-    pub(crate) fn due(&self, time: Time, zero: Time, last: bool) -> Option<WriteKind> {
+    pub(crate) fn due(&mut self, time: Time, zero: Time, last: bool) -> Option<WriteKind> {
+        if self.failed.swap(false, Ordering::SeqCst) {
+            self.blocked = true;
+        }
         if !self.ck.is_due(time, zero, last) {
             return None;
         }
@@ -305,50 +334,20 @@ impl ShareWriter {
         }
     }
 
-    /// Writes this worker's share; whether it was written. A failure is logged and keeps the
-    /// batch from being committed (the previous commit stays the one a restart uses).
-    pub(crate) fn write(&mut self, time: Time, kind: WriteKind, entries: &Entries) -> bool {
-        let started = std::time::Instant::now();
-        let written = entries.write(
-            &self.ck.dir,
-            self.node,
+    /// Hands this worker's share of batch `time` to the checkpoint writer. A failure to write it
+    /// is logged there, keeps the batch from being committed and blocks this worker's writes
+    /// until the next scheduled full write ([`due`](Self::due)).
+    pub(crate) fn write(&mut self, time: Time, kind: WriteKind, payload: Payload) {
+        self.written += 1;
+        self.blocked = false;
+        self.ck.writer.share(Share {
+            node: self.node,
             time,
             kind,
-            self.worker,
-            self.workers,
-        );
-        if let Some(history) = self.ck.history() {
-            history.share(
-                time.as_millis(),
-                kind == WriteKind::Full,
-                std::time::SystemTime::now() - started.elapsed(),
-                started.elapsed(),
-                match &written {
-                    Ok(()) => Ok(framed::file_len(entries.encoded_len())),
-                    Err(e) => Err(e.to_string()),
-                },
-            );
-        }
-        match written {
-            Ok(()) => {
-                self.written += 1;
-                self.blocked = false;
-                tracing::debug!(
-                    node = self.node,
-                    batch = %time,
-                    ?kind,
-                    entries = entries.len(),
-                    ms = started.elapsed().as_millis() as u64,
-                    "state share written"
-                );
-                true
-            }
-            Err(e) => {
-                tracing::error!("checkpoint of batch {time} not written: {e}");
-                self.blocked = true;
-                self.ck.note_failure(time);
-                false
-            }
-        }
+            worker: self.worker,
+            workers: self.workers,
+            payload,
+            failed: self.failed.clone(),
+        });
     }
 }

@@ -73,6 +73,20 @@ impl Entries {
         };
     }
 
+    /// Room for `bytes` bytes of entries (a write about the size of an earlier one grows
+    /// without copying).
+    pub(crate) fn with_capacity(bytes: usize) -> Self {
+        Entries {
+            bytes: Vec::with_capacity(bytes),
+            count: 0,
+        }
+    }
+
+    /// The encoded size.
+    pub(crate) fn byte_len(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// Entries added.
     pub(crate) fn len(&self) -> u64 {
         self.count
@@ -169,6 +183,10 @@ fn sets(root: &Path, node: usize) -> Result<Vec<WriteSet>> {
             _ => continue,
         };
         let Ok(ms) = ms.parse::<u64>() else { continue };
+        if !entry.path().is_dir() {
+            // Not a write set (nothing of ember's is a file by that name).
+            continue;
+        }
         out.push((Time::from_millis(ms), kind, complete_files(&entry.path())?));
     }
     out.sort_by_key(|(t, k, _)| (*t, *k == WriteKind::Delta));
@@ -199,13 +217,51 @@ fn complete_files(dir: &Path) -> Result<Option<Vec<PathBuf>>> {
     Ok(complete.then(|| files.into_iter().map(|f| f.2).collect()))
 }
 
-/// Whether every worker's file of stream `node`'s write at `time` is there (the driver commits a
-/// batch only then).
+/// Whether every worker's file of stream `node`'s write at `time` is there.
+#[cfg(test)]
 pub(crate) fn complete_at(root: &Path, node: usize, time: Time) -> bool {
     [WriteKind::Full, WriteKind::Delta].iter().any(|kind| {
         let dir = set_dir(root, node, time, *kind);
         dir.is_dir() && matches!(complete_files(&dir), Ok(Some(_)))
     })
+}
+
+/// The workers (of `workers`) whose file of stream `node`'s write at `time` is not there (the
+/// driver commits a batch only when none is missing).
+pub(crate) fn missing_shares(root: &Path, node: usize, time: Time, workers: usize) -> Vec<usize> {
+    let mut present = vec![false; workers];
+    for kind in [WriteKind::Full, WriteKind::Delta] {
+        let Ok(entries) = fs::read_dir(set_dir(root, node, time, kind)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if let Some((i, n)) = writer_of(&entry.file_name().to_string_lossy())
+                && n == workers
+                && i < workers
+            {
+                present[i] = true;
+            }
+        }
+    }
+    (0..workers).filter(|w| !present[*w]).collect()
+}
+
+/// Whether the file names of a write set are every worker's (`w0-of-n` to `w<n-1>-of-n`).
+pub(crate) fn is_complete(files: &[String]) -> bool {
+    let writers: Vec<(usize, usize)> = files.iter().filter_map(|f| writer_of(f)).collect();
+    let Some(&(_, n)) = writers.first() else {
+        return false;
+    };
+    writers.len() == n && (0..n).all(|i| writers.contains(&(i, n)))
+}
+
+/// The worker and worker count of a share's file name, `w<i>-of-<n>`.
+fn writer_of(name: &str) -> Option<(usize, usize)> {
+    if framed::is_temp(name) {
+        return None;
+    }
+    let (i, n) = name.strip_prefix('w')?.split_once("-of-")?;
+    Some((i.parse().ok()?, n.parse().ok()?))
 }
 
 /// One write set that a commit's state is made of: its batch, its kind and the names of its
@@ -265,23 +321,23 @@ pub(crate) fn chain_at(root: &Path, node: usize, time: Time) -> Result<Vec<SetRe
 }
 
 /// The payloads to restore stream `node` from the write sets `chain` (a commit's), each file
-/// verified. A missing or damaged file is an error naming it: the commit cannot be used.
+/// verified. Missing or damaged files are an error naming them (every missing one of the
+/// chain): the commit cannot be used.
 pub(crate) fn read_sets(root: &Path, node: usize, chain: &[SetRef]) -> Result<Restored> {
     let mut restored = Restored::default();
+    let mut missing = Vec::new();
     for set in chain {
         let dir = set_dir(root, node, set.time, set.kind);
         tracing::debug!(node, time = %set.time, kind = ?set.kind, files = set.files.len(), "restoring state");
         for name in &set.files {
             let f = dir.join(name);
             if !f.is_file() {
-                return Err(Error::Checkpoint {
-                    dir: root.to_path_buf(),
-                    reason: format!(
-                        "the state of stream {node} at batch {} is missing {}",
-                        set.time,
-                        f.display()
-                    ),
-                });
+                missing.push(format!("{} (batch {})", f.display(), set.time));
+                continue;
+            }
+            if !missing.is_empty() {
+                // The commit cannot be used: only the other missing files are of interest.
+                continue;
             }
             let writer = name.strip_prefix('w').and_then(|n| {
                 let (i, n) = n.split_once("-of-")?;
@@ -294,6 +350,15 @@ pub(crate) fn read_sets(root: &Path, node: usize, chain: &[SetRef]) -> Result<Re
                 payload,
             });
         }
+    }
+    if !missing.is_empty() {
+        return Err(Error::Checkpoint {
+            dir: root.to_path_buf(),
+            reason: format!(
+                "the state of stream {node} is missing {}",
+                missing.join(", ")
+            ),
+        });
     }
     Ok(restored)
 }

@@ -23,7 +23,7 @@ use crate::exec::{BatchLogic, Route};
 use crate::scheduler::Tick;
 use crate::state::{
     BatchMappingFn, Checkpointed, Declared, KeyBatch, KeyOutcome, KeyedState, Mapping, MappingFn,
-    State, StateSpec, Writes,
+    State, StateSpec,
 };
 use crate::time::{Duration, Time};
 
@@ -514,7 +514,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         let slide = self.meta.slide;
         let snapshots = Arc::new(AtomicBool::new(false));
         let wanted = snapshots.clone();
-        let tables = Declared::new(move |owner| Tables::<K, S>::new(owner, n, Writes::Changes));
+        let tables = Declared::new(move |owner| Tables::<K, S>::new(owner, n));
         let open = tables.clone();
         let node = BatchNode::new(
             &grouped,

@@ -44,6 +44,7 @@ pub use update_state_iter::StateRows;
 pub use window_args::{WindowArgument, WindowError};
 
 /// What every stream knows about itself, independent of its element type.
+#[derive(Clone)]
 pub(crate) struct Meta {
     /// Node id, unique in its graph; the order of creation.
     pub(crate) id: usize,
@@ -64,6 +65,11 @@ pub(crate) struct Meta {
     /// For an operation that fails a batch where a parent has no RDD (`union`, `transform`):
     /// which inputs that means and what the failure says.
     pub(crate) requires_rdds: Option<Arc<presence::RddRequirement>>,
+    /// `Some(n)` when every record is a `(key, value)` pair tagged with its key's partition among
+    /// `n` (stable hash modulo `n`) and held by that partition's worker, as a `reduce_by_key`
+    /// leaves them (Spark's RDD `partitioner`): a keyed operation over `n` partitions then
+    /// needs no shuffle.
+    pub(crate) key_partitions: Option<usize>,
 }
 
 /// How a node builds its part of the dataflow.
@@ -241,6 +247,15 @@ impl<T: Data> DStream<T> {
             meta: self.meta.clone(),
             retained: self.retained.clone(),
         }
+    }
+
+    /// This stream, marked as holding each key in its partition among `n` (see
+    /// [`Meta::key_partitions`]).
+    pub(crate) fn partitioned_by_key(mut self, n: usize) -> Self {
+        let mut meta = (*self.meta).clone();
+        meta.key_partitions = Some(n);
+        self.meta = Arc::new(meta);
+        self
     }
 
     /// A new stream computed from `parents` by `node`.

@@ -87,6 +87,7 @@ impl<T: Data> DStream<T> {
             poisoned: m.poisoned.clone(),
             absent_when: Arc::new(BTreeSet::new()),
             requires_rdds,
+            key_partitions: m.key_partitions,
         });
         self
     }

@@ -36,7 +36,7 @@ use crate::dstream::window::{
 use crate::exec::{BatchLogic, Route};
 use crate::partitioner::Partitioning;
 use crate::scheduler::Tick;
-use crate::state::{BatchBuffer, Checkpointed, Declared, FastMap, KeyedState, Parts, Writes};
+use crate::state::{BatchBuffer, Checkpointed, Declared, FastMap, KeyedState, Parts};
 use crate::time::Duration;
 
 /// A filter of [`reduce_by_key_and_window_inv`](DStream::reduce_by_key_and_window_inv)'s
@@ -336,10 +336,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         let per_batch = f.clone();
         let reduced = self.reduce_by_key(move |a, b| per_batch(a, b), Some(n));
         let tables = Declared::new(move |owner| -> Tables<K, V> {
-            (
-                KeyedState::new(owner, n, Writes::Changes),
-                BatchBuffer::by_key(owner, n),
-            )
+            (KeyedState::new(owner, n), BatchBuffer::by_key(owner, n))
         });
         let open = tables.clone();
         let node = BatchNode::new(

@@ -8,6 +8,7 @@
 //! depend on arrival order, worker count or process count.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use crate::data::{Data, Key};
@@ -41,7 +42,9 @@ impl<V, C> Clone for Combiner<V, C> {
 struct CombineLocally<K, V, C> {
     agg: Combiner<V, C>,
     partitions: usize,
-    _k: std::marker::PhantomData<fn() -> K>,
+    /// The finished batch's combiners, given a step at a time (see `emit_more`): never copied
+    /// whole into one output next to the map.
+    finished: Option<std::collections::hash_map::IntoIter<K, Option<C>>>,
 }
 
 /// Replaces the value in `slot` with `f(value)`, moving it. A slot left empty by a panic in `f`
@@ -56,49 +59,77 @@ impl<K: Key, V: Data, C: Data> BatchLogic<(K, V), (K, C)> for CombineLocally<K, 
     type Acc = FastMap<K, Option<C>>;
 
     fn absorb(&mut self, acc: &mut Self::Acc, _partition: u32, (k, v): (K, V)) {
-        match acc.get_mut(&k) {
-            Some(c) => update(c, |c| (self.agg.merge_value)(c, v)),
-            None => {
-                acc.insert(k, Some((self.agg.create)(v)));
+        // One hash and probe per record, whether the key is new or not.
+        match acc.entry(k) {
+            Entry::Occupied(mut c) => update(c.get_mut(), |c| (self.agg.merge_value)(c, v)),
+            Entry::Vacant(slot) => {
+                slot.insert(Some((self.agg.create)(v)));
             }
         }
     }
 
-    fn finish(&mut self, _tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, (K, C))>) {
-        out.reserve(acc.len());
-        for (k, c) in acc.drain() {
+    fn finish(&mut self, _tick: &Tick, acc: &mut Self::Acc, _out: &mut Vec<(u32, (K, C))>) {
+        self.finished = Some(std::mem::take(acc).into_iter());
+    }
+
+    fn emit_more(&mut self, out: &mut Vec<(u32, (K, C))>, budget: usize) -> bool {
+        let Some(left) = &mut self.finished else {
+            return true;
+        };
+        out.reserve(budget.min(left.len()));
+        for (k, c) in left.by_ref().take(budget) {
             if let Some(c) = c {
                 out.push((partition_of_hash(stable_hash(&k), self.partitions), (k, c)));
             }
         }
+        let done = left.len() == 0;
+        if done {
+            self.finished = None;
+        }
+        done
     }
 }
 
 /// Stage two: merge the partial combiners of each key in its partition.
 struct MergeCombiners<K, C> {
     merge: Arc<dyn Fn(C, C) -> C + Send + Sync>,
-    _k: std::marker::PhantomData<fn() -> K>,
+    /// The finished batch's keys in order, given a step at a time (see `emit_more`).
+    finished: Option<std::vec::IntoIter<(u32, u64, K, C)>>,
 }
 
 impl<K: Key, C: Data> BatchLogic<(K, C), (K, C)> for MergeCombiners<K, C> {
     type Acc = FastMap<K, (u32, Option<C>)>;
 
     fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, (k, c): (K, C)) {
-        match acc.get_mut(&k) {
-            Some((_, old)) => update(old, |old| (self.merge)(old, c)),
-            None => {
-                acc.insert(k, (partition, Some(c)));
+        match acc.entry(k) {
+            Entry::Occupied(mut slot) => update(&mut slot.get_mut().1, |old| (self.merge)(old, c)),
+            Entry::Vacant(slot) => {
+                slot.insert((partition, Some(c)));
             }
         }
     }
 
-    fn finish(&mut self, _tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, (K, C))>) {
-        let mut rows: Vec<(u32, u64, K, C)> = acc
-            .drain()
-            .filter_map(|(k, (p, c))| c.map(|c| (p, stable_hash(&k), k, c)))
-            .collect();
+    fn finish(&mut self, _tick: &Tick, acc: &mut Self::Acc, _out: &mut Vec<(u32, (K, C))>) {
+        let mut rows: Vec<(u32, u64, K, C)> = Vec::with_capacity(acc.len());
+        rows.extend(
+            acc.drain()
+                .filter_map(|(k, (p, c))| c.map(|c| (p, stable_hash(&k), k, c))),
+        );
         rows.sort_unstable_by_key(|r| (r.0, r.1));
-        out.extend(rows.into_iter().map(|(p, _, k, c)| (p, (k, c))));
+        self.finished = Some(rows.into_iter());
+    }
+
+    fn emit_more(&mut self, out: &mut Vec<(u32, (K, C))>, budget: usize) -> bool {
+        let Some(left) = &mut self.finished else {
+            return true;
+        };
+        out.reserve(budget.min(left.len()));
+        out.extend(left.by_ref().take(budget).map(|(p, _, k, c)| (p, (k, c))));
+        let done = left.len() == 0;
+        if done {
+            self.finished = None;
+        }
+        done
     }
 }
 
@@ -148,7 +179,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
             CombineLocally {
                 agg: local_agg.clone(),
                 partitions: n,
-                _k: std::marker::PhantomData,
+                finished: None,
             }
         });
         let partial: DStream<(K, C)> = self.derive(name, slide, n, &[&self.meta], local);
@@ -156,10 +187,12 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         let node = BatchNode::new(&partial, name, Route::ByPartition, move |_w: WorkerInfo| {
             MergeCombiners {
                 merge: merge.clone(),
-                _k: std::marker::PhantomData,
+                finished: None,
             }
         });
-        partial.derive(name, slide, n, &[&partial.meta], node)
+        partial
+            .derive(name, slide, n, &[&partial.meta], node)
+            .partitioned_by_key(n)
     }
 
     /// Merges the values of each key in each batch with `f` (Spark's `reduceByKey`).

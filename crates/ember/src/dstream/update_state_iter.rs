@@ -15,7 +15,6 @@
 //! without `remember_partitioner`. A key of another worker's partition fails the batch (the
 //! partition keeps its previous state), since state cannot move between workers.
 
-use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 
@@ -29,7 +28,7 @@ use crate::partitioner::Partitioning;
 use crate::placement::Placement;
 use crate::rdd::Rdd;
 use crate::scheduler::Tick;
-use crate::state::{Checkpointed, Declared, FastMap, KeyedState, Writes};
+use crate::state::{ChangeCheck, Checkpointed, Declared, Entry, NewValues, OrderedState};
 use crate::time::Duration;
 
 /// What the function of [`DStream::update_state_by_key_iter`] gets: a partition's keys, each
@@ -39,78 +38,102 @@ pub type StateRows<K, V, S> = std::vec::IntoIter<(K, Vec<V>, Option<S>)>;
 /// The function, type-erased: one partition's rows in, its new state out.
 type PartitionFn<K, V, S> = Arc<dyn Fn(StateRows<K, V, S>) -> Vec<(K, S)> + Send + Sync>;
 
+/// A key's state before the batch, with whether it changed since the last checkpoint write.
+type Previous<K, S> = (Entry<K, S>, bool);
+
 struct UpdatePartitions<K, V, S> {
     update: PartitionFn<K, V, S>,
     slide: Duration,
     /// This worker and its partitions.
     worker: usize,
     placement: Placement,
-    states: Checkpointed<KeyedState<K, S>>,
+    states: Checkpointed<OrderedState<K, S>>,
     /// The initial state's keys owned here (with their hashes), merged in the first batch.
     initial: Option<Vec<(u64, K, S)>>,
+    changes: ChangeCheck,
 }
 
-/// One key's row before the call: its hash, new values and previous state.
-type Row<K, V, S> = (u64, K, Vec<V>, Option<S>);
+/// The next new key of the batch (if it is of `partition` and has `hash`), with its values.
+fn next_new<K, V>(
+    keys: &mut std::iter::Peekable<std::vec::Drain<'_, crate::state::NewKey<K>>>,
+    values: &mut std::vec::Drain<'_, V>,
+    partition: u32,
+    hash: Option<u64>,
+) -> Option<(K, Vec<V>)> {
+    let k = keys.next_if(|k| k.partition == partition && hash.is_none_or(|h| k.hash == h))?;
+    Some((k.key, values.by_ref().take(k.count as usize).collect()))
+}
 
 impl<K: Key, V: Data, S: Data> UpdatePartitions<K, V, S> {
-    /// Takes every key with state or new values out of the table, grouped by partition and
-    /// sorted by hash within each.
-    fn take_rows(&mut self, acc: &mut FastMap<K, Vec<V>>) -> BTreeMap<u32, Vec<Row<K, V, S>>> {
-        let keys: Vec<K> = self.states.iter().map(|(k, _, _)| k.clone()).collect();
-        let mut rows: Vec<Row<K, V, S>> = Vec::with_capacity(keys.len() + acc.len());
-        for k in keys {
-            if let Some((hash, state)) = self.states.remove(&k) {
-                let values = acc.remove(&k).unwrap_or_default();
-                rows.push((hash, k, values, Some(state)));
+    /// The rows of `partition`: its keys with state (`previous`, in hash order) and its new
+    /// keys, each with its new values, in hash order.
+    fn rows(
+        previous: &[Previous<K, S>],
+        keys: &mut std::iter::Peekable<std::vec::Drain<'_, crate::state::NewKey<K>>>,
+        values: &mut std::vec::Drain<'_, V>,
+        partition: u32,
+    ) -> Vec<(K, Vec<V>, Option<S>)> {
+        let mut rows = Vec::with_capacity(previous.len());
+        let mut i = 0;
+        let mut same_new: Vec<(K, Vec<V>)> = Vec::new();
+        loop {
+            let next_previous = previous.get(i).map(|(e, _)| e.hash);
+            let next_key = keys
+                .peek()
+                .filter(|k| k.partition == partition)
+                .map(|k| k.hash);
+            let hash = match (next_previous, next_key) {
+                (None, None) => break,
+                (Some(h), None) | (None, Some(h)) => h,
+                (Some(a), Some(b)) => a.min(b),
+            };
+            while let Some(new) = next_new(keys, values, partition, Some(hash)) {
+                same_new.push(new);
             }
+            while let Some((e, _)) = previous.get(i).filter(|(e, _)| e.hash == hash) {
+                let new = match same_new.iter().position(|(k, _)| *k == e.key) {
+                    Some(at) => same_new.remove(at).1,
+                    None => Vec::new(),
+                };
+                rows.push((e.key.clone(), new, Some(e.value.clone())));
+                i += 1;
+            }
+            rows.extend(same_new.drain(..).map(|(k, vs)| (k, vs, None)));
         }
-        rows.extend(
-            acc.drain()
-                .map(|(k, values)| (stable_hash(&k), k, values, None)),
-        );
-        let mut by_partition: BTreeMap<u32, Vec<Row<K, V, S>>> = BTreeMap::new();
-        for row in rows {
-            let p = self.placement.partition_of_hash(row.0);
-            by_partition.entry(p).or_default().push(row);
-        }
-        for part in by_partition.values_mut() {
-            part.sort_unstable_by_key(|row| row.0);
-        }
-        by_partition
+        rows
     }
 
-    /// Calls the function on `partition`'s rows and stores what it returns; on a panic the
-    /// partition keeps its previous state. A returned key of another worker's partition is an
-    /// error (its state is dropped).
+    /// Calls the function on `partition`'s rows; what it returns goes into `produced` (the new
+    /// state, in call order) and `out`. On a panic the partition keeps `previous`. A returned
+    /// key of another worker's partition is an error (its state is dropped).
     fn update_partition(
-        &mut self,
+        &self,
         partition: u32,
-        rows: Vec<Row<K, V, S>>,
+        rows: Vec<(K, Vec<V>, Option<S>)>,
+        previous: &[Previous<K, S>],
+        produced: &mut Vec<(u32, Entry<K, S>)>,
         out: &mut Vec<(u32, (K, S))>,
     ) -> Result<(), Box<dyn std::any::Any + Send>> {
-        let previous: Vec<(u64, K, S)> = rows
-            .iter()
-            .filter_map(|(h, k, _, s)| Some((*h, k.clone(), s.clone()?)))
-            .collect();
-        let input: Vec<(K, Vec<V>, Option<S>)> =
-            rows.into_iter().map(|(_, k, vs, s)| (k, vs, s)).collect();
         let update = &self.update;
-        let returned = match catch_unwind(AssertUnwindSafe(|| update(input.into_iter()))) {
+        let returned = match catch_unwind(AssertUnwindSafe(|| update(rows.into_iter()))) {
             Ok(returned) => returned,
             Err(panic) => {
-                for (hash, k, s) in previous {
-                    self.states.insert_hashed(k, hash, s);
-                }
+                produced.extend(previous.iter().map(|(e, _)| (partition, e.clone())));
                 return Err(panic);
             }
         };
         let mut foreign = None;
+        out.reserve(returned.len());
         for (k, s) in returned {
             let hash = stable_hash(&k);
             let own = self.placement.partition_of_hash(hash);
             if self.placement.owns(self.worker, own) {
-                self.states.insert_hashed(k.clone(), hash, s.clone());
+                let entry = Entry {
+                    hash,
+                    key: k.clone(),
+                    value: s.clone(),
+                };
+                produced.push((own, entry));
                 out.push((partition, (k, s)));
             } else {
                 foreign.get_or_insert((hash, own));
@@ -127,39 +150,137 @@ impl<K: Key, V: Data, S: Data> UpdatePartitions<K, V, S> {
             ))),
         }
     }
+
+    /// The new state from what the functions returned (`produced`, in call order: of a key
+    /// returned twice the last wins), each key marked changed unless its encoding is the one
+    /// it had (`previous`); keys no longer there are noted as removed.
+    fn store(&mut self, mut produced: Vec<(u32, Entry<K, S>)>, previous: Vec<Previous<K, S>>) {
+        produced.sort_by_key(|(p, e)| (*p, e.hash));
+        let placement = self.placement;
+        let mut fresh: Vec<Previous<K, S>> = Vec::with_capacity(produced.len());
+        let mut run_start = 0;
+        for (_, e) in produced {
+            if fresh.last().is_none_or(|(last, _)| last.hash != e.hash) {
+                run_start = fresh.len();
+            }
+            match fresh[run_start..].iter_mut().find(|(x, _)| x.key == e.key) {
+                Some(slot) => slot.0 = e,
+                None => fresh.push((e, true)),
+            }
+        }
+        // Which keys changed: a merge of the old and the new state, both in the stable order.
+        let place = |e: &Entry<K, S>| (placement.partition_of_hash(e.hash), e.hash);
+        let mut previous = previous.into_iter().peekable();
+        let mut i = 0;
+        while i < fresh.len() || previous.peek().is_some() {
+            let next = fresh.get(i).map(|(e, _)| place(e));
+            let old = previous.peek().map(|(e, _)| place(e));
+            match (next, old) {
+                (Some(n), Some(o)) if o < n => {
+                    let (e, _) = previous.next().expect("peeked");
+                    self.states.note_removed(e.key);
+                }
+                (None, Some(_)) => {
+                    let (e, _) = previous.next().expect("peeked");
+                    self.states.note_removed(e.key);
+                }
+                (Some(n), Some(o)) if o == n => {
+                    // Every key of this hash on both sides.
+                    let end = fresh[i..]
+                        .iter()
+                        .position(|(e, _)| place(e) != n)
+                        .map_or(fresh.len(), |len| i + len);
+                    while let Some((e, was_dirty)) = previous.next_if(|(e, _)| place(e) == o) {
+                        match fresh[i..end].iter_mut().find(|(x, _)| x.key == e.key) {
+                            Some((x, dirty)) => {
+                                *dirty = was_dirty || self.changes.changed(&e.value, &x.value);
+                            }
+                            None => self.states.note_removed(e.key),
+                        }
+                    }
+                    i = end;
+                }
+                _ => i += 1,
+            }
+        }
+        self.states.put_all(fresh);
+    }
 }
 
-impl<K: Key, V: Data, S: Data> BatchLogic<(K, Vec<V>), (K, S)> for UpdatePartitions<K, V, S> {
-    type Acc = FastMap<K, Vec<V>>;
-
-    fn absorb(&mut self, acc: &mut Self::Acc, _partition: u32, (k, mut vs): (K, Vec<V>)) {
-        acc.entry(k)
-            .and_modify(|old| old.append(&mut vs))
-            .or_insert(vs);
-    }
-
-    fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, (K, S))>) {
+impl<K: Key, V: Data, S: Data> UpdatePartitions<K, V, S> {
+    fn update_batch(
+        &mut self,
+        tick: &Tick,
+        new: &mut NewValues<K, V>,
+        out: &mut Vec<(u32, (K, S))>,
+    ) {
         if !tick.is_slide_time(self.slide) {
+            new.clear();
             return;
         }
         if let Some(initial) = self.initial.take() {
-            for (hash, k, state) in initial {
-                self.states.insert_hashed(k, hash, state);
-            }
+            self.states.insert_all(initial);
         }
-        let mut rows = self.take_rows(acc);
+        new.prepare();
+        let previous = self.states.take_all();
+        let mut produced = Vec::with_capacity(previous.len() + new.len());
         let mut first_failure = None;
-        // Every partition of this worker, empty ones included, as Spark maps every partition.
-        for partition in self.placement.partitions_of(self.worker) {
-            let part = rows.remove(&partition).unwrap_or_default();
-            if let Err(failure) = self.update_partition(partition, part, out) {
-                first_failure.get_or_insert(failure);
+        {
+            let NewValues { keys, values, .. } = &mut *new;
+            let mut keys = keys.drain(..).peekable();
+            let mut values = values.drain(..);
+            let mut at = 0;
+            // Every partition of this worker, empty ones included, as Spark maps every partition.
+            for partition in self.placement.partitions_of(self.worker) {
+                // (Keys of partitions this worker does not hold cannot come; if any did, they
+                // are dropped rather than looping on them.)
+                while keys.next_if(|k| k.partition < partition).is_some() {}
+                let end = at
+                    + previous[at..].partition_point(|(e, _)| {
+                        self.placement.partition_of_hash(e.hash) <= partition
+                    });
+                let part = &previous[at..end];
+                let rows = Self::rows(part, &mut keys, &mut values, partition);
+                if let Err(failure) =
+                    self.update_partition(partition, rows, part, &mut produced, out)
+                {
+                    first_failure.get_or_insert(failure);
+                }
+                at = end;
             }
         }
+        new.clear();
+        self.store(produced, previous);
         self.states.checkpoint(tick);
         if let Some(failure) = first_failure {
             resume_unwind(failure);
         }
+    }
+}
+
+impl<K: Key, V: Data, S: Data> BatchLogic<(K, Vec<V>), (K, S)> for UpdatePartitions<K, V, S> {
+    type Acc = NewValues<K, V>;
+
+    fn absorb(&mut self, acc: &mut Self::Acc, _partition: u32, (k, vs): (K, Vec<V>)) {
+        let hash = stable_hash(&k);
+        acc.push_all(self.placement.partition_of_hash(hash), hash, k, vs);
+    }
+
+    fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, (K, S))>) {
+        self.update_batch(tick, acc, out);
+    }
+}
+
+impl<K: Key, V: Data, S: Data> BatchLogic<(K, V), (K, S)> for UpdatePartitions<K, V, S> {
+    type Acc = NewValues<K, V>;
+
+    fn absorb(&mut self, acc: &mut Self::Acc, _partition: u32, (k, v): (K, V)) {
+        let hash = stable_hash(&k);
+        acc.push(self.placement.partition_of_hash(hash), hash, k, v);
+    }
+
+    fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<(u32, (K, S))>) {
+        self.update_batch(tick, acc, out);
     }
 }
 
@@ -294,34 +415,37 @@ impl<K: Key, V: Data> DStream<(K, V)> {
             .partition_count()
             .unwrap_or_else(|| self.ssc.context().default_parallelism())
             .max(1);
-        let grouped = self.group_by_key(n);
         let update: PartitionFn<K, V, S> = Arc::new(move |rows| update(rows).into_iter().collect());
         let slide = self.meta.slide;
-        // Every key may change in every batch: every write is a full one.
-        let tables = Declared::new(move |owner| KeyedState::<K, S>::new(owner, n, Writes::Full));
+        let tables = Declared::new(move |owner| OrderedState::<K, S>::new(owner, n));
         let open = tables.clone();
-        let node = BatchNode::new(
-            &grouped,
-            "update_state_by_key_iter",
-            Route::Local,
-            move |w: WorkerInfo| {
-                let states = open.open(&w);
-                // A restored state already holds what the initial state became.
-                let initial = match &initial {
-                    Some(rdd) if !states.was_restored() => Some(states.owned(rdd.collect())),
-                    _ => None,
-                };
-                UpdatePartitions {
-                    update: update.clone(),
-                    slide,
-                    worker: w.index,
-                    placement: Placement::new(w.workers, n),
-                    states,
-                    initial,
-                }
-            },
-        );
-        let stream = grouped.derive("update_state_by_key_iter", slide, n, &[&grouped.meta], node);
+        let make = move |w: WorkerInfo| {
+            let states = open.open(&w);
+            // A restored state already holds what the initial state became.
+            let initial = match &initial {
+                Some(rdd) if !states.was_restored() => Some(states.owned(rdd.collect())),
+                _ => None,
+            };
+            UpdatePartitions {
+                update: update.clone(),
+                slide,
+                worker: w.index,
+                placement: Placement::new(w.workers, n),
+                states,
+                initial,
+                changes: ChangeCheck::default(),
+            }
+        };
+        let name = "update_state_by_key_iter";
+        let stream = if self.meta.key_partitions == Some(n) {
+            // Each key's values are on its worker already.
+            let node = BatchNode::new(self, name, Route::Local, make);
+            self.derive(name, slide, n, &[&self.meta], node)
+        } else {
+            let grouped = self.group_by_key(n);
+            let node = BatchNode::new(&grouped, name, Route::Local, make);
+            grouped.derive(name, slide, n, &[&grouped.meta], node)
+        };
         self.ssc.register_stateful(
             stream.meta.id,
             Some(default_checkpoint_interval(slide)),

@@ -216,6 +216,10 @@ fn committer(plan: &Plan, rt: &Runtime, inputs: &[Box<dyn Driven>]) -> Option<Co
         stateful: plan.stateful.clone(),
         partitions: plan.state_partitions.clone(),
         workers: plan.master.total_workers(),
+        local: {
+            let first = plan.master.process() * plan.master.threads();
+            first..first + plan.master.threads()
+        },
     };
     let sources = inputs.iter().map(|i| (i.stream_id(), i.source())).collect();
     Some(Committer::new(ck, graph, sources))

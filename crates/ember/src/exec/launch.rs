@@ -145,6 +145,11 @@ pub(crate) fn launch(plan: Arc<Plan>, runtime: Arc<Runtime>) -> Result<Execution
                 (Some(f), None) => rt.report_execution_error(f),
                 (None, _) => {}
             }
+            // The last shares and commit are written before the run ends (and, in a cluster,
+            // before the goodbye, so that the driver's last commit finds this process's shares).
+            if let Some(ck) = &rt.checkpointing {
+                ck.finish_writes();
+            }
             // Says goodbye after a normal end; after a failure, tells the others why first.
             if let Some(link) = link {
                 link.close();

@@ -7,7 +7,7 @@ use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
-use timely::dataflow::operators::{Concat, Exchange as _, InputCapability, Operator};
+use timely::dataflow::operators::{Capability, Concat, Exchange as _, InputCapability, Operator};
 
 use crate::data::Data;
 use crate::error::JobError;
@@ -39,7 +39,19 @@ pub(crate) trait BatchLogic<T, U>: 'static {
     /// (it is reused for a later batch, so that maps and vectors keep their capacity instead of
     /// growing from nothing every batch).
     fn finish(&mut self, tick: &Tick, acc: &mut Self::Acc, out: &mut Vec<Rec<U>>);
+
+    /// More results of the batch `finish` just completed, at most `budget` records a call;
+    /// whether they are all out. Until then the operator gives what each call emitted, lets the
+    /// operators downstream take it (the call is repeated at the worker's next step) and
+    /// finishes no other batch, so that a batch whose output is large (the whole state of an
+    /// `update_state_by_key`) is never held whole in memory. The default has nothing more.
+    fn emit_more(&mut self, _out: &mut Vec<Rec<U>>, _budget: usize) -> bool {
+        true
+    }
 }
+
+/// Records a [`BatchLogic::emit_more`] call emits at most.
+const EMIT_BUDGET: usize = 1 << 16;
 
 impl<'s, T: Data> Flow<'s, T> {
     /// A per-record operator that keeps records on their worker. `f` gets each record with its
@@ -218,12 +230,15 @@ impl<'s, T: Data> Chain<'s, T> {
         let (output, stream) = op.new_output::<Vec<Rec<U>>>();
         let mut output = OutputBuilder::<u64, CapacityContainerBuilder<Vec<Rec<U>>>>::from(output);
         let rt = b.runtime.clone();
+        let activator = b.scope.activator_for(op.operator_info().address);
         op.build(move |_capabilities| {
             let mut accs: HashMap<u64, L::Acc> = HashMap::new();
             let mut spare: Option<L::Acc> = None;
             let mut pending = BTreeMap::new();
             let mut buf: Vec<Rec<U>> = Vec::new();
             let mut waiting: Vec<Rec<T>> = Vec::with_capacity(ABSORB_RUN);
+            // The batch whose output `emit_more` is still giving, with its capability.
+            let mut emitting: Option<(Capability<u64>, Time)> = None;
             move |frontiers| {
                 let mut output = output.activate();
                 data.drain(&mut Absorb {
@@ -244,7 +259,34 @@ impl<'s, T: Data> Chain<'s, T> {
                     }
                 });
                 let (data_frontier, tick_frontier) = (&frontiers[0], &frontiers[1]);
-                while let Some((&time, _)) = pending.first_key_value() {
+                loop {
+                    // A batch whose output is still being given goes first, a step at a time,
+                    // each after the operators downstream took the previous one.
+                    if let Some((cap, time)) = emitting.take() {
+                        let outcome = catch_unwind(AssertUnwindSafe(|| {
+                            logic.emit_more(&mut buf, EMIT_BUDGET)
+                        }));
+                        let done = match outcome {
+                            Ok(done) => done,
+                            Err(payload) => {
+                                rt.fail(time, node, name, JobError::panicked(payload));
+                                buf.clear();
+                                true
+                            }
+                        };
+                        if !buf.is_empty() {
+                            output.session(&cap).give_container(&mut buf);
+                            buf.clear();
+                        }
+                        if !done {
+                            emitting = Some((cap, time));
+                            activator.activate();
+                            break;
+                        }
+                    }
+                    let Some((&time, _)) = pending.first_key_value() else {
+                        break;
+                    };
                     if data_frontier.less_equal(&time) || tick_frontier.less_equal(&time) {
                         break;
                     }
@@ -254,17 +296,24 @@ impl<'s, T: Data> Chain<'s, T> {
                         .unwrap_or_else(|| spare.take().unwrap_or_default());
                     let outcome =
                         catch_unwind(AssertUnwindSafe(|| logic.finish(&tick, &mut acc, &mut buf)));
-                    match outcome {
+                    let finished = match outcome {
                         // Only an accumulator that `finish` emptied normally is reused.
-                        Ok(()) => spare = Some(acc),
+                        Ok(()) => {
+                            spare = Some(acc);
+                            true
+                        }
                         Err(payload) => {
                             rt.fail(tick.time, node, name, JobError::panicked(payload));
                             buf.clear();
+                            false
                         }
-                    }
+                    };
                     if !buf.is_empty() {
                         output.session(&cap).give_container(&mut buf);
                         buf.clear();
+                    }
+                    if finished {
+                        emitting = Some((cap, tick.time));
                     }
                 }
             }

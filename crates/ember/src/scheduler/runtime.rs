@@ -473,6 +473,10 @@ impl Runtime {
             return false;
         }
         tracing::error!("cluster: {why}");
+        // No commit is made after the failure (another process's shares may never come).
+        if let Some(ck) = &self.checkpointing {
+            ck.abandon();
+        }
         c.cluster_failure = Some(why);
         c.stop = Some(StopMode::Immediate);
         drop(c);

@@ -10,7 +10,7 @@
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
-use crate::checkpoint::{Entries, ShareWriter, WriteKind};
+use crate::checkpoint::{Entries, Payload, ShareWriter, WriteKind};
 use crate::dstream::node::WorkerInfo;
 use crate::scheduler::Tick;
 use crate::state::restore::{Restorer, restore};
@@ -71,6 +71,7 @@ impl<T: Table> Declared<T> {
                 .map(|ck| ShareWriter::new(ck, w.node, w.index, w.workers)),
             was_restored,
             size,
+            sizes: [0; 2],
         }
     }
 }
@@ -83,6 +84,8 @@ pub(crate) struct Checkpointed<T> {
     was_restored: bool,
     /// Where the tables' size is reported, for the web UI.
     size: Option<Arc<StateShare>>,
+    /// The sizes of the last full and delta writes.
+    sizes: [usize; 2],
 }
 
 impl<T: Table> Checkpointed<T> {
@@ -91,8 +94,10 @@ impl<T: Table> Checkpointed<T> {
         self.was_restored
     }
 
-    /// Writes this worker's share if `tick` is a checkpoint time: the changes since the last
-    /// write, or everything when a full write is due (or the tables only write in full).
+    /// Hands this worker's share to the checkpoint writer if `tick` is a checkpoint time: the
+    /// changes since the last write, or everything when a full write is due (or the tables only
+    /// write in full). The worker goes on at once: the writer writes the share, and a full write
+    /// of tables that share their entries (copy on write) is even encoded there.
     pub(crate) fn checkpoint(&mut self, tick: &Tick) {
         if let Some(size) = &self.size {
             size.set_entries(self.tables.entries());
@@ -108,14 +113,33 @@ impl<T: Table> Checkpointed<T> {
         } else {
             kind
         };
-        let mut entries = Entries::default();
-        self.tables.write(kind, &mut EntrySink::new(&mut entries));
-        if writer.write(tick.time, kind, &entries) {
-            self.tables.written(tick.time);
-            if let (Some(size), WriteKind::Full) = (&self.size, kind) {
-                size.full_write(entries.len(), entries.encoded_len());
+        // A full write's size tells the web UI the bytes per entry (wherever it is encoded).
+        let size = self.size.clone().filter(|_| kind == WriteKind::Full);
+        let snapshot = match kind {
+            WriteKind::Full => self.tables.full_snapshot(),
+            WriteKind::Delta => None,
+        };
+        let payload = match snapshot {
+            Some(snapshot) => Payload::Deferred(Box::new(move |entries: &mut Entries| {
+                snapshot(&mut EntrySink::new(entries));
+                if let Some(size) = size {
+                    size.full_write(entries.len(), entries.encoded_len());
+                }
+            })),
+            None => {
+                // About the size of the previous such write, so that the buffer rarely grows.
+                let hint = &mut self.sizes[usize::from(kind == WriteKind::Delta)];
+                let mut entries = Entries::with_capacity(*hint + *hint / 8);
+                self.tables.write(kind, &mut EntrySink::new(&mut entries));
+                *hint = entries.byte_len();
+                if let Some(size) = size {
+                    size.full_write(entries.len(), entries.encoded_len());
+                }
+                Payload::Encoded(entries)
             }
-        }
+        };
+        writer.write(tick.time, kind, payload);
+        self.tables.written(tick.time);
     }
 }
 
@@ -139,8 +163,8 @@ mod tests {
     use super::*;
     use crate::checkpoint::Checkpointing;
     use crate::checkpoint::state_files::read_chain;
+    use crate::state::KeyedState;
     use crate::state::restore::{LocalWorkers, RestoreError};
-    use crate::state::{KeyedState, Writes};
     use crate::time::{Duration, Time};
 
     fn worker(index: usize, workers: usize, ck: Option<Arc<Checkpointing>>) -> WorkerInfo {
@@ -164,7 +188,7 @@ mod tests {
     }
 
     fn declared() -> Declared<KeyedState<String, u64>> {
-        Declared::new(|owner| KeyedState::new(owner, 4, Writes::Changes))
+        Declared::new(|owner| KeyedState::new(owner, 4))
     }
 
     fn checkpointing(
@@ -195,6 +219,8 @@ mod tests {
             }
             tables.checkpoint(&tick(1000));
         }
+        // The checkpoint writer writes them in the background.
+        ck.wait_written();
 
         // Three workers of one process restore them before the start.
         let restored = read_chain(dir.path(), 7, Time::from_millis(1000)).unwrap();
@@ -232,10 +258,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ck = checkpointing(dir.path(), HashMap::new());
         let strings: Declared<KeyedState<String, String>> =
-            Declared::new(|owner| KeyedState::new(owner, 1, Writes::Changes));
-        let mut tables = strings.open(&worker(0, 1, Some(ck)));
-        tables.insert("a".into(), "aaaa".into());
+            Declared::new(|owner| KeyedState::new(owner, 1));
+        let mut tables = strings.open(&worker(0, 1, Some(ck.clone())));
+        tables.insert_hashed("a".into(), 1, "aaaa".into());
         tables.checkpoint(&tick(1000));
+        ck.wait_written();
 
         let restored = read_chain(dir.path(), 7, Time::from_millis(1000)).unwrap();
         let local = LocalWorkers {

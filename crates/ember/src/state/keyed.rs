@@ -1,7 +1,8 @@
 //! [`KeyedState`]: a value per key, on the worker that owns the key's partition.
 //!
-//! The stateful operators keep their keys here: `update_state_by_key` and `map_with_state` their
-//! states, `reduce_by_key_and_window_inv` its window values. A key lives on the worker of its
+//! The stateful operators that look keys up one by one keep them here: `map_with_state` its
+//! states, `reduce_by_key_and_window_inv` its window values. (`update_state_by_key`, which visits
+//! every key in every batch, keeps them in an [`OrderedState`](super::OrderedState).) A key lives on the worker of its
 //! partition (stable hash modulo the partition count, [`Placement`]), where the operator's
 //! records of that key are routed; it is never moved, except through a checkpoint restored by a
 //! different number of workers, when each worker keeps the restored keys it owns now.
@@ -16,15 +17,6 @@ use crate::placement::Placement;
 use crate::state::table::{EntrySink, Owner, Table, TableError};
 use crate::state::{FastMap, FastSet};
 use crate::time::Time;
-
-/// How a [`KeyedState`] is checkpointed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Writes {
-    /// The keys changed since the previous write, with a full write from time to time.
-    Changes,
-    /// Every key at every write (for tables whose every key may change in every batch).
-    Full,
-}
 
 /// A key's value, with its stable hash.
 struct Slot<S> {
@@ -43,12 +35,12 @@ pub(crate) struct KeyedState<K, S> {
 
 impl<K: Key, S: Data> KeyedState<K, S> {
     /// An empty table for `owner`, over `partitions` partitions.
-    pub(crate) fn new(owner: Owner, partitions: usize, writes: Writes) -> Self {
+    pub(crate) fn new(owner: Owner, partitions: usize) -> Self {
         KeyedState {
             worker: owner.worker,
             placement: Placement::new(owner.workers, partitions),
             slots: FastMap::default(),
-            changed: (owner.checkpointed && writes == Writes::Changes).then(FastSet::default),
+            changed: owner.checkpointed.then(FastSet::default),
         }
     }
 
@@ -84,12 +76,6 @@ impl<K: Key, S: Data> KeyedState<K, S> {
             .map(|(k, slot)| (k, slot.hash, &slot.value))
     }
 
-    /// Sets `key`'s value (computing its hash).
-    pub(crate) fn insert(&mut self, key: K, value: S) {
-        let hash = crate::hash::stable_hash(&key);
-        self.insert_hashed(key, hash, value);
-    }
-
     /// Sets `key`'s value, `hash` being the key's stable hash (known from an earlier
     /// [`remove`](Self::remove) or [`owned`](Self::owned)).
     pub(crate) fn insert_hashed(&mut self, key: K, hash: u64, value: S) {
@@ -102,21 +88,6 @@ impl<K: Key, S: Data> KeyedState<K, S> {
         let slot = self.slots.remove(key)?;
         self.note_change(key);
         Some((slot.hash, slot.value))
-    }
-
-    /// Calls `f` on every key's value, which it may change; the keys for which it returns
-    /// `false` are removed. Every key counts as changed.
-    pub(crate) fn update_each(&mut self, mut f: impl FnMut(&K, &mut S) -> bool) {
-        let mut changed = self.changed.take();
-        self.slots.retain(|k, slot| {
-            if let Some(changed) = &mut changed
-                && !changed.contains(k)
-            {
-                changed.insert(k.clone());
-            }
-            f(k, &mut slot.value)
-        });
-        self.changed = changed;
     }
 
     /// Appends `f(key, value)` for every key to `out`, tagged with the key's partition, in the
@@ -219,12 +190,12 @@ mod tests {
 
     #[test]
     fn deltas_hold_only_the_changed_keys() {
-        let mut t = KeyedState::<String, u64>::new(owner(0, 1), 4, Writes::Changes);
-        t.insert("a".into(), 1);
-        t.insert("b".into(), 2);
+        let mut t = KeyedState::<String, u64>::new(owner(0, 1), 4);
+        t.insert_hashed("a".into(), 1, 1);
+        t.insert_hashed("b".into(), 2, 2);
         t.written(Time::from_millis(1000));
         assert!(written(&t, WriteKind::Delta).is_empty());
-        t.insert("a".into(), 10);
+        t.insert_hashed("a".into(), 1, 10);
         t.remove(&"b".into());
         assert_eq!(t.remove(&"nothing".into()), None);
         assert_eq!(
@@ -232,18 +203,21 @@ mod tests {
             [("a".into(), Some(10)), ("b".into(), None)]
         );
         assert_eq!(written(&t, WriteKind::Full), [("a".into(), Some(10))]);
-        // Tables written in full track nothing.
-        let mut full = KeyedState::<String, u64>::new(owner(0, 1), 4, Writes::Full);
-        full.insert("a".into(), 1);
+        // Tables of a run without checkpoints track nothing.
+        let untracked = Owner {
+            checkpointed: false,
+            ..owner(0, 1)
+        };
+        let mut full = KeyedState::<String, u64>::new(untracked, 4);
+        full.insert_hashed("a".into(), 1, 1);
         assert!(full.full_writes_only() && full.changed.is_none());
     }
 
     #[test]
     fn restore_keeps_the_owned_keys_and_emits_in_hash_order() {
         let keys: Vec<String> = (0..40).map(|i| format!("k{i}")).collect();
-        let mut tables: Vec<KeyedState<String, u64>> = (0..3)
-            .map(|w| KeyedState::new(owner(w, 3), 5, Writes::Changes))
-            .collect();
+        let mut tables: Vec<KeyedState<String, u64>> =
+            (0..3).map(|w| KeyedState::new(owner(w, 3), 5)).collect();
         for table in &mut tables {
             for (i, k) in keys.iter().enumerate() {
                 table.restore(k.clone(), Some(i as u64)).unwrap();
@@ -265,23 +239,5 @@ mod tests {
             assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
             assert!(out.iter().all(|(p, _)| placement.owns(w, *p)));
         }
-    }
-
-    #[test]
-    fn update_each_changes_and_removes() {
-        let mut t = KeyedState::<String, u64>::new(owner(0, 1), 1, Writes::Changes);
-        t.insert("a".into(), 1);
-        t.insert("b".into(), 2);
-        t.written(Time::from_millis(1000));
-        t.update_each(|k, v| {
-            *v += 1;
-            k != "b"
-        });
-        assert_eq!(t.get(&"a".into()), Some(&2));
-        assert_eq!(t.get(&"b".into()), None);
-        assert_eq!(
-            written(&t, WriteKind::Delta),
-            [("a".into(), Some(2)), ("b".into(), None)]
-        );
     }
 }

@@ -61,9 +61,19 @@ pub(crate) trait Table: Send + 'static {
     /// written one (`Delta`, removals as `None`).
     fn write(&self, kind: WriteKind, out: &mut EntrySink<'_>);
 
+    /// The entries of a full write, to be pushed later by the checkpoint writer's thread, for a
+    /// table that can share them (copy on write) instead of encoding them now; `None` (the
+    /// default) has the write encoded at once with [`write`](Self::write).
+    fn full_snapshot(&self) -> Option<Snapshot> {
+        None
+    }
+
     /// The write of batch `time` is on disk: the changes up to it need not be written again.
     fn written(&mut self, time: Time);
 }
+
+/// A table's entries as of one batch, pushed when called (see [`Table::full_snapshot`]).
+pub(crate) type Snapshot = Box<dyn FnOnce(&mut EntrySink<'_>) + Send>;
 
 /// Where a table pushes the entries of a write.
 pub(crate) struct EntrySink<'a> {
@@ -151,6 +161,14 @@ impl<A: Table, B: Table> Table for (A, B) {
     fn write(&self, kind: WriteKind, out: &mut EntrySink<'_>) {
         self.0.write(kind, &mut out.tagged(0));
         self.1.write(kind, &mut out.tagged(1));
+    }
+
+    fn full_snapshot(&self) -> Option<Snapshot> {
+        let (first, second) = (self.0.full_snapshot()?, self.1.full_snapshot()?);
+        Some(Box::new(move |out: &mut EntrySink<'_>| {
+            first(&mut out.tagged(0));
+            second(&mut out.tagged(1));
+        }))
     }
 
     fn written(&mut self, time: Time) {

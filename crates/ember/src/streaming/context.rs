@@ -473,6 +473,7 @@ impl StreamingContext {
                 poisoned,
                 absent_when: Arc::new(absent_when),
                 requires_rdds: None,
+                key_partitions: None,
             }),
         }
     }

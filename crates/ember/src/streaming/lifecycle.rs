@@ -527,4 +527,12 @@ impl StreamingContext {
         self.runtime()
             .is_some_and(|rt| rt.wait_batch(time, timeout))
     }
+
+    /// Waits until the checkpoint shares and commits of the batches completed so far are
+    /// written (the checkpoint writer writes them in the background), if the run checkpoints.
+    pub(crate) fn wait_checkpoints_written(&self) {
+        if let Some(ck) = self.runtime().and_then(|rt| rt.checkpointing.clone()) {
+            ck.wait_written();
+        }
+    }
 }
