@@ -373,16 +373,10 @@ impl<K: Key, S: Data, M: Data> MapWithStateDStream<K, S, M> {
     /// ```
     pub fn state_snapshots(&self) -> DStream<(K, S)> {
         self.snapshots.store(true, Ordering::SeqCst);
-        let node = NarrowNode::new(
-            &self.emitted,
-            "state_snapshots",
-            |p, e, out: &mut Vec<(u32, (K, S))>| {
-                if let Emitted::Snapshot(k, s) = e {
-                    out.push((p, (k, s)));
-                }
-                Ok(())
-            },
-        );
+        let node = NarrowNode::new(&self.emitted, "state_snapshots", |e| match e {
+            Emitted::Snapshot(k, s) => Some((k, s)),
+            _ => None,
+        });
         self.emitted.derive(
             "state_snapshots",
             self.emitted.meta.slide,
@@ -534,16 +528,10 @@ impl<K: Key, V: Data> DStream<(K, V)> {
             Some(Duration::milliseconds(slide.as_millis() * 10)),
             tables.restorer(),
         );
-        let pick = NarrowNode::new(
-            &emitted,
-            "map_with_state",
-            |p, e, out: &mut Vec<(u32, M)>| {
-                if let Emitted::Mapped(m) = e {
-                    out.push((p, m));
-                }
-                Ok(())
-            },
-        );
+        let pick = NarrowNode::new(&emitted, "map_with_state", |e| match e {
+            Emitted::Mapped(m) => Some(m),
+            _ => None,
+        });
         let mapped = emitted.derive("map_with_state", slide, n, &[&emitted.meta], pick);
         MapWithStateDStream {
             mapped,

@@ -46,10 +46,7 @@ impl<T: Data> DStream<T> {
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn map<U: Data>(&self, f: impl Fn(T) -> U + Send + Sync + 'static) -> DStream<U> {
-        let node = NarrowNode::new(self, "map", move |p, x, out: &mut Vec<(u32, U)>| {
-            out.push((p, f(x)));
-            Ok(())
-        });
+        let node = NarrowNode::new(self, "map", move |x| Some(f(x)));
         self.derive(
             "map",
             self.meta.slide,
@@ -76,10 +73,7 @@ impl<T: Data> DStream<T> {
     where
         I: IntoIterator<Item = U>,
     {
-        let node = NarrowNode::new(self, "flat_map", move |p, x, out: &mut Vec<(u32, U)>| {
-            out.extend(f(x).into_iter().map(|u| (p, u)));
-            Ok(())
-        });
+        let node = NarrowNode::new(self, "flat_map", f);
         self.derive(
             "flat_map",
             self.meta.slide,
@@ -134,12 +128,7 @@ impl<T: Data> DStream<T> {
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn filter(&self, f: impl Fn(&T) -> bool + Send + Sync + 'static) -> DStream<T> {
-        let node = NarrowNode::new(self, "filter", move |p, x, out: &mut Vec<(u32, T)>| {
-            if f(&x) {
-                out.push((p, x));
-            }
-            Ok(())
-        });
+        let node = NarrowNode::new(self, "filter", move |x| f(&x).then_some(x));
         self.derive(
             "filter",
             self.meta.slide,

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use crate::data::Data;
 use crate::dstream::{DStream, Meta, Node, Upstream};
-use crate::error::JobError;
 use crate::exec::{BatchLogic, Builder, Chain, Flow, Route};
 use crate::placement::Placement;
 use crate::scheduler::Tick;
@@ -34,7 +33,8 @@ impl WorkerInfo {
     }
 }
 
-/// A per-record transformation: `f(partition, record, out)`.
+/// A per-record transformation: each record becomes the records `f(record)` gives, in its
+/// partition.
 pub(crate) struct NarrowNode<S: Data, T, F> {
     pub(crate) parent: Upstream<S>,
     pub(crate) name: &'static str,
@@ -42,11 +42,12 @@ pub(crate) struct NarrowNode<S: Data, T, F> {
     pub(crate) _out: PhantomData<fn() -> T>,
 }
 
-impl<S, T, F> NarrowNode<S, T, F>
+impl<S, T, I, F> NarrowNode<S, T, F>
 where
     S: Data,
     T: Data,
-    F: Fn(u32, S, &mut Vec<(u32, T)>) -> Result<(), JobError> + Send + Sync + 'static,
+    F: Fn(S) -> I + Send + Sync + 'static,
+    I: IntoIterator<Item = T>,
 {
     pub(crate) fn new(parent: &DStream<S>, name: &'static str, f: F) -> Self {
         NarrowNode {
@@ -58,11 +59,12 @@ where
     }
 }
 
-impl<S, T, F> Node<T> for NarrowNode<S, T, F>
+impl<S, T, I, F> Node<T> for NarrowNode<S, T, F>
 where
     S: Data,
     T: Data,
-    F: Fn(u32, S, &mut Vec<(u32, T)>) -> Result<(), JobError> + Send + Sync + 'static,
+    F: Fn(S) -> I + Send + Sync + 'static,
+    I: IntoIterator<Item = T>,
 {
     fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, T> {
         self.stage(b, meta).into_flow(b, self.name)
@@ -73,11 +75,12 @@ where
     }
 }
 
-impl<S, T, F> NarrowNode<S, T, F>
+impl<S, T, I, F> NarrowNode<S, T, F>
 where
     S: Data,
     T: Data,
-    F: Fn(u32, S, &mut Vec<(u32, T)>) -> Result<(), JobError> + Send + Sync + 'static,
+    F: Fn(S) -> I + Send + Sync + 'static,
+    I: IntoIterator<Item = T>,
 {
     /// `f` as one more stage of the parent's chain (fused into the parent's own chain when
     /// this node is the parent's only consumer).

@@ -30,14 +30,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         &self,
         f: impl Fn(V) -> U + Send + Sync + 'static,
     ) -> DStream<(K, U)> {
-        let node = NarrowNode::new(
-            self,
-            "map_values",
-            move |p, (k, v), out: &mut Vec<(u32, (K, U))>| {
-                out.push((p, (k, f(v))));
-                Ok(())
-            },
-        );
+        let node = NarrowNode::new(self, "map_values", move |(k, v)| Some((k, f(v))));
         self.derive(
             "map_values",
             self.meta.slide,
@@ -64,14 +57,9 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     where
         I: IntoIterator<Item = U>,
     {
-        let node = NarrowNode::new(
-            self,
-            "flat_map_values",
-            move |p, (k, v), out: &mut Vec<(u32, (K, U))>| {
-                out.extend(f(v).into_iter().map(|u| (p, (k.clone(), u))));
-                Ok(())
-            },
-        );
+        let node = NarrowNode::new(self, "flat_map_values", move |(k, v)| {
+            f(v).into_iter().map(move |u| (k.clone(), u))
+        });
         self.derive(
             "flat_map_values",
             self.meta.slide,

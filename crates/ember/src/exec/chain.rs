@@ -124,10 +124,17 @@ pub(crate) trait Fused<'s, T: Data> {
 }
 
 impl<'s, T: Data> Chain<'s, T> {
-    /// `f` applied to every record of this chain, as one more fused stage of node `node`.
-    pub(crate) fn then<U: Data, F>(self, node: usize, name: &'static str, f: Arc<F>) -> Chain<'s, U>
+    /// `f` applied to every record of this chain, as one more fused stage of node `node`: each
+    /// record becomes the records `f` returns, in the record's partition.
+    pub(crate) fn then<U: Data, I, F>(
+        self,
+        node: usize,
+        name: &'static str,
+        f: Arc<F>,
+    ) -> Chain<'s, U>
     where
-        F: Fn(u32, T, &mut Vec<Rec<U>>) -> Result<(), JobError> + Send + Sync + 'static,
+        F: Fn(T) -> I + Send + Sync + 'static,
+        I: IntoIterator<Item = U>,
     {
         let inner: Box<dyn Fused<'s, T> + 's> = match self {
             Chain::Built(flow) => Box::new(Root { flow }),
@@ -249,18 +256,19 @@ impl<T: Data, P: Pull<Message<u64, Vec<Rec<T>>>>> Pump<T> for RootPump<T, P> {
     }
 }
 
-/// One fused function over the records of `inner`: `f(partition, record, out)` pushes any
-/// number of outputs, each with its partition. (Generic over `f`, so that the function is
-/// compiled into the stage's loop instead of being called through a pointer per record.)
+/// One fused function over the records of `inner`: `f(record)` gives any number of outputs, in
+/// the record's partition. (Generic over `f` and its iterator, so that both are compiled into
+/// the stage's loop, and each output goes straight on to the next stage: no buffer between.)
 struct Stage<'s, S: Data, F> {
     inner: Box<dyn Fused<'s, S> + 's>,
     f: Arc<F>,
     owner: Owner,
 }
 
-impl<'s, S: Data, T: Data, F> Fused<'s, T> for Stage<'s, S, F>
+impl<'s, S: Data, T: Data, I, F> Fused<'s, T> for Stage<'s, S, F>
 where
-    F: Fn(u32, S, &mut Vec<Rec<T>>) -> Result<(), JobError> + Send + Sync + 'static,
+    F: Fn(S) -> I + Send + Sync + 'static,
+    I: IntoIterator<Item = T>,
 {
     fn attach(
         self: Box<Self>,
@@ -273,33 +281,29 @@ where
             f: self.f,
             owner: self.owner,
             running: running.clone(),
-            out: Vec::new(),
         })
     }
 }
 
 /// Runs a stage's function between the pump of its input and the sink of its output.
-struct StagePump<S, T, F> {
+struct StagePump<S, F> {
     inner: Box<dyn Pump<S>>,
     f: Arc<F>,
     owner: Owner,
     running: Rc<Running>,
-    /// The outputs of one record (reused: it stays small and in cache).
-    out: Vec<Rec<T>>,
 }
 
-impl<S: Data, T: Data, F> Pump<T> for StagePump<S, T, F>
+impl<S: Data, T: Data, I, F> Pump<T> for StagePump<S, F>
 where
-    F: Fn(u32, S, &mut Vec<Rec<T>>) -> Result<(), JobError> + Send + Sync + 'static,
+    F: Fn(S) -> I + Send + Sync + 'static,
+    I: IntoIterator<Item = T>,
 {
     fn drain(&mut self, sink: &mut dyn Sink<T>) {
         let mut stage = StageSink {
             f: &*self.f,
             owner: self.owner,
             running: &self.running,
-            out: &mut self.out,
             next: sink,
-            time: 0,
         };
         self.inner.drain(&mut stage);
     }
@@ -309,30 +313,27 @@ struct StageSink<'a, T, F> {
     f: &'a F,
     owner: Owner,
     running: &'a Running,
-    out: &'a mut Vec<Rec<T>>,
     next: &'a mut dyn Sink<T>,
-    time: u64,
 }
 
-impl<S, T, F> Sink<S> for StageSink<'_, T, F>
+impl<S, T, I, F> Sink<S> for StageSink<'_, T, F>
 where
-    F: Fn(u32, S, &mut Vec<Rec<T>>) -> Result<(), JobError>,
+    F: Fn(S) -> I,
+    I: IntoIterator<Item = T>,
 {
     fn open(&mut self, cap: InputCapability<u64>) {
-        self.time = cap.least().copied().unwrap_or_default();
-        // Left over from a record whose consumer panicked.
-        self.out.clear();
         self.next.open(cap);
     }
 
+    /// Each output goes on as `f` gives it. `f`'s iterator is this stage's code too (a line's
+    /// words are split as they are asked for), so this stage is named running again after each
+    /// output has been taken by the next one.
     #[inline]
     fn push(&mut self, partition: u32, record: S) {
         self.running.set(self.owner);
-        if let Err(error) = (self.f)(partition, record, self.out) {
-            self.running.fail(self.time, self.owner, error);
-        }
-        for (p, y) in self.out.drain(..) {
-            self.next.push(p, y);
+        for y in (self.f)(record) {
+            self.next.push(partition, y);
+            self.running.set(self.owner);
         }
     }
 
