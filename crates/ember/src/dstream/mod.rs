@@ -16,6 +16,7 @@ use crate::exec::{Builder, Chain, Flow};
 use crate::streaming::StreamingContext;
 use crate::time::Duration;
 
+pub(crate) mod combine_map;
 pub(crate) mod counted;
 pub(crate) mod input;
 pub(crate) mod map_partitioned;

@@ -7,19 +7,16 @@
 //! are merged. Keys come out of a partition in the order of their stable hash, so output does not
 //! depend on arrival order, worker count or process count.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use crate::data::{Data, Key};
 use crate::dstream::DStream;
+use crate::dstream::combine_map::CombineMap;
 use crate::dstream::node::{BatchNode, WorkerInfo};
 use crate::exec::{BatchLogic, Route};
 use crate::hash::{partition_of_hash, stable_hash};
 use crate::partitioner::Partitioning;
 use crate::scheduler::Tick;
-
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Spark's `Aggregator`: how values of one key become a combiner.
 pub(crate) struct Combiner<V, C> {
@@ -44,32 +41,19 @@ struct CombineLocally<K, V, C> {
     partitions: usize,
     /// The finished batch's combiners, given a step at a time (see `emit_more`): never copied
     /// whole into one output next to the map.
-    finished: Option<std::collections::hash_map::IntoIter<K, Option<C>>>,
-}
-
-/// Replaces the value in `slot` with `f(value)`, moving it. A slot left empty by a panic in `f`
-/// (the batch has failed then) is skipped.
-fn update<C>(slot: &mut Option<C>, f: impl FnOnce(C) -> C) {
-    if let Some(old) = slot.take() {
-        *slot = Some(f(old));
-    }
+    finished: Option<std::collections::hash_map::IntoIter<K, C>>,
 }
 
 impl<K: Key, V: Data, C: Data> BatchLogic<(K, V), (K, C)> for CombineLocally<K, V, C> {
-    type Acc = FastMap<K, Option<C>>;
+    type Acc = CombineMap<K, C>;
 
     fn absorb(&mut self, acc: &mut Self::Acc, _partition: u32, (k, v): (K, V)) {
         // One hash and probe per record, whether the key is new or not.
-        match acc.entry(k) {
-            Entry::Occupied(mut c) => update(c.get_mut(), |c| (self.agg.merge_value)(c, v)),
-            Entry::Vacant(slot) => {
-                slot.insert(Some((self.agg.create)(v)));
-            }
-        }
+        acc.add(k, v, &*self.agg.create, &*self.agg.merge_value);
     }
 
     fn finish(&mut self, _tick: &Tick, acc: &mut Self::Acc, _out: &mut Vec<(u32, (K, C))>) {
-        self.finished = Some(std::mem::take(acc).into_iter());
+        self.finished = Some(acc.take());
     }
 
     fn emit_more(&mut self, out: &mut Vec<(u32, (K, C))>, budget: usize) -> bool {
@@ -77,11 +61,11 @@ impl<K: Key, V: Data, C: Data> BatchLogic<(K, V), (K, C)> for CombineLocally<K, 
             return true;
         };
         out.reserve(budget.min(left.len()));
-        for (k, c) in left.by_ref().take(budget) {
-            if let Some(c) = c {
-                out.push((partition_of_hash(stable_hash(&k), self.partitions), (k, c)));
-            }
-        }
+        out.extend(
+            left.by_ref()
+                .take(budget)
+                .map(|(k, c)| (partition_of_hash(stable_hash(&k), self.partitions), (k, c))),
+        );
         let done = left.len() == 0;
         if done {
             self.finished = None;
@@ -98,23 +82,21 @@ struct MergeCombiners<K, C> {
 }
 
 impl<K: Key, C: Data> BatchLogic<(K, C), (K, C)> for MergeCombiners<K, C> {
-    type Acc = FastMap<K, (u32, Option<C>)>;
+    /// Each key's partition (as the first stage addressed it) and combiner.
+    type Acc = CombineMap<K, (u32, C)>;
 
     fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, (k, c): (K, C)) {
-        match acc.entry(k) {
-            Entry::Occupied(mut slot) => update(&mut slot.get_mut().1, |old| (self.merge)(old, c)),
-            Entry::Vacant(slot) => {
-                slot.insert((partition, Some(c)));
-            }
-        }
+        acc.add(
+            k,
+            c,
+            |c| (partition, c),
+            |(p, old), c| (p, (self.merge)(old, c)),
+        );
     }
 
     fn finish(&mut self, _tick: &Tick, acc: &mut Self::Acc, _out: &mut Vec<(u32, (K, C))>) {
         let mut rows: Vec<(u32, u64, K, C)> = Vec::with_capacity(acc.len());
-        rows.extend(
-            acc.drain()
-                .filter_map(|(k, (p, c))| c.map(|c| (p, stable_hash(&k), k, c))),
-        );
+        rows.extend(acc.drain().map(|(k, (p, c))| (p, stable_hash(&k), k, c)));
         rows.sort_unstable_by_key(|r| (r.0, r.1));
         self.finished = Some(rows.into_iter());
     }
