@@ -14,7 +14,7 @@ use std::net::{TcpListener, TcpStream};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration as StdDuration, Instant};
 
-use common::wait_until;
+use common::{accept_within, wait_until};
 use ember::scheduler::Clock;
 use ember::scheduler::rate::ReceiverRateStatus;
 use ember::testing::{Collected, StreamTest};
@@ -47,7 +47,7 @@ impl Server {
         let port = listener.local_addr().unwrap().port();
         let text: String = (0..count).map(|i| format!("{i}\n")).collect();
         let thread = thread::spawn(move || {
-            let mut client = accept(&listener);
+            let mut client = accept_within(&listener, WAIT);
             client.write_all(text.as_bytes()).unwrap();
             client
         });
@@ -63,24 +63,6 @@ impl Drop for Server {
         // The connection closes with the test; a writer still blocked ends when the receiver's
         // side closes at the stop.
         drop(self.thread.take());
-    }
-}
-
-/// Accepts one connection within [`WAIT`].
-fn accept(listener: &TcpListener) -> TcpStream {
-    listener.set_nonblocking(true).unwrap();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                stream.set_nonblocking(false).unwrap();
-                return stream;
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
-                thread::sleep(StdDuration::from_millis(5));
-            }
-            Err(e) => panic!("no connection from the receiver: {e}"),
-        }
     }
 }
 
@@ -192,7 +174,7 @@ fn a_receiver_at_its_limit_stops_reading_so_tcp_pushes_back_on_the_sender() -> e
     let port = listener.local_addr().unwrap().port();
     let out = t.collect(&t.context().socket_text_stream("127.0.0.1", port))?;
     t.context().start()?;
-    let mut client = accept(&listener);
+    let mut client = accept_within(&listener, WAIT);
     client.set_nonblocking(true).unwrap();
     let line = b"0123456789012345678901234567890123456789012345678901234567890123456789\n";
     let chunk: Vec<u8> = line.repeat(1 << 14);
@@ -263,7 +245,7 @@ fn backpressure_run(settings: &[(&str, &str)]) -> ember::Result<Vec<Option<f64>>
         }
     })?;
     t.context().start()?;
-    let mut server = accept(&listener);
+    let mut server = accept_within(&listener, WAIT);
     // The bucket fills while two empty batches run.
     let mut ran = 2;
     t.run(2)?;

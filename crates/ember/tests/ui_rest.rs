@@ -15,7 +15,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration as StdDuration;
 
-use common::{sec, wait_until};
+use common::{accept_within, sec, wait_until};
 use ember::testing::StreamTest;
 use ember::{Conf, StreamingContextState, Time};
 use serde_json::{Value, json};
@@ -749,17 +749,7 @@ fn receivers_show_their_rates_and_the_socket_source_its_figures() {
     let out = t.collect(&lines).unwrap();
     t.run(1).unwrap();
     // The receiver connects once the stream has started (bounded: a non-blocking accept).
-    server.set_nonblocking(true).unwrap();
-    let mut accepted = None;
-    assert!(
-        wait_until(WITHIN, || {
-            accepted = server.accept().ok().map(|(c, _)| c);
-            accepted.is_some()
-        }),
-        "the receiver did not connect"
-    );
-    let mut client = accepted.unwrap();
-    client.set_nonblocking(false).unwrap();
+    let mut client = accept_within(&server, WITHIN);
     client.write_all(b"one\ntwo\nthree\nfour\nfive\n").unwrap();
     client.flush().unwrap();
     // Batches close until the five lines have gone through.
@@ -889,17 +879,7 @@ fn a_receiver_held_to_its_rate_shows_as_throttled_with_its_limit() {
         .collect(&t.context().socket_text_stream("127.0.0.1", port))
         .unwrap();
     t.run(1).unwrap();
-    server.set_nonblocking(true).unwrap();
-    let mut accepted = None;
-    assert!(
-        wait_until(WITHIN, || {
-            accepted = server.accept().ok().map(|(c, _)| c);
-            accepted.is_some()
-        }),
-        "the receiver did not connect"
-    );
-    let mut client = accepted.unwrap();
-    client.set_nonblocking(false).unwrap();
+    let mut client = accept_within(&server, WITHIN);
     // 500 lines at once (a few kB: the socket takes them all), ten times what the limit lets
     // through in the second the manual clock has run: the receiver waits for its limit.
     let lines: String = (0..500).map(|i| format!("{i}\n")).collect();

@@ -1,6 +1,7 @@
 //! Helpers shared by ember's integration tests: short constructors, a [`Log`] that outputs and
 //! listeners append to from the engine's threads, a bounded poll ([`wait_until`]), and the
-//! reading of a run's results ([`batch_times`], [`reported_error`]); and what a test measures
+//! reading of a run's results ([`batch_times`], [`reported_error`]), a bounded accept
+//! ([`accept_within`]); and what a test measures
 //! outside the engine ([`measure`]).
 //!
 //! Each test binary compiles this module on its own and uses only part of it.
@@ -81,6 +82,25 @@ pub fn wait_until(within: StdDuration, mut condition: impl FnMut() -> bool) -> b
         }
         thread::sleep(StdDuration::from_millis(5));
     }
+}
+
+/// The first connection to `listener` within `within` (a non-blocking accept polled until the
+/// deadline, so that a receiver that never connects fails the test instead of hanging it), as a
+/// blocking stream.
+pub fn accept_within(listener: &std::net::TcpListener, within: StdDuration) -> std::net::TcpStream {
+    listener.set_nonblocking(true).unwrap();
+    let mut accepted = None;
+    assert!(
+        wait_until(within, || {
+            accepted = listener.accept().ok().map(|(c, _)| c);
+            accepted.is_some()
+        }),
+        "no connection to {:?} within {within:?}",
+        listener.local_addr()
+    );
+    let stream = accepted.unwrap();
+    stream.set_nonblocking(false).unwrap();
+    stream
 }
 
 /// The time (ms) of every batch `collected` holds.
