@@ -191,18 +191,22 @@ impl LineSplitter {
         if std::mem::take(&mut self.after_cr) && bytes[0] == b'\n' {
             start = 1;
         }
-        if self.partial.is_empty() && self.discarding.is_none() {
-            start = self.whole_lines(bytes, start, out);
-        }
-        let from = start;
-        for end in memchr::memchr2_iter(b'\n', b'\r', &bytes[from..]).map(|at| at + from) {
-            if end < start {
-                // The '\n' of a "\r\n" whose '\r' already ended the line.
-                continue;
+        // Whole lines go in one piece (`whole_lines`) once no line begun in an earlier feed is
+        // pending: at once, or after the first line end has completed that line.
+        let mut whole_tried = false;
+        loop {
+            if !whole_tried && self.partial.is_empty() && self.discarding.is_none() {
+                whole_tried = true;
+                start = self.whole_lines(bytes, start, out);
             }
+            let Some(at) = memchr::memchr2(b'\n', b'\r', &bytes[start..]) else {
+                break;
+            };
+            let end = start + at;
             self.end_line(&bytes[start..end], out);
             start = end + 1;
             if bytes[end] == b'\r' {
+                // "\r\n" is one line end, even when the '\n' comes in the next feed.
                 match bytes.get(start) {
                     Some(b'\n') => start += 1,
                     Some(_) => {}
@@ -251,7 +255,7 @@ impl LineSplitter {
         } else {
             count = memchr::memchr_iter(b'\n', lines).count();
         }
-        match std::str::from_utf8(lines) {
+        match simdutf8::basic::from_utf8(lines) {
             Ok(text) => {
                 out.push_lines(text, count);
                 start + last + 1
