@@ -72,8 +72,11 @@ pub(crate) trait LineSink {
     /// that keeps lines together copies them in one go; the default takes them one by one.)
     fn push_lines(&mut self, text: &str, count: usize) {
         debug_assert_eq!(text.bytes().filter(|&b| b == b'\n').count(), count);
-        for line in text.split_terminator('\n') {
-            self.push_line(line);
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', text.as_bytes()) {
+            // '\n' is one byte: both ends are character boundaries.
+            self.push_line(&text[start..end]);
+            start = end + 1;
         }
     }
 }
