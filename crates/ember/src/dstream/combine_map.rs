@@ -25,6 +25,11 @@ pub(crate) struct CombineMap<K: Hash + Eq + Clone, V> {
     map: FastMap<K, V>,
     /// The key whose value a panicking merge consumed: its entry's value is stale.
     spent: Option<K>,
+    /// Keys the map held when it was last taken whole ([`take`](Self::take)): the next batch's
+    /// first new key sizes the map for as many at once, instead of growing it by doubling
+    /// (each step a rehash of every entry into fresh, not yet touched memory: most of a word
+    /// count's page faults; BENCHMARKS.md, "Scaling").
+    last_len: usize,
 }
 
 impl<K: Hash + Eq + Clone, V> Default for CombineMap<K, V> {
@@ -32,6 +37,7 @@ impl<K: Hash + Eq + Clone, V> Default for CombineMap<K, V> {
         CombineMap {
             map: FastMap::default(),
             spent: None,
+            last_len: 0,
         }
     }
 }
@@ -85,6 +91,9 @@ impl<K: Hash + Eq + Clone, V> CombineMap<K, V> {
             }
             Entry::Vacant(entry) => {
                 entry.insert(create(value));
+                if self.map.len() == 1 && self.last_len > 1 {
+                    self.map.reserve(self.last_len - 1);
+                }
             }
         }
     }
@@ -103,6 +112,7 @@ impl<K: Hash + Eq + Clone, V> CombineMap<K, V> {
     /// Takes the map's entries (a spent one left out), leaving an empty map.
     pub(crate) fn take(&mut self) -> std::collections::hash_map::IntoIter<K, V> {
         self.forget_spent();
+        self.last_len = self.map.len();
         std::mem::take(&mut self.map).into_iter()
     }
 
@@ -151,6 +161,23 @@ mod tests {
         all.sort();
         assert_eq!(all, [("a".to_string(), 17), ("b".to_string(), 20)]);
         assert_eq!(map.len(), 0);
+    }
+
+    #[test]
+    fn a_map_taken_whole_is_sized_for_as_many_keys_at_the_next_batchs_first_key() {
+        let mut map: CombineMap<u32, u64> = CombineMap::default();
+        for k in 0..1000 {
+            map.add(k, 1, |v| v, |c, v| c + v);
+        }
+        assert_eq!(map.take().count(), 1000);
+        assert_eq!(map.map.capacity(), 0);
+        map.add(7, 1, |v| v, |c, v| c + v);
+        assert!(map.map.capacity() >= 1000, "{}", map.map.capacity());
+        let before = map.map.capacity();
+        for k in 0..1000 {
+            map.add(k, 1, |v| v, |c, v| c + v);
+        }
+        assert_eq!(map.map.capacity(), before, "grew although sized");
     }
 
     #[test]
