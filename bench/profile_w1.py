@@ -8,6 +8,7 @@ fairly on a machine shared with other work (BENCHMARKS.md, "fused chains").
 
     bench/profile_w1.py target/release/ember /tmp/ember-peers/data/corpus-200mb.txt
     bench/profile_w1.py --limit target/limit/release/limit /tmp/ember-peers/data/corpus-200mb.txt
+    bench/profile_w1.py --threads 4 target/release/ember /tmp/ember-peers/data/corpus-1000mb.txt
 """
 import argparse
 import json
@@ -26,6 +27,8 @@ def main() -> int:
     ap.add_argument("corpus")
     ap.add_argument("--limit", action="store_true", help="BINARY is the hand-written limit")
     ap.add_argument("--no-ui", action="store_true", help="pass --no-ui (ember builds that serve the web UI)")
+    ap.add_argument("--threads", type=int, default=2,
+                    help="worker threads: ember's local[N], the limit's --threads N (default 2)")
     ap.add_argument("--out", default="w1.perf", help="perf data file (default w1.perf)")
     ap.add_argument("--timeout", type=float, default=300.0)
     args = ap.parse_args()
@@ -38,10 +41,10 @@ def main() -> int:
     srv.settimeout(0.5)
     port = srv.getsockname()[1]
     if args.limit:
-        cmd = [args.binary, "w1", "--host", "127.0.0.1", "--port", str(port), "--batch-ms", "1000", "--threads", "2"]
+        cmd = [args.binary, "w1", "--host", "127.0.0.1", "--port", str(port), "--batch-ms", "1000", "--threads", str(args.threads)]
     else:
         cmd = [args.binary, "wordcount", "--socket", f"127.0.0.1:{port}", "--summary",
-               "--master", "local[2]", "--batch", "1000ms"] + (["--no-ui"] if args.no_ui else [])
+               "--master", f"local[{args.threads}]", "--batch", "1000ms"] + (["--no-ui"] if args.no_ui else [])
     perf = ["perf", "record", "-F", "2000", "-g", "-o", args.out, "--"]
     proc = subprocess.Popen(perf + cmd, stdout=subprocess.PIPE, text=True, start_new_session=True)
     total = 0
