@@ -14,6 +14,12 @@
 # printed as a Markdown table (ember / limit ratios of the medians).
 #
 #   bench/scaling.sh [REPEAT] [POINT...]        e.g. bench/scaling.sh 3 t1 t2 t4
+#   bench/scaling.sh table [SINCE]              the table of every scaling run in results.jsonl
+#                                               that ended at or after SINCE (e.g. 2026-12-03T13:50)
+#
+# The machine is shared: a run during which other work took more than FOREIGN_MAX CPU seconds
+# (default 1; the harness's `foreign_cpu_s`) is left out of the medians, and the table says how
+# many runs each median is of. Run more rounds when too few are left.
 #
 # Corpora live in $PEERS/data (default /tmp/ember-peers). The 1 GB corpus is made if missing; the
 # 5 GB one is made only for the 5gb point, only with at least 7 GB free, and deleted afterwards
@@ -22,6 +28,67 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 shared=${SHARED:-$repo/../shared}
+results=$here/results.jsonl
+
+# The Markdown table of the scaling runs in results.jsonl that ended at or after $1.
+table() {
+  FOREIGN_MAX=${FOREIGN_MAX:-1} python3 -c "$(cat <<'EOF'
+import json, os, statistics, sys
+
+since, path = sys.argv[1], sys.argv[2]
+foreign_max = float(os.environ["FOREIGN_MAX"])
+runs = [json.loads(l) for l in open(path) if l.strip()]
+runs = [r for r in runs if r.get("tag", "").startswith("scaling-") and r["date"] >= since]
+
+
+def med(rs, k):
+    v = [r[k] for r in rs if r.get(k) is not None]
+    return statistics.median(v) if v else None
+
+
+def mw(x):
+    return f"{x / 1e6:.2f} M" if x else "-"
+
+
+def rng(rs):
+    v = sorted(r["words_per_s"] for r in rs if r.get("words_per_s"))
+    return f"{mw(statistics.median(v))} ({mw(v[0])}-{mw(v[-1])})" if v else "-"
+
+
+def num(x, f):
+    return "-" if x is None else format(x, f)
+
+
+print("| point | threads | corpus | words | limit words/s (range) | ember words/s (range) | ember / limit"
+      " | limit RSS MB | ember RSS MB | RSS ratio | CPU s limit / ember | runs kept limit / ember"
+      " | foreign CPU s max kept | load1 |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+for p in ["t1", "t2", "t4", "200mb", "5gb"]:
+    every = [r for r in runs if r["tag"] == "scaling-" + p]
+    if not every:
+        continue
+    rs = [r for r in every if r["status"] == "ok" and r["foreign_cpu_s"] <= foreign_max]
+    lim = [r for r in rs if r["engine"].startswith("limit")]
+    emb = [r for r in rs if r["engine"].startswith("ember")]
+    n_all = lambda e: sum(r["engine"].startswith(e) for r in every)
+    n = every[0]["engine"].split("-t")[1]
+    lw, ew = med(lim, "words_per_s"), med(emb, "words_per_s")
+    lr, er = med(lim, "peak_rss_mb"), med(emb, "peak_rss_mb")
+    lc, ec = med(lim, "cpu_s"), med(emb, "cpu_s")
+    loads = [r["load1_before"] for r in rs] or [0.0]
+    print(f"| {p} | {n} | {every[0]['size_mb']} MB | {every[0]['target']:,} | {rng(lim)} | {rng(emb)}"
+          f" | {ew / lw if lw and ew else float('nan'):.2f} | {num(lr, '.0f')} | {num(er, '.0f')}"
+          f" | {er / lr if lr and er else float('nan'):.2f} | {num(lc, '.1f')} / {num(ec, '.1f')}"
+          f" | {len(lim)} of {n_all('limit')} / {len(emb)} of {n_all('ember')}"
+          f" | {max([r['foreign_cpu_s'] for r in rs] or [0]):.2f} | {min(loads):.1f}-{max(loads):.1f} |")
+EOF
+)" "$1" "$results"
+}
+if [ "${1:-}" = table ]; then
+  table "${2:-}"
+  exit
+fi
+
 repeat=${1:-3}
 shift || true
 points=("$@")
@@ -36,7 +103,6 @@ target=${CARGO_TARGET_DIR:-$repo/target}
 cargo build --release -p ember-cli --manifest-path "$repo/Cargo.toml"
 cargo build --release --quiet --manifest-path "$shared/bench/limit/Cargo.toml" --target-dir "$target/limit"
 export EMBER_BIN=$target/release/ember EMBER_LIMIT=$target/limit/release/limit
-results=$here/results.jsonl
 
 # Corpora.
 [ -f "$data/corpus-200mb.txt" ] || python3 "$shared/bench/gen_corpus.py" --mb 200 --parts 20
@@ -69,7 +135,7 @@ config=$(mktemp "${TMPDIR:-/tmp}/ember-scaling-XXXXXX.toml")
   done
 } >"$config"
 
-first_line=$(($(wc -l <"$results" 2>/dev/null || echo 0) + 1))
+since=$(date -u +%Y-%m-%dT%H:%M:%S)
 echo "load before: $(uptime)"
 for round in $(seq "$repeat"); do
   for p in "${points[@]}"; do
@@ -88,51 +154,4 @@ done
 echo "load after: $(uptime)"
 
 # Medians of this invocation's runs.
-tail -n +"$first_line" "$results" | python3 -c "$(cat <<'EOF'
-import json, statistics, sys
-
-runs = [json.loads(l) for l in sys.stdin if l.strip()]
-runs = [r for r in runs if r.get("tag", "").startswith("scaling-")]
-
-
-def med(rs, k):
-    v = [r[k] for r in rs if r.get(k) is not None]
-    return statistics.median(v) if v else None
-
-
-def mw(x):
-    return f"{x / 1e6:.2f} M" if x else "-"
-
-
-def rng(rs):
-    v = sorted(r["words_per_s"] for r in rs if r.get("words_per_s"))
-    return f"{mw(statistics.median(v))} ({mw(v[0])}-{mw(v[-1])})" if v else "-"
-
-
-def spans(rs):
-    return "/".join(f"{r['span_s']:.2f}" if r.get("span_s") else "-" for r in rs)
-
-
-print("| point | threads | corpus | words | limit words/s (range) | ember words/s (range) | ember / limit"
-      " | limit RSS MB | ember RSS MB | RSS ratio | CPU s limit / ember | spans s limit; ember"
-      " | foreign CPU s max | load1 |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-for p in ["t1", "t2", "t4", "200mb", "5gb"]:
-    rs = [r for r in runs if r["tag"] == "scaling-" + p]
-    if not rs:
-        continue
-    lim = [r for r in rs if r["engine"].startswith("limit")]
-    emb = [r for r in rs if r["engine"].startswith("ember")]
-    bad = sum(r["status"] != "ok" for r in rs)
-    n = rs[0]["engine"].split("-t")[1]
-    lw, ew = med(lim, "words_per_s"), med(emb, "words_per_s")
-    lr, er = med(lim, "peak_rss_mb"), med(emb, "peak_rss_mb")
-    lc, ec = med(lim, "cpu_s"), med(emb, "cpu_s")
-    loads = [r["load1_before"] for r in rs]
-    ratio = f"{ew / lw:.2f}" if lw and ew else "-"
-    print(f"| {p} | {n} | {rs[0]['size_mb']} MB | {rs[0]['target']:,} | {rng(lim)} | {rng(emb)}"
-          f" | {ratio} | {lr:.0f} | {er:.0f} | {er / lr:.2f} | {lc:.1f} / {ec:.1f}"
-          f" | {spans(lim)}; {spans(emb)} | {max(r['foreign_cpu_s'] for r in rs):.2f}"
-          f" | {min(loads):.1f}-{max(loads):.1f} |" + (f" {bad} runs not ok" if bad else ""))
-EOF
-)"
+table "$since"
