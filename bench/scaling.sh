@@ -23,7 +23,10 @@
 #
 # Corpora live in $PEERS/data (default /tmp/ember-peers). The 1 GB corpus is made if missing; the
 # 5 GB one is made only for the 5gb point, only with at least 7 GB free, and deleted afterwards
-# unless KEEP_5GB=1 (or it was there before).
+# unless KEEP_5GB=1 (or it was there before). With little disk, give the 5gb point a PEERS folder
+# on a tmpfs (it takes 5 GB of memory while it runs), e.g.
+#   mkdir -p /dev/shm/ember-peers/data && ln -s /tmp/ember-peers/data/corpus-200mb.* /dev/shm/ember-peers/data/
+#   PEERS=/dev/shm/ember-peers bench/scaling.sh 3 5gb
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
@@ -104,14 +107,18 @@ cargo build --release -p ember-cli --manifest-path "$repo/Cargo.toml"
 cargo build --release --quiet --manifest-path "$shared/bench/limit/Cargo.toml" --target-dir "$target/limit"
 export EMBER_BIN=$target/release/ember EMBER_LIMIT=$target/limit/release/limit
 
-# Corpora.
+# Corpora: only those the points ask for.
+want() { [[ " ${points[*]} " == *" $1 "* ]]; }
 [ -f "$data/corpus-200mb.txt" ] || python3 "$shared/bench/gen_corpus.py" --mb 200 --parts 20
-[ -f "$data/corpus-1000mb.txt" ] || python3 "$shared/bench/repeat_corpus.py" --mb 200 --times 5 --parts 20
+if want t1 || want t2 || want t4; then
+  [ -f "$data/corpus-1000mb.txt" ] || python3 "$shared/bench/repeat_corpus.py" --mb 200 --times 5 --parts 20
+fi
 made_5gb=0
-if [[ " ${points[*]} " == *" 5gb "* ]] && [ ! -f "$data/corpus-5000mb.txt" ]; then
+if want 5gb && [ ! -f "$data/corpus-5000mb.txt" ]; then
   free_kb=$(df -Pk "$data" | awk 'NR == 2 { print $4 }')
   if [ "$free_kb" -lt $((7 * 1024 * 1024)) ]; then
-    echo "less than 7 GB free under $data: not making the 5 GB corpus" >&2
+    echo "less than 7 GB free under $data: not making the 5 GB corpus (a PEERS folder on a" \
+      "tmpfs such as /dev/shm, holding the 200 MB corpus or links to it, will do)" >&2
     exit 1
   fi
   python3 "$shared/bench/repeat_corpus.py" --mb 200 --times 25 >/dev/null
