@@ -17,9 +17,10 @@
 #   bench/scaling.sh table [SINCE]              the table of every scaling run in results.jsonl
 #                                               that ended at or after SINCE (e.g. 2026-12-03T13:50)
 #
-# The machine is shared: a run during which other work took more than FOREIGN_MAX CPU seconds
-# (default 1; the harness's `foreign_cpu_s`) is left out of the medians, and the table says how
-# many runs each median is of. Run more rounds when too few are left.
+# The machine is shared: a run during which other work took more than FOREIGN_MAX of a core on
+# average (default 0.1: the harness's `foreign_cpu_s` over the run's `wall_s`) is left out of the
+# medians, and the table says how many runs each median is of. Run more rounds when too few are
+# left.
 #
 # Corpora live in $PEERS/data (default /tmp/ember-peers). The 1 GB corpus is made if missing; the
 # 5 GB one is made only for the 5gb point, only with at least 7 GB free, and deleted afterwards
@@ -35,7 +36,7 @@ results=$here/results.jsonl
 
 # The Markdown table of the scaling runs in results.jsonl that ended at or after $1.
 table() {
-  FOREIGN_MAX=${FOREIGN_MAX:-1} python3 -c "$(cat <<'EOF'
+  FOREIGN_MAX=${FOREIGN_MAX:-0.1} python3 -c "$(cat <<'EOF'
 import json, os, statistics, sys
 
 since, path = sys.argv[1], sys.argv[2]
@@ -63,14 +64,14 @@ def num(x, f):
 
 
 print("| point | threads | corpus | words | limit words/s (range) | ember words/s (range) | ember / limit"
-      " | limit RSS MB | ember RSS MB | RSS ratio | CPU s limit / ember | runs kept limit / ember"
-      " | foreign CPU s max kept | load1 |")
+      " | limit RSS MB | ember RSS MB | RSS ratio | CPU ns a word limit / ember | runs kept limit / ember"
+      " | foreign cores max kept | load1 |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for p in ["t1", "t2", "t4", "200mb", "5gb"]:
     every = [r for r in runs if r["tag"] == "scaling-" + p]
     if not every:
         continue
-    rs = [r for r in every if r["status"] == "ok" and r["foreign_cpu_s"] <= foreign_max]
+    rs = [r for r in every if r["status"] == "ok" and r["foreign_cpu_s"] <= foreign_max * r["wall_s"]]
     lim = [r for r in rs if r["engine"].startswith("limit")]
     emb = [r for r in rs if r["engine"].startswith("ember")]
     n_all = lambda e: sum(r["engine"].startswith(e) for r in every)
@@ -78,12 +79,14 @@ for p in ["t1", "t2", "t4", "200mb", "5gb"]:
     lw, ew = med(lim, "words_per_s"), med(emb, "words_per_s")
     lr, er = med(lim, "peak_rss_mb"), med(emb, "peak_rss_mb")
     lc, ec = med(lim, "cpu_s"), med(emb, "cpu_s")
+    words = every[0]["target"]
+    lc, ec = (None if c is None else c * 1e9 / words for c in (lc, ec))
     loads = [r["load1_before"] for r in rs] or [0.0]
     print(f"| {p} | {n} | {every[0]['size_mb']} MB | {every[0]['target']:,} | {rng(lim)} | {rng(emb)}"
           f" | {ew / lw if lw and ew else float('nan'):.2f} | {num(lr, '.0f')} | {num(er, '.0f')}"
-          f" | {er / lr if lr and er else float('nan'):.2f} | {num(lc, '.1f')} / {num(ec, '.1f')}"
+          f" | {er / lr if lr and er else float('nan'):.2f} | {num(lc, '.0f')} / {num(ec, '.0f')}"
           f" | {len(lim)} of {n_all('limit')} / {len(emb)} of {n_all('ember')}"
-          f" | {max([r['foreign_cpu_s'] for r in rs] or [0]):.2f} | {min(loads):.1f}-{max(loads):.1f} |")
+          f" | {max([r['foreign_cpu_s'] / r['wall_s'] for r in rs] or [0]):.2f} | {min(loads):.1f}-{max(loads):.1f} |")
 EOF
 )" "$1" "$results"
 }
