@@ -96,6 +96,7 @@ if [ "${1:-}" = table ]; then
 fi
 
 repeat=${1:-3}
+[[ $repeat =~ ^[1-9][0-9]*$ ]] || { echo "REPEAT must be a positive number, not '$repeat'" >&2; exit 2; }
 shift || true
 points=("$@")
 [ ${#points[@]} -gt 0 ] || points=(t1 t2 t4 200mb 5gb)
@@ -146,6 +147,7 @@ config=$(mktemp "${TMPDIR:-/tmp}/ember-scaling-XXXXXX.toml")
 } >"$config"
 
 since=$(date -u +%Y-%m-%dT%H:%M:%S)
+failed=0
 echo "load before: $(uptime)"
 for round in $(seq "$repeat"); do
   for p in "${points[@]}"; do
@@ -157,7 +159,7 @@ for round in $(seq "$repeat"); do
       echo "round $round, $p: $engine" >&2
       python3 "$shared/bench/run.py" --config "$config" --engine "$engine" --workload w1 --size "$size" \
         --timeout 600 --results "$results" --tag "scaling-$p" --quiet-wait 20 --quiet-thresh 0.5 >/dev/null ||
-        echo "run failed: $engine on $p (see its line in $results)" >&2
+        { echo "run failed: $engine on $p (see its line in $results)" >&2; failed=$((failed + 1)); }
     done
   done
 done
@@ -165,3 +167,7 @@ echo "load after: $(uptime)"
 
 # Medians of this invocation's runs.
 table "$since"
+if [ "$failed" -gt 0 ]; then
+  echo "$failed runs failed" >&2
+  exit 1
+fi
