@@ -8,6 +8,13 @@ fairly on a machine shared with other work (BENCHMARKS.md, "fused chains").
 
     bench/profile_w1.py target/release/ember /tmp/ember-peers/data/corpus-200mb.txt
     bench/profile_w1.py --limit target/limit/release/limit /tmp/ember-peers/data/corpus-200mb.txt
+    bench/profile_w1.py --threads 4 target/release/ember /tmp/ember-peers/data/corpus-1000mb.txt
+    bench/profile_w1.py --times 25 target/release/ember /tmp/ember-peers/data/corpus-200mb.txt
+    bench/profile_w1.py --event page-faults target/release/ember /tmp/ember-peers/data/corpus-1000mb.txt
+
+`--times K` sends the corpus K times over the connection (K times its words), so a long input needs
+no file of its size; `--event page-faults` samples where memory is first touched instead of where
+the CPU is.
 """
 import argparse
 import json
@@ -26,11 +33,15 @@ def main() -> int:
     ap.add_argument("corpus")
     ap.add_argument("--limit", action="store_true", help="BINARY is the hand-written limit")
     ap.add_argument("--no-ui", action="store_true", help="pass --no-ui (ember builds that serve the web UI)")
+    ap.add_argument("--threads", type=int, default=2,
+                    help="worker threads: ember's local[N], the limit's --threads N (default 2)")
+    ap.add_argument("--times", type=int, default=1, help="send the corpus this many times (default 1)")
+    ap.add_argument("--event", help="perf event to sample (default: perf's own, the CPU's cycles or cpu-clock)")
     ap.add_argument("--out", default="w1.perf", help="perf data file (default w1.perf)")
     ap.add_argument("--timeout", type=float, default=300.0)
     args = ap.parse_args()
     meta = re.sub(r"\.txt$", ".meta.json", args.corpus)
-    target = json.load(open(meta))["words"]
+    target = json.load(open(meta))["words"] * args.times
 
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
@@ -38,11 +49,12 @@ def main() -> int:
     srv.settimeout(0.5)
     port = srv.getsockname()[1]
     if args.limit:
-        cmd = [args.binary, "w1", "--host", "127.0.0.1", "--port", str(port), "--batch-ms", "1000", "--threads", "2"]
+        cmd = [args.binary, "w1", "--host", "127.0.0.1", "--port", str(port), "--batch-ms", "1000", "--threads", str(args.threads)]
     else:
         cmd = [args.binary, "wordcount", "--socket", f"127.0.0.1:{port}", "--summary",
-               "--master", "local[2]", "--batch", "1000ms"] + (["--no-ui"] if args.no_ui else [])
-    perf = ["perf", "record", "-F", "2000", "-g", "-o", args.out, "--"]
+               "--master", f"local[{args.threads}]", "--batch", "1000ms"] + (["--no-ui"] if args.no_ui else [])
+    event = ["-e", args.event] if args.event else []
+    perf = ["perf", "record"] + event + ["-F", "2000", "-g", "-o", args.out, "--"]
     proc = subprocess.Popen(perf + cmd, stdout=subprocess.PIPE, text=True, start_new_session=True)
     total = 0
     try:
@@ -55,9 +67,11 @@ def main() -> int:
                 if proc.poll() is not None or time.monotonic() - start > args.timeout:
                     print(f"{args.binary} ended or never connected", file=sys.stderr)
                     return 1
-        with open(args.corpus, "rb") as f, conn:
-            while chunk := f.read(1 << 20):
-                conn.sendall(chunk)
+        with conn:
+            for _ in range(args.times):
+                with open(args.corpus, "rb") as f:
+                    while chunk := f.read(1 << 20):
+                        conn.sendall(chunk)
             for line in proc.stdout:
                 m = re.search(r"total=(\d+)", line)
                 if m:
