@@ -12,6 +12,7 @@ use crate::dstream::input::{
 };
 use crate::dstream::{DStream, RddQueue};
 use crate::rdd::Rdd;
+use crate::receiver::file_segments::FileSegment;
 use crate::receiver::{Receiver, SocketReceiver};
 use crate::scheduler::runtime::Runtime;
 use crate::status::SourceKind;
@@ -219,10 +220,11 @@ impl StreamingContext {
                     dir,
                     created,
                     batch,
+                    partitions,
                     &conf,
                     checkpoint_dir,
                     restored,
-                )) as Box<dyn InputSource<String>>
+                )) as Box<dyn InputSource<FileSegment>>
             },
         );
         read_files(&files, max_line)
