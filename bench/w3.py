@@ -90,11 +90,14 @@ def run(args) -> dict:
                args.master, "--batch", "1000ms"] + args.extra
     if args.perf:
         cmd = ["perf", "record", "-F", "2000", "-g", "-o", args.perf, "--"] + cmd
+    elif args.stat:
+        cmd = ["perf", "stat", "-x,", "-e", "task-clock,cycles,instructions", "-o", args.stat, "--"] + cmd
+    profiled = bool(args.perf or args.stat)
     errlog = open(os.path.join(work, "stderr.log"), "wb")
     launched = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errlog, text=True,
                             start_new_session=True, cwd=work)
-    pid = engine_pid(proc, bool(args.perf))
+    pid = engine_pid(proc, profiled)
     lines: "list[tuple[float, str]]" = []
     ready = threading.Event()
     done = threading.Event()
@@ -117,8 +120,7 @@ def run(args) -> dict:
     status, total, end, seen, peak = "timeout", 0, None, 0, {}
     deadline = moved + args.timeout
     while time.monotonic() < deadline:
-        if args.perf is None:
-            peak = proc_stat(pid) or peak
+        peak = proc_stat(pid) or peak
         while seen < len(lines):
             at, line = lines[seen]
             seen += 1
@@ -138,7 +140,7 @@ def run(args) -> dict:
     if final:
         peak = final
     try:
-        os.killpg(proc.pid, signal.SIGINT if args.perf else signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGINT if profiled else signal.SIGTERM)
         proc.wait(timeout=60)
     except (ProcessLookupError, subprocess.TimeoutExpired):
         os.killpg(proc.pid, signal.SIGKILL)
@@ -167,6 +169,7 @@ def main() -> int:
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--extra", nargs="*", default=[], help="more arguments for ember wordcount")
     ap.add_argument("--perf", metavar="FILE", help="profile the run with perf record -F 2000 -g into FILE")
+    ap.add_argument("--stat", metavar="FILE", help="count the run's task-clock, cycles and instructions with perf stat into FILE")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds from the move (default 300)")
     ap.add_argument("--ready-timeout", type=float, default=60.0)
     ap.add_argument("--workroot", default=os.environ.get("TMPDIR", "/tmp"))
@@ -178,6 +181,13 @@ def main() -> int:
     if args.jsonl:
         with open(args.jsonl, "a") as f:
             f.write(json.dumps(result) + "\n")
+    if args.stat:
+        counters = {}
+        for line in open(args.stat):
+            f = line.strip().split(",")
+            if len(f) > 2 and not line.startswith("#") and f[0].replace(".", "").isdigit():
+                counters[f[2]] = float(f[0])
+        print(json.dumps(counters))
     if args.perf:
         for sort in ("comm", "symbol"):
             report = subprocess.run(["perf", "report", "-i", args.perf, "--no-children", "--sort", sort,
