@@ -147,7 +147,9 @@ def run(args) -> dict:
         proc.wait()
     span = (end - moved) if end else None
     result = {
-        "engine": args.engine, "input": args.input, "files": len(names), "status": status,
+        "engine": "limit" if args.engine == "limit" else "ember-w3", "workload": "w3",
+        "size_mb": round(os.path.getsize(args.input) / 1e6) if os.path.isfile(args.input) else None,
+        "input": args.input, "files": len(names), "status": status,
         "words": words, "counted": total,
         "words_per_s": round(words / span) if span else None,
         "span_s": round(span, 3) if span else None,
