@@ -16,6 +16,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 shared=${SHARED:-$repo/../shared}
 rounds=${1:-3}
+# Each run first waits up to this many seconds for the machine to be at most half busy.
+quiet=${QUIET_WAIT:-20}
 export PEERS=${PEERS:-/tmp/ember-peers}
 : "${EMBER_BIN:?set EMBER_BIN to a release build of ember}"
 : "${EMBER_LIMIT:?set EMBER_LIMIT to the limit binary}"
@@ -30,10 +32,15 @@ results="$here/results.jsonl"
 for r in $(seq "$rounds"); do
   for engine in limit ember-w3; do
     python3 "$shared/bench/run.py" --config "$here/engines.toml" --engine "$engine" --workload w3 \
-      --size 1000 --timeout 300 --results "$results" --tag "$tag parts20 round $r" >/dev/null
+      --size 1000 --timeout 300 --results "$results" --tag "$tag parts20 round $r" \
+      --quiet-wait "$quiet" --quiet-thresh 0.5 >/dev/null
   done
-  python3 "$here/w3.py" --engine limit "$EMBER_LIMIT" "$one" --jsonl "$results" --tag "$tag one-file round $r" >/dev/null
-  python3 "$here/w3.py" --engine ember "$EMBER_BIN" "$one" --jsonl "$results" --tag "$tag one-file round $r" >/dev/null
+  for engine in limit ember; do
+    bin=$EMBER_BIN
+    [ "$engine" = limit ] && bin=$EMBER_LIMIT
+    python3 "$here/w3.py" --engine "$engine" "$bin" "$one" --jsonl "$results" \
+      --tag "$tag one-file round $r" --quiet-wait "$quiet" --quiet-thresh 0.5 >/dev/null
+  done
 done
 python3 - "$results" "$tag" <<'PY'
 import json, statistics, sys
@@ -42,17 +49,17 @@ runs = [json.loads(l) for l in open(path) if tag in l]
 for inp in ("parts20", "one-file"):
     sel = [r for r in runs if f"{tag} {inp} " in r.get("tag", "")]
     print(f"## {inp}")
-    print("| engine | words/s (median) | span s | peak RSS MB | CPU s | runs ok |")
-    print("|---|---|---|---|---|---|")
+    print("| engine | words/s (median) | span s | peak RSS MB | CPU s | foreign CPU s | runs ok |")
+    print("|---|---|---|---|---|---|---|")
     med = {}
     for eng in ("limit", "ember-w3"):
         ok = [r for r in sel if r["engine"] == eng and r["status"] == "ok"]
         if not ok:
-            print(f"| {eng} | no run ok | | | | 0/{sum(r['engine'] == eng for r in sel)} |")
+            print(f"| {eng} | no run ok | | | | | 0/{sum(r['engine'] == eng for r in sel)} |")
             continue
         m = lambda k: statistics.median(r[k] for r in ok)
         med[eng] = m("words_per_s")
-        print(f"| {eng} | {m('words_per_s'):,.0f} | {m('span_s'):.2f} | {max(r['peak_rss_mb'] for r in ok):.1f} (max) | {m('cpu_s'):.1f} | {len(ok)}/{sum(r['engine'] == eng for r in sel)} |")
+        print(f"| {eng} | {m('words_per_s'):,.0f} | {m('span_s'):.2f} | {max(r['peak_rss_mb'] for r in ok):.1f} (max) | {m('cpu_s'):.1f} | {m('foreign_cpu_s'):.1f} | {len(ok)}/{sum(r['engine'] == eng for r in sel)} |")
     rounds = sorted({r["tag"].rsplit(" ", 1)[1] for r in sel})
     ratios = []
     for rd in rounds:

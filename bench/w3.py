@@ -54,6 +54,26 @@ def proc_stat(pid: int) -> dict:
     return out
 
 
+def machine_busy_s() -> float:
+    """CPU seconds all CPUs of the machine have been busy since boot (/proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_quiet(seconds: float, thresh: float) -> float:
+    """Waits up to `seconds` for the machine's busy fraction over 2 s to fall below `thresh`."""
+    deadline, busy = time.monotonic() + seconds, 1.0
+    while time.monotonic() < deadline:
+        b0, t0 = machine_busy_s(), time.monotonic()
+        time.sleep(2)
+        busy = (machine_busy_s() - b0) / ((time.monotonic() - t0) * os.cpu_count())
+        if busy < thresh:
+            break
+    return busy
+
+
 def engine_pid(proc: subprocess.Popen, perf: bool) -> int:
     """The engine's pid: the launched process, or perf's child when profiling."""
     if not perf:
@@ -93,6 +113,7 @@ def run(args) -> dict:
     elif args.stat:
         cmd = ["perf", "stat", "-x,", "-e", "task-clock,cycles,instructions", "-o", args.stat, "--"] + cmd
     profiled = bool(args.perf or args.stat)
+    busy_before = wait_quiet(args.quiet_wait, args.quiet_thresh) if args.quiet_wait else None
     errlog = open(os.path.join(work, "stderr.log"), "wb")
     launched = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errlog, text=True,
@@ -113,6 +134,7 @@ def run(args) -> dict:
     # The limit prints nothing until its first batch: like the harness, wait for a BENCH line.
     ready.wait(args.ready_timeout)
     moved = time.monotonic()
+    busy0, cpu0, self0 = machine_busy_s(), proc_stat(pid).get("cpu_s", 0.0), time.process_time()
     for n in names:
         src = os.path.join(stage, n)
         os.utime(src)
@@ -137,6 +159,7 @@ def run(args) -> dict:
             break
         time.sleep(0.05)
     final = proc_stat(pid)
+    foreign = machine_busy_s() - busy0 - (final.get("cpu_s", cpu0) - cpu0) - (time.process_time() - self0)
     if final:
         peak = final
     try:
@@ -155,6 +178,7 @@ def run(args) -> dict:
         "span_s": round(span, 3) if span else None,
         "peak_rss_mb": round(peak.get("VmHWM", 0.0), 1), "cpu_s": round(peak.get("cpu_s", 0.0), 2),
         "wall_s": round(end - launched, 3) if end else None,
+        "foreign_cpu_s": round(max(foreign, 0.0), 2), "busy_before": busy_before,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S"), "binary": args.binary, "tag": args.tag,
     }
     if status != "ok":
@@ -173,6 +197,8 @@ def main() -> int:
     ap.add_argument("--perf", metavar="FILE", help="profile the run with perf record -F 2000 -g into FILE")
     ap.add_argument("--stat", metavar="FILE", help="count the run's task-clock, cycles and instructions with perf stat into FILE")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds from the move (default 300)")
+    ap.add_argument("--quiet-wait", type=float, default=0, help="first wait up to this many s for the machine to be quiet")
+    ap.add_argument("--quiet-thresh", type=float, default=0.15, help="busy fraction of all CPUs counted as quiet")
     ap.add_argument("--ready-timeout", type=float, default=60.0)
     ap.add_argument("--workroot", default=os.environ.get("TMPDIR", "/tmp"))
     ap.add_argument("--jsonl", help="append the result as one JSON line to this file")

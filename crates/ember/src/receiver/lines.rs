@@ -164,12 +164,37 @@ impl LineSplitter {
         if std::mem::take(&mut self.after_cr) && bytes[0] == b'\n' {
             start = 1;
         }
+        // The lines wholly inside this feed (from after its first line end to its last) are
+        // checked for UTF-8 in one pass, several times cheaper than line by line at typical
+        // line lengths; only when that finds invalid bytes is each line checked on its own.
+        let inner = match (
+            memchr::memchr2(b'\n', b'\r', bytes),
+            memchr::memrchr2(b'\n', b'\r', bytes),
+        ) {
+            (Some(first), Some(last)) if last > first => {
+                std::str::from_utf8(&bytes[first + 1..last])
+                    .ok()
+                    .map(|text| (first + 1, text))
+            }
+            _ => None,
+        };
         for end in memchr::memchr2_iter(b'\n', b'\r', bytes) {
             if end < start {
                 // The '\n' of a "\r\n" whose '\r' already ended the line.
                 continue;
             }
-            self.end_line(&bytes[start..end], out);
+            match inner {
+                // A line that starts after the feed's first line end: nothing of it is in
+                // `partial`, and `start` and `end` are at line ends (ASCII), so at character
+                // boundaries of `text`.
+                Some((from, text)) if start >= from => emit_str(
+                    &text[start - from..end - from],
+                    self.max_line_bytes,
+                    &mut self.stats,
+                    out,
+                ),
+                _ => self.end_line(&bytes[start..end], out),
+            }
             start = end + 1;
             if bytes[end] == b'\r' {
                 match bytes.get(start) {
@@ -246,6 +271,15 @@ fn record_oversized(size: u64, max_line_bytes: usize, stats: &mut LineStats) {
         "Dropped a line of {size} bytes: longer than the limit of {max_line_bytes} bytes ({})",
         crate::conf::MAX_LINE_BYTES
     );
+}
+
+/// Pushes one complete line already known to be valid UTF-8, applying the size rule.
+fn emit_str(line: &str, max_line_bytes: usize, stats: &mut LineStats, out: &mut impl LineSink) {
+    if line.len() > max_line_bytes {
+        record_oversized(line.len() as u64, max_line_bytes, stats);
+    } else {
+        out.push_line(line);
+    }
 }
 
 /// Pushes one complete line (without its line end), applying the size and UTF-8 rules.
@@ -380,6 +414,23 @@ mod tests {
             stats.describe(100).unwrap(),
             "replaced invalid UTF-8 in 2 lines"
         );
+    }
+
+    #[test]
+    fn lines_inside_a_feed_checked_at_once_follow_the_same_rules() {
+        // The first line of the second feed completes a character cut by the first feed; the
+        // lines after it are checked for UTF-8 in one pass, with the size limit still applied.
+        let (lines, stats) = split_all(
+            &[b"caf\xc3", b"\xa9 1\nlong line!\nok\n\xe2\x82\xac\r\nend"],
+            8,
+        );
+        assert_eq!(lines, ["caf\u{e9} 1", "ok", "\u{20ac}", "end"]);
+        assert_eq!(stats.oversized_lines, 1);
+        assert_eq!(stats.invalid_utf8_lines, 0);
+        // One invalid line among valid ones: each line is then checked alone.
+        let (lines, stats) = split_all(&[b"a\nb\n\xffc\nd\ne"], 8);
+        assert_eq!(lines, ["a", "b", "\u{fffd}c", "d", "e"]);
+        assert_eq!(stats.invalid_utf8_lines, 1);
     }
 
     #[test]

@@ -179,6 +179,12 @@ struct ReadLines {
 /// go through the operators downstream before it reads more.
 const READ_STEP: usize = READ_CHUNK;
 
+/// Bytes of one read, several per invocation: each read's lines are given downstream as one
+/// container (about 2,000 lines of a typical text), small enough for the allocator to reuse its
+/// memory from one container to the next, where one container per MiB would be a large
+/// allocation that fresh pages are mapped for every time.
+const READ_BUF: usize = 128 * 1024;
+
 impl Node<String> for ReadLines {
     fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, String> {
         let logic = ReadFile {
@@ -198,7 +204,7 @@ impl Node<String> for ReadLines {
 struct ReadFile {
     max_line_bytes: usize,
     runtime: Arc<Runtime>,
-    /// The worker's read buffer, one step long, allocated at the first read and kept.
+    /// The worker's read buffer ([`READ_BUF`]), allocated at the first read and kept.
     buf: Vec<u8>,
 }
 
@@ -280,7 +286,7 @@ impl StepLogic<FileSegment, String> for ReadFile {
             },
         };
         if self.buf.is_empty() {
-            self.buf = vec![0; READ_STEP];
+            self.buf = vec![0; READ_BUF];
         }
         let len = allowance.clamp(1, self.buf.len());
         let before = out.len();
