@@ -48,7 +48,6 @@ impl FileSource {
     /// The source of directory `dir` for a stream of `partitions` partitions created at
     /// `created`; `checkpoint_dir`, the context's, is never read as input (it may lie inside
     /// `dir`); `restored` is the source's data from a checkpoint.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         dir: PathBuf,
         created: Time,
