@@ -299,3 +299,155 @@ fn links_to_the_directory_or_its_parent_inside_it_read_nothing_twice() {
     );
     t.stop().unwrap();
 }
+
+/// Runs one batch of a file stream on `master` with the files `(name, bytes)` moved in, and
+/// returns each line with the partition it came from and the thread (worker) that read it.
+fn read_tagged(master: &str, files: &[(&str, &[u8])]) -> (Vec<(usize, String, String)>, u64) {
+    let t = StreamTest::new(master, Duration::seconds(1)).unwrap();
+    let watched = tempfile::tempdir().unwrap();
+    let staging = tempfile::tempdir().unwrap();
+    let tagged = t
+        .context()
+        .text_file_stream(watched.path())
+        .map_partitions_with_index(|i, lines| {
+            let worker = std::thread::current().name().unwrap_or("").to_string();
+            lines
+                .into_iter()
+                .map(move |l| (i, worker.clone(), l))
+                .collect::<Vec<_>>()
+        });
+    let out = t.collect(&tagged).unwrap();
+    for (k, (name, bytes)) in files.iter().enumerate() {
+        move_in(watched.path(), staging.path(), name, bytes, 500 + k as u64);
+    }
+    t.run(1).unwrap();
+    let failures = t.context().input_failures();
+    t.stop().unwrap();
+    let mut batches = out.batches();
+    assert_eq!(batches.len(), 1);
+    (batches.remove(0), failures)
+}
+
+/// `len` bytes of numbered lines ending in `\n`, whose middle byte (offset `len / 2`, where
+/// a batch of this file alone is cut for two workers) is at `at` bytes into the line `middle`
+/// given there, and the lines a reader must give.
+fn cut_inside(len: usize, middle: &[u8], at: usize) -> (Vec<u8>, Vec<String>) {
+    let mut bytes = Vec::with_capacity(len);
+    let mut lines = Vec::new();
+    let mut i = 0;
+    while bytes.len() + 40 < len / 2 - at {
+        let line = format!("line {i:08} {}", "x".repeat(i % 13));
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+        lines.push(line);
+        i += 1;
+    }
+    // Pads a line so that the middle line begins `at` bytes before the middle.
+    let mut pad = format!("pad {i}").into_bytes();
+    pad.resize(len / 2 - at - bytes.len() - 1, b'p');
+    lines.push(String::from_utf8(pad.clone()).unwrap());
+    bytes.extend_from_slice(&pad);
+    bytes.push(b'\n');
+    assert_eq!(bytes.len() + at, len / 2);
+    bytes.extend_from_slice(middle);
+    let mut j = 0;
+    while bytes.len() + 40 < len {
+        let line = format!("after {j:08}");
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+        lines.push(line);
+        j += 1;
+    }
+    // A last line without a line end, which makes the file exactly `len` bytes long.
+    let mut last = b"the end ".to_vec();
+    last.resize(len - bytes.len(), b'e');
+    lines.push(String::from_utf8(last.clone()).unwrap());
+    bytes.extend_from_slice(&last);
+    assert_eq!(bytes.len(), len);
+    (bytes, lines)
+}
+
+#[test]
+fn a_large_file_is_read_by_both_workers_each_line_exactly_once_in_order() {
+    // 3 MiB, read in steps of one MiB: cut in the middle for the two workers.
+    let (bytes, expected) = cut_inside(3 * MIB, b"spans the cut\n", 6);
+    let (got, failures) = read_tagged("local[2]", &[("big.txt", &bytes)]);
+    assert_eq!(failures, 0);
+    let lines: Vec<&String> = got.iter().map(|(_, _, l)| l).collect();
+    assert_eq!(lines.len(), expected.len() + 1);
+    let mut want: Vec<String> = expected.clone();
+    // The middle line sits after the pad line.
+    let pad = want.iter().position(|l| l.starts_with("pad ")).unwrap();
+    want.insert(pad + 1, "spans the cut".to_string());
+    assert!(lines.iter().zip(&want).all(|(a, b)| *a == b));
+    // Both partitions, on two different workers, read a part of it; the line across the cut is
+    // read by the first, where it starts.
+    let first_of = |p: usize| got.iter().find(|(i, _, _)| *i == p).unwrap();
+    let (first, second) = (first_of(0), first_of(1));
+    assert_ne!(first.1, second.1, "both halves were read by one worker");
+    let spanning = got.iter().find(|(_, _, l)| l == "spans the cut").unwrap();
+    assert_eq!(spanning.0, 0);
+    assert_eq!(second.2, "after 00000000");
+}
+
+#[test]
+fn line_ends_at_the_cut_give_the_same_lines_as_one_reader() {
+    // The middle byte of the file, where the two workers' ranges meet, placed on each kind of
+    // line end: after a '\n', after a bare '\r', inside a "\r\n", and inside an empty line.
+    let cases: [(&[u8], usize, &[&str]); 6] = [
+        (b"ab\ncd\n", 3, &["ab", "cd"]),
+        (b"ab\rcd\n", 3, &["ab", "cd"]),
+        (b"ab\r\ncd\n", 3, &["ab", "cd"]),
+        (b"ab\r\ncd\n", 4, &["ab", "cd"]),
+        (b"ab\r\r\ncd\n", 4, &["ab", "", "cd"]),
+        (b"ab\n\ncd\n", 3, &["ab", "", "cd"]),
+    ];
+    for (middle, at, middle_lines) in cases {
+        let (bytes, mut expected) = cut_inside(3 * MIB, middle, at);
+        let pad = expected.iter().position(|l| l.starts_with("pad ")).unwrap();
+        for (k, line) in middle_lines.iter().enumerate() {
+            expected.insert(pad + 1 + k, line.to_string());
+        }
+        let (got, failures) = read_tagged("local[2]", &[("crlf.txt", &bytes)]);
+        assert_eq!(failures, 0);
+        let lines: Vec<String> = got.into_iter().map(|(_, _, l)| l).collect();
+        assert_eq!(lines.len(), expected.len(), "{middle:?} cut at {at}");
+        assert!(lines == expected, "{middle:?} cut at {at}");
+    }
+}
+
+#[test]
+fn invalid_utf8_across_the_cut_is_replaced_once_and_the_batch_goes_on() {
+    // A line with invalid UTF-8 that the workers' ranges meet inside: replaced (U+FFFD) by the
+    // worker whose range it starts in, as a single reader would, and not a failure.
+    let (bytes, mut expected) = cut_inside(3 * MIB, b"bad \xff\xfe bytes caf\xc3\xa9\n", 5);
+    let pad = expected.iter().position(|l| l.starts_with("pad ")).unwrap();
+    expected.insert(pad + 1, "bad \u{fffd}\u{fffd} bytes caf\u{e9}".to_string());
+    let (got, failures) = read_tagged("local[2]", &[("bad.txt", &bytes)]);
+    assert_eq!(failures, 0);
+    let lines: Vec<String> = got.into_iter().map(|(_, _, l)| l).collect();
+    assert_eq!(lines.len(), expected.len());
+    assert!(lines == expected);
+}
+
+#[test]
+fn three_workers_share_a_file_with_an_empty_file_and_a_small_one_in_its_batch() {
+    let (bytes, expected) = big_text(6);
+    let (got, failures) = read_tagged(
+        "local[3]",
+        &[
+            ("big.txt", &bytes),
+            ("empty.txt", b""),
+            ("small.txt", b"s1\r\ns2"),
+        ],
+    );
+    assert_eq!(failures, 0);
+    let lines: Vec<&String> = got.iter().map(|(_, _, l)| l).collect();
+    assert_eq!(lines.len(), expected.len() + 2);
+    if let Some(i) = (0..expected.len()).find(|&i| *lines[i] != expected[i]) {
+        panic!("line {i}: {:?} instead of {:?}", lines[i], expected[i]);
+    }
+    assert_eq!(lines[expected.len()..], ["s1", "s2"]);
+    let partitions: std::collections::BTreeSet<usize> = got.iter().map(|(i, _, _)| *i).collect();
+    assert_eq!(partitions.into_iter().collect::<Vec<_>>(), [0, 1, 2]);
+}

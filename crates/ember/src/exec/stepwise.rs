@@ -82,6 +82,12 @@ impl<'s, T: Data> Flow<'s, T> {
                     // (and capability) stays until the record is finished.
                     let mut current: Option<(u64, L::Task)> = None;
                     let mut buf: Vec<Rec<U>> = Vec::new();
+                    // How many records the last step gave. A given container does not come
+                    // back (timely's channels within a worker recycle none), so the next one is
+                    // made that large at once instead of growing by doubling: a step of a file's
+                    // lines would otherwise copy its records about ten times over and touch
+                    // fresh memory each time.
+                    let mut last_given = 0usize;
                     move |input, output| {
                         input.for_each(|cap, data| {
                             let time = cap.least().copied().unwrap_or_default();
@@ -130,6 +136,7 @@ impl<'s, T: Data> Flow<'s, T> {
                             };
                             let time = *time;
                             let allowance = budget - spent;
+                            buf.reserve(last_given);
                             let outcome = catch_unwind(AssertUnwindSafe(|| {
                                 logic.step(task, allowance, &mut buf)
                             }));
@@ -155,6 +162,7 @@ impl<'s, T: Data> Flow<'s, T> {
                                 }
                             };
                             if !buf.is_empty() {
+                                last_given = buf.len();
                                 let cap = &pending
                                     .get(&time)
                                     .expect("the batch of the record in progress is pending")

@@ -1,5 +1,5 @@
 //! Incremental splitting of a byte stream into text lines, shared by the socket receiver and
-//! file reading.
+//! file reading (`segment_lines`).
 //!
 //! Rules follow Java's `BufferedReader.readLine`, which Spark's socket and text file streams use:
 //! a line ends at `'\n'`, at `'\r'`, or at `"\r\n"` (one line end, not two, even when the
@@ -8,12 +8,6 @@
 //! them: invalid UTF-8 is replaced with U+FFFD (and counted) instead of failing the stream, and a
 //! line longer than the configured limit ([`crate::conf::MAX_LINE_BYTES`]) is dropped without
 //! being buffered, so memory stays bounded whatever the input.
-
-use std::fs::File;
-use std::io::{ErrorKind, Read};
-use std::path::{Path, PathBuf};
-
-use crate::error::{Error, Result};
 
 /// Size of one read from a socket or a file. Large reads amortise the system-call cost, which
 /// dominates at hundreds of MB/s of short lines.
@@ -336,76 +330,6 @@ fn emit(line: &[u8], max_line_bytes: usize, stats: &mut LineStats, out: &mut imp
     }
 }
 
-/// A file read as a stream of lines with the rules of [`LineSplitter`], a bounded number of bytes
-/// at a time: memory stays within one read buffer and one partial line (at most the line limit),
-/// whatever the file's size, so that a reader can hand each step's lines on before it reads more.
-pub(crate) struct FileLines {
-    path: PathBuf,
-    file: File,
-    /// Sized to the file when it is small (the common case of a file stream), to one chunk at most.
-    buf: Vec<u8>,
-    splitter: LineSplitter,
-    ended: bool,
-}
-
-impl FileLines {
-    /// Opens `path`, dropping lines longer than `max_line_bytes` bytes.
-    pub(crate) fn open(path: &Path, max_line_bytes: usize) -> Result<Self> {
-        let file =
-            File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-        let size_hint = file
-            .metadata()
-            .map(|m| m.len())
-            .unwrap_or(READ_CHUNK as u64);
-        // One byte more than the file, so that the read that finds the end needs no second
-        // buffer, and never less than a page's worth or more than one chunk.
-        let len = usize::try_from(size_hint)
-            .unwrap_or(usize::MAX)
-            .saturating_add(1)
-            .clamp(8 * 1024, READ_CHUNK);
-        Ok(FileLines {
-            path: path.to_path_buf(),
-            file,
-            buf: vec![0; len],
-            splitter: LineSplitter::new(max_line_bytes),
-            ended: false,
-        })
-    }
-
-    /// Reads at most `limit` bytes (and at most one chunk, [`READ_CHUNK`]) and pushes the lines
-    /// they complete into `out`. Returns the number of bytes read; `0` means the end of the file:
-    /// the last line, if it had no line end, has then been pushed too, and later calls read
-    /// nothing.
-    pub(crate) fn read_some(&mut self, limit: usize, out: &mut impl LineSink) -> Result<usize> {
-        if self.ended {
-            return Ok(0);
-        }
-        let len = limit.clamp(1, self.buf.len());
-        loop {
-            match self.file.read(&mut self.buf[..len]) {
-                Ok(0) => {
-                    self.ended = true;
-                    self.splitter.finish(out);
-                    return Ok(0);
-                }
-                Ok(n) => {
-                    self.splitter.feed(&self.buf[..n], out);
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(Error::io(format!("reading {}", self.path.display()), e));
-                }
-            }
-        }
-    }
-
-    /// What malformed input was seen so far.
-    pub(crate) fn stats(&self) -> &LineStats {
-        self.splitter.stats()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -579,6 +503,23 @@ mod tests {
     }
 
     #[test]
+    fn lines_inside_a_feed_checked_at_once_follow_the_same_rules() {
+        // The first line of the second feed completes a character cut by the first feed; the
+        // lines after it are checked for UTF-8 in one pass, with the size limit still applied.
+        let (lines, stats) = split_all(
+            &[b"caf\xc3", b"\xa9 1\nlong line!\nok\n\xe2\x82\xac\r\nend"],
+            8,
+        );
+        assert_eq!(lines, ["caf\u{e9} 1", "ok", "\u{20ac}", "end"]);
+        assert_eq!(stats.oversized_lines, 1);
+        assert_eq!(stats.invalid_utf8_lines, 0);
+        // One invalid line among valid ones: each line is then checked alone.
+        let (lines, stats) = split_all(&[b"a\nb\n\xffc\nd\ne"], 8);
+        assert_eq!(lines, ["a", "b", "\u{fffd}c", "d", "e"]);
+        assert_eq!(stats.invalid_utf8_lines, 1);
+    }
+
+    #[test]
     fn line_at_the_limit_is_kept_one_byte_over_is_dropped() {
         let (lines, stats) = split_all(&[b"abcd\r\nabcde\nab", b"cd\r\nabc", b"de\n"], 4);
         assert_eq!(lines, ["abcd", "abcd"]);
@@ -629,80 +570,5 @@ mod tests {
         assert_eq!(lines, ["ok"]);
         assert_eq!(stats.oversized_lines, 1);
         assert_eq!(stats.oversized_bytes, 20);
-    }
-
-    /// Reads a whole file through [`FileLines`], `limit` bytes at a time.
-    fn read_lines(path: &Path, max: usize, limit: usize) -> Result<(Vec<String>, LineStats)> {
-        let mut file = FileLines::open(path, max)?;
-        let mut lines = Vec::new();
-        while file.read_some(limit, &mut lines)? > 0 {}
-        Ok((lines, file.stats().clone()))
-    }
-
-    #[test]
-    fn read_lines_reads_a_file_and_reports_missing_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("in.txt");
-        std::fs::write(&path, b"alpha\r\nbeta\n\xfe\rdelta\rgamma").unwrap();
-        let (lines, stats) = read_lines(&path, 1024, READ_CHUNK).unwrap();
-        assert_eq!(lines, ["alpha", "beta", "\u{fffd}", "delta", "gamma"]);
-        assert_eq!(stats.invalid_utf8_lines, 1);
-
-        let missing = dir.path().join("missing.txt");
-        let err = read_lines(&missing, 1024, READ_CHUNK).unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with(&format!("opening {}", missing.display())),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn read_lines_on_a_file_larger_than_one_chunk() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("big.txt");
-        let mut content = String::new();
-        for i in 0..60_000 {
-            content.push_str(&format!("line number {i:08} with some padding text\n"));
-        }
-        assert!(content.len() > READ_CHUNK);
-        std::fs::write(&path, &content).unwrap();
-        let (lines, stats) = read_lines(&path, 1024, usize::MAX).unwrap();
-        assert_eq!(lines.len(), 60_000);
-        assert_eq!(lines[59_999], "line number 00059999 with some padding text");
-        assert!(stats.is_clean());
-    }
-
-    #[test]
-    fn a_file_read_in_small_steps_gives_the_same_lines_and_no_step_reads_more_than_asked() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("in.txt");
-        let content: &[u8] = b"one\r\ntwo\rthree\n\n\xffbad\r\r\nlong line here\nlast";
-        std::fs::write(&path, content).unwrap();
-        let whole = read_lines(&path, 8, usize::MAX).unwrap();
-        assert_eq!(
-            whole.0,
-            ["one", "two", "three", "", "\u{fffd}bad", "", "last"]
-        );
-        assert_eq!(whole.1.oversized_lines, 1);
-        for limit in 1..=content.len() {
-            let mut file = FileLines::open(&path, 8).unwrap();
-            let mut lines = Vec::new();
-            let mut total = 0;
-            loop {
-                let n = file.read_some(limit, &mut lines).unwrap();
-                assert!(n <= limit, "read {n} bytes with a limit of {limit}");
-                if n == 0 {
-                    break;
-                }
-                total += n;
-            }
-            assert_eq!(total, content.len());
-            assert_eq!((lines, file.stats().clone()), whole, "limit {limit}");
-            // Once at the end, it stays there and pushes nothing more.
-            let mut more = Vec::new();
-            assert_eq!(file.read_some(limit, &mut more).unwrap(), 0);
-            assert!(more.is_empty());
-        }
     }
 }

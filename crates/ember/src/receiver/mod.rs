@@ -18,9 +18,11 @@
 pub(crate) mod block_generator;
 pub(crate) mod context;
 pub(crate) mod event;
+pub(crate) mod file_segments;
 pub(crate) mod file_selector;
 pub(crate) mod lines;
 pub(crate) mod rate_limiter;
+pub(crate) mod segment_lines;
 pub(crate) mod socket;
 pub(crate) mod state;
 pub(crate) mod supervisor;

@@ -12,6 +12,7 @@ use crate::dstream::input::{
 };
 use crate::dstream::{DStream, RddQueue};
 use crate::rdd::Rdd;
+use crate::receiver::file_segments::FileSegment;
 use crate::receiver::{Receiver, SocketReceiver};
 use crate::scheduler::runtime::Runtime;
 use crate::status::SourceKind;
@@ -167,7 +168,12 @@ impl StreamingContext {
     /// `\r\n`, with the same UTF-8 and line-size rules.
     ///
     /// Files are read as streams, a chunk at a time, so a file of any size costs about one chunk
-    /// of memory in flight. A file that vanished or cannot be read by the time its turn comes
+    /// of memory in flight. A batch's files are shared among the partitions (one per
+    /// `spark.default.parallelism`) in pieces of nearly equal size, whole files where the cuts
+    /// allow; a large file is cut into byte ranges, each read by the worker of its partition, which
+    /// gives the lines that start in its range. So the workers read a batch in parallel however
+    /// its bytes are spread over files, and the batch's lines, partition after partition, come in
+    /// file order and in line order within a file. A file that vanished or cannot be read by the time its turn comes
     /// is logged as an error naming it and skipped, its batch goes on with the other files, and
     /// [`input_failures`](Self::input_failures) counts it. Files are remembered by canonical
     /// path, so a program restarted from a checkpoint with another spelling of `dir` (relative,
@@ -219,10 +225,11 @@ impl StreamingContext {
                     dir,
                     created,
                     batch,
+                    partitions,
                     &conf,
                     checkpoint_dir,
                     restored,
-                )) as Box<dyn InputSource<String>>
+                )) as Box<dyn InputSource<FileSegment>>
             },
         );
         read_files(&files, max_line)

@@ -472,7 +472,8 @@ impl StreamingContext {
     /// logged as an error naming the file and the cause, and its batch goes on with the other
     /// files; a program that must not end as a success after one (the `ember` command) reads
     /// this when the run ends. Counts the files read by this process's workers (in a cluster,
-    /// each process counts its own).
+    /// each process counts its own); a large file that several workers read a part of each
+    /// counts once per part that failed.
     ///
     /// # Examples
     ///

@@ -1,9 +1,12 @@
 //! The directory input (Spark's `FileInputDStream` with `textFileStream`): at each batch the
-//! files that appeared in the directory become one partition each, and a second node reads each
-//! file into lines on the worker that owns its partition, as a stream (a chunk per step of the
-//! `exec` stepwise operator, never a whole file in memory). The list of processed files, by
-//! canonical path, is the source's checkpoint data, so that a restarted program reads no file
-//! twice and misses none.
+//! files that appeared in the directory are cut into one piece per partition, of equal byte
+//! counts (`receiver::file_segments`: whole files where the cuts allow, a large file split at
+//! byte offsets), and a second node reads each piece's file segments into lines on the worker
+//! that owns its partition, as a stream (one read step per invocation of the `exec` stepwise
+//! operator, never a whole file in memory). So the workers share a batch's reading evenly, one
+//! large file included, and the lines of a batch, partition after partition, keep the files'
+//! order. The list of processed files, by canonical path, is the source's checkpoint data, so
+//! that a restarted program reads no file twice and misses none.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -14,17 +17,21 @@ use crate::dstream::input::{BatchRdd, InputSource};
 use crate::dstream::{Meta, Node, Upstream};
 use crate::error::JobError;
 use crate::exec::{Builder, Flow, Step, StepLogic};
+use crate::receiver::file_segments::{self, FileSegment};
 use crate::receiver::file_selector::FileSelector;
-use crate::receiver::lines::{FileLines, LineSink, READ_CHUNK};
+use crate::receiver::lines::{LineSink, READ_CHUNK};
+use crate::receiver::segment_lines::SegmentLines;
 use crate::scheduler::runtime::Runtime;
 use crate::sync::RecoverPoison;
 use crate::time::{Duration, Time};
 
-/// The files of a monitored directory; each new file is one partition, read by the worker that
-/// owns the partition (see `text_file_stream`).
+/// The files of a monitored directory; each batch's new files are cut into one piece per
+/// partition, read by the worker that owns the partition (see `text_file_stream`).
 pub(crate) struct FileSource {
     selector: Mutex<FileSelector>,
     slide: Duration,
+    /// The stream's partitions: the number of pieces a batch's files are cut into.
+    partitions: usize,
     last: Mutex<Vec<PathBuf>>,
 }
 
@@ -38,13 +45,14 @@ struct FileSourceCheckpoint {
 }
 
 impl FileSource {
-    /// The source of directory `dir` for a stream created at `created`; `checkpoint_dir`, the
-    /// context's, is never read as input (it may lie inside `dir`); `restored` is the source's
-    /// data from a checkpoint.
+    /// The source of directory `dir` for a stream of `partitions` partitions created at
+    /// `created`; `checkpoint_dir`, the context's, is never read as input (it may lie inside
+    /// `dir`); `restored` is the source's data from a checkpoint.
     pub(crate) fn new(
         dir: PathBuf,
         created: Time,
         slide: Duration,
+        partitions: usize,
         conf: &Conf,
         checkpoint_dir: Option<&Path>,
         restored: Option<&[u8]>,
@@ -81,6 +89,7 @@ impl FileSource {
         FileSource {
             selector: Mutex::new(selector),
             slide,
+            partitions,
             last: Mutex::new(Vec::new()),
         }
     }
@@ -110,11 +119,20 @@ impl SourceCheckpoint for FileSource {
     }
 }
 
-impl InputSource<String> for FileSource {
-    fn batch(&self, time: Time, out: &mut Vec<Vec<String>>) -> crate::Result<BatchRdd> {
+impl InputSource<FileSegment> for FileSource {
+    fn batch(&self, time: Time, out: &mut Vec<Vec<FileSegment>>) -> crate::Result<BatchRdd> {
         let files = self.selector.lock().recover().select(time, self.slide);
         let files = files?;
-        out.extend(files.iter().map(|f| vec![f.to_string_lossy().into_owned()]));
+        // Sizes now, not at the listing: a batch recovered from a checkpoint has no listing.
+        // A file gone since is read whole, where its reader reports it.
+        let sized: Vec<(String, Option<u64>)> = files
+            .iter()
+            .map(|f| {
+                let len = std::fs::metadata(f).ok().map(|m| m.len());
+                (f.to_string_lossy().into_owned(), len)
+            })
+            .collect();
+        out.extend(file_segments::plan(&sized, self.partitions));
         *self.last.lock().recover() = files;
         Ok(BatchRdd::Present)
     }
@@ -130,72 +148,100 @@ impl InputSource<String> for FileSource {
     }
 }
 
-/// Reads each file named by `files` into lines, on the worker of the file's partition.
+/// Reads the file segments of `segments` into lines, on the worker of each segment's partition.
 pub(crate) fn read_files(
-    files: &crate::dstream::DStream<String>,
+    segments: &crate::dstream::DStream<FileSegment>,
     max_line_bytes: usize,
 ) -> crate::dstream::DStream<String> {
     let node = ReadLines {
-        parent: files.upstream(),
+        parent: segments.upstream(),
         max_line_bytes,
     };
-    files.derive(
+    segments.derive(
         "text_file_stream",
-        files.meta.slide,
-        files.meta.partitions,
-        &[&files.meta],
+        segments.meta.slide,
+        segments.meta.partitions,
+        &[&segments.meta],
         node,
     )
 }
 
-/// Reads the files named by its parent's records into lines, one file after the other and at
-/// most one chunk ([`READ_CHUNK`]) per step, so that a file of any size costs one chunk of lines
-/// in flight (see `exec::stepwise`).
+/// Reads the file segments of its parent's records into lines, one after the other and at most
+/// one read step ([`READ_STEP`]) per invocation, so that a file of any size costs one step of
+/// lines in flight (see `exec::stepwise`).
 struct ReadLines {
-    parent: Upstream<String>,
+    parent: Upstream<FileSegment>,
     max_line_bytes: usize,
 }
+
+/// Bytes a worker reads from a file per invocation of its reading operator: the lines they make
+/// go through the operators downstream before it reads more.
+const READ_STEP: usize = READ_CHUNK;
+
+/// Bytes of one read, several per invocation: each read's lines are given downstream as one
+/// container (about 2,000 lines of a typical text), small enough for the allocator to reuse its
+/// memory from one container to the next, where one container per MiB would be a large
+/// allocation that fresh pages are mapped for every time.
+const READ_BUF: usize = 128 * 1024;
 
 impl Node<String> for ReadLines {
     fn build<'s>(&self, b: &mut Builder<'s>, meta: &Meta) -> Flow<'s, String> {
         let logic = ReadFile {
             max_line_bytes: self.max_line_bytes,
             runtime: b.runtime().clone(),
+            buf: Vec::new(),
         };
         self.parent
             .flow(b)
-            .stepwise(b, meta.id, "text_file_stream", READ_CHUNK, logic)
+            .stepwise(b, meta.id, "text_file_stream", READ_STEP, logic)
     }
 }
 
-/// Reads one file per task. A file that cannot be opened or read is reported and skipped, and
-/// its batch goes on: it may have been removed or made unreadable since the listing selected it,
-/// and losing the batch's other files for it would be worse (what Spark does).
+/// Reads one file segment per task. A file that cannot be opened or read is reported and
+/// skipped, and its batch goes on: it may have been removed or made unreadable since the listing
+/// selected it, and losing the batch's other files for it would be worse (what Spark does).
 struct ReadFile {
     max_line_bytes: usize,
     runtime: Arc<Runtime>,
+    /// The worker's read buffer ([`READ_BUF`]), allocated at the first read and kept.
+    buf: Vec<u8>,
 }
 
-/// A file being read: its partition, its path, and the open file once its turn has come.
+/// A file segment being read: its partition, the segment, and the open file once its turn has
+/// come.
 struct Reading {
     partition: u32,
-    path: String,
-    file: Option<FileLines>,
+    segment: FileSegment,
+    file: Option<SegmentLines>,
     lines: u64,
 }
 
+impl Reading {
+    /// The file, and which part of it the segment is when it is not the whole file.
+    fn describe(&self) -> String {
+        let s = &self.segment;
+        match (s.start, s.end) {
+            (0, None) => s.path.clone(),
+            (start, Some(end)) => {
+                format!("{} (the lines starting in bytes {start}..{end})", s.path)
+            }
+            (start, None) => format!("{} (the lines starting at byte {start} or later)", s.path),
+        }
+    }
+}
+
 impl ReadFile {
-    /// Reports `task`'s file as skipped because of `error`, and counts it.
+    /// Reports `task`'s file segment as skipped because of `error`, and counts it.
     fn skip(&self, task: &Reading, error: &crate::Error) {
         // The error names the file and what failed (`opening <path>: <cause>`).
         if task.lines == 0 {
             tracing::error!(
-                file = %task.path,
+                file = %task.describe(),
                 "Skipped input file, its batch goes on without it: {error}"
             );
         } else {
             tracing::error!(
-                file = %task.path,
+                file = %task.describe(),
                 lines = task.lines,
                 "Skipped the rest of input file after {} lines, its batch goes on without it: {error}",
                 task.lines
@@ -205,13 +251,13 @@ impl ReadFile {
     }
 }
 
-impl StepLogic<String, String> for ReadFile {
+impl StepLogic<FileSegment, String> for ReadFile {
     type Task = Reading;
 
-    fn begin(&mut self, partition: u32, path: String) -> Reading {
+    fn begin(&mut self, partition: u32, segment: FileSegment) -> Reading {
         Reading {
             partition,
-            path,
+            segment,
             file: None,
             lines: 0,
         }
@@ -230,7 +276,7 @@ impl StepLogic<String, String> for ReadFile {
         // Opened only now, when its turn has come: one open file per worker at a time.
         let file = match &mut task.file {
             Some(file) => file,
-            None => match FileLines::open(Path::new(&task.path), self.max_line_bytes) {
+            None => match SegmentLines::open(task.segment.clone(), self.max_line_bytes) {
                 Ok(file) => task.file.insert(file),
                 Err(e) => {
                     self.skip(task, &e);
@@ -238,9 +284,13 @@ impl StepLogic<String, String> for ReadFile {
                 }
             },
         };
+        if self.buf.is_empty() {
+            self.buf = vec![0; READ_BUF];
+        }
+        let len = allowance.clamp(1, self.buf.len());
         let before = out.len();
         let read = file.read_some(
-            allowance,
+            &mut self.buf[..len],
             &mut Tagged {
                 partition: task.partition,
                 out,
@@ -249,10 +299,10 @@ impl StepLogic<String, String> for ReadFile {
         task.lines += (out.len() - before) as u64;
         match read {
             Ok(0) => {
-                let stats = file.stats();
+                let stats = file.stats().clone();
                 if !stats.is_clean() {
                     tracing::warn!(
-                        file = %task.path,
+                        file = %task.describe(),
                         invalid_utf8_lines = stats.invalid_utf8_lines,
                         oversized_lines = stats.oversized_lines,
                         "replaced invalid UTF-8 and dropped lines over the size limit"
