@@ -41,7 +41,7 @@ struct CombineLocally<K, V, C> {
     partitions: usize,
     /// The finished batch's combiners, given a step at a time (see `emit_more`): never copied
     /// whole into one output next to the map.
-    finished: Option<std::collections::hash_map::IntoIter<K, C>>,
+    finished: Option<crate::dstream::combine_map::IntoIter<K, C>>,
 }
 
 impl<K: Key, V: Data, C: Data> BatchLogic<(K, V), (K, C)> for CombineLocally<K, V, C> {
@@ -50,6 +50,10 @@ impl<K: Key, V: Data, C: Data> BatchLogic<(K, V), (K, C)> for CombineLocally<K, 
     fn absorb(&mut self, acc: &mut Self::Acc, _partition: u32, (k, v): (K, V)) {
         // One hash and probe per record, whether the key is new or not.
         acc.add(k, v, &*self.agg.create, &*self.agg.merge_value);
+    }
+
+    fn absorb_run(&mut self, acc: &mut Self::Acc, run: &mut Vec<(u32, (K, V))>) {
+        acc.add_run(run, &*self.agg.create, &*self.agg.merge_value);
     }
 
     fn finish(&mut self, _tick: &Tick, acc: &mut Self::Acc, _out: &mut Vec<(u32, (K, C))>) {

@@ -11,7 +11,7 @@
 //! Fused, a word goes from the line to the combine map while both are in cache.
 //!
 //! A chain is only fused where nothing else reads its streams: the builder counts every
-//! stream's consumers from the graph (see [`Builder::chain`]); a stream read twice, or kept for
+//! stream's consumers from the graph (see `Upstream::chain`); a stream read twice, or kept for
 //! `slice`, is built as its own operator, so that its records are computed once.
 //!
 //! Failures keep their meaning: an `Err` of a function fails the batch's jobs that depend on its

@@ -35,6 +35,16 @@ pub(crate) trait BatchLogic<T, U>: 'static {
     type Acc: Default + 'static;
     /// Takes in one record of the batch.
     fn absorb(&mut self, acc: &mut Self::Acc, partition: u32, record: T);
+
+    /// Takes in a run of records of the batch, draining `run` (records reach a per-batch
+    /// operator in runs of up to [`ABSORB_RUN`]). The default absorbs them one by one; logic
+    /// whose records each wait for memory (a large map's lookups) can start those waits
+    /// together.
+    fn absorb_run(&mut self, acc: &mut Self::Acc, run: &mut Vec<Rec<T>>) {
+        for (p, x) in run.drain(..) {
+            self.absorb(acc, p, x);
+        }
+    }
     /// The batch is complete: emit its results as `(partition, record)`, leaving `acc` empty
     /// (it is reused for a later batch, so that maps and vectors keep their capacity instead of
     /// growing from nothing every batch).
@@ -338,15 +348,13 @@ struct Absorb<'a, T, U, L: BatchLogic<T, U>> {
 }
 
 /// Records absorbed in one go: few enough to stay in the first-level cache.
-const ABSORB_RUN: usize = 256;
+pub(crate) const ABSORB_RUN: usize = 256;
 
 impl<T, U, L: BatchLogic<T, U>> Absorb<'_, T, U, L> {
     fn absorb_waiting(&mut self) {
         self.running.set(self.me);
         if let Some((_, acc)) = &mut self.current {
-            for (p, x) in self.waiting.drain(..) {
-                self.logic.absorb(acc, p, x);
-            }
+            self.logic.absorb_run(acc, self.waiting);
         } else {
             self.waiting.clear();
         }

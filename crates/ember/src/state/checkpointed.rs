@@ -1,7 +1,7 @@
 //! A stateful stream's declared tables and their checkpoints: [`Declared`] and [`Checkpointed`].
 //!
 //! An operator declares once how to make one worker's empty tables. The declaration gives the
-//! stream graph a [`Restorer`](super::Restorer) (so that `get_or_create` decodes a checkpoint
+//! stream graph a [`Restorer`] (so that `get_or_create` decodes a checkpoint
 //! into tables of today's types before the start) and gives each worker, when it builds the
 //! operator, its tables: the restored ones, or empty ones. The operator then works on them
 //! through [`Checkpointed`], which writes this worker's share at checkpoint times. Operators see
