@@ -113,6 +113,12 @@ impl<K: Hash + Eq, V> CombineMap<K, V> {
         create: impl Fn(W) -> V,
         merge: impl Fn(V, W) -> V,
     ) {
+        if self.spent.is_some() {
+            // The batch has failed; nothing more is kept for it (and the spent slot must stay
+            // where it is: no growing).
+            run.clear();
+            return;
+        }
         let mut hashes = std::mem::take(&mut self.hashes);
         hashes.clear();
         hashes.extend(run.iter().map(|(_, (k, _))| self.hasher.hash_one(k)));
@@ -369,6 +375,45 @@ mod tests {
         drop(map);
         // Every value made was dropped exactly once: "a"'s first value and the 99 inside the
         // merge, "b"'s when `left` was built, "c"'s at once.
+        assert_eq!(drops.load(Ordering::SeqCst), made.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_merge_that_panics_inside_a_run_spends_the_map_for_later_runs() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let made = Arc::new(AtomicUsize::new(0));
+        let value = |n: u64| {
+            made.fetch_add(1, Ordering::SeqCst);
+            Counted(vec![n], drops.clone())
+        };
+        let merge = |mut c: Counted, v: Counted| {
+            if v.0[0] == 99 {
+                panic!("merge failed");
+            }
+            c.0.extend(&v.0);
+            c
+        };
+        let mut map: CombineMap<u32, Counted> = CombineMap::default();
+        let mut run: Vec<(u32, (u32, Counted))> =
+            (0..20).map(|k| (0, (k, value(k as u64)))).collect();
+        map.add_run(&mut run, |v| v, merge);
+        // Key 5 again, with the value its merge fails on, amid other records.
+        let mut run = vec![(0, (1, value(1))), (0, (5, value(99))), (0, (6, value(6)))];
+        assert!(catch_unwind(AssertUnwindSafe(|| map.add_run(&mut run, |v| v, merge))).is_err());
+        drop(run);
+        // A later run would need the map to grow (many new keys): it keeps nothing instead.
+        let mut more: Vec<(u32, (u32, Counted))> =
+            (100..1000).map(|k| (0, (k, value(k as u64)))).collect();
+        map.add_run(&mut more, |v| v, merge);
+        assert!(more.is_empty());
+        let mut left: Vec<(u32, Vec<u64>)> = map.take().map(|(k, v)| (k, v.0.clone())).collect();
+        left.sort();
+        let expected: Vec<(u32, Vec<u64>)> = (0..20)
+            .filter(|&k| k != 5)
+            .map(|k| (k, if k == 1 { vec![1, 1] } else { vec![k as u64] }))
+            .collect();
+        assert_eq!(left, expected);
+        drop(map);
         assert_eq!(drops.load(Ordering::SeqCst), made.load(Ordering::SeqCst));
     }
 
