@@ -61,6 +61,25 @@ impl Placement {
         let hash = stable_hash(key);
         (hash, self.partition_of_hash(hash))
     }
+
+    /// `key`'s stable hash if `worker` owns the key's partition.
+    pub(crate) fn owned_hash<K: Serialize + ?Sized>(&self, worker: usize, key: &K) -> Option<u64> {
+        let (hash, partition) = self.place(key);
+        self.owns(worker, partition).then_some(hash)
+    }
+
+    /// The entries whose keys `worker` owns, with their keys' hashes (e.g. of an initial state
+    /// given to every worker).
+    pub(crate) fn owned<K: Serialize, V>(
+        &self,
+        worker: usize,
+        entries: Vec<(K, V)>,
+    ) -> Vec<(u64, K, V)> {
+        entries
+            .into_iter()
+            .filter_map(|(k, v)| Some((self.owned_hash(worker, &k)?, k, v)))
+            .collect()
+    }
 }
 
 #[cfg(test)]

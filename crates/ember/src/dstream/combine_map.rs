@@ -317,6 +317,37 @@ mod tests {
         }
     }
 
+    /// Counts the [`Counted`] values made and dropped.
+    #[derive(Default)]
+    struct Tally {
+        made: AtomicUsize,
+        drops: Arc<AtomicUsize>,
+    }
+
+    impl Tally {
+        fn value(&self, n: u64) -> Counted {
+            self.made.fetch_add(1, Ordering::SeqCst);
+            Counted(vec![n], self.drops.clone())
+        }
+
+        /// Every value made was dropped exactly once.
+        fn assert_each_dropped_once(&self) {
+            assert_eq!(
+                self.drops.load(Ordering::SeqCst),
+                self.made.load(Ordering::SeqCst)
+            );
+        }
+    }
+
+    /// Appends `v`'s numbers to `c`'s; panics on the value 99.
+    fn merge_or_panic_on_99(mut c: Counted, v: Counted) -> Counted {
+        if v.0[0] == 99 {
+            panic!("merge failed");
+        }
+        c.0.extend(&v.0);
+        c
+    }
+
     #[test]
     fn values_are_created_then_merged_in_place() {
         let mut map: CombineMap<String, i64> = CombineMap::default();
@@ -348,19 +379,9 @@ mod tests {
 
     #[test]
     fn a_panicking_merge_leaves_its_key_out_and_every_other_value_is_dropped_once() {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let made = Arc::new(AtomicUsize::new(0));
-        let value = |n: u64| {
-            made.fetch_add(1, Ordering::SeqCst);
-            Counted(vec![n], drops.clone())
-        };
-        let merge = |mut c: Counted, v: Counted| {
-            if v.0[0] == 99 {
-                panic!("merge failed");
-            }
-            c.0.extend(&v.0);
-            c
-        };
+        let tally = Tally::default();
+        let value = |n: u64| tally.value(n);
+        let merge = merge_or_panic_on_99;
         let mut map: CombineMap<&'static str, Counted> = CombineMap::default();
         map.add("a", value(1), |v| v, merge);
         map.add("b", value(2), |v| v, merge);
@@ -375,24 +396,14 @@ mod tests {
         drop(map);
         // Every value made was dropped exactly once: "a"'s first value and the 99 inside the
         // merge, "b"'s when `left` was built, "c"'s at once.
-        assert_eq!(drops.load(Ordering::SeqCst), made.load(Ordering::SeqCst));
+        tally.assert_each_dropped_once();
     }
 
     #[test]
     fn a_merge_that_panics_inside_a_run_spends_the_map_for_later_runs() {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let made = Arc::new(AtomicUsize::new(0));
-        let value = |n: u64| {
-            made.fetch_add(1, Ordering::SeqCst);
-            Counted(vec![n], drops.clone())
-        };
-        let merge = |mut c: Counted, v: Counted| {
-            if v.0[0] == 99 {
-                panic!("merge failed");
-            }
-            c.0.extend(&v.0);
-            c
-        };
+        let tally = Tally::default();
+        let value = |n: u64| tally.value(n);
+        let merge = merge_or_panic_on_99;
         let mut map: CombineMap<u32, Counted> = CombineMap::default();
         let mut run: Vec<(u32, (u32, Counted))> =
             (0..20).map(|k| (0, (k, value(k as u64)))).collect();
@@ -414,7 +425,7 @@ mod tests {
             .collect();
         assert_eq!(left, expected);
         drop(map);
-        assert_eq!(drops.load(Ordering::SeqCst), made.load(Ordering::SeqCst));
+        tally.assert_each_dropped_once();
     }
 
     #[test]

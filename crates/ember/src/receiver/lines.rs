@@ -66,12 +66,17 @@ pub(crate) trait LineSink {
     /// that keeps lines together copies them in one go; the default takes them one by one.)
     fn push_lines(&mut self, text: &str, count: usize) {
         debug_assert_eq!(text.bytes().filter(|&b| b == b'\n').count(), count);
-        let mut start = 0;
-        for end in memchr::memchr_iter(b'\n', text.as_bytes()) {
-            // '\n' is one byte: both ends are character boundaries.
-            self.push_line(&text[start..end]);
-            start = end + 1;
-        }
+        each_line(text, |line| self.push_line(line));
+    }
+}
+
+/// Calls `f` with each line of `text`, whose lines each end with `'\n'`.
+fn each_line(text: &str, mut f: impl FnMut(&str)) {
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', text.as_bytes()) {
+        // '\n' is one byte: both ends are character boundaries.
+        f(&text[start..end]);
+        start = end + 1;
     }
 }
 
@@ -109,12 +114,7 @@ impl TextChunk {
     /// The lines, one `String` each, appended to `out`.
     pub(crate) fn lines(&self, out: &mut Vec<String>) {
         out.reserve(self.lines);
-        let mut start = 0;
-        for end in memchr::memchr_iter(b'\n', self.text.as_bytes()) {
-            // '\n' is one byte: both ends are character boundaries.
-            out.push(self.text[start..end].to_owned());
-            start = end + 1;
-        }
+        each_line(&self.text, |line| out.push(line.to_owned()));
     }
     /// Takes the first `n` lines (all of them if there are fewer) into a chunk of their own.
     pub(crate) fn split_lines(&mut self, n: usize) -> TextChunk {

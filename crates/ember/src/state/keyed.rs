@@ -46,17 +46,13 @@ impl<K: Key, S: Data> KeyedState<K, S> {
 
     /// `key`'s stable hash if this worker owns the key.
     pub(crate) fn owned_hash(&self, key: &K) -> Option<u64> {
-        let (hash, partition) = self.placement.place(key);
-        self.placement.owns(self.worker, partition).then_some(hash)
+        self.placement.owned_hash(self.worker, key)
     }
 
     /// The entries whose keys this worker owns, with their keys' hashes (e.g. of an initial
     /// state given to every worker).
     pub(crate) fn owned<V>(&self, entries: Vec<(K, V)>) -> Vec<(u64, K, V)> {
-        entries
-            .into_iter()
-            .filter_map(|(k, v)| Some((self.owned_hash(&k)?, k, v)))
-            .collect()
+        self.placement.owned(self.worker, entries)
     }
 
     /// `key`'s value.

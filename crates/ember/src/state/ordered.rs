@@ -135,17 +135,13 @@ impl<K: Key, S: Data> OrderedState<K, S> {
 
     /// `key`'s stable hash if this worker owns the key.
     pub(crate) fn owned_hash(&self, key: &K) -> Option<u64> {
-        let (hash, partition) = self.placement.place(key);
-        self.placement.owns(self.worker, partition).then_some(hash)
+        self.placement.owned_hash(self.worker, key)
     }
 
     /// The entries whose keys this worker owns, with their keys' hashes (e.g. of an initial
     /// state given to every worker).
     pub(crate) fn owned<V>(&self, entries: Vec<(K, V)>) -> Vec<(u64, K, V)> {
-        entries
-            .into_iter()
-            .filter_map(|(k, v)| Some((self.owned_hash(&k)?, k, v)))
-            .collect()
+        self.placement.owned(self.worker, entries)
     }
 
     /// `hash`'s partition.
@@ -988,7 +984,11 @@ mod tests {
 
     /// The entries a write of `kind` holds, sorted.
     fn written(table: &Ordered, kind: WriteKind) -> Vec<(String, Option<u64>)> {
-        let entries = write_entries(table, kind);
+        decoded(&write_entries(table, kind))
+    }
+
+    /// The entries of an encoded write, sorted.
+    fn decoded(entries: &crate::checkpoint::Entries) -> Vec<(String, Option<u64>)> {
         let mut out = Vec::new();
         decode::<String, u64, std::convert::Infallible>(entries.bytes(), |k, v| {
             out.push((k, v));
@@ -1188,14 +1188,7 @@ mod tests {
         sum(&mut t, &mut NewValues::default());
         let mut entries = crate::checkpoint::Entries::default();
         snapshot(&mut EntrySink::new(&mut entries));
-        let mut out = Vec::new();
-        decode::<String, u64, std::convert::Infallible>(entries.bytes(), |k, v| {
-            out.push((k, v));
-            Ok(())
-        })
-        .unwrap();
-        out.sort();
-        assert_eq!(out, expected);
+        assert_eq!(decoded(&entries), expected);
         assert!(t.iter().all(|(_, _, v)| *v == 2));
         assert_eq!(t.len(), keys.len() - keys.len().div_ceil(7));
     }
